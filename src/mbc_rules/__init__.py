@@ -1,0 +1,69 @@
+"""mbc-rules: computable, cited rules for treating metastatic (stage IV) breast cancer.
+
+Decision support that cites its sources, not medical advice.
+
+>>> import mbc_rules
+>>> result = mbc_rules.evaluate({"er_status": "positive", "her2_status": "negative"})
+>>> result.options[0].category
+'hormone_therapy'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mbc_rules._version import __version__
+from mbc_rules.errors import (
+    EngineError,
+    MbcRulesError,
+    Problem,
+    RulebaseError,
+    UnknownAgentError,
+)
+from mbc_rules.profile import PatientProfile, PriorTherapy, set_default_vocabulary
+from mbc_rules.result import (
+    AdviceItem,
+    CitedSource,
+    Evaluation,
+    NotRecommendedItem,
+    RegimenOption,
+    TreatmentOption,
+)
+from mbc_rules.rulebase import Rulebase, bundled_vocabulary
+
+set_default_vocabulary(bundled_vocabulary)
+
+__all__ = [
+    "AdviceItem",
+    "CitedSource",
+    "EngineError",
+    "Evaluation",
+    "MbcRulesError",
+    "NotRecommendedItem",
+    "PatientProfile",
+    "PriorTherapy",
+    "Problem",
+    "RegimenOption",
+    "Rulebase",
+    "RulebaseError",
+    "TreatmentOption",
+    "UnknownAgentError",
+    "__version__",
+    "evaluate",
+]
+
+
+def evaluate(profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
+    """Evaluate one profile with the bundled rulebase.
+
+    Args:
+        profile: a :class:`PatientProfile` or a mapping of its fields.
+
+    Returns:
+        Ranked, cited treatment options, what is not recommended and why, and the trace.
+
+    Raises:
+        pydantic.ValidationError: the profile is invalid; the error names the field.
+    """
+    return Rulebase.bundled().evaluate(profile)

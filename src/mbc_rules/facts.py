@@ -1,0 +1,302 @@
+"""Derived facts: the only vocabulary that rule conditions may use.
+
+A profile says what is known of a patient; facts say it in the terms the sources use
+("hormone receptor positive", "has been treated with tamoxifen", "after at least one other
+HER2-targeted drug"). Every fact is defined once in ``FACTS`` and computed once in
+:func:`derive_facts`; ``docs/facts.md`` is generated from ``FACTS``.
+
+Three kinds of fact:
+
+* ``status``: a closed set of strings, always including an explicit ``unknown`` where the
+  profile may not know, so that no rule can mistake unknown for negative;
+* ``flag``: true when the profile reports the thing (a site, a complication, a prior drug),
+  false when it does not report it;
+* ``count``: a whole number, compared with ``at_least`` / ``at_most``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from mbc_rules.vocabulary import COMPLICATIONS, SITES
+
+if TYPE_CHECKING:
+    from mbc_rules.profile import PatientProfile
+    from mbc_rules.vocabulary import Vocabulary
+
+FactValue = str | int | bool
+Facts = Mapping[str, FactValue]
+FactKind = Literal["status", "flag", "count"]
+
+RECEPTOR = ("positive", "negative", "unknown")
+YES_NO = ("yes", "no", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class FactDefinition:
+    """What a fact means, the values it takes and the profile fields it is read from."""
+
+    name: str
+    kind: FactKind
+    description: str
+    reads: tuple[str, ...]
+    values: tuple[str, ...] = ()
+
+    def check_value(self, value: object) -> None:
+        """Raise ValueError when ``value`` is not one this fact can take."""
+        if self.kind == "status":
+            if not isinstance(value, str) or value not in self.values:
+                raise ValueError(
+                    f"{self.name} takes one of {', '.join(self.values)}; got {value!r}"
+                )
+        elif self.kind == "flag":
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.name} is true or false; got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{self.name} is a count; got {value!r}")
+
+
+def _status(name: str, description: str, reads: Iterable[str], values: tuple[str, ...]) -> FactDefinition:
+    return FactDefinition(name, "status", description, tuple(reads), values)
+
+
+def _flag(name: str, description: str, reads: Iterable[str]) -> FactDefinition:
+    return FactDefinition(name, "flag", description, tuple(reads))
+
+
+def _count(name: str, description: str, reads: Iterable[str]) -> FactDefinition:
+    return FactDefinition(name, "count", description, tuple(reads))
+
+
+# The organs whose involvement the sources call spread "to other organs" (as opposed to bone,
+# soft tissue and lymph nodes).
+ORGAN_SITES = frozenset({"liver", "lung", "brain", "leptomeninges", "pleura", "pericardium"})
+# "spread to the bone or soft tissue only" (PDQ): the spine's metastases are bone metastases.
+BONE_OR_SOFT_TISSUE_SITES = frozenset({"bone", "spine", "soft_tissue"})
+RESECTION_SITES = ("liver", "lung", "brain", "spine")
+NONSTEROIDAL_AROMATASE_INHIBITORS = frozenset({"letrozole", "anastrozole"})
+
+_DEFINITIONS: list[FactDefinition] = [
+    _status("er_status", "Estrogen receptor status, as given.", ["er_status"], RECEPTOR),
+    _status("pr_status", "Progesterone receptor status, as given.", ["pr_status"], RECEPTOR),
+    _status("her2_status", "HER2 status, as given.", ["her2_status"], RECEPTOR),
+    _status("brca_status", "Germline BRCA1/2 mutation, as given.", ["brca_status"], RECEPTOR),
+    _status("pik3ca_status", "PIK3CA mutation, as given.", ["pik3ca_status"], RECEPTOR),
+    _status("pdl1_status", "PD-L1 made by the tumour, as given.", ["pdl1_status"], RECEPTOR),
+    _status(
+        "hormone_receptor_status",
+        "positive when ER or PR is positive (ACS: 'estrogen receptor-positive or progesterone "
+        "receptor-positive'); negative when both are negative; otherwise unknown.",
+        ["er_status", "pr_status"],
+        RECEPTOR,
+    ),
+    _status(
+        "triple_negative",
+        "yes when ER, PR and HER2 are all negative; no when any of them is positive; "
+        "otherwise unknown.",
+        ["er_status", "pr_status", "her2_status"],
+        YES_NO,
+    ),
+    _status(
+        "menopausal_status",
+        "As given.",
+        ["menopausal_status"],
+        ("premenopausal", "postmenopausal", "unknown"),
+    ),
+    _status("sex", "As given.", ["sex"], ("female", "male", "unknown")),
+    *[
+        _flag(f"spread_to_{site}", f"'{site}' is among the metastatic sites.", ["metastatic_sites"])
+        for site in SITES
+        if site != "brain"
+    ],
+    _flag(
+        "spread_to_brain",
+        "'brain' is among the metastatic sites, or brain_metastases describes them.",
+        ["metastatic_sites", "brain_metastases"],
+    ),
+    _flag(
+        "spread_to_organs",
+        "The cancer has spread to an organ: " + ", ".join(sorted(ORGAN_SITES)) + ".",
+        ["metastatic_sites", "brain_metastases"],
+    ),
+    _status(
+        "bone_or_soft_tissue_only",
+        "yes when every metastatic site is bone, spine or soft tissue; no when another site is "
+        "listed; unknown when no site is listed.",
+        ["metastatic_sites", "brain_metastases"],
+        YES_NO,
+    ),
+    _flag(
+        "widespread_bone_metastases",
+        "The cancer has spread to bones throughout the body.",
+        ["widespread_bone_metastases"],
+    ),
+    *[
+        _flag(complication, f"'{complication}' is among the complications.", ["complications"])
+        for complication in COMPLICATIONS
+    ],
+    _status(
+        "brain_metastases",
+        "How the brain metastases present, as given.",
+        ["brain_metastases"],
+        ("few", "multiple", "multiple_large", "unknown"),
+    ),
+    *[
+        _status(
+            f"{site}_resectable",
+            f"yes when '{site}' is among the resectable sites; no when other sites are judged "
+            f"operable but not this one; unknown when no site has been judged.",
+            ["resectable_sites"],
+            YES_NO,
+        )
+        for site in RESECTION_SITES
+    ],
+    _status("de_novo", "Metastatic at first diagnosis.", ["de_novo"], YES_NO),
+    _status(
+        "good_general_health", "Otherwise in good general health.", ["good_general_health"], YES_NO
+    ),
+    _flag("any_prior_therapy", "Any prior therapy is listed.", ["prior_therapies"]),
+    _count(
+        "her2_targeted_drugs_given",
+        "How many different HER2-targeted drugs (anti-HER2 antibodies, HER2 kinase inhibitors, "
+        "HER2 antibody-drug conjugates) were given, in any setting and with any outcome.",
+        ["prior_therapies"],
+    ),
+    _flag(
+        "trastuzumab_failed",
+        "The cancer progressed on trastuzumab ('no longer respond to trastuzumab').",
+        ["prior_therapies"],
+    ),
+    _flag("endocrine_therapy_given", "Any hormone therapy was given.", ["prior_therapies"]),
+    _flag(
+        "endocrine_therapy_failed",
+        "The cancer progressed on a hormone therapy ('has not responded to hormone therapy').",
+        ["prior_therapies"],
+    ),
+    _count(
+        "endocrine_classes_failed",
+        "How many different classes of hormone therapy (aromatase inhibitor, SERM, SERD, ...) "
+        "the cancer progressed on.",
+        ["prior_therapies"],
+    ),
+    _flag("tamoxifen_given", "Tamoxifen was given ('has been treated with tamoxifen').", ["prior_therapies"]),
+    _flag(
+        "aromatase_inhibitor_failed",
+        "The cancer progressed on an aromatase inhibitor ('has grown while on an aromatase "
+        "inhibitor').",
+        ["prior_therapies"],
+    ),
+    _flag(
+        "letrozole_or_anastrozole_failed",
+        "The cancer progressed on letrozole or anastrozole.",
+        ["prior_therapies"],
+    ),
+    _flag("chemotherapy_given", "Any chemotherapy drug was given.", ["prior_therapies"]),
+    _count(
+        "chemotherapy_drugs_given",
+        "How many different chemotherapy drugs were given, in any setting.",
+        ["prior_therapies"],
+    ),
+    _flag(
+        "chemotherapy_failed",
+        "The cancer progressed on a chemotherapy drug ('no longer responding to one chemo "
+        "regimen').",
+        ["prior_therapies"],
+    ),
+    _count(
+        "lines_failed",
+        "How many lines of treatment for metastatic disease the cancer progressed on: prior "
+        "therapies with outcome 'progressed' in the metastatic setting, those sharing a line "
+        "number counted once.",
+        ["prior_therapies"],
+    ),
+]
+
+FACTS: dict[str, FactDefinition] = {d.name: d for d in _DEFINITIONS}
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _hormone_receptor_status(er: str, pr: str) -> str:
+    if "positive" in (er, pr):
+        return "positive"
+    if er == pr == "negative":
+        return "negative"
+    return "unknown"
+
+
+def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, FactValue]:
+    """Compute every fact in ``FACTS`` from a validated profile."""
+    hormone_receptors = _hormone_receptor_status(profile.er_status, profile.pr_status)
+    if hormone_receptors == "negative" and profile.her2_status == "negative":
+        triple_negative = "yes"
+    elif "positive" in (hormone_receptors, profile.her2_status):
+        triple_negative = "no"
+    else:
+        triple_negative = "unknown"
+
+    sites = set(profile.metastatic_sites)
+    if profile.brain_metastases != "unknown":
+        sites.add("brain")
+    if not sites:
+        bone_or_soft_tissue_only = "unknown"
+    else:
+        bone_or_soft_tissue_only = "yes" if sites <= BONE_OR_SOFT_TISSUE_SITES else "no"
+    resectable = set(profile.resectable_sites)
+
+    agents = [(vocabulary[t.agent], t) for t in profile.prior_therapies]
+    progressed = [(agent, t) for agent, t in agents if t.outcome == "progressed"]
+    her2_drugs = {agent.id for agent, _ in agents if agent.is_her2_targeted}
+    chemo_drugs = {agent.id for agent, _ in agents if agent.is_chemotherapy}
+    metastatic_lines = {
+        t.line if t.line is not None else f"entry-{i}"
+        for i, (_, t) in enumerate(progressed)
+        if t.setting == "metastatic"
+    }
+
+    facts: dict[str, FactValue] = {
+        "er_status": profile.er_status,
+        "pr_status": profile.pr_status,
+        "her2_status": profile.her2_status,
+        "brca_status": profile.brca_status,
+        "pik3ca_status": profile.pik3ca_status,
+        "pdl1_status": profile.pdl1_status,
+        "hormone_receptor_status": hormone_receptors,
+        "triple_negative": triple_negative,
+        "menopausal_status": profile.menopausal_status,
+        "sex": profile.sex,
+        **{f"spread_to_{site}": site in sites for site in SITES},
+        "spread_to_organs": bool(sites & ORGAN_SITES),
+        "bone_or_soft_tissue_only": bone_or_soft_tissue_only,
+        "widespread_bone_metastases": bool(profile.widespread_bone_metastases),
+        **{c: c in profile.complications for c in COMPLICATIONS},
+        "brain_metastases": profile.brain_metastases,
+        **{
+            f"{site}_resectable": "unknown" if not resectable else _yes_no(site in resectable)
+            for site in RESECTION_SITES
+        },
+        "de_novo": _yes_no(profile.de_novo),
+        "good_general_health": _yes_no(profile.good_general_health),
+        "any_prior_therapy": bool(agents),
+        "her2_targeted_drugs_given": len(her2_drugs),
+        "trastuzumab_failed": any(a.id == "trastuzumab" for a, _ in progressed),
+        "endocrine_therapy_given": any(a.is_endocrine for a, _ in agents),
+        "endocrine_therapy_failed": any(a.is_endocrine for a, _ in progressed),
+        "endocrine_classes_failed": len({a.drug_class for a, _ in progressed if a.is_endocrine}),
+        "tamoxifen_given": any(a.id == "tamoxifen" for a, _ in agents),
+        "aromatase_inhibitor_failed": any(
+            a.drug_class == "aromatase_inhibitor" for a, _ in progressed
+        ),
+        "letrozole_or_anastrozole_failed": any(
+            a.id in NONSTEROIDAL_AROMATASE_INHIBITORS for a, _ in progressed
+        ),
+        "chemotherapy_given": bool(chemo_drugs),
+        "chemotherapy_drugs_given": len(chemo_drugs),
+        "chemotherapy_failed": any(a.is_chemotherapy for a, _ in progressed),
+        "lines_failed": len(metastatic_lines),
+    }
+    return facts

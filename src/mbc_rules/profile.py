@@ -1,0 +1,183 @@
+"""The patient profile: the one input of an evaluation.
+
+Field names and values are the public contract (applications and the JSON Schema depend on
+them). Every status defaults to ``unknown`` and no rule reads ``unknown`` as negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from mbc_rules.vocabulary import (
+    BrainMetastases,
+    Complication,
+    MenopausalStatus,
+    Outcome,
+    Setting,
+    Sex,
+    Site,
+    Status,
+    Vocabulary,
+)
+
+# Bounds keep hostile or mistaken input (a pasted document, a runaway list) cheap to reject.
+MAX_TEXT = 200
+MAX_PRIOR_THERAPIES = 100
+
+_default_vocabulary: Callable[[], Vocabulary] | None = None
+
+
+def set_default_vocabulary(provider: Callable[[], Vocabulary]) -> None:
+    """Name the vocabulary used to read drug names when no rulebase supplies one."""
+    global _default_vocabulary
+    _default_vocabulary = provider
+
+
+def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    context = info.context
+    if isinstance(context, dict) and isinstance(context.get("vocabulary"), Vocabulary):
+        vocabulary: Vocabulary = context["vocabulary"]
+        return vocabulary
+    if _default_vocabulary is None:  # pragma: no cover - set when the package is imported
+        raise RuntimeError("no drug vocabulary is available to read prior therapies")
+    return _default_vocabulary()
+
+
+_MODEL_CONFIG = ConfigDict(
+    extra="forbid", frozen=True, strict=True, str_max_length=MAX_TEXT, validate_default=False
+)
+
+
+class PriorTherapy(BaseModel):
+    """A treatment already given, and how it ended."""
+
+    model_config = _MODEL_CONFIG
+
+    agent: str = Field(
+        description="Generic or brand name of the drug or procedure, in any case; stored as "
+        "the vocabulary id (e.g. 'Femara' is read as 'letrozole')."
+    )
+    outcome: Outcome = Field(
+        "unknown",
+        description="ongoing, progressed (the cancer grew on it), completed, intolerant, unknown.",
+    )
+    setting: Setting = Field(
+        "metastatic", description="metastatic (the default) or early (before metastasis)."
+    )
+    line: Annotated[int, Field(ge=1, le=50)] | None = Field(
+        None,
+        description="Line of metastatic treatment it belonged to; drugs given together share "
+        "a line. When absent, each progressed entry counts as a line of its own.",
+    )
+
+    @field_validator("agent")
+    @classmethod
+    def _known_agent(cls, name: str, info: ValidationInfo) -> str:
+        return _vocabulary(info).resolve(name).id
+
+
+def _no_duplicates(values: list[Any], what: str) -> list[Any]:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} is listed twice")
+        seen.add(value)
+    return values
+
+
+class PatientProfile(BaseModel):
+    """What is known of one patient with metastatic breast cancer.
+
+    Accepts a plain mapping (``PatientProfile.model_validate(d)``) or keyword arguments. A
+    misspelt field or an impossible value raises :class:`pydantic.ValidationError` naming it.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    patient_id: str | None = Field(None, description="An identifier of the caller's choosing.")
+    sex: Sex = "unknown"
+    er_status: Status = Field("unknown", description="Estrogen receptor status.")
+    pr_status: Status = Field("unknown", description="Progesterone receptor status.")
+    her2_status: Status = Field("unknown", description="HER2 status.")
+    brca_status: Status = Field(
+        "unknown", description="Germline (inherited) BRCA1 or BRCA2 mutation: positive = present."
+    )
+    pik3ca_status: Status = Field(
+        "unknown", description="PIK3CA mutation in the tumour: positive = present."
+    )
+    pdl1_status: Status = Field(
+        "unknown", description="PD-L1 made by the tumour: positive = present."
+    )
+    menopausal_status: MenopausalStatus = "unknown"
+    metastatic_sites: Annotated[list[Site], Field(max_length=20)] = Field(
+        default_factory=list, description="Where the cancer has spread (distant sites)."
+    )
+    complications: Annotated[list[Complication], Field(max_length=20)] = Field(
+        default_factory=list, description="Problems the spread causes."
+    )
+    brain_metastases: BrainMetastases = Field(
+        "unknown",
+        description="few (few, or one large pressing on the tissue around it), multiple, "
+        "multiple_large, or unknown.",
+    )
+    resectable_sites: Annotated[list[Site], Field(max_length=20)] = Field(
+        default_factory=list, description="Metastatic sites judged operable."
+    )
+    widespread_bone_metastases: bool | None = Field(
+        None, description="The cancer has spread to bones throughout the body; null when unknown."
+    )
+    de_novo: bool | None = Field(
+        None, description="Metastatic at first diagnosis of breast cancer; null when unknown."
+    )
+    good_general_health: bool | None = Field(
+        None, description="Otherwise in good general health; null when unknown."
+    )
+    prior_therapies: Annotated[list[PriorTherapy], Field(max_length=MAX_PRIOR_THERAPIES)] = Field(
+        default_factory=list, description="Treatments already given."
+    )
+
+    @field_validator("metastatic_sites", "resectable_sites")
+    @classmethod
+    def _distinct_sites(cls, sites: list[str]) -> list[str]:
+        return _no_duplicates(sites, "site")
+
+    @field_validator("complications")
+    @classmethod
+    def _distinct_complications(cls, complications: list[str]) -> list[str]:
+        return _no_duplicates(complications, "complication")
+
+    @field_validator("prior_therapies")
+    @classmethod
+    def _consistent_history(cls, therapies: list[PriorTherapy]) -> list[PriorTherapy]:
+        _no_duplicates([(t.agent, t.outcome, t.setting) for t in therapies], "prior therapy")
+        outcomes: dict[tuple[str, str], set[str]] = {}
+        for therapy in therapies:
+            outcomes.setdefault((therapy.agent, therapy.setting), set()).add(therapy.outcome)
+        for (agent, setting), seen in outcomes.items():
+            if "ongoing" in seen and len(seen - {"ongoing", "unknown"}) > 0:
+                stopped = sorted(seen - {"ongoing", "unknown"})
+                raise ValueError(
+                    f"{agent} ({setting}) is listed both as ongoing and as {', '.join(stopped)}"
+                )
+        return therapies
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PatientProfile:
+        if self.sex == "male" and self.menopausal_status != "unknown":
+            raise ValueError("menopausal_status is given for a male patient; leave it unknown")
+        not_spread = sorted(set(self.resectable_sites) - set(self.metastatic_sites))
+        if not_spread:
+            raise ValueError(
+                f"resectable_sites names {', '.join(not_spread)}, not in metastatic_sites"
+            )
+        return self

@@ -1,0 +1,182 @@
+"""Stage 6, rank: a pure function from fired rules to ranked, cited options.
+
+Order never depends on the order in which the engine fired rules. The keys, in order
+(``docs/ranking.md`` explains them):
+
+1. supportive care (palliative care, complementary therapy) goes alongside treatment: it is
+   always listed after every anticancer option, never above one;
+2. tier: ``preferred`` before ``option`` before ``situational`` (the best tier any rule gives);
+3. how many independent sources support the category (more first);
+4. ``CATEGORY_ORDER``, which only orders the listing: options equal on 1-3 share a rank.
+
+Not-recommended statements act first: they remove what they name (a whole category, or single
+agents, and every regimen containing one) before anything is ranked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mbc_rules.result import (
+    AdviceItem,
+    CitedSource,
+    NotRecommendedItem,
+    RegimenOption,
+    TreatmentOption,
+)
+from mbc_rules.schema import Citation, Offer, Rule, Source
+from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
+
+CATEGORY_ORDER: tuple[str, ...] = (
+    "hormone_therapy",
+    "targeted_therapy",
+    "immunotherapy",
+    "chemotherapy",
+    "radiation_therapy",
+    "surgery",
+    "bone_modifying_therapy",
+    "clinical_trial",
+    "palliative_care",
+    "complementary_therapy",
+)
+SUPPORTIVE = frozenset({"palliative_care", "complementary_therapy"})
+assert set(CATEGORY_ORDER) == set(CATEGORIES)
+
+
+@dataclass
+class _Support:
+    """What the rules that survive removal say for one category."""
+
+    rules: list[Rule] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
+    agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
+    regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
+
+
+def _cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
+    return [
+        CitedSource(
+            source=c.source,
+            publisher=sources[c.source].publisher if c.source in sources else c.source,
+            section=c.section,
+            excerpt=c.excerpt,
+        )
+        for c in citations
+    ]
+
+
+def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
+    seen: dict[tuple[str, str], Citation] = {}
+    for rule in rules:
+        for citation in rule.citations:
+            seen.setdefault((citation.source, citation.excerpt), citation)
+    return list(seen.values())
+
+
+def _better(entry: tuple[int, set[str]] | None, tier: int, sources: set[str]) -> tuple[int, set[str]]:
+    if entry is None:
+        return tier, set(sources)
+    return min(entry[0], tier), entry[1] | sources
+
+
+def regimen_name(agents: Sequence[str], vocabulary: Vocabulary) -> str:
+    """'alpelisib with fulvestrant', 'pertuzumab with chemotherapy and trastuzumab'."""
+    names = [vocabulary[a].name if a in vocabulary else a for a in agents]
+    if len(names) <= 2:
+        return " with ".join(names)
+    return f"{names[0]} with {', '.join(names[1:-1])} and {names[-1]}"
+
+
+def rank(
+    fired: Sequence[Rule], vocabulary: Vocabulary, sources: Mapping[str, Source]
+) -> tuple[list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem]]:
+    """Turn the rules that fired into ranked options, not-recommended items and advice."""
+    removed_categories: set[str] = set()
+    removed_agents: set[str] = set()
+    not_recommended: list[NotRecommendedItem] = []
+    advice: list[AdviceItem] = []
+    for rule in fired:
+        statement = rule.then.not_recommended
+        if statement is not None:
+            if statement.category is not None:
+                removed_categories.add(statement.category)
+            removed_agents.update(statement.agents)
+            not_recommended.append(
+                NotRecommendedItem(
+                    category=statement.category,
+                    agents=list(statement.agents),
+                    reason=statement.reason,
+                    citations=_cite(rule.citations, sources),
+                    rule_ids=[rule.id],
+                )
+            )
+        if rule.then.advice is not None:
+            advice.append(
+                AdviceItem(
+                    topic=rule.then.advice.topic,
+                    text=rule.then.advice.text,
+                    citations=_cite(rule.citations, sources),
+                    rule_ids=[rule.id],
+                )
+            )
+
+    def usable(agent: str) -> bool:
+        return agent not in removed_agents and vocabulary[agent].category not in removed_categories
+
+    support: dict[str, _Support] = {}
+    for rule in fired:
+        offer = rule.then.offer
+        if offer is None or offer.category in removed_categories:
+            continue
+        agents = [a for a in offer.agents if usable(a)]
+        regimens = [r.agents for r in offer.regimens if all(usable(a) for a in r.agents)]
+        named_any = bool(offer.agents or offer.regimens)
+        if named_any and not agents and not regimens:
+            continue  # everything this rule named was ruled out for this profile
+        tier = TIERS.index(offer.tier)
+        rule_sources = set(rule.source_ids)
+        entry = support.setdefault(offer.category, _Support())
+        entry.rules.append(rule)
+        entry.offers.append(offer)
+        for agent in agents:
+            entry.agents[agent] = _better(entry.agents.get(agent), tier, rule_sources)
+        for members in regimens:
+            key = tuple(members)
+            entry.regimens[key] = _better(entry.regimens.get(key), tier, rule_sources)
+
+    def rank_key(category: str) -> tuple[bool, int, int]:
+        entry = support[category]
+        tier = min(TIERS.index(o.tier) for o in entry.offers)
+        source_count = len({s for r in entry.rules for s in r.source_ids})
+        return category in SUPPORTIVE, tier, -source_count
+
+    ordered = sorted(support, key=lambda c: (rank_key(c), CATEGORY_ORDER.index(c)))
+    options: list[TreatmentOption] = []
+    current_rank, previous_key = 0, None
+    for category in ordered:
+        key = rank_key(category)
+        if key != previous_key:
+            current_rank, previous_key = current_rank + 1, key
+        entry = support[category]
+        single = sorted(entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a))
+        combos = sorted(
+            entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
+        )
+        agents = list(dict.fromkeys([*single, *(a for combo in combos for a in combo)]))
+        options.append(
+            TreatmentOption(
+                rank=current_rank,
+                category=category,  # type: ignore[arg-type]
+                tier=TIERS[key[1]],  # type: ignore[arg-type]
+                agents=agents,
+                regimens=[
+                    RegimenOption(agents=list(c), name=regimen_name(c, vocabulary)) for c in combos
+                ],
+                rationale=[r.title for r in entry.rules],
+                citations=_cite(_unique_citations(entry.rules), sources),
+                rule_ids=[r.id for r in entry.rules],
+                source_ids=sorted({s for r in entry.rules for s in r.source_ids}),
+            )
+        )
+    return options, not_recommended, advice

@@ -1,0 +1,107 @@
+"""The result of an evaluation: ranked, cited treatment options and what is not recommended.
+
+These models are the public contract of the output (they serialise to JSON and back
+unchanged, and their JSON Schema is published for applications in other languages).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mbc_rules.profile import PatientProfile
+from mbc_rules.vocabulary import Category, Tier
+
+DISCLAIMER = (
+    "Decision support that cites its sources, not medical advice: every option is traced to "
+    "published patient-facing guidance and must be weighed by the treating clinician."
+)
+
+_OUTPUT = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitedSource(BaseModel):
+    """A verbatim excerpt of a source document, with where it stands."""
+
+    model_config = _OUTPUT
+
+    source: str = Field(description="Source id, as in the rulebase's sources.")
+    publisher: str
+    section: str
+    excerpt: str
+
+
+class RegimenOption(BaseModel):
+    """Agents given together."""
+
+    model_config = _OUTPUT
+
+    agents: list[str]
+    name: str = Field(description="The regimen in words, e.g. 'alpelisib with fulvestrant'.")
+
+
+class TreatmentOption(BaseModel):
+    """One treatment category offered for the profile, with its rank and its support."""
+
+    model_config = _OUTPUT
+
+    rank: int = Field(ge=1, description="1 is first; options that tie share a rank.")
+    category: Category
+    tier: Tier = Field(description="preferred, option or situational, from the sources' words.")
+    agents: list[str] = Field(
+        description="Every drug or procedure named, single agents first, then regimen members."
+    )
+    regimens: list[RegimenOption]
+    rationale: list[str] = Field(description="One line per rule that offers this option.")
+    citations: list[CitedSource]
+    rule_ids: list[str]
+    source_ids: list[str]
+
+
+class NotRecommendedItem(BaseModel):
+    """A category or agents that the sources say not to use for this profile."""
+
+    model_config = _OUTPUT
+
+    category: Category | None
+    agents: list[str]
+    reason: str
+    citations: list[CitedSource]
+    rule_ids: list[str]
+
+
+class AdviceItem(BaseModel):
+    """Guidance that is not a treatment option: a treatment break, a biopsy, a caution."""
+
+    model_config = _OUTPUT
+
+    topic: str
+    text: str
+    citations: list[CitedSource]
+    rule_ids: list[str]
+
+
+class Evaluation(BaseModel):
+    """What the rulebase says for one profile."""
+
+    model_config = _OUTPUT
+
+    options: list[TreatmentOption] = Field(description="Ranked, rank 1 first.")
+    not_recommended: list[NotRecommendedItem]
+    advice: list[AdviceItem]
+    caveats: list[str] = Field(
+        description="What the reader should know about the reach of this answer."
+    )
+    fired_rules: list[str] = Field(description="Ids of every rule that fired, in rule order.")
+    rulebase_version: str
+    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
+    profile: PatientProfile = Field(description="The profile as read.")
+    disclaimer: str = DISCLAIMER
+
+    def option(self, category: str) -> TreatmentOption | None:
+        """The option of ``category``, or None when it is not offered."""
+        return next((o for o in self.options if o.category == category), None)
+
+    @property
+    def categories(self) -> list[str]:
+        """The offered categories, in rank order."""
+        return [o.category for o in self.options]

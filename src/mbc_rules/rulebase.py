@@ -1,0 +1,258 @@
+"""A loaded rule set: the pipeline's stages joined, and the entry point of an evaluation.
+
+load (``load``) -> schema and validate (``validate``) -> compile (``compile``) -> evaluate
+(``engine``) -> rank (``rank``). Everything static is done once, at load; an evaluation only
+derives facts, matches and ranks.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mbc_rules._version import __version__
+from mbc_rules.compile import CompiledRuleset, compile_rules
+from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
+from mbc_rules.errors import Problem, RulebaseError
+from mbc_rules.facts import derive_facts
+from mbc_rules.load import LoadedFile, read_rule_file, rule_files
+from mbc_rules.profile import PatientProfile
+from mbc_rules.rank import rank
+from mbc_rules.result import Evaluation
+from mbc_rules.schema import Rule, Source
+from mbc_rules.validate import validate_files
+from mbc_rules.vocabulary import Vocabulary
+
+MALE_CAVEAT = (
+    "The sources were written mainly for women; for a male patient only the statements that "
+    "do not restrict by sex are applied."
+)
+SILENT_CAVEAT = (
+    "No source covers an anticancer treatment for this profile as given; nothing is offered "
+    "rather than a guess. See the advice and the unknown statuses."
+)
+
+
+def bundled_rules_dir() -> Path:
+    """The rule files shipped with the package (in a wheel) or beside ``src/`` (in a checkout)."""
+    packaged = Path(str(resources.files("mbc_rules"))) / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+def _content_hash(files: list[LoadedFile], root: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files, key=lambda f: f.path.relative_to(root).as_posix()):
+        digest.update(file.path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(file.text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class Rulebase:
+    """A validated, compiled rule set, ready to evaluate profiles.
+
+    Build one with :meth:`load` (a directory of rule files) or :meth:`bundled`. Any number of
+    rulebases coexist in one process, and one rulebase may be used from several threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        sources: Mapping[str, Source],
+        vocabulary: Vocabulary,
+        rules: tuple[Rule, ...],
+        version: str,
+        content_hash: str,
+        engine: EngineName = "auto",
+    ) -> None:
+        self.sources = dict(sources)
+        self.vocabulary = vocabulary
+        self.rules = rules
+        self.version = version
+        self.content_hash = content_hash
+        self.engine_name: EngineName = engine
+        self._by_id = {rule.id: rule for rule in rules}
+        self._compiled: CompiledRuleset = compile_rules(rules)
+        self._matcher: Matcher = make_matcher(self._compiled, engine)
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | Path,
+        *,
+        engine: EngineName = "auto",
+        check_examples: bool = True,
+    ) -> Rulebase:
+        """Load, validate and compile every ``*.yaml`` file below ``directory``.
+
+        When no file there defines ``sources`` or ``vocabulary``, the bundled ones are used, so
+        a rule set of one's own only needs its rules.
+
+        Args:
+            directory: folder of rule files.
+            engine: ``"durable"``, ``"python"``, or ``"auto"`` (durable-rules where it imports).
+            check_examples: run every rule's own examples and report those that fail.
+
+        Raises:
+            RulebaseError: every problem found, each with file, line and rule id.
+        """
+        root = Path(directory)
+        if not root.is_dir():
+            raise RulebaseError([Problem(root, None, None, "not a directory of rule files")])
+        files: list[LoadedFile] = []
+        problems: list[Problem] = []
+        for path in rule_files(root):
+            loaded, found = read_rule_file(path)
+            problems.extend(found)
+            if loaded is not None:
+                files.append(loaded)
+        content_hash = _content_hash(files, root)
+        bundled = bundled_rules_dir()
+        for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
+            defines = any(isinstance(f.data, dict) and section in f.data for f in files)
+            if not defines and root.resolve() != bundled.resolve():
+                loaded, found = read_rule_file(bundled / file_name)
+                problems.extend(found)
+                if loaded is not None:
+                    files.append(loaded)
+        validated = validate_files(files, problems)
+        if not problems and check_examples:
+            problems.extend(_failing_examples(validated.rules, validated.vocabulary, validated))
+        if problems:
+            raise RulebaseError(sorted(problems, key=_problem_order))
+        return cls(
+            sources=validated.sources,
+            vocabulary=validated.vocabulary,
+            rules=validated.rules,
+            version=validated.version or "unversioned",
+            content_hash=content_hash,
+            engine=engine,
+        )
+
+    @classmethod
+    def bundled(cls, engine: EngineName = "auto") -> Rulebase:
+        """The rulebase shipped with the package (built once per engine and reused)."""
+        return _bundled(engine)
+
+    @property
+    def engine(self) -> str:
+        """The name of the matcher in use: ``durable`` or ``python``."""
+        return self._matcher.name
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id. Raises KeyError if there is none."""
+        return self._by_id[rule_id]
+
+    def read_profile(self, profile: PatientProfile | Mapping[str, Any]) -> PatientProfile:
+        """Validate a mapping (or re-check a model) with this rulebase's drug vocabulary.
+
+        Raises:
+            pydantic.ValidationError: naming each field that is wrong.
+        """
+        data = profile.model_dump() if isinstance(profile, PatientProfile) else profile
+        return PatientProfile.model_validate(data, context={"vocabulary": self.vocabulary})
+
+    def fired_rules(self, profile: PatientProfile | Mapping[str, Any]) -> list[str]:
+        """Ids of the rules that fire for ``profile``, in rule-file order."""
+        facts = derive_facts(self.read_profile(profile), self.vocabulary)
+        fired = self._matcher.match(facts)
+        return [rule.id for rule in self.rules if rule.id in fired]
+
+    def evaluate(self, profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
+        """Evaluate one patient profile.
+
+        Args:
+            profile: a :class:`PatientProfile` or a mapping of its fields.
+
+        Returns:
+            The ranked, cited options, what is not recommended, and the trace.
+
+        Raises:
+            pydantic.ValidationError: the profile is invalid (the error names the field).
+            EngineError: the rule engine failed; no state was kept.
+        """
+        read = self.read_profile(profile)
+        facts = derive_facts(read, self.vocabulary)
+        fired_ids = self._matcher.match(facts)
+        fired = [rule for rule in self.rules if rule.id in fired_ids]
+        options, not_recommended, advice = rank(fired, self.vocabulary, self.sources)
+        caveats = []
+        if read.sex == "male":
+            caveats.append(MALE_CAVEAT)
+        if not any(o.category not in ("palliative_care", "complementary_therapy", "clinical_trial")
+                   for o in options):
+            caveats.append(SILENT_CAVEAT)
+        return Evaluation(
+            options=options,
+            not_recommended=not_recommended,
+            advice=advice,
+            caveats=caveats,
+            fired_rules=[rule.id for rule in fired],
+            rulebase_version=self.version,
+            rulebase_hash=self.content_hash,
+            profile=read,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<Rulebase {self.version} rules={len(self.rules)} sources={len(self.sources)} "
+            f"agents={len(self.vocabulary)} engine={self.engine}>"
+        )
+
+
+def _problem_order(problem: Problem) -> tuple[str, int]:
+    return (str(problem.file or ""), problem.line or 0)
+
+
+def _failing_examples(rules: tuple[Rule, ...], vocabulary: Vocabulary, validated: Any) -> list[Problem]:
+    # The plain-Python matcher is the reference semantics and needs no engine: examples are
+    # checked the same way wherever the library runs.
+    matcher = PythonMatcher(compile_rules(rules))
+    problems = []
+    for rule in rules:
+        where = validated.locations[rule.id]
+        for index, example in enumerate(rule.examples):
+            profile = PatientProfile.model_validate(example.profile, context={"vocabulary": vocabulary})
+            fires = rule.id in matcher.match(derive_facts(profile, vocabulary))
+            if fires != example.fires:
+                expected = "fire" if example.fires else "not fire"
+                problems.append(
+                    where.problem(
+                        f"example {index + 1} should {expected}, but the rule "
+                        f"{'fires' if fires else 'does not fire'}",
+                        rule.id,
+                        ("examples", index),
+                    )
+                )
+    return problems
+
+
+@functools.cache
+def _bundled(engine: EngineName) -> Rulebase:
+    rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
+    if rulebase.version == "unversioned":
+        rulebase.version = __version__
+    return rulebase
+
+
+def bundled_vocabulary() -> Vocabulary:
+    """The drug vocabulary of the bundled rulebase."""
+    return _bundled_vocabulary()
+
+
+@functools.cache
+def _bundled_vocabulary() -> Vocabulary:
+    problems: list[Problem] = []
+    loaded, found = read_rule_file(bundled_rules_dir() / "vocabulary.yaml")
+    problems.extend(found)
+    validated = validate_files([loaded] if loaded else [], problems)
+    if problems:
+        raise RulebaseError(problems)
+    return validated.vocabulary

@@ -1,0 +1,331 @@
+"""Stage 2, schema: typed, frozen models of what rule files hold.
+
+A rule file is a mapping with any of three keys: ``sources``, ``vocabulary`` and ``rules``.
+Checks that need no other rule (known facts and values, known agents, known source ids) run
+here, inside pydantic validation, so their errors carry the path that the loader maps to a
+line. Checks across rules (duplicate ids, examples) are the next stage's, in ``validate``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from mbc_rules.facts import FACTS, FactValue
+from mbc_rules.vocabulary import AgentKind, Category, Tier, Vocabulary
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", max_length=80)]
+
+
+class Source(BaseModel):
+    """A source document the rules cite."""
+
+    model_config = _STRICT
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    publisher: str
+    title: str
+    document: str = Field(description="File name of the source text in the shared sources folder.")
+    dates: dict[str, str] = Field(
+        default_factory=dict, description="Dates the page gives, by kind."
+    )
+    note: str | None = None
+
+
+class VocabularyEntry(BaseModel):
+    """A drug, procedure or class of drugs."""
+
+    model_config = _STRICT
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+    name: str
+    kind: AgentKind
+    drug_class: str | None = None
+    category: Category
+    brands: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    in_sources: bool
+
+    @model_validator(mode="after")
+    def _drugs_have_a_class(self) -> VocabularyEntry:
+        if self.kind != "procedure" and self.drug_class is None:
+            raise ValueError(f"a {self.kind} needs a drug_class")
+        return self
+
+
+class Citation(BaseModel):
+    """A verbatim excerpt (a sentence or two) of a source that justifies a rule."""
+
+    model_config = _STRICT
+
+    source: str
+    section: str
+    excerpt: Annotated[str, Field(min_length=10, max_length=600)]
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str, info: ValidationInfo) -> str:
+        known = _context(info).get("source_ids")
+        if known is not None and source not in known:
+            raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
+        return source
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    return info.context if isinstance(info.context, dict) else {}
+
+
+def _check_agents(agents: list[str], info: ValidationInfo) -> list[str]:
+    vocabulary = _context(info).get("vocabulary")
+    if not isinstance(vocabulary, Vocabulary):
+        return agents
+    for agent in agents:
+        if agent not in vocabulary:
+            hint = vocabulary.suggest(agent)
+            did_you_mean = f" (did you mean {', '.join(repr(h) for h in hint)}?)" if hint else ""
+            raise ValueError(f"unknown agent {agent!r}{did_you_mean}")
+        if not vocabulary[agent].in_sources:
+            raise ValueError(f"agent {agent!r} is not named in any source; options may not name it")
+    return agents
+
+
+AgentIds = Annotated[list[str], AfterValidator(_check_agents)]
+
+
+# --- conditions -------------------------------------------------------------------------------
+
+
+class FactTest(BaseModel):
+    """A test of one derived fact: exactly one operator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    fact: str
+    equals: FactValue | None = None
+    not_equals: FactValue | None = None
+    in_: list[FactValue] | None = Field(None, alias="in", min_length=1)
+    not_in: list[FactValue] | None = Field(None, min_length=1)
+    at_least: int | None = None
+    at_most: int | None = None
+
+    @property
+    def operator(self) -> str:
+        for name in ("equals", "not_equals", "in_", "not_in", "at_least", "at_most"):
+            if getattr(self, name) is not None:
+                return name.rstrip("_")
+        raise AssertionError("validated FactTest has an operator")  # pragma: no cover
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, "in_" if self.operator == "in" else self.operator)
+
+    @model_validator(mode="after")
+    def _one_known_operator(self) -> FactTest:
+        given = [
+            name
+            for name in ("equals", "not_equals", "in_", "not_in", "at_least", "at_most")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "a fact test takes exactly one of equals, not_equals, in, not_in, at_least, "
+                f"at_most; got {len(given)}"
+            )
+        definition = FACTS.get(self.fact)
+        if definition is None:
+            raise ValueError(f"unknown fact {self.fact!r}{definition_hint(self.fact)}")
+        operand = self.operand
+        if self.operator in ("at_least", "at_most"):
+            if definition.kind != "count":
+                raise ValueError(f"{self.operator} needs a count fact; {self.fact} is not one")
+            return self
+        for value in operand if isinstance(operand, list) else [operand]:
+            definition.check_value(value)
+        return self
+
+
+def definition_hint(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(FACTS), n=3)
+    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+class AllOf(BaseModel):
+    model_config = _STRICT
+    all: Annotated[list[Condition], Field(min_length=1)]
+
+
+class AnyOf(BaseModel):
+    model_config = _STRICT
+    any: Annotated[list[Condition], Field(min_length=1)]
+
+
+class NotOf(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    not_: Condition = Field(alias="not")
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return {AllOf: "all", AnyOf: "any", NotOf: "not", FactTest: "fact"}.get(type(value))
+    if isinstance(value, dict):
+        for key in ("all", "any", "not", "fact"):
+            if key in value:
+                return key
+    return None
+
+
+Condition = Annotated[
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")]
+    | Annotated[FactTest, Tag("fact")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition",
+        custom_error_message="a condition is a mapping with one of: all, any, not, fact",
+    ),
+]
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+
+
+# --- what a rule yields -----------------------------------------------------------------------
+
+
+class Regimen(BaseModel):
+    """Agents given together; the regimen sits in the category of the drug that defines it."""
+
+    model_config = _STRICT
+
+    agents: Annotated[AgentIds, Field(min_length=2)]
+    note: str | None = None
+
+
+class Offer(BaseModel):
+    """A treatment option in one category."""
+
+    model_config = _STRICT
+
+    category: Category
+    tier: Tier
+    agents: AgentIds = Field(default_factory=list)
+    regimens: list[Regimen] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _agents_in_category(self, info: ValidationInfo) -> Offer:
+        vocabulary = _context(info).get("vocabulary")
+        if not isinstance(vocabulary, Vocabulary):
+            return self
+        for agent in self.agents:
+            if agent in vocabulary and vocabulary[agent].category != self.category:
+                raise ValueError(
+                    f"agent {agent!r} belongs to {vocabulary[agent].category}, "
+                    f"not to {self.category}"
+                )
+        for regimen in self.regimens:
+            categories = {vocabulary[a].category for a in regimen.agents if a in vocabulary}
+            if self.category not in categories:
+                raise ValueError(
+                    f"regimen {' + '.join(regimen.agents)} has no agent of {self.category}"
+                )
+        return self
+
+
+class NotRecommended(BaseModel):
+    """A statement that a whole category, or named agents, should not be used."""
+
+    model_config = _STRICT
+
+    category: Category | None = None
+    agents: AgentIds = Field(default_factory=list)
+    reason: str
+
+    @model_validator(mode="after")
+    def _names_something(self) -> NotRecommended:
+        if (self.category is None) == (not self.agents):
+            raise ValueError("not_recommended names either a category or agents, not both")
+        return self
+
+
+class Advice(BaseModel):
+    """Guidance that is not a treatment option (a treatment break, a biopsy, a caution)."""
+
+    model_config = _STRICT
+
+    topic: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    text: str
+
+
+class Outcome(BaseModel):
+    """What a rule yields when it fires: exactly one of offer, not_recommended, advice."""
+
+    model_config = _STRICT
+
+    offer: Offer | None = None
+    not_recommended: NotRecommended | None = None
+    advice: Advice | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Outcome:
+        given = [x for x in (self.offer, self.not_recommended, self.advice) if x is not None]
+        if len(given) != 1:
+            raise ValueError("then takes exactly one of offer, not_recommended, advice")
+        return self
+
+
+class Example(BaseModel):
+    """A profile and whether the rule fires for it; the test suite runs every one."""
+
+    model_config = _STRICT
+
+    profile: dict[str, Any]
+    fires: bool
+    note: str | None = None
+
+
+class Rule(BaseModel):
+    """One piece of guidance: when the conditions hold, what follows, and who says so."""
+
+    model_config = _STRICT
+
+    id: RuleId
+    title: str = Field(description="The guidance in one line, in the sources' terms.")
+    when: Condition
+    then: Outcome
+    citations: Annotated[list[Citation], Field(min_length=1)]
+    examples: Annotated[list[Example], Field(min_length=1)]
+
+    @property
+    def source_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({c.source for c in self.citations}))
+
+
+SECTION_KEYS = ("sources", "vocabulary", "rules")
+
+
+class RuleFile(BaseModel):
+    """The top level of a rule file (its sections are validated one item at a time)."""
+
+    model_config = _STRICT
+
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    vocabulary: list[dict[str, Any]] = Field(default_factory=list)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    version: Annotated[str, Field(pattern=r"^[0-9A-Za-z.+-]+$")] | None = None

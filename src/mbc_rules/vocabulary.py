@@ -1,0 +1,164 @@
+"""The closed vocabularies of the domain, and name lookup in the drug and procedure vocabulary.
+
+The value lists here are the public contract of the patient profile and of the rule files; the
+drug vocabulary itself lives in ``rules/vocabulary.yaml`` so that rule authors can extend it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from mbc_rules.errors import UnknownAgentError
+
+Status = Literal["positive", "negative", "unknown"]
+MenopausalStatus = Literal["premenopausal", "postmenopausal", "unknown"]
+Sex = Literal["female", "male", "unknown"]
+Site = Literal[
+    "bone",
+    "liver",
+    "lung",
+    "brain",
+    "spine",
+    "soft_tissue",
+    "lymph_nodes",
+    "pleura",
+    "pericardium",
+    "leptomeninges",
+    "chest_wall",
+    "breast",
+    "other",
+]
+Complication = Literal[
+    "visceral_crisis",
+    "rapid_growth",
+    "symptomatic",
+    "spinal_cord_compression",
+    "bone_pain",
+    "fracture_risk",
+    "pathologic_fracture",
+    "open_breast_wound",
+    "pleural_effusion",
+    "pericardial_effusion",
+    "liver_vessel_blockage",
+]
+BrainMetastases = Literal["few", "multiple", "multiple_large", "unknown"]
+Outcome = Literal["ongoing", "progressed", "completed", "intolerant", "unknown"]
+Setting = Literal["metastatic", "early"]
+
+Category = Literal[
+    "hormone_therapy",
+    "targeted_therapy",
+    "immunotherapy",
+    "chemotherapy",
+    "radiation_therapy",
+    "surgery",
+    "bone_modifying_therapy",
+    "palliative_care",
+    "complementary_therapy",
+    "clinical_trial",
+]
+Tier = Literal["preferred", "option", "situational"]
+AgentKind = Literal["drug", "procedure", "therapy_class"]
+
+SITES: tuple[str, ...] = get_args(Site)
+COMPLICATIONS: tuple[str, ...] = get_args(Complication)
+CATEGORIES: tuple[str, ...] = get_args(Category)
+TIERS: tuple[str, ...] = get_args(Tier)
+
+ENDOCRINE_CLASSES = frozenset(
+    {
+        "aromatase_inhibitor",
+        "serm",
+        "serd",
+        "lhrh_agonist",
+        "ovarian_suppression",
+        "progestin",
+        "estrogen_therapy",
+        "androgen_therapy",
+        "endocrine",
+    }
+)
+HER2_TARGETED_CLASSES = frozenset(
+    {"anti_her2_antibody", "her2_kinase_inhibitor", "her2_antibody_drug_conjugate"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """A drug, procedure or class of drugs, as the vocabulary names it."""
+
+    id: str
+    name: str
+    kind: AgentKind
+    category: Category
+    drug_class: str | None
+    brands: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    in_sources: bool = False
+
+    @property
+    def is_endocrine(self) -> bool:
+        return self.drug_class in ENDOCRINE_CLASSES
+
+    @property
+    def is_her2_targeted(self) -> bool:
+        return self.drug_class in HER2_TARGETED_CLASSES
+
+    @property
+    def is_chemotherapy(self) -> bool:
+        return self.category == "chemotherapy" and self.kind != "procedure"
+
+
+def _key(name: str) -> str:
+    """Case, hyphen and space insensitive key, so 'Ado-Trastuzumab Emtansine' finds its entry."""
+    return " ".join(name.casefold().replace("-", " ").replace("_", " ").split())
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Lookup of agents by id, generic name, brand name or alias, in any case."""
+
+    agents: Mapping[str, Agent]
+    _by_name: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, agents: Iterable[Agent]) -> Vocabulary:
+        by_id = {agent.id: agent for agent in agents}
+        by_name: dict[str, str] = {}
+        for agent in by_id.values():
+            for name in (agent.id, agent.name, *agent.brands, *agent.aliases):
+                by_name.setdefault(_key(name), agent.id)
+        return cls(agents=by_id, _by_name=by_name)
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self.agents
+
+    def __getitem__(self, agent_id: str) -> Agent:
+        return self.agents[agent_id]
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def resolve(self, name: str) -> Agent:
+        """Return the agent a generic, brand or alias name refers to.
+
+        Raises:
+            UnknownAgentError: the name is not in the vocabulary; it suggests the nearest names.
+        """
+        agent_id = self._by_name.get(_key(name))
+        if agent_id is None:
+            raise UnknownAgentError(name, self.suggest(name))
+        return self.agents[agent_id]
+
+    def suggest(self, name: str, limit: int = 3) -> list[str]:
+        """The vocabulary names closest to ``name``, as ids, nearest first."""
+        matches = difflib.get_close_matches(_key(name), list(self._by_name), n=limit, cutoff=0.6)
+        suggestions: list[str] = []
+        for match in matches:
+            agent_id = self._by_name[match]
+            if agent_id not in suggestions:
+                suggestions.append(agent_id)
+        return suggestions

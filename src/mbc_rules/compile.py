@@ -28,7 +28,7 @@ _NEGATED_COMPARISON = {"$gte": "$lt", "$lte": "$gt", "$lt": "$gte", "$gt": "$lte
 
 @dataclass(frozen=True)
 class CompiledRuleset:
-    """Rule ids and their patterns, in rule-file order; ``patterns[i]`` belongs to ``rule_ids[i]``."""
+    """Rule ids and their patterns in rule-file order; ``patterns[i]`` is ``rule_ids[i]``'s."""
 
     rule_ids: tuple[str, ...]
     patterns: tuple[Expression, ...]
@@ -88,7 +88,5 @@ def compile_condition(condition: Condition, negate: bool = False) -> Expression:
 
 def compile_rules(rules: Sequence[Rule]) -> CompiledRuleset:
     """Compile validated rules; the result is what a matcher runs."""
-    patterns = tuple(
-        {"$and": [{PROFILE_MARK: 1}, compile_condition(rule.when)]} for rule in rules
-    )
+    patterns = tuple({"$and": [{PROFILE_MARK: 1}, compile_condition(rule.when)]} for rule in rules)
     return CompiledRuleset(tuple(rule.id for rule in rules), patterns)

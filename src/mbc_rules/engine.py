@@ -19,6 +19,7 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -131,13 +132,10 @@ class DurableMatcher:
             except Exception as error:
                 raise EngineError(f"durable-rules failed: {error}") from error
             finally:
-                try:
+                # A session that was never opened has no state to delete.
+                with contextlib.suppress(Exception):
                     engine.delete_state(handle, session)
-                except Exception:  # noqa: S110 - a session that was never opened has no state
-                    pass
-        return frozenset(
-            self._rule_ids[int(name[1:])] for name in fired if name.startswith("r")
-        )
+        return frozenset(self._rule_ids[int(name[1:])] for name in fired if name.startswith("r"))
 
     def close(self) -> None:
         """Release the engine's ruleset. Later calls to ``match`` raise."""
@@ -147,10 +145,9 @@ class DurableMatcher:
                 self._handle = None
 
     def __del__(self) -> None:
-        try:
+        # At interpreter shutdown the extension module may already be torn down.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: S110 - interpreter shutdown may have torn the module down
-            pass
 
 
 _warned_fallback = False

@@ -48,8 +48,11 @@ class FactDefinition:
         """Raise ValueError when ``value`` is not one this fact can take."""
         if self.kind == "status":
             if not isinstance(value, str) or value not in self.values:
+                hint = " (YAML reads a bare yes/no as true/false: quote it)" * isinstance(
+                    value, bool
+                )
                 raise ValueError(
-                    f"{self.name} takes one of {', '.join(self.values)}; got {value!r}"
+                    f"{self.name} takes one of {', '.join(self.values)}; got {value!r}{hint}"
                 )
         elif self.kind == "flag":
             if not isinstance(value, bool):
@@ -58,7 +61,9 @@ class FactDefinition:
             raise ValueError(f"{self.name} is a count; got {value!r}")
 
 
-def _status(name: str, description: str, reads: Iterable[str], values: tuple[str, ...]) -> FactDefinition:
+def _status(
+    name: str, description: str, reads: Iterable[str], values: tuple[str, ...]
+) -> FactDefinition:
     return FactDefinition(name, "status", description, tuple(reads), values)
 
 
@@ -181,7 +186,11 @@ _DEFINITIONS: list[FactDefinition] = [
         "the cancer progressed on.",
         ["prior_therapies"],
     ),
-    _flag("tamoxifen_given", "Tamoxifen was given ('has been treated with tamoxifen').", ["prior_therapies"]),
+    _flag(
+        "tamoxifen_given",
+        "Tamoxifen was given ('has been treated with tamoxifen').",
+        ["prior_therapies"],
+    ),
     _flag(
         "aromatase_inhibitor_failed",
         "The cancer progressed on an aromatase inhibitor ('has grown while on an aromatase "

@@ -37,6 +37,12 @@ class LoadedFile:
         return None
 
 
+_PLAIN_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
 class _Reader:
     def __init__(self, text: str) -> None:
         self._loader = yaml.SafeLoader(text)
@@ -52,6 +58,10 @@ class _Reader:
 
     def _value(self, node: yaml.Node, key: PathKey) -> Any:
         self.lines[key] = node.start_mark.line + 1
+        expected = _PLAIN_TAGS.get(type(node))
+        if expected is not None and node.tag != expected:
+            self.problems.append((node.start_mark.line + 1, f"the tag {node.tag!r} is not allowed"))
+            return None
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             self._loader.flatten_mapping(node)

@@ -74,7 +74,9 @@ def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
     return list(seen.values())
 
 
-def _better(entry: tuple[int, set[str]] | None, tier: int, sources: set[str]) -> tuple[int, set[str]]:
+def _better(
+    entry: tuple[int, set[str]] | None, tier: int, sources: set[str]
+) -> tuple[int, set[str]]:
     if entry is None:
         return tier, set(sources)
     return min(entry[0], tier), entry[1] | sources
@@ -142,8 +144,8 @@ def rank(
         for agent in agents:
             entry.agents[agent] = _better(entry.agents.get(agent), tier, rule_sources)
         for members in regimens:
-            key = tuple(members)
-            entry.regimens[key] = _better(entry.regimens.get(key), tier, rule_sources)
+            combo = tuple(members)
+            entry.regimens[combo] = _better(entry.regimens.get(combo), tier, rule_sources)
 
     def rank_key(category: str) -> tuple[bool, int, int]:
         entry = support[category]
@@ -159,7 +161,9 @@ def rank(
         if key != previous_key:
             current_rank, previous_key = current_rank + 1, key
         entry = support[category]
-        single = sorted(entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a))
+        single = sorted(
+            entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
+        )
         combos = sorted(
             entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
         )
@@ -167,8 +171,8 @@ def rank(
         options.append(
             TreatmentOption(
                 rank=current_rank,
-                category=category,  # type: ignore[arg-type]
-                tier=TIERS[key[1]],  # type: ignore[arg-type]
+                category=category,
+                tier=TIERS[key[1]],
                 agents=agents,
                 regimens=[
                     RegimenOption(agents=list(c), name=regimen_name(c, vocabulary)) for c in combos

@@ -24,7 +24,7 @@ from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import rank
 from mbc_rules.result import Evaluation
 from mbc_rules.schema import Rule, Source
-from mbc_rules.validate import validate_files
+from mbc_rules.validate import ValidatedRules, validate_files
 from mbc_rules.vocabulary import Vocabulary
 
 MALE_CAVEAT = (
@@ -124,7 +124,7 @@ class Rulebase:
                     files.append(loaded)
         validated = validate_files(files, problems)
         if not problems and check_examples:
-            problems.extend(_failing_examples(validated.rules, validated.vocabulary, validated))
+            problems.extend(_failing_examples(validated))
         if problems:
             raise RulebaseError(sorted(problems, key=_problem_order))
         return cls(
@@ -186,8 +186,10 @@ class Rulebase:
         caveats = []
         if read.sex == "male":
             caveats.append(MALE_CAVEAT)
-        if not any(o.category not in ("palliative_care", "complementary_therapy", "clinical_trial")
-                   for o in options):
+        if not any(
+            o.category not in ("palliative_care", "complementary_therapy", "clinical_trial")
+            for o in options
+        ):
             caveats.append(SILENT_CAVEAT)
         return Evaluation(
             options=options,
@@ -211,15 +213,18 @@ def _problem_order(problem: Problem) -> tuple[str, int]:
     return (str(problem.file or ""), problem.line or 0)
 
 
-def _failing_examples(rules: tuple[Rule, ...], vocabulary: Vocabulary, validated: Any) -> list[Problem]:
+def _failing_examples(validated: ValidatedRules) -> list[Problem]:
     # The plain-Python matcher is the reference semantics and needs no engine: examples are
     # checked the same way wherever the library runs.
+    rules, vocabulary = validated.rules, validated.vocabulary
     matcher = PythonMatcher(compile_rules(rules))
     problems = []
     for rule in rules:
         where = validated.locations[rule.id]
         for index, example in enumerate(rule.examples):
-            profile = PatientProfile.model_validate(example.profile, context={"vocabulary": vocabulary})
+            profile = PatientProfile.model_validate(
+                example.profile, context={"vocabulary": vocabulary}
+            )
             fires = rule.id in matcher.match(derive_facts(profile, vocabulary))
             if fires != example.fires:
                 expected = "fire" if example.fires else "not fire"

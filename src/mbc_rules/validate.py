@@ -55,10 +55,9 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
     path: list[str | int] = []
     node = data
     for step in loc:
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-            path.append(step)
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        in_mapping = isinstance(node, dict) and step in node
+        in_sequence = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if in_mapping or in_sequence:
             node = node[step]
             path.append(step)
     return tuple(path)
@@ -71,7 +70,7 @@ def _describe(path: PathKey) -> str:
     return text
 
 
-def _messages(error: ValidationError, data: Any) -> list[tuple[PathKey, str]]:
+def _messages(error: ValidationError, data: Any, label: PathKey = ()) -> list[tuple[PathKey, str]]:
     found: list[tuple[PathKey, str]] = []
     for detail in error.errors():
         path = _data_path(data, detail["loc"])
@@ -80,7 +79,7 @@ def _messages(error: ValidationError, data: Any) -> list[tuple[PathKey, str]]:
             message = f"unknown key {detail['loc'][-1]!r}"
         elif detail["type"] == "missing":
             message = f"missing key {detail['loc'][-1]!r}"
-        where = _describe(path)
+        where = _describe((*label, *path))
         found.append((path, f"{where}: {message}" if where else message))
     return found
 
@@ -97,12 +96,14 @@ def _validate_item(
     where: Located,
     problems: list[Problem],
     context: dict[str, Any] | None = None,
+    owner: tuple[str | None, PathKey] | None = None,
 ) -> Model | None:
+    """Validate one item; ``owner`` names the rule (and path in it) of a nested item."""
     try:
         return model.model_validate(item, context=context)
     except ValidationError as error:
-        rule_id = _rule_id(item)
-        for path, message in _messages(error, item):
+        rule_id, label = owner if owner is not None else (_rule_id(item), ())
+        for path, message in _messages(error, item, label):
             problems.append(where.problem(message, rule_id, path))
         return None
 
@@ -128,7 +129,9 @@ def _check_tops(files: Sequence[LoadedFile], problems: list[Problem]) -> list[Lo
     return usable
 
 
-def _agents(entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[Problem]) -> Vocabulary:
+def _agents(
+    entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[Problem]
+) -> Vocabulary:
     agents: list[Agent] = []
     owner: dict[str, str] = {}
     for entry, where in entries:
@@ -156,22 +159,27 @@ def _agents(entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[P
 
 
 def _unique(
-    items: Sequence[tuple[Any, Located]], what: str, problems: list[Problem]
-) -> dict[str, tuple[Any, Located]]:
-    by_id: dict[str, tuple[Any, Located]] = {}
+    items: Iterable[tuple[Any, Located]], what: str, problems: list[Problem]
+) -> list[tuple[Any, Located]]:
+    """Drop (and report) every item whose id was already used; ids are read from raw data."""
+    first_seen: dict[str, Located] = {}
+    kept = []
     for item, where in items:
-        if item.id in by_id:
-            first = by_id[item.id][1]
+        item_id = _rule_id(item)
+        if item_id is not None and item_id in first_seen:
+            first = first_seen[item_id]
             problems.append(
                 where.problem(
-                    f"duplicate {what} id {item.id!r} (first defined at {first.file.path.name}:"
+                    f"duplicate {what} id {item_id!r} (first defined at {first.file.path.name}:"
                     f"{first.line})",
-                    item.id,
+                    item_id,
                 )
             )
             continue
-        by_id[item.id] = (item, where)
-    return by_id
+        if item_id is not None:
+            first_seen[item_id] = where
+        kept.append((item, where))
+    return kept
 
 
 def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> ValidatedRules:
@@ -179,27 +187,33 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
     usable = _check_tops(files, problems)
 
     sources = [
-        (s, w) for item, w in _items(usable, "sources")
+        (s, w)
+        for item, w in _unique(_items(usable, "sources"), "source", problems)
         if (s := _validate_item(Source, item, w, problems)) is not None
     ]
-    source_ids = set(_unique(sources, "source", problems))
     entries = [
-        (e, w) for item, w in _items(usable, "vocabulary")
+        (e, w)
+        for item, w in _unique(_items(usable, "vocabulary"), "vocabulary", problems)
         if (e := _validate_item(VocabularyEntry, item, w, problems)) is not None
     ]
-    vocabulary = _agents(list(_unique(entries, "vocabulary", problems).values()), problems)
+    vocabulary = _agents(entries, problems)
 
-    context = {"vocabulary": vocabulary, "source_ids": source_ids}
+    context = {"vocabulary": vocabulary, "source_ids": {s.id for s, _ in sources}}
     rules = [
-        (r, w) for item, w in _items(usable, "rules")
+        (r, w)
+        for item, w in _unique(_items(usable, "rules"), "rule", problems)
         if (r := _validate_item(Rule, item, w, problems, context)) is not None
     ]
-    unique_rules = _unique(rules, "rule", problems)
-    for rule, where in unique_rules.values():
+    for rule, where in rules:
         for index, example in enumerate(rule.examples):
-            example_where = Located(where.file, (*where.key, "examples", index, "profile"))
+            in_rule: PathKey = ("examples", index, "profile")
             _validate_item(
-                PatientProfile, example.profile, example_where, problems, {"vocabulary": vocabulary}
+                PatientProfile,
+                example.profile,
+                Located(where.file, (*where.key, *in_rule)),
+                problems,
+                {"vocabulary": vocabulary},
+                owner=(rule.id, in_rule),
             )
 
     versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
@@ -208,7 +222,7 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
     return ValidatedRules(
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
-        rules=tuple(r for r, _ in unique_rules.values()),
-        locations={r.id: w for r, w in unique_rules.values()},
+        rules=tuple(r for r, _ in rules),
+        locations={r.id: w for r, w in rules},
         version=min(versions) if versions else None,
     )

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mbc_rules import Rulebase
+from mbc_rules.engine import _import_durable
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES_DIR = ROOT / "rules"
+# The source texts are not shipped; CI clones the repository beside ../shared as here.
+SOURCES_DIR = ROOT.parent / "shared" / "sources"
+
+ENGINES = ["python", "durable"] if _import_durable() is not None else ["python"]
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def rulebase(request: pytest.FixtureRequest) -> Rulebase:
+    """The bundled rulebase, once per available engine."""
+    return Rulebase.bundled(engine=request.param)
+
+
+@pytest.fixture(scope="session")
+def bundled() -> Rulebase:
+    return Rulebase.bundled()
+
+
+def write_rules(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path

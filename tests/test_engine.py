@@ -1,0 +1,92 @@
+"""The engine traps of durable-rules 2.0.28, designed against."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from mbc_rules import Rulebase
+from mbc_rules.engine import _import_durable
+
+from .conftest import ENGINES, RULES_DIR
+
+HR_POSITIVE = {"er_status": "positive", "her2_status": "negative", "metastatic_sites": ["bone"]}
+
+
+def test_every_matching_rule_fires_not_only_the_first(rulebase: Rulebase) -> None:
+    fired = rulebase.evaluate(HR_POSITIVE).fired_rules
+    assert {
+        "hr-positive-endocrine-first",
+        "bone-modifying-drugs",
+        "palliative-care-alongside",
+    } <= set(fired)
+
+
+def test_a_profile_that_matches_no_rule_gives_an_empty_answer(tmp_path: Path) -> None:
+    (tmp_path / "only.yaml").write_text(
+        (RULES_DIR / "her2_positive.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for engine in ENGINES:
+        local = Rulebase.load(tmp_path, engine=engine)  # type: ignore[arg-type]
+        result = local.evaluate({"her2_status": "negative"})
+        assert result.options == []
+        assert result.fired_rules == []
+
+
+@pytest.mark.skipif(_import_durable() is None, reason="durable-rules does not import here")
+def test_thousands_of_evaluations_leave_no_sessions_behind() -> None:
+    # durable-rules raises MemoryError after about a thousand sessions that were not deleted.
+    rulebase = Rulebase.bundled(engine="durable")
+    for i in range(3000):
+        sites = ["bone"] if i % 2 else ["liver"]
+        result = rulebase.evaluate({**HR_POSITIVE, "metastatic_sites": sites})
+        assert ("bone-modifying-drugs" in result.fired_rules) is (i % 2 == 1)
+
+
+def test_two_rulebases_with_different_rules_coexist(tmp_path: Path) -> None:
+    (tmp_path / "her2.yaml").write_text(
+        (RULES_DIR / "her2_positive.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for engine in ENGINES:
+        small = Rulebase.load(tmp_path, engine=engine)  # type: ignore[arg-type]
+        full = Rulebase.bundled(engine=engine)  # type: ignore[arg-type]
+        profile = {"her2_status": "positive", "er_status": "positive"}
+        assert small.evaluate(profile).fired_rules == ["her2-positive-trastuzumab"]
+        assert "hr-positive-endocrine-first" in full.evaluate(profile).fired_rules
+        assert small.evaluate(profile).fired_rules == ["her2-positive-trastuzumab"]
+
+
+def test_concurrent_evaluations_never_mix(rulebase: Rulebase) -> None:
+    profiles = [
+        {"er_status": s, "pr_status": "negative", "her2_status": h, "metastatic_sites": sites}
+        for s in ("positive", "negative", "unknown")
+        for h in ("positive", "negative", "unknown")
+        for sites in (["bone"], ["liver"], [])
+    ]
+    expected = [rulebase.evaluate(p).model_dump_json() for p in profiles]
+    failures: list[str] = []
+
+    def worker(offset: int) -> None:
+        for round_ in range(20):
+            for i in range(len(profiles)):
+                j = (i + offset + round_) % len(profiles)
+                if rulebase.evaluate(profiles[j]).model_dump_json() != expected[j]:
+                    failures.append(f"profile {j}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_the_engines_agree_on_every_rule_example() -> None:
+    if len(ENGINES) < 2:
+        pytest.skip("only one engine available")
+    python, durable = Rulebase.bundled(engine="python"), Rulebase.bundled(engine="durable")
+    for rule in python.rules:
+        for example in rule.examples:
+            assert python.fired_rules(example.profile) == durable.fired_rules(example.profile)

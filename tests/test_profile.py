@@ -1,0 +1,125 @@
+"""The patient profile: the public contract of the input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mbc_rules import PatientProfile, UnknownAgentError
+
+STATUS_FIELDS = [
+    "er_status",
+    "pr_status",
+    "her2_status",
+    "brca_status",
+    "pik3ca_status",
+    "pdl1_status",
+    "menopausal_status",
+    "sex",
+    "brain_metastases",
+]
+
+
+def test_every_status_defaults_to_unknown() -> None:
+    profile = PatientProfile()
+    for field in STATUS_FIELDS:
+        assert getattr(profile, field) == "unknown", field
+    assert profile.de_novo is None
+    assert profile.good_general_health is None
+    assert profile.metastatic_sites == []
+
+
+def error_fields(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        PatientProfile.model_validate(data)
+    return [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()]
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"er_stauts": "positive"}, "er_stauts"),
+        ({"er_status": "pos"}, "er_status"),
+        ({"her2_status": "Positive"}, "her2_status"),
+        ({"menopausal_status": "post"}, "menopausal_status"),
+        ({"metastatic_sites": ["bones"]}, "metastatic_sites.0"),
+        ({"metastatic_sites": "bone"}, "metastatic_sites"),
+        ({"complications": ["cough"]}, "complications.0"),
+        ({"de_novo": "yes"}, "de_novo"),
+        (
+            {"prior_therapies": [{"agent": "letrozole", "outcome": "failed"}]},
+            "prior_therapies.0.outcome",
+        ),
+        (
+            {"prior_therapies": [{"agent": "letrozole", "setting": "adjuvant"}]},
+            "prior_therapies.0.setting",
+        ),
+    ],
+)
+def test_a_typo_or_impossible_value_names_the_field(data: dict[str, Any], field: str) -> None:
+    assert field in error_fields(data)
+
+
+def test_brand_and_generic_names_in_any_case_read_as_the_generic_id() -> None:
+    profile = PatientProfile.model_validate(
+        {
+            "prior_therapies": [
+                {"agent": "FEMARA", "outcome": "progressed"},
+                {"agent": "Herceptin", "outcome": "completed", "setting": "early"},
+                {"agent": "ado-trastuzumab emtansine"},
+            ]
+        }
+    )
+    assert [t.agent for t in profile.prior_therapies] == [
+        "letrozole",
+        "trastuzumab",
+        "ado_trastuzumab_emtansine",
+    ]
+    assert profile.prior_therapies[2].outcome == "unknown"
+    assert profile.prior_therapies[2].setting == "metastatic"
+
+
+def test_an_unknown_drug_suggests_the_nearest_names() -> None:
+    with pytest.raises(ValidationError) as caught:
+        PatientProfile.model_validate({"prior_therapies": [{"agent": "letrozol"}]})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("prior_therapies", 0, "agent")
+    assert "letrozole" in error["msg"]
+    assert isinstance(error["ctx"]["error"], UnknownAgentError)
+
+
+def test_contradictions_are_rejected() -> None:
+    with pytest.raises(ValidationError, match="male"):
+        PatientProfile(sex="male", menopausal_status="postmenopausal")
+    with pytest.raises(ValidationError, match="both as ongoing and as progressed"):
+        PatientProfile.model_validate(
+            {
+                "prior_therapies": [
+                    {"agent": "letrozole", "outcome": "ongoing"},
+                    {"agent": "Femara", "outcome": "progressed"},
+                ]
+            }
+        )
+    with pytest.raises(ValidationError, match="listed twice"):
+        PatientProfile.model_validate({"metastatic_sites": ["bone", "bone"]})
+    with pytest.raises(ValidationError, match="not in metastatic_sites"):
+        PatientProfile.model_validate({"metastatic_sites": ["bone"], "resectable_sites": ["liver"]})
+
+
+def test_oversized_input_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        PatientProfile.model_validate({"patient_id": "x" * 10_000})
+    with pytest.raises(ValidationError):
+        PatientProfile.model_validate({"prior_therapies": [{"agent": "letrozole"}] * 1000})
+
+
+def test_the_model_round_trips_through_json() -> None:
+    profile = PatientProfile.model_validate(
+        {
+            "er_status": "positive",
+            "prior_therapies": [{"agent": "Arimidex", "outcome": "progressed"}],
+        }
+    )
+    assert PatientProfile.model_validate_json(profile.model_dump_json()) == profile

@@ -1,0 +1,35 @@
+"""The public surface is small and guarded."""
+
+from __future__ import annotations
+
+import mbc_rules
+
+EXPECTED = {
+    "AdviceItem",
+    "CitedSource",
+    "EngineError",
+    "Evaluation",
+    "MbcRulesError",
+    "NotRecommendedItem",
+    "PatientProfile",
+    "PriorTherapy",
+    "Problem",
+    "RegimenOption",
+    "Rulebase",
+    "RulebaseError",
+    "TreatmentOption",
+    "UnknownAgentError",
+    "__version__",
+    "evaluate",
+}
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert set(mbc_rules.__all__) == EXPECTED
+    for name in mbc_rules.__all__:
+        assert hasattr(mbc_rules, name), name
+
+
+def test_every_error_shares_one_root() -> None:
+    for name in ("EngineError", "RulebaseError", "UnknownAgentError"):
+        assert issubclass(getattr(mbc_rules, name), mbc_rules.MbcRulesError)

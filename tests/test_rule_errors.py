@@ -1,0 +1,132 @@
+"""Bad rule files fail at load, with every problem located by file, line and rule id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mbc_rules import Problem, Rulebase, RulebaseError
+
+from .conftest import write_rules
+
+GOOD_RULE = """\
+rules:
+  - id: local-rule
+    title: A rule of one's own.
+    when:
+      fact: her2_status
+      equals: positive
+    then:
+      offer:
+        category: targeted_therapy
+        tier: option
+        agents: [trastuzumab]
+    citations:
+      - source: acs
+        section: HER2-positive cancers
+        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+    examples:
+      - profile: {her2_status: positive}
+        fires: true
+"""
+
+
+def load_errors(tmp_path: Path, text: str) -> RulebaseError:
+    write_rules(tmp_path, "local.yaml", text)
+    with pytest.raises(RulebaseError) as caught:
+        Rulebase.load(tmp_path)
+    return caught.value
+
+
+def test_a_good_local_rule_set_loads_beside_the_bundled_one(tmp_path: Path) -> None:
+    write_rules(tmp_path, "local.yaml", GOOD_RULE)
+    local = Rulebase.load(tmp_path)
+    assert [r.id for r in local.rules] == ["local-rule"]
+    assert local.evaluate({"her2_status": "positive"}).fired_rules == ["local-rule"]
+    bundled = Rulebase.bundled()
+    assert "local-rule" not in bundled.evaluate({"her2_status": "positive"}).fired_rules
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    error = load_errors(tmp_path, "rules:\n  - id: x\n    title: [unclosed\n")
+    (problem,) = error.problems
+    assert problem.file == tmp_path / "local.yaml"
+    assert problem.line == 4
+    assert "YAML syntax error" in problem.message
+
+
+def test_python_tags_are_not_constructed(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace(
+        "title: A rule of one's own.", "title: !!python/object/apply:os.system ['true']"
+    )
+    error = load_errors(tmp_path, text)
+    assert any(p.line == 3 and "python/object" in p.message for p in error.problems)
+    assert not any("os.system" in str(p) and p.line != 3 for p in error.problems)
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        GOOD_RULE.replace("agents: [trastuzumab]", "agents: [trastuzumab-x]")
+        .replace("fact: her2_status", "fact: her2_stauts")
+        .replace("source: acs", "source: nccn")
+        .replace("    then:\n", "    colour: red\n    then:\n")
+    )
+    error = load_errors(tmp_path, text)
+    messages = {p.message: p for p in error.problems}
+    assert all(p.rule_id == "local-rule" for p in error.problems)
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if fragment in line)
+
+    def problem(fragment: str) -> Problem:
+        return next(p for m, p in messages.items() if fragment in m)
+
+    assert "did you mean 'trastuzumab'" in problem("unknown agent 'trastuzumab-x'").message
+    assert problem("unknown agent 'trastuzumab-x'").line == line_of("trastuzumab-x")
+    assert problem("unknown fact 'her2_stauts'").line == line_of("her2_stauts")
+    assert problem("unknown source 'nccn'").line == line_of("nccn")
+    assert problem("unknown key 'colour'").line == line_of("colour")
+    assert f"local.yaml:{line_of('trastuzumab-x')} [local-rule]: " in str(error)
+
+
+def test_unknown_fact_value_duplicate_id_and_missing_citation(tmp_path: Path) -> None:
+    second = GOOD_RULE.split("rules:\n", 1)[1]
+    no_citation = second.replace("local-rule", "uncited").split("    citations:")[0] + (
+        "    citations: []\n    examples:\n      - profile: {}\n        fires: true\n"
+    )
+    text = GOOD_RULE.replace("equals: positive", "equals: yes") + second + no_citation
+    error = load_errors(tmp_path, text)
+    text_of = [str(p) for p in error.problems]
+    assert any("her2_status takes one of positive, negative, unknown" in t for t in text_of)
+    assert any("quote it" in t for t in text_of)  # YAML reads a bare yes as true
+    assert any("duplicate rule id 'local-rule'" in t and ":19 " in t for t in text_of)
+    assert any("[uncited]" in t and "citations" in t for t in text_of)
+
+
+def test_a_rule_whose_own_example_fails(tmp_path: Path) -> None:
+    error = load_errors(tmp_path, GOOD_RULE.replace("fires: true", "fires: false"))
+    (problem,) = error.problems
+    assert problem.rule_id == "local-rule"
+    assert problem.line == 17
+    assert "should not fire" in problem.message
+
+
+def test_an_invalid_example_profile_is_a_load_error(tmp_path: Path) -> None:
+    error = load_errors(tmp_path, GOOD_RULE.replace("{her2_status: positive}", "{her2: positive}"))
+    (problem,) = error.problems
+    assert problem.line == 17
+    assert problem.rule_id == "local-rule"
+    assert problem.message == "examples[0].profile.her2: unknown key 'her2'"
+
+
+def test_an_empty_condition_is_rejected(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace("      fact: her2_status\n      equals: positive\n", "      all: []\n")
+    error = load_errors(tmp_path, text)
+    assert any("when.all" in p.message for p in error.problems)
+
+
+def test_an_option_may_only_name_what_the_sources_name(tmp_path: Path) -> None:
+    error = load_errors(tmp_path, GOOD_RULE.replace("[trastuzumab]", "[docetaxel]"))
+    assert any("not named in any source" in p.message for p in error.problems)

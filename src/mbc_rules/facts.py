@@ -309,3 +309,27 @@ def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, F
         "lines_failed": len(metastatic_lines),
     }
     return facts
+
+
+def facts_markdown() -> str:
+    """The reference of every fact, as ``docs/facts.md`` holds it."""
+    lines = [
+        "# Derived facts",
+        "",
+        "<!-- Generated from mbc_rules.facts.FACTS by `make docs`; do not edit by hand. -->",
+        "",
+        "Rule conditions may only test these facts. Each is computed from the patient profile "
+        "in `src/mbc_rules/facts.py`. A `status` fact always has an explicit `unknown` value, "
+        "so that no rule can read unknown as negative; a `flag` is true when the profile "
+        "reports the thing; a `count` is compared with `at_least` / `at_most`.",
+        "",
+        "| fact | kind | values | read from | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for fact in FACTS.values():
+        values = {"status": ", ".join(fact.values), "flag": "true, false", "count": "0, 1, 2, ..."}
+        lines.append(
+            f"| `{fact.name}` | {fact.kind} | {values[fact.kind]} | "
+            f"{', '.join(f'`{r}`' for r in fact.reads)} | {fact.description} |"
+        )
+    return "\n".join(lines) + "\n"

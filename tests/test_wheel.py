@@ -28,7 +28,17 @@ print(json.dumps({"file": mbc_rules.__file__, "rules": str(bundled_rules_dir()),
 def test_the_wheel_installs_and_evaluates_with_its_bundled_rules(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
     )
     (wheel,) = wheels.glob("mbc_rules-*.whl")

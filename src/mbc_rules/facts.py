@@ -170,6 +170,18 @@ _DEFINITIONS: list[FactDefinition] = [
         ["prior_therapies"],
     ),
     _flag(
+        "treatment_failed",
+        "The cancer progressed on some prior therapy, in any setting ('has not responded to "
+        "other treatments').",
+        ["prior_therapies"],
+    ),
+    _flag(
+        "her2_therapy_failed",
+        "The cancer progressed on a HER2-targeted drug ('progression while being treated with "
+        "HER2 drugs').",
+        ["prior_therapies"],
+    ),
+    _flag(
         "trastuzumab_failed",
         "The cancer progressed on trastuzumab ('no longer respond to trastuzumab').",
         ["prior_therapies"],
@@ -292,6 +304,8 @@ def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, F
         "good_general_health": _yes_no(profile.good_general_health),
         "any_prior_therapy": bool(agents),
         "her2_targeted_drugs_given": len(her2_drugs),
+        "treatment_failed": bool(progressed),
+        "her2_therapy_failed": any(a.is_her2_targeted for a, _ in progressed),
         "trastuzumab_failed": any(a.id == "trastuzumab" for a, _ in progressed),
         "endocrine_therapy_given": any(a.is_endocrine for a, _ in agents),
         "endocrine_therapy_failed": any(a.is_endocrine for a, _ in progressed),

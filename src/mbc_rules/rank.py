@@ -15,7 +15,7 @@ agents, and every regimen containing one) before anything is ranked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mbc_rules.result import (
@@ -88,6 +88,27 @@ def regimen_name(agents: Sequence[str], vocabulary: Vocabulary) -> str:
     if len(names) <= 2:
         return " with ".join(names)
     return f"{names[0]} with {', '.join(names[1:-1])} and {names[-1]}"
+
+
+def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> list[Rule]:
+    """The rules as they read for a patient outside ``excluded_populations``.
+
+    A citation whose sentence speaks only of, say, women supports nothing for a man: it is
+    dropped, and a rule left without a citation does not count.
+    """
+    excluded = set(excluded_populations)
+    if not excluded:
+        return list(fired)
+    kept = []
+    for rule in fired:
+        citations = [c for c in rule.citations if c.population not in excluded]
+        if citations:
+            kept.append(
+                rule
+                if len(citations) == len(rule.citations)
+                else rule.model_copy(update={"citations": citations})
+            )
+    return kept
 
 
 def rank(

@@ -21,9 +21,9 @@ from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import rank
+from mbc_rules.rank import rank, speaking_of
 from mbc_rules.result import Evaluation
-from mbc_rules.schema import Rule, Source
+from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.validate import ValidatedRules, validate_files
 from mbc_rules.vocabulary import Vocabulary
 
@@ -69,12 +69,14 @@ class Rulebase:
         vocabulary: Vocabulary,
         rules: tuple[Rule, ...],
         version: str,
+        coverage: tuple[CoverageEntry, ...] = (),
         content_hash: str,
         engine: EngineName = "auto",
     ) -> None:
         self.sources = dict(sources)
         self.vocabulary = vocabulary
         self.rules = rules
+        self.coverage = coverage
         self.version = version
         self.content_hash = content_hash
         self.engine_name: EngineName = engine
@@ -131,6 +133,7 @@ class Rulebase:
             sources=validated.sources,
             vocabulary=validated.vocabulary,
             rules=validated.rules,
+            coverage=validated.coverage,
             version=validated.version or "unversioned",
             content_hash=content_hash,
             engine=engine,
@@ -182,7 +185,10 @@ class Rulebase:
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
         fired = [rule for rule in self.rules if rule.id in fired_ids]
-        options, not_recommended, advice = rank(fired, self.vocabulary, self.sources)
+        excluded = ("women",) if read.sex == "male" else ()
+        options, not_recommended, advice = rank(
+            speaking_of(fired, excluded), self.vocabulary, self.sources
+        )
         caveats = []
         if read.sex == "male":
             caveats.append(MALE_CAVEAT)

@@ -8,7 +8,7 @@ line. Checks across rules (duplicate ids, examples) are the next stage's, in ``v
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -74,6 +74,11 @@ class Citation(BaseModel):
     source: str
     section: str
     excerpt: Annotated[str, Field(min_length=10, max_length=600)]
+    population: Literal["women"] | None = Field(
+        None,
+        description="Set when the sentence speaks only of women; it then supports nothing for "
+        "a male patient.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -317,7 +322,43 @@ class Rule(BaseModel):
         return tuple(sorted({c.source for c in self.citations}))
 
 
-SECTION_KEYS = ("sources", "vocabulary", "rules")
+class CoverageEntry(BaseModel):
+    """One statement of a source, with the rules that encode it or why none does."""
+
+    model_config = _STRICT
+
+    source: str
+    section: str
+    excerpt: Annotated[str, Field(min_length=3, max_length=600)]
+    topic: str | None = None
+    rules: list[str] = Field(default_factory=list)
+    no_rule: str | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str, info: ValidationInfo) -> str:
+        known = _context(info).get("source_ids")
+        if known is not None and source not in known:
+            raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
+        return source
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, rules: list[str], info: ValidationInfo) -> list[str]:
+        known = _context(info).get("rule_ids")
+        for rule_id in rules:
+            if known is not None and rule_id not in known:
+                raise ValueError(f"unknown rule id {rule_id!r}")
+        return rules
+
+    @model_validator(mode="after")
+    def _rules_or_reason(self) -> CoverageEntry:
+        if self.rules and self.no_rule:
+            raise ValueError("a statement has rules or a no_rule reason, not both")
+        return self
+
+
+SECTION_KEYS = ("sources", "vocabulary", "rules", "coverage")
 
 
 class RuleFile(BaseModel):
@@ -328,4 +369,5 @@ class RuleFile(BaseModel):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     vocabulary: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[dict[str, Any]] = Field(default_factory=list)
+    coverage: list[dict[str, Any]] = Field(default_factory=list)
     version: Annotated[str, Field(pattern=r"^[0-9A-Za-z.+-]+$")] | None = None

@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 from mbc_rules.errors import Problem
 from mbc_rules.load import LoadedFile, PathKey
 from mbc_rules.profile import PatientProfile
-from mbc_rules.schema import SECTION_KEYS, Rule, RuleFile, Source, VocabularyEntry
+from mbc_rules.schema import (
+    SECTION_KEYS,
+    CoverageEntry,
+    Rule,
+    RuleFile,
+    Source,
+    VocabularyEntry,
+)
 from mbc_rules.vocabulary import Agent, Vocabulary
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -46,6 +53,7 @@ class ValidatedRules:
     sources: dict[str, Source]
     vocabulary: Vocabulary
     rules: tuple[Rule, ...]
+    coverage: tuple[CoverageEntry, ...]
     locations: dict[str, Located]
     version: str | None
 
@@ -216,6 +224,16 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
                 owner=(rule.id, in_rule),
             )
 
+    coverage_context = {
+        "source_ids": {s.id for s, _ in sources},
+        "rule_ids": {r.id for r, _ in rules},
+    }
+    coverage = [
+        entry
+        for item, w in _items(usable, "coverage")
+        if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
+    ]
+
     versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
@@ -223,6 +241,7 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
         rules=tuple(r for r, _ in rules),
+        coverage=tuple(coverage),
         locations={r.id: w for r, w in rules},
         version=min(versions) if versions else None,
     )

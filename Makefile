@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test docs lint typecheck pytest clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(BIN)/.installed: pyproject.toml
 
 demo: $(BIN)/.installed
 	$(BIN)/python examples/demo.py examples/hr_positive_bone.yaml
+
+docs: $(BIN)/.installed
+	$(BIN)/python -m mbc_rules.docs docs
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests examples

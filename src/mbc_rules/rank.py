@@ -188,7 +188,10 @@ def rank(
         combos = sorted(
             entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
         )
-        agents = list(dict.fromkeys([*single, *(a for combo in combos for a in combo)]))
+        # A regimen's partners from other categories (the fulvestrant of alpelisib with
+        # fulvestrant) are named in the regimen, not listed as this category's agents.
+        members = [a for combo in combos for a in combo if vocabulary[a].category == category]
+        agents = list(dict.fromkeys([*single, *members]))
         options.append(
             TreatmentOption(
                 rank=current_rank,

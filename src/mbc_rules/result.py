@@ -48,7 +48,8 @@ class TreatmentOption(BaseModel):
     category: Category
     tier: Tier = Field(description="preferred, option or situational, from the sources' words.")
     agents: list[str] = Field(
-        description="Every drug or procedure named, single agents first, then regimen members."
+        description="The drugs or procedures of this category: single agents first, then the "
+        "regimen members that belong to the category."
     )
     regimens: list[RegimenOption]
     rationale: list[str] = Field(description="One line per rule that offers this option.")

@@ -1,0 +1,81 @@
+"""Generated reference documents: ``docs/facts.md`` and ``docs/coverage.md``.
+
+Run ``python -m mbc_rules.docs [DOCS_DIR]`` (``make docs``) after changing facts, rules or
+coverage; the test suite fails while a generated file is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mbc_rules.facts import facts_markdown
+from mbc_rules.rulebase import Rulebase
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def coverage_markdown(rulebase: Rulebase) -> str:
+    """Every statement of every source, with the rules that encode it or why none does."""
+    entries = rulebase.coverage
+    guidance = [e for e in entries if e.rules]
+    lines = [
+        "# Coverage of the sources",
+        "",
+        "<!-- Generated from rules/coverage.yaml by `make docs`; do not edit by hand. -->",
+        "",
+        "Each statement of the five source documents, in the order of the text, with the rules "
+        "that encode it, or the reason it carries none. A test fails when a statement has "
+        "neither, and when a rule encodes no listed statement.",
+        "",
+        f"{len(entries)} statements: {len(guidance)} encoded by rules, "
+        f"{len(entries) - len(guidance)} with a reason. {len(rulebase.rules)} rules.",
+        "",
+        "| source | publisher | statements | encoded |",
+        "| --- | --- | --- | --- |",
+    ]
+    per_source = Counter(e.source for e in entries)
+    encoded = Counter(e.source for e in guidance)
+    for source_id, source in rulebase.sources.items():
+        lines.append(
+            f"| `{source_id}` | {source.publisher} | {per_source[source_id]} | "
+            f"{encoded[source_id]} |"
+        )
+    for source_id, source in rulebase.sources.items():
+        lines += ["", f"## {source.publisher} (`{source_id}`): {source.title}", ""]
+        lines += ["| section | statement | rules, or why none |", "| --- | --- | --- |"]
+        for entry in (e for e in entries if e.source == source_id):
+            how = (
+                ", ".join(f"`{r}`" for r in entry.rules)
+                if entry.rules
+                else f"*{_cell(entry.no_rule or 'NOT YET ENCODED')}*"
+            )
+            lines.append(f"| {_cell(entry.section)} | {_cell(entry.excerpt)} | {how} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(directory: Path, rulebase: Rulebase) -> list[Path]:
+    """Write every generated document into ``directory``; returns the paths written."""
+    written = []
+    for name, text in (
+        ("facts.md", facts_markdown()),
+        ("coverage.md", coverage_markdown(rulebase)),
+    ):
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    directory = Path(argv[0]) if argv else Path("docs")
+    for path in write_docs(directory, Rulebase.bundled(engine="python")):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,531 @@
+"""Clinical vignettes written from the five sources.
+
+Each vignette is a patient the sources speak about, and what they say for her (or him): the
+categories offered, their order where the sources fix it, the drugs that must appear and the
+drugs that must not. The comment on each names the sentences it rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mbc_rules import Evaluation, Rulebase
+
+TNBC = {"er_status": "negative", "pr_status": "negative", "her2_status": "negative"}
+HR_POS_HER2_NEG = {"er_status": "positive", "pr_status": "positive", "her2_status": "negative"}
+POST = {"menopausal_status": "postmenopausal"}
+PRE = {"menopausal_status": "premenopausal"}
+
+
+def progressed(*agents: str) -> dict[str, Any]:
+    return {"prior_therapies": [{"agent": a, "outcome": "progressed"} for a in agents]}
+
+
+@dataclass(frozen=True)
+class Vignette:
+    name: str
+    profile: dict[str, Any]
+    offered: tuple[str, ...] = ()
+    not_offered: tuple[str, ...] = ()
+    first: str | None = None
+    before: tuple[tuple[str, str], ...] = ()
+    drugs: tuple[str, ...] = ()
+    no_drugs: tuple[str, ...] = ()
+    not_recommended: tuple[str, ...] = ()
+    advice: tuple[str, ...] = ()
+    tiers: dict[str, str] = field(default_factory=dict)
+
+
+VIGNETTES = [
+    # ACS: HR+ "often treated first with hormone therapy (tamoxifen or an aromatase
+    # inhibitor)", "combined with a targeted drug such as a CDK4/6 inhibitor"; PDQ
+    # postmenopausal list; WebMD: AIs "if you're finished with menopause".
+    Vignette(
+        "hr-positive postmenopausal first line, bone",
+        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["bone"]},
+        offered=("hormone_therapy", "targeted_therapy", "bone_modifying_therapy"),
+        not_offered=("chemotherapy", "immunotherapy"),
+        first="hormone_therapy",
+        drugs=(
+            "letrozole",
+            "anastrozole",
+            "exemestane",
+            "tamoxifen",
+            "toremifene",
+            "fulvestrant",
+            "palbociclib",
+            "ribociclib",
+            "abemaciclib",
+            "denosumab",
+            "zoledronic_acid",
+        ),
+        no_drugs=("alpelisib", "everolimus", "trastuzumab", "olaparib", "pembrolizumab"),
+        tiers={"hormone_therapy": "preferred"},
+    ),
+    # ACS: premenopausal "tamoxifen or ... medicines that keep the ovaries from making
+    # hormones"; PDQ: "Tamoxifen, an LHRH agonist, or both", "(ribociclib)".
+    Vignette(
+        "hr-positive premenopausal first line",
+        {**HR_POS_HER2_NEG, **PRE},
+        first="hormone_therapy",
+        drugs=("tamoxifen", "lhrh_agonist", "ovarian_suppression", "ribociclib"),
+        no_drugs=("letrozole", "anastrozole", "exemestane", "toremifene"),
+    ),
+    # Aromatase inhibitors and toremifene: after menopause only; unknown is neither.
+    Vignette(
+        "hr-positive, menopausal status unknown",
+        {**HR_POS_HER2_NEG},
+        first="hormone_therapy",
+        drugs=("tamoxifen",),
+        no_drugs=("letrozole", "anastrozole", "exemestane", "toremifene", "fulvestrant"),
+    ),
+    # PDQ: "postmenopausal women ... or if the hormone receptor status is not known".
+    Vignette(
+        "postmenopausal, hormone receptor status unknown",
+        {**POST},
+        offered=("hormone_therapy",),
+        drugs=("tamoxifen", "anastrozole", "letrozole", "exemestane"),
+        no_drugs=("trastuzumab",),
+        advice=("biopsy_metastasis",),
+    ),
+    # Silence is silence: no source covers a premenopausal woman of unknown receptor status.
+    Vignette(
+        "premenopausal, hormone receptor status unknown",
+        {**PRE},
+        not_offered=("hormone_therapy", "chemotherapy", "targeted_therapy", "immunotherapy"),
+        advice=("biopsy_metastasis",),
+    ),
+    # ACS: "Chemo is the main treatment for ... hormone receptor-negative ... because hormone
+    # therapy isn't helpful"; YSC: triple negative "Typical treatments involve chemotherapy".
+    Vignette(
+        "triple negative first line, PD-L1 unknown",
+        {**TNBC, **POST},
+        first="chemotherapy",
+        not_offered=("hormone_therapy", "immunotherapy"),
+        no_drugs=(
+            "pembrolizumab",
+            "atezolizumab",
+            "toremifene",
+            "letrozole",
+            "sacituzumab_govitecan",
+        ),
+        not_recommended=("hormone_therapy",),
+        tiers={"chemotherapy": "preferred"},
+    ),
+    # WebMD: immunotherapy "if you have triple-negative tumors that make the PD-L1 protein";
+    # PDQ pembrolizumab with chemotherapy; ACS atezolizumab with Abraxane.
+    Vignette(
+        "triple negative, PD-L1 positive",
+        {**TNBC, "pdl1_status": "positive"},
+        offered=("chemotherapy", "immunotherapy"),
+        drugs=("pembrolizumab", "atezolizumab", "albumin_bound_paclitaxel"),
+        tiers={"immunotherapy": "preferred", "chemotherapy": "preferred"},
+    ),
+    Vignette(
+        "triple negative, PD-L1 negative",
+        {**TNBC, "pdl1_status": "negative"},
+        not_offered=("immunotherapy",),
+        no_drugs=("pembrolizumab", "atezolizumab"),
+    ),
+    # Immunotherapy is for triple-negative disease only.
+    Vignette(
+        "hr-positive, PD-L1 positive",
+        {**HR_POS_HER2_NEG, "pdl1_status": "positive"},
+        not_offered=("immunotherapy",),
+    ),
+    # YSC: HER2+ "All therapies will involve the use of anti-HER2 treatment".
+    Vignette(
+        "her2-positive, hormone receptor negative, first line",
+        {"er_status": "negative", "pr_status": "negative", "her2_status": "positive"},
+        first="targeted_therapy",
+        offered=("chemotherapy",),
+        not_offered=("hormone_therapy",),
+        drugs=(
+            "trastuzumab",
+            "pertuzumab",
+            "lapatinib",
+            "ado_trastuzumab_emtansine",
+            "fam_trastuzumab_deruxtecan",
+        ),
+        no_drugs=("tucatinib", "margetuximab", "neratinib"),
+        not_recommended=("hormone_therapy",),
+    ),
+    # ACS: trastuzumab "with other medications such as hormonal therapy".
+    Vignette(
+        "her2-positive, hormone receptor positive, postmenopausal",
+        {"er_status": "positive", "her2_status": "positive", **POST},
+        offered=("targeted_therapy", "hormone_therapy"),
+        drugs=("trastuzumab", "letrozole", "hormone_therapy"),
+        no_drugs=("everolimus", "palbociclib", "alpelisib"),
+    ),
+    # No anti-HER2 drug unless HER2 is known positive.
+    Vignette(
+        "hr-positive, HER2 unknown",
+        {"er_status": "positive", **POST},
+        no_drugs=(
+            "trastuzumab",
+            "pertuzumab",
+            "lapatinib",
+            "ado_trastuzumab_emtansine",
+            "palbociclib",
+            "everolimus",
+        ),
+        advice=("biopsy_metastasis",),
+    ),
+    # WebMD: tucatinib "after ... at least one other HER2 targeted drug"; ACS: after
+    # trastuzumab, lapatinib "often given along with ... capecitabine".
+    Vignette(
+        "her2-positive after trastuzumab",
+        {
+            "er_status": "negative",
+            "pr_status": "negative",
+            "her2_status": "positive",
+            **progressed("trastuzumab"),
+        },
+        drugs=("tucatinib", "capecitabine", "lapatinib", "fam_trastuzumab_deruxtecan"),
+        no_drugs=("margetuximab", "neratinib"),
+    ),
+    # WebMD: margetuximab "at least two other HER2-targeted drugs"; neratinib with
+    # capecitabine "usually after at least two other HER2-targeted drugs".
+    Vignette(
+        "her2-positive after two HER2-targeted drugs",
+        {"her2_status": "positive", **progressed("trastuzumab", "Kadcyla")},
+        drugs=("margetuximab", "neratinib", "tucatinib"),
+    ),
+    # ACS: "For HER2-positive cancers that have spread to the brain, ... neratinib and
+    # capecitabine".
+    Vignette(
+        "her2-positive with brain metastases, no prior HER2 drug",
+        {"her2_status": "positive", "metastatic_sites": ["brain"], "brain_metastases": "few"},
+        drugs=("neratinib", "capecitabine", "stereotactic_radiosurgery", "metastasis_resection"),
+        no_drugs=("tucatinib", "margetuximab"),
+    ),
+    # YSC: few brain tumors: "surgery or stereotactic radiosurgery".
+    Vignette(
+        "few brain metastases, HER2-negative",
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["brain"], "brain_metastases": "few"},
+        offered=("surgery", "radiation_therapy"),
+        drugs=("metastasis_resection", "stereotactic_radiosurgery"),
+        no_drugs=("neratinib", "whole_brain_radiation"),
+    ),
+    # YSC: "Whole brain radiation ... multiple brain metastases, especially if they are large".
+    Vignette(
+        "multiple large brain metastases",
+        {**TNBC, "metastatic_sites": ["brain"], "brain_metastases": "multiple_large"},
+        offered=("radiation_therapy",),
+        drugs=("whole_brain_radiation",),
+        no_drugs=("stereotactic_radiosurgery", "metastasis_resection"),
+    ),
+    # ACS progression on hormone therapy: exemestane possibly with everolimus after letrozole
+    # or anastrozole; fulvestrant or an AI with a CDK inhibitor; MLH/PDQ/WebMD chemotherapy.
+    Vignette(
+        "hr-positive postmenopausal, progressed on letrozole",
+        {**HR_POS_HER2_NEG, **POST, **progressed("Femara")},
+        offered=("hormone_therapy", "targeted_therapy", "chemotherapy"),
+        drugs=("exemestane", "everolimus", "fulvestrant", "cdk4_6_inhibitor", "palbociclib"),
+        no_drugs=("letrozole", "anastrozole", "alpelisib"),
+        advice=("diminishing_response",),
+    ),
+    # ACS: PIK3CA and "grown while on an aromatase inhibitor, fulvestrant with alpelisib".
+    Vignette(
+        "PIK3CA mutation, progressed on an aromatase inhibitor",
+        {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive", **progressed("anastrozole")},
+        drugs=("alpelisib", "fulvestrant"),
+    ),
+    Vignette(
+        "PIK3CA unknown, progressed on an aromatase inhibitor",
+        {**HR_POS_HER2_NEG, **POST, **progressed("anastrozole")},
+        no_drugs=("alpelisib",),
+    ),
+    Vignette(
+        "PIK3CA mutation, premenopausal",
+        {**HR_POS_HER2_NEG, **PRE, "pik3ca_status": "positive", **progressed("anastrozole")},
+        no_drugs=("alpelisib",),
+    ),
+    Vignette(
+        "PIK3CA mutation, no aromatase inhibitor yet",
+        {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive"},
+        no_drugs=("alpelisib",),
+    ),
+    # ACS: "no longer responding to any hormone drugs, chemotherapy is usually the next step".
+    Vignette(
+        "hr-positive, no response to hormone drugs of two classes",
+        {**HR_POS_HER2_NEG, **POST, **progressed("letrozole", "fulvestrant")},
+        first="chemotherapy",
+        tiers={"chemotherapy": "preferred"},
+    ),
+    # ACS: "chemo is often the first treatment for patients with serious problems from their
+    # cancer spread, such as breathing problems".
+    Vignette(
+        "hr-positive with visceral crisis",
+        {
+            **HR_POS_HER2_NEG,
+            **POST,
+            "metastatic_sites": ["lung"],
+            "complications": ["visceral_crisis"],
+        },
+        first="chemotherapy",
+        offered=("hormone_therapy",),
+        before=(("chemotherapy", "hormone_therapy"),),
+    ),
+    # MLH/PDQ: chemotherapy may be used when it "has spread to other organs"; hormone therapy
+    # stays first (YSC, ACS, WebMD).
+    Vignette(
+        "hr-positive with liver metastases, no crisis",
+        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["liver"]},
+        first="hormone_therapy",
+        offered=("chemotherapy", "surgery", "radiation_therapy"),
+        before=(("hormone_therapy", "chemotherapy"),),
+        drugs=("metastasis_resection", "radiofrequency_ablation", "cryosurgery"),
+    ),
+    # WebMD: chemotherapy "if your cancer is growing quickly or causing symptoms".
+    Vignette(
+        "hr-positive, rapid growth",
+        {**HR_POS_HER2_NEG, "complications": ["rapid_growth"]},
+        offered=("chemotherapy",),
+        tiers={"chemotherapy": "option"},
+    ),
+    # ACS/PDQ: PARP inhibitor after chemotherapy for HER2-negative BRCA carriers.
+    Vignette(
+        "BRCA mutation, HER2-negative, after chemotherapy",
+        {
+            **HR_POS_HER2_NEG,
+            "brca_status": "positive",
+            "prior_therapies": [{"agent": "docetaxel", "outcome": "completed"}],
+        },
+        drugs=("olaparib", "talazoparib"),
+    ),
+    Vignette(
+        "BRCA mutation, HER2-negative, no chemotherapy yet",
+        {**HR_POS_HER2_NEG, "brca_status": "positive"},
+        offered=("chemotherapy", "hormone_therapy"),
+        no_drugs=("olaparib", "talazoparib"),
+        tiers={"chemotherapy": "preferred"},
+    ),
+    Vignette(
+        "BRCA unknown, after chemotherapy",
+        {**HR_POS_HER2_NEG, "prior_therapies": [{"agent": "docetaxel", "outcome": "completed"}]},
+        no_drugs=("olaparib", "talazoparib"),
+    ),
+    # ACS: TNBC + BRCA no longer responding to common chemo: platinum drugs.
+    Vignette(
+        "triple negative BRCA carrier, chemotherapy stopped working",
+        {**TNBC, "brca_status": "positive", **progressed("paclitaxel")},
+        drugs=("cisplatin", "carboplatin", "olaparib", "sacituzumab_govitecan"),
+        offered=("clinical_trial",),
+    ),
+    # WebMD: sacituzumab "triple negative breast cancer after other chemotherapies".
+    Vignette(
+        "triple negative, no chemotherapy yet",
+        {**TNBC},
+        no_drugs=("sacituzumab_govitecan", "cisplatin", "carboplatin"),
+    ),
+    Vignette(
+        "hr-positive HER2-negative after chemotherapy",
+        {**HR_POS_HER2_NEG, **progressed("capecitabine")},
+        drugs=("sacituzumab_govitecan",),
+        offered=("chemotherapy",),
+    ),
+    # YSC: bone mets "Radiation may also be used to lessen pain"; PDQ bisphosphonates or
+    # denosumab; ACS pamidronate, zoledronic acid, denosumab.
+    Vignette(
+        "painful bone metastases",
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["bone"], "complications": ["bone_pain"]},
+        offered=("radiation_therapy", "bone_modifying_therapy"),
+        drugs=("external_beam_radiation", "denosumab", "zoledronic_acid", "pamidronate"),
+        no_drugs=("strontium_89",),
+    ),
+    # PDQ: strontium-89 "to relieve pain from cancer that has spread to bones throughout the body".
+    Vignette(
+        "widespread painful bone metastases",
+        {
+            **HR_POS_HER2_NEG,
+            "metastatic_sites": ["bone"],
+            "widespread_bone_metastases": True,
+            "complications": ["bone_pain"],
+        },
+        drugs=("strontium_89",),
+    ),
+    # PDQ: "Surgery to repair or help support weak or broken bones".
+    Vignette(
+        "pathologic fracture",
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["bone"], "complications": ["pathologic_fracture"]},
+        offered=("surgery",),
+        drugs=("bone_stabilization_surgery",),
+    ),
+    # WebMD: spread that "presses on your spinal cord"; ACS: "pressing on the spinal cord".
+    Vignette(
+        "spinal cord compression",
+        {**TNBC, "metastatic_sites": ["spine"], "complications": ["spinal_cord_compression"]},
+        offered=("surgery", "radiation_therapy"),
+        drugs=("spinal_cord_decompression_surgery", "external_beam_radiation"),
+    ),
+    # YSC: liver: "If inoperable, treatment will be given depending on the type".
+    Vignette(
+        "inoperable liver metastases",
+        {**TNBC, "metastatic_sites": ["liver", "lung"], "resectable_sites": ["lung"]},
+        no_drugs=("radiofrequency_ablation", "cryosurgery"),
+        drugs=("metastasis_resection",),
+        first="chemotherapy",
+    ),
+    # YSC: lung mets "may be removed by surgery"; PDQ: "Surgery to remove cancer that has
+    # spread to the lung".
+    Vignette(
+        "lung metastases",
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["lung"]},
+        offered=("surgery", "chemotherapy"),
+        drugs=("metastasis_resection",),
+    ),
+    # PDQ: "Total mastectomy for women with open or painful breast lesions".
+    Vignette(
+        "open breast wound",
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["breast"], "complications": ["open_breast_wound"]},
+        offered=("surgery", "radiation_therapy"),
+        drugs=("total_mastectomy",),
+    ),
+    # PDQ: "Surgery to remove fluid that has collected around the lungs or heart".
+    Vignette(
+        "fluid around the lungs",
+        {**TNBC, "metastatic_sites": ["pleura"], "complications": ["pleural_effusion"]},
+        drugs=("fluid_drainage_surgery",),
+    ),
+    # ACS: regional chemo "into the fluid around the brain and spinal cord".
+    Vignette(
+        "leptomeningeal spread",
+        {**TNBC, "metastatic_sites": ["leptomeninges"]},
+        drugs=("regional_chemotherapy",),
+    ),
+    # WebMD: surgery "sometimes an option if your metastatic cancer is the first time you've
+    # been diagnosed".
+    Vignette(
+        "metastatic at first diagnosis",
+        {**HR_POS_HER2_NEG, "de_novo": True},
+        offered=("surgery",),
+        tiers={"surgery": "situational"},
+    ),
+    # ACS: "if you are in otherwise good health, you may want to think about ... a clinical
+    # trial"; trials rise as lines fail.
+    Vignette(
+        "otherwise good health",
+        {**HR_POS_HER2_NEG, "good_general_health": True},
+        tiers={"clinical_trial": "option"},
+    ),
+    Vignette(
+        "no word on general health",
+        {**HR_POS_HER2_NEG},
+        tiers={"clinical_trial": "situational"},
+        drugs=("high_dose_chemotherapy_stem_cell_transplant",),
+    ),
+    Vignette(
+        "two lines failed",
+        {
+            **TNBC,
+            "prior_therapies": [
+                {"agent": "paclitaxel", "outcome": "progressed", "line": 1},
+                {"agent": "capecitabine", "outcome": "progressed", "line": 2},
+            ],
+        },
+        tiers={"clinical_trial": "option"},
+        advice=("diminishing_response",),
+    ),
+    # PDQ: bone or soft tissue only, treated with tamoxifen: AI, megestrol, estrogen, androgen,
+    # fulvestrant, elacestrant.
+    Vignette(
+        "bone-only disease after tamoxifen, postmenopausal",
+        {"er_status": "positive", **POST, "metastatic_sites": ["bone"], **progressed("tamoxifen")},
+        drugs=(
+            "megestrol_acetate",
+            "estrogen_therapy",
+            "androgen_therapy",
+            "fulvestrant",
+            "elacestrant",
+            "anastrozole",
+        ),
+    ),
+    # A male patient gets what the sentences that do not restrict by sex give him.
+    Vignette(
+        "male, hormone receptor positive, after tamoxifen",
+        {**HR_POS_HER2_NEG, "sex": "male", **progressed("tamoxifen")},
+        offered=("hormone_therapy", "chemotherapy", "targeted_therapy"),
+        drugs=("palbociclib", "everolimus"),
+        no_drugs=("ribociclib", "abemaciclib", "letrozole", "toremifene"),
+    ),
+    # Palliative care and complementary therapy go alongside, never above, treatment.
+    Vignette(
+        "supportive care alongside",
+        {**HR_POS_HER2_NEG, **POST},
+        offered=("palliative_care", "complementary_therapy", "clinical_trial"),
+        before=(
+            ("clinical_trial", "palliative_care"),
+            ("hormone_therapy", "complementary_therapy"),
+        ),
+        drugs=("acupuncture", "yoga", "palliative_care"),
+        advice=("treatment_break", "complementary_caution", "continue_while_effective"),
+    ),
+]
+
+
+def agents_of(result: Evaluation) -> set[str]:
+    names = set()
+    for option in result.options:
+        names.update(option.agents)
+        names.update(a for regimen in option.regimens for a in regimen.agents)
+    return names
+
+
+def test_there_are_at_least_forty_vignettes() -> None:
+    assert len(VIGNETTES) >= 40
+    assert len({v.name for v in VIGNETTES}) == len(VIGNETTES)
+
+
+@pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)
+def test_vignette(rulebase: Rulebase, vignette: Vignette) -> None:
+    result = rulebase.evaluate(vignette.profile)
+    categories = result.categories
+    for category in vignette.offered:
+        assert category in categories, f"{category} not offered: {categories}"
+    for category in vignette.not_offered:
+        assert category not in categories, f"{category} offered: {categories}"
+    if vignette.first is not None:
+        assert result.options[0].category == vignette.first, categories
+        assert result.options[0].rank == 1
+        assert not any(o.rank == 1 for o in result.options[1:] if o.category != vignette.first), (
+            "the first category should not share its rank"
+        )
+    for earlier, later in vignette.before:
+        assert result.option(earlier).rank < result.option(later).rank, categories  # type: ignore[union-attr]
+    agents = agents_of(result)
+    assert set(vignette.drugs) <= agents, sorted(set(vignette.drugs) - agents)
+    assert not set(vignette.no_drugs) & agents, sorted(set(vignette.no_drugs) & agents)
+    refused = {item.category for item in result.not_recommended}
+    assert set(vignette.not_recommended) <= refused
+    topics = {a.topic for a in result.advice}
+    assert set(vignette.advice) <= topics, topics
+    for category, tier in vignette.tiers.items():
+        option = result.option(category)
+        assert option is not None and option.tier == tier, (category, option and option.tier)
+
+
+def test_where_the_sources_are_silent_the_result_says_so(rulebase: Rulebase) -> None:
+    silent = rulebase.evaluate({"menopausal_status": "premenopausal"})
+    assert any("No source covers" in c for c in silent.caveats)
+    covered = rulebase.evaluate({**HR_POS_HER2_NEG, **PRE})
+    assert not any("No source covers" in c for c in covered.caveats)
+
+
+def test_a_male_patient_is_told_the_sources_speak_mainly_of_women(rulebase: Rulebase) -> None:
+    result = rulebase.evaluate({**HR_POS_HER2_NEG, "sex": "male"})
+    assert any("mainly for women" in c for c in result.caveats)
+    for option in result.options:
+        assert all(c.excerpt for c in option.citations)
+        # No citation that speaks only of women supports an option for him.
+        rules = {r.id: r for r in rulebase.rules}
+        women_only = {
+            c.excerpt for rid in option.rule_ids for c in rules[rid].citations if c.population
+        }
+        assert not women_only & {c.excerpt for c in option.citations} - {
+            c.excerpt for rid in option.rule_ids for c in rules[rid].citations if not c.population
+        }

@@ -506,7 +506,8 @@ def test_vignette(rulebase: Rulebase, vignette: Vignette) -> None:
     assert set(vignette.advice) <= topics, topics
     for category, tier in vignette.tiers.items():
         option = result.option(category)
-        assert option is not None and option.tier == tier, (category, option and option.tier)
+        assert option is not None, category
+        assert option.tier == tier, (category, option.tier)
 
 
 def test_where_the_sources_are_silent_the_result_says_so(rulebase: Rulebase) -> None:

@@ -182,6 +182,11 @@ def rank(
         if key != previous_key:
             current_rank, previous_key = current_rank + 1, key
         entry = support[category]
+        # The strongest statements lead the rationale and the citations.
+        by_tier = sorted(
+            zip(entry.rules, entry.offers, strict=True), key=lambda pair: TIERS.index(pair[1].tier)
+        )
+        strongest = [rule for rule, _ in by_tier]
         single = sorted(
             entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
         )
@@ -201,9 +206,9 @@ def rank(
                 regimens=[
                     RegimenOption(agents=list(c), name=regimen_name(c, vocabulary)) for c in combos
                 ],
-                rationale=[r.title for r in entry.rules],
-                citations=_cite(_unique_citations(entry.rules), sources),
-                rule_ids=[r.id for r in entry.rules],
+                rationale=[r.title for r in strongest],
+                citations=_cite(_unique_citations(strongest), sources),
+                rule_ids=[r.id for r in strongest],
                 source_ids=sorted({s for r in entry.rules for s in r.source_ids}),
             )
         )

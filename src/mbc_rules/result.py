@@ -6,10 +6,15 @@ unchanged, and their JSON Schema is published for applications in other language
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from mbc_rules.profile import PatientProfile
 from mbc_rules.vocabulary import Category, Tier
+
+if TYPE_CHECKING:
+    from mbc_rules.explain import Explanation
 
 DISCLAIMER = (
     "Decision support that cites its sources, not medical advice: every option is traced to "
@@ -97,6 +102,33 @@ class Evaluation(BaseModel):
     rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
     profile: PatientProfile = Field(description="The profile as read.")
     disclaimer: str = DISCLAIMER
+
+    # The rulebase that produced this result, for explanations; not part of the JSON.
+    _rulebase: Any = PrivateAttr(default=None)
+
+    def explain(self, subject: str) -> Explanation:
+        """Why ``subject`` (a category, or a drug or procedure by any name) is or is not offered.
+
+        ``str(explanation)`` reads as text; the model holds the same in structured form.
+
+        Raises:
+            UnknownAgentError: ``subject`` is neither a category nor a known agent.
+            MbcRulesError: the result was read back from JSON and the bundled rulebase is not
+                the one that produced it.
+        """
+        from mbc_rules.rulebase import Rulebase
+
+        rulebase = self._rulebase
+        if rulebase is None:
+            rulebase = Rulebase.bundled()
+            if rulebase.content_hash != self.rulebase_hash:
+                from mbc_rules.errors import MbcRulesError
+
+                raise MbcRulesError(
+                    "this result came from another rulebase; use that rulebase's explain()"
+                )
+        explanation: Explanation = rulebase.explain(self, subject)
+        return explanation
 
     def option(self, category: str) -> TreatmentOption | None:
         """The option of ``category``, or None when it is not offered."""

@@ -18,6 +18,7 @@ from mbc_rules._version import __version__
 from mbc_rules.compile import CompiledRuleset, compile_rules
 from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
 from mbc_rules.errors import Problem, RulebaseError
+from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
@@ -197,7 +198,7 @@ class Rulebase:
             for o in options
         ):
             caveats.append(SILENT_CAVEAT)
-        return Evaluation(
+        result = Evaluation(
             options=options,
             not_recommended=not_recommended,
             advice=advice,
@@ -206,6 +207,29 @@ class Rulebase:
             rulebase_version=self.version,
             rulebase_hash=self.content_hash,
             profile=read,
+        )
+        result._rulebase = self
+        return result
+
+    def explain(self, evaluation: Evaluation, subject: str) -> Explanation:
+        """Why ``subject`` is or is not among ``evaluation``'s options (see Evaluation.explain)."""
+        facts = derive_facts(evaluation.profile, self.vocabulary)
+        offered_rank: dict[str, int] = {}
+        for option in evaluation.options:
+            offered_rank.setdefault(option.category, option.rank)
+            for agent in [*option.agents, *(a for r in option.regimens for a in r.agents)]:
+                offered_rank.setdefault(agent, option.rank)
+        refused: set[str] = {i.category for i in evaluation.not_recommended if i.category}
+        refused |= {a for item in evaluation.not_recommended for a in item.agents}
+        return explain(
+            subject,
+            rules=self.rules,
+            facts=facts,
+            fired=set(evaluation.fired_rules),
+            vocabulary=self.vocabulary,
+            sources=self.sources,
+            offered_rank=offered_rank,
+            not_recommended=refused,
         )
 
     def __repr__(self) -> str:

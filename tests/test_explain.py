@@ -1,0 +1,65 @@
+"""Why and why not: explanations name the rules, the conditions met and the one that failed."""
+
+from __future__ import annotations
+
+import pytest
+
+from mbc_rules import Evaluation, Rulebase, UnknownAgentError
+
+AFTER_AI = {
+    "er_status": "positive",
+    "her2_status": "negative",
+    "menopausal_status": "postmenopausal",
+    "prior_therapies": [{"agent": "letrozole", "outcome": "progressed"}],
+}
+
+
+def test_why_not_names_the_failed_condition_and_the_profile_value(rulebase: Rulebase) -> None:
+    explanation = rulebase.evaluate(AFTER_AI).explain("alpelisib")
+    assert not explanation.offered
+    (rule,) = explanation.rules
+    assert rule.rule_id == "alpelisib-pik3ca-after-aromatase-inhibitor"
+    assert [(c.fact, c.actual) for c in rule.failed] == [("pik3ca_status", "unknown")]
+    assert "needs pik3ca_status = positive; this profile's pik3ca_status is unknown" in str(
+        explanation
+    )
+
+
+def test_once_the_condition_holds_the_same_rule_offers_it(rulebase: Rulebase) -> None:
+    explanation = rulebase.evaluate({**AFTER_AI, "pik3ca_status": "positive"}).explain("Piqray")
+    assert explanation.subject == "alpelisib"
+    assert explanation.offered
+    (rule,) = explanation.rules
+    assert rule.fired
+    assert {c.fact for c in rule.met} >= {"pik3ca_status", "aromatase_inhibitor_failed"}
+    assert rule.citations[0].excerpt.startswith("Alpelisib is a targeted drug")
+
+
+def test_a_category_lists_the_rules_that_offer_it_first(rulebase: Rulebase) -> None:
+    explanation = rulebase.evaluate(AFTER_AI).explain("hormone_therapy")
+    assert explanation.offered
+    assert explanation.rank is not None
+    fired = [r.fired for r in explanation.rules]
+    assert fired == sorted(fired, reverse=True)
+    first_line = next(r for r in explanation.rules if r.rule_id == "hr-positive-endocrine-first")
+    assert not first_line.fired
+    assert [(c.fact, c.actual) for c in first_line.failed] == [("endocrine_therapy_failed", True)]
+
+
+def test_not_recommended_is_explained(rulebase: Rulebase) -> None:
+    result = rulebase.evaluate({"er_status": "negative", "pr_status": "negative"})
+    explanation = result.explain("tamoxifen")
+    assert explanation.not_recommended
+    assert "hr-negative-no-hormone-therapy rules it out" in str(explanation)
+
+
+def test_an_unknown_subject_suggests_names() -> None:
+    result = Rulebase.bundled().evaluate(AFTER_AI)
+    with pytest.raises(UnknownAgentError, match="alpelisib"):
+        result.explain("alpelisb")
+
+
+def test_a_result_read_back_from_json_still_explains() -> None:
+    result = Rulebase.bundled().evaluate(AFTER_AI)
+    again = Evaluation.model_validate_json(result.model_dump_json())
+    assert again.explain("alpelisib") == result.explain("alpelisib")

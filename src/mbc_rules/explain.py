@@ -205,7 +205,7 @@ def explain(
     Raises:
         UnknownAgentError: the subject is neither a category nor a known agent.
     """
-    from mbc_rules.rank import _cite  # the citation form of the result, shared with ranking
+    from mbc_rules.rank import cite
 
     if subject in CATEGORIES:
         kind: Literal["category", "agent"] = "category"
@@ -231,7 +231,7 @@ def explain(
                 fired=rule.id in fired,
                 met=checks if holds else [],
                 failed=[] if holds else checks,
-                citations=_cite(rule.citations, sources),
+                citations=cite(rule.citations, sources),
             )
         )
     explained.sort(key=lambda r: not r.fired)

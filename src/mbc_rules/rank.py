@@ -54,7 +54,7 @@ class _Support:
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
 
 
-def _cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
+def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
     return [
         CitedSource(
             source=c.source,
@@ -130,7 +130,7 @@ def rank(
                     category=statement.category,
                     agents=list(statement.agents),
                     reason=statement.reason,
-                    citations=_cite(rule.citations, sources),
+                    citations=cite(rule.citations, sources),
                     rule_ids=[rule.id],
                 )
             )
@@ -139,7 +139,7 @@ def rank(
                 AdviceItem(
                     topic=rule.then.advice.topic,
                     text=rule.then.advice.text,
-                    citations=_cite(rule.citations, sources),
+                    citations=cite(rule.citations, sources),
                     rule_ids=[rule.id],
                 )
             )
@@ -207,7 +207,7 @@ def rank(
                     RegimenOption(agents=list(c), name=regimen_name(c, vocabulary)) for c in combos
                 ],
                 rationale=[r.title for r in strongest],
-                citations=_cite(_unique_citations(strongest), sources),
+                citations=cite(_unique_citations(strongest), sources),
                 rule_ids=[r.id for r in strongest],
                 source_ids=sorted({s for r in entry.rules for s in r.source_ids}),
             )

@@ -86,6 +86,41 @@ class AdviceItem(BaseModel):
     rule_ids: list[str]
 
 
+class RankChange(BaseModel):
+    """An option that stays but moves."""
+
+    model_config = _OUTPUT
+
+    category: Category
+    rank_now: int
+    rank_then: int
+
+
+class TestOutcome(BaseModel):
+    """How the answer would change if an unknown status had this value."""
+
+    model_config = _OUTPUT
+
+    value: str
+    options_appear: list[Category]
+    options_disappear: list[Category]
+    rank_changes: list[RankChange]
+    agents_appear: list[str]
+    agents_disappear: list[str]
+
+
+class InformativeTest(BaseModel):
+    """A status the profile leaves unknown whose result would change the answer."""
+
+    model_config = _OUTPUT
+
+    status: str = Field(description="The profile field, e.g. pik3ca_status.")
+    outcomes: list[TestOutcome] = Field(description="Only the values that change the answer.")
+    citations: list[CitedSource] = Field(
+        description="The sources' advice to test the tumour or biopsy a metastasis."
+    )
+
+
 class Evaluation(BaseModel):
     """What the rulebase says for one profile."""
 
@@ -105,17 +140,20 @@ class Evaluation(BaseModel):
 
     # The rulebase that produced this result, for explanations; not part of the JSON.
     _rulebase: Any = PrivateAttr(default=None)
+    _informative: list[InformativeTest] | None = PrivateAttr(default=None)
 
-    def explain(self, subject: str) -> Explanation:
-        """Why ``subject`` (a category, or a drug or procedure by any name) is or is not offered.
+    @property
+    def informative_tests(self) -> list[InformativeTest]:
+        """For each status left unknown, the values that would change the answer.
 
-        ``str(explanation)`` reads as text; the model holds the same in structured form.
-
-        Raises:
-            UnknownAgentError: ``subject`` is neither a category nor a known agent.
-            MbcRulesError: the result was read back from JSON and the bundled rulebase is not
-                the one that produced it.
+        Computed on first use (each possible value is evaluated), then kept. ``options`` only
+        ever holds what the profile supports now; what waits on a test is listed here.
         """
+        if self._informative is None:
+            self._informative = self._source_rulebase().informative_tests(self)
+        return self._informative
+
+    def _source_rulebase(self) -> Any:
         from mbc_rules.rulebase import Rulebase
 
         rulebase = self._rulebase
@@ -127,8 +165,28 @@ class Evaluation(BaseModel):
                 raise MbcRulesError(
                     "this result came from another rulebase; use that rulebase's explain()"
                 )
-        explanation: Explanation = rulebase.explain(self, subject)
+        return rulebase
+
+    def explain(self, subject: str) -> Explanation:
+        """Why ``subject`` (a category, or a drug or procedure by any name) is or is not offered.
+
+        ``str(explanation)`` reads as text; the model holds the same in structured form.
+
+        Raises:
+            UnknownAgentError: ``subject`` is neither a category nor a known agent.
+            MbcRulesError: the result was read back from JSON and the bundled rulebase is not
+                the one that produced it.
+        """
+        explanation: Explanation = self._source_rulebase().explain(self, subject)
         return explanation
+
+    def __eq__(self, other: object) -> bool:
+        # Equal results say the same thing; the cached rulebase and tests are not content.
+        if not isinstance(other, Evaluation):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def option(self, category: str) -> TreatmentOption | None:
         """The option of ``category``, or None when it is not offered."""

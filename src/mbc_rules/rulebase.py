@@ -22,8 +22,8 @@ from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import rank, speaking_of
-from mbc_rules.result import Evaluation
+from mbc_rules.rank import cite, rank, speaking_of
+from mbc_rules.result import Evaluation, InformativeTest, RankChange, TestOutcome
 from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.validate import ValidatedRules, validate_files
 from mbc_rules.vocabulary import Vocabulary
@@ -232,11 +232,75 @@ class Rulebase:
             not_recommended=refused,
         )
 
+    def informative_tests(self, evaluation: Evaluation) -> list[InformativeTest]:
+        """The unknown statuses whose value would change ``evaluation``'s answer, and how."""
+        profile = evaluation.profile
+        now = {o.category: o for o in evaluation.options}
+        now_agents = _all_agents(evaluation)
+        biopsy = [r for r in self.rules if r.then.advice and r.then.advice.topic in TEST_ADVICE]
+        citations = cite([c for r in biopsy for c in r.citations], self.sources)
+        tests = []
+        for status, values in STATUS_VALUES.items():
+            if getattr(profile, status) != "unknown":
+                continue
+            if status == "menopausal_status" and profile.sex == "male":
+                continue
+            outcomes = []
+            for value in values:
+                then = self.evaluate(profile.model_copy(update={status: value}))
+                later = {o.category: o for o in then.options}
+                then_agents = _all_agents(then)
+                outcome = TestOutcome(
+                    value=value,
+                    options_appear=[c for c in later if c not in now],
+                    options_disappear=[c for c in now if c not in later],
+                    rank_changes=[
+                        RankChange(category=c, rank_now=now[c].rank, rank_then=later[c].rank)
+                        for c in now
+                        if c in later and now[c].rank != later[c].rank
+                    ],
+                    agents_appear=sorted(then_agents - now_agents),
+                    agents_disappear=sorted(now_agents - then_agents),
+                )
+                changes = (
+                    outcome.options_appear,
+                    outcome.options_disappear,
+                    outcome.rank_changes,
+                    outcome.agents_appear,
+                    outcome.agents_disappear,
+                )
+                if any(changes):
+                    outcomes.append(outcome)
+            if outcomes:
+                tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
+        return tests
+
     def __repr__(self) -> str:
         return (
             f"<Rulebase {self.version} rules={len(self.rules)} sources={len(self.sources)} "
             f"agents={len(self.vocabulary)} engine={self.engine}>"
         )
+
+
+STATUS_VALUES: dict[str, tuple[str, ...]] = {
+    "er_status": ("positive", "negative"),
+    "pr_status": ("positive", "negative"),
+    "her2_status": ("positive", "negative"),
+    "brca_status": ("positive", "negative"),
+    "pik3ca_status": ("positive", "negative"),
+    "pdl1_status": ("positive", "negative"),
+    "menopausal_status": ("premenopausal", "postmenopausal"),
+}
+# Advice topics whose citations ground the informative tests (test the tumour, biopsy it).
+TEST_ADVICE = frozenset({"biopsy_metastasis", "tumour_testing"})
+
+
+def _all_agents(evaluation: Evaluation) -> set[str]:
+    agents: set[str] = set()
+    for option in evaluation.options:
+        agents.update(option.agents)
+        agents.update(a for regimen in option.regimens for a in regimen.agents)
+    return agents
 
 
 def _problem_order(problem: Problem) -> tuple[str, int]:

@@ -1,0 +1,189 @@
+"""The ``mbc-rules`` command (also ``python -m mbc_rules``).
+
+User mistakes (a missing file, an invalid profile, a bad rule file) are reported on stderr with
+a non-zero exit status, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from pydantic import ValidationError
+
+from mbc_rules.errors import MbcRulesError, RulebaseError
+from mbc_rules.result import Evaluation
+from mbc_rules.rulebase import Rulebase, bundled_rules_dir
+from mbc_rules.schemas import json_schema
+
+EXIT_USAGE = 2
+EXIT_INVALID = 1
+
+
+class UserError(Exception):
+    """A mistake in what the user gave: reported in one message, without a traceback."""
+
+
+def _read_profile(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+    try:
+        data = yaml.safe_load(text)  # YAML is a superset of JSON: both are read here
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML or JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a profile is a mapping of fields, not {type(data).__name__}")
+    return data
+
+
+def _rulebase(args: argparse.Namespace) -> Rulebase:
+    if getattr(args, "rules", None):
+        return Rulebase.load(args.rules)
+    return Rulebase.bundled()
+
+
+def _print_table(result: Evaluation, out: TextIO) -> None:
+    for option in result.options:
+        agents = ", ".join(option.agents) or "-"
+        out.write(f"{option.rank:>2}  {option.category:<24} {option.tier:<12} {agents}\n")
+        for regimen in option.regimens:
+            out.write(f"{'':<40}regimen: {regimen.name}\n")
+        for citation in option.citations[:2]:
+            quote = textwrap.shorten(citation.excerpt, 90)
+            out.write(f'{"":<4}[{citation.source}] {citation.section}: "{quote}"\n')
+    for item in result.not_recommended:
+        what = item.category or ", ".join(item.agents)
+        out.write(f"\nnot recommended: {what}: {item.reason}\n")
+    for test in result.informative_tests:
+        values = ", ".join(o.value for o in test.outcomes)
+        out.write(f"\ninformative test: {test.status} (the answer changes if {values})\n")
+    for caveat in result.caveats:
+        out.write(f"\nnote: {caveat}\n")
+    out.write(f"\n{result.disclaimer}\n")
+
+
+def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    result = _rulebase(args).evaluate(_read_profile(args.profile))
+    if args.json:
+        out.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        _print_table(result, out)
+    return 0
+
+
+def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    result = _rulebase(args).evaluate(_read_profile(args.profile))
+    explanation = result.explain(args.subject)
+    out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
+    return 0
+
+
+def _lint(args: argparse.Namespace, out: TextIO) -> int:
+    directory = Path(args.rules_dir) if args.rules_dir else bundled_rules_dir()
+    rulebase = Rulebase.load(directory)  # RulebaseError lists every problem
+    out.write(f"{directory}: {len(rulebase.rules)} rules, no problems\n")
+    return 0
+
+
+def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(json.dumps(json_schema(args.which), indent=2) + "\n")
+    return 0
+
+
+def _coverage(args: argparse.Namespace, out: TextIO) -> int:
+    from mbc_rules.docs import coverage_markdown
+
+    out.write(coverage_markdown(_rulebase(args)))
+    return 0
+
+
+def _sources(args: argparse.Namespace, out: TextIO) -> int:
+    rulebase = _rulebase(args)
+    for source in rulebase.sources.values():
+        cited = sum(1 for r in rulebase.rules for c in r.citations if c.source == source.id)
+        dates = ", ".join(f"{k} {v}" for k, v in source.dates.items()) or "no dates given"
+        out.write(
+            f"{source.id:<6} {source.publisher}: {source.title} ({dates}); {cited} citations\n"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mbc-rules``."""
+    parser = argparse.ArgumentParser(
+        prog="mbc-rules",
+        description="Cited treatment options for metastatic breast cancer, from five sources. "
+        "Decision support, not medical advice.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a profile (YAML or JSON file, or -)")
+    evaluate.add_argument("profile", help="profile file, or - for standard input")
+    evaluate.add_argument("--json", action="store_true", help="print the full result as JSON")
+    evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    evaluate.set_defaults(run=_evaluate)
+
+    explain = commands.add_parser("explain", help="why a category or drug is (not) offered")
+    explain.add_argument("profile", help="profile file, or - for standard input")
+    explain.add_argument("subject", help="a category, or a drug or procedure by any name")
+    explain.add_argument("--json", action="store_true", help="print the structured form")
+    explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    explain.set_defaults(run=_explain)
+
+    lint = commands.add_parser("lint", help="load a rule directory and report every problem")
+    lint.add_argument("rules_dir", nargs="?", help="defaults to the bundled rules")
+    lint.set_defaults(run=_lint)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the profile or result")
+    schema.add_argument("which", choices=["profile", "result"])
+    schema.set_defaults(run=_schema)
+
+    coverage = commands.add_parser("coverage", help="print the coverage of the sources (Markdown)")
+    coverage.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    coverage.set_defaults(run=_coverage)
+
+    sources = commands.add_parser("sources", help="list the source documents")
+    sources.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    sources.set_defaults(run=_sources)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args, out)
+    except UserError as error:
+        err.write(f"mbc-rules: {error}\n")
+        return EXIT_INVALID
+    except ValidationError as error:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}"
+            for e in error.errors()
+        ]
+        err.write("mbc-rules: invalid profile:\n" + "\n".join(lines) + "\n")
+        return EXIT_INVALID
+    except BrokenPipeError:
+        # The reader (``| head``) stopped early; that is not an error of ours.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
+        return 0
+    except RulebaseError as error:
+        err.write(f"mbc-rules: {error}\n")
+        return EXIT_INVALID
+    except MbcRulesError as error:
+        err.write(f"mbc-rules: {error}\n")
+        return EXIT_INVALID
+    return status

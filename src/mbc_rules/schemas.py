@@ -1,0 +1,25 @@
+"""JSON Schemas of the public contract, for applications in other languages."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from mbc_rules.profile import PatientProfile
+from mbc_rules.result import Evaluation
+
+SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema(which: Literal["profile", "result"]) -> dict[str, Any]:
+    """The JSON Schema of the patient profile (input) or of the evaluation (output).
+
+    Raises:
+        ValueError: ``which`` is neither ``profile`` nor ``result``.
+    """
+    if which == "profile":
+        schema = PatientProfile.model_json_schema(mode="validation")
+    elif which == "result":
+        schema = Evaluation.model_json_schema(mode="serialization")
+    else:
+        raise ValueError(f"no schema named {which!r}: choose profile or result")
+    return {"$schema": SCHEMA_URL, **schema}

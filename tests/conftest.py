@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from mbc_rules import Rulebase
 from mbc_rules.engine import _import_durable
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # plots in tests never need a screen
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "rules"

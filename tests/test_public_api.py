@@ -7,8 +7,10 @@ import mbc_rules
 EXPECTED = {
     "AdviceItem",
     "CitedSource",
+    "CohortResult",
     "EngineError",
     "Evaluation",
+    "FrameResult",
     "MbcRulesError",
     "NotRecommendedItem",
     "PatientProfile",
@@ -21,6 +23,8 @@ EXPECTED = {
     "UnknownAgentError",
     "__version__",
     "evaluate",
+    "evaluate_frame",
+    "evaluate_many",
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mbc_rules._version import __version__
+from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
 from mbc_rules.errors import (
     EngineError,
     MbcRulesError,
@@ -37,8 +38,10 @@ set_default_vocabulary(bundled_vocabulary)
 __all__ = [
     "AdviceItem",
     "CitedSource",
+    "CohortResult",
     "EngineError",
     "Evaluation",
+    "FrameResult",
     "MbcRulesError",
     "NotRecommendedItem",
     "PatientProfile",
@@ -51,6 +54,8 @@ __all__ = [
     "UnknownAgentError",
     "__version__",
     "evaluate",
+    "evaluate_frame",
+    "evaluate_many",
 ]
 
 

@@ -1,0 +1,266 @@
+"""Cohorts: many profiles at once, as plain records or as pandas frames.
+
+Rows that fail validation do not stop a run when ``errors="collect"``: they are returned with
+their row id and message. pandas (``mbc-rules[pandas]``), tqdm (``mbc-rules[progress]``) and
+matplotlib (``mbc-rules[plot]``) are optional and imported only when used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import ValidationError
+
+from mbc_rules.errors import MbcRulesError
+from mbc_rules.profile import PatientProfile
+from mbc_rules.rank import CATEGORY_ORDER
+from mbc_rules.result import Evaluation
+from mbc_rules.rulebase import Rulebase
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ErrorMode = Literal["raise", "collect"]
+
+LONG_COLUMNS = ("patient_id", "category", "rank", "tier", "agents", "source_ids")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that could not be evaluated."""
+
+    row_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CohortSummary:
+    """How often each category ranks first, and how often each rule fires."""
+
+    patients: int
+    first_choice: dict[str, int]
+    rule_fired: dict[str, int]
+
+    def plot(self, ax: Any = None) -> Any:
+        """A bar chart of how often each category ranks first (needs matplotlib).
+
+        Returns the matplotlib Axes.
+        """
+        plt = _optional("matplotlib.pyplot", "plot")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 3.5))
+        categories = [c for c in CATEGORY_ORDER if self.first_choice.get(c)]
+        ax.barh(categories, [self.first_choice[c] for c in categories])
+        ax.invert_yaxis()
+        ax.set_xlabel("patients for whom it ranks first")
+        ax.set_title(f"First-ranked category, {self.patients} patients")
+        return ax
+
+
+@dataclass(frozen=True)
+class CohortResult:
+    """Evaluations by patient id, in input order, and the rows that failed."""
+
+    evaluations: dict[str, Evaluation]
+    errors: list[RowError] = field(default_factory=list)
+
+    def long_records(self) -> list[dict[str, Any]]:
+        """One record per patient and offered category."""
+        return [
+            {
+                "patient_id": patient_id,
+                "category": option.category,
+                "rank": option.rank,
+                "tier": option.tier,
+                "agents": list(option.agents),
+                "source_ids": list(option.source_ids),
+            }
+            for patient_id, result in self.evaluations.items()
+            for option in result.options
+        ]
+
+    def wide_records(self) -> list[dict[str, Any]]:
+        """One record per patient: the rank of each category, None where not offered."""
+        records = []
+        for patient_id, result in self.evaluations.items():
+            ranks: dict[str, int] = {o.category: o.rank for o in result.options}
+            records.append({"patient_id": patient_id, **{c: ranks.get(c) for c in CATEGORY_ORDER}})
+        return records
+
+    def summary(self) -> CohortSummary:
+        """How often each category ranks first; how often each rule fires."""
+        first: Counter[str] = Counter()
+        fired: Counter[str] = Counter()
+        for result in self.evaluations.values():
+            first.update(o.category for o in result.options if o.rank == 1)
+            fired.update(result.fired_rules)
+        return CohortSummary(len(self.evaluations), dict(first), dict(fired.most_common()))
+
+
+def _optional(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MbcRulesError(
+            f"{module.split('.')[0]} is needed for this; install mbc-rules[{extra}]"
+        ) from error
+
+
+def _progress(items: Iterable[Any], enabled: bool, total: int | None) -> Iterable[Any]:
+    if not enabled:
+        return items
+    tqdm = _optional("tqdm.auto", "progress").tqdm
+    wrapped: Iterable[Any] = tqdm(items, total=total, unit="patient")
+    return wrapped
+
+
+def _message(error: ValidationError | MbcRulesError) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}"
+            for e in error.errors()
+        )
+    return str(error)
+
+
+def evaluate_many(
+    profiles: Iterable[PatientProfile | Mapping[str, Any]],
+    *,
+    rulebase: Rulebase | None = None,
+    errors: ErrorMode = "raise",
+    progress: bool = False,
+) -> CohortResult:
+    """Evaluate many profiles.
+
+    Args:
+        profiles: mappings or models; a profile's ``patient_id`` names it, else its position.
+        rulebase: defaults to the bundled one.
+        errors: ``raise`` stops at the first invalid profile; ``collect`` returns it in
+            ``errors`` and goes on.
+        progress: show a progress bar (needs tqdm).
+
+    Raises:
+        pydantic.ValidationError: an invalid profile, with ``errors="raise"``.
+        ValueError: two profiles share a patient id.
+    """
+    return _run(_numbered(profiles), rulebase, errors, progress, _length(profiles))
+
+
+def _length(items: Any) -> int | None:
+    return len(items) if hasattr(items, "__len__") else None
+
+
+def _numbered(
+    profiles: Iterable[PatientProfile | Mapping[str, Any]],
+) -> Iterator[tuple[str, PatientProfile | Mapping[str, Any]]]:
+    for position, profile in enumerate(profiles):
+        given = (
+            profile.patient_id
+            if isinstance(profile, PatientProfile)
+            else profile.get("patient_id")
+            if isinstance(profile, Mapping)
+            else None
+        )
+        yield (str(given) if given is not None else str(position)), profile
+
+
+def _run(
+    rows: Iterable[tuple[str, Any]],
+    rulebase: Rulebase | None,
+    errors: ErrorMode,
+    progress: bool,
+    total: int | None,
+) -> CohortResult:
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', not {errors!r}")
+    rulebase = rulebase or Rulebase.bundled()
+    evaluations: dict[str, Evaluation] = {}
+    failed: list[RowError] = []
+    for row_id, profile in _progress(rows, progress, total):
+        if row_id in evaluations:
+            raise ValueError(f"patient id {row_id!r} appears twice")
+        try:
+            if not isinstance(profile, Mapping | PatientProfile):
+                raise MbcRulesError(f"a profile is a mapping, not {type(profile).__name__}")
+            evaluations[row_id] = rulebase.evaluate(profile)
+        except (ValidationError, MbcRulesError) as error:
+            if errors == "raise":
+                raise
+            failed.append(RowError(row_id, _message(error)))
+    return CohortResult(evaluations, failed)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _row_profile(row: Mapping[str, Any]) -> dict[str, Any]:
+    # A missing cell means "not given", which is what leaving a field out means: its default
+    # (unknown) applies. Nothing else is converted: a wrong value stays wrong and is reported.
+    return {k: v for k, v in row.items() if not _is_missing(v)}
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """The frames of a cohort evaluation."""
+
+    long: pd.DataFrame
+    wide: pd.DataFrame
+    errors: pd.DataFrame
+    result: CohortResult
+
+    def summary(self) -> CohortSummary:
+        """How often each category ranks first; how often each rule fires."""
+        return self.result.summary()
+
+
+def evaluate_frame(
+    frame: pd.DataFrame,
+    *,
+    rulebase: Rulebase | None = None,
+    errors: ErrorMode = "collect",
+    progress: bool = False,
+) -> FrameResult:
+    """Evaluate one patient per row of a pandas DataFrame (needs ``mbc-rules[pandas]``).
+
+    Columns are profile fields; an empty cell leaves the field unknown. The row id is the
+    ``patient_id`` column where there is one, else the frame's index.
+
+    Returns:
+        ``long`` (patient_id, category, rank, tier, agents, source_ids), ``wide`` (one column
+        per category holding its rank), ``errors`` (row_id, message) and the records.
+    """
+    pd = _optional("pandas", "pandas")
+    has_ids = "patient_id" in frame.columns
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")
+    ]
+    rows = (
+        (
+            str(record["patient_id"])
+            if has_ids and not _is_missing(record["patient_id"])
+            else str(index),
+            _row_profile(record),
+        )
+        for index, record in zip(frame.index, records, strict=True)
+    )
+    result = _run(rows, rulebase, errors, progress, len(frame))
+    long = pd.DataFrame(result.long_records(), columns=list(LONG_COLUMNS))
+    wide = pd.DataFrame(result.wide_records(), columns=["patient_id", *CATEGORY_ORDER])
+    for category in CATEGORY_ORDER:
+        wide[category] = wide[category].astype("Int64")
+    errors_frame = pd.DataFrame(
+        [{"row_id": e.row_id, "message": e.message} for e in result.errors],
+        columns=["row_id", "message"],
+    )
+    return FrameResult(long=long, wide=wide, errors=errors_frame, result=result)

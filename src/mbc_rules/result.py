@@ -180,6 +180,11 @@ class Evaluation(BaseModel):
         explanation: Explanation = self._source_rulebase().explain(self, subject)
         return explanation
 
+    def _repr_html_(self) -> str:
+        from mbc_rules.display import evaluation_html
+
+        return evaluation_html(self)
+
     def __eq__(self, other: object) -> bool:
         # Equal results say the same thing; the cached rulebase and tests are not content.
         if not isinstance(other, Evaluation):

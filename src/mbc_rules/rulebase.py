@@ -275,6 +275,11 @@ class Rulebase:
                 tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
         return tests
 
+    def _repr_html_(self) -> str:
+        from mbc_rules.display import rulebase_html
+
+        return rulebase_html(self)
+
     def __repr__(self) -> str:
         return (
             f"<Rulebase {self.version} rules={len(self.rules)} sources={len(self.sources)} "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mbc_rules import Rulebase
-from mbc_rules.docs import coverage_markdown
+from mbc_rules.docs import coverage_markdown, profile_markdown
 from mbc_rules.facts import facts_markdown
 
 from .conftest import ROOT
@@ -29,6 +29,7 @@ def test_generated_documents_are_current(bundled: Rulebase) -> None:
     # Regenerate with `make docs`.
     assert (ROOT / "docs" / "coverage.md").read_text(encoding="utf-8") == coverage_markdown(bundled)
     assert (ROOT / "docs" / "facts.md").read_text(encoding="utf-8") == facts_markdown()
+    assert (ROOT / "docs" / "profile.md").read_text(encoding="utf-8") == profile_markdown()
 
 
 def test_every_drug_the_sources_name_is_reachable(bundled: Rulebase) -> None:

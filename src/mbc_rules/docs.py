@@ -1,4 +1,4 @@
-"""Generated reference documents: ``docs/facts.md`` and ``docs/coverage.md``.
+"""Generated reference documents: ``docs/facts.md``, ``docs/coverage.md``, ``docs/profile.md``.
 
 Run ``python -m mbc_rules.docs [DOCS_DIR]`` (``make docs``) after changing facts, rules or
 coverage; the test suite fails while a generated file is stale.
@@ -57,12 +57,65 @@ def coverage_markdown(rulebase: Rulebase) -> str:
     return "\n".join(lines) + "\n"
 
 
+def profile_markdown() -> str:
+    """The profile reference, generated from the JSON Schema of ``PatientProfile``."""
+    from mbc_rules.schemas import json_schema
+
+    schema = json_schema("profile")
+    definitions = schema.get("$defs", {})
+    lines = [
+        "# Profile reference",
+        "",
+        "<!-- Generated from the JSON Schema by `make docs`; do not edit by hand. -->",
+        "",
+        "The field names and values below are the public contract of the input: applications "
+        "and the JSON Schema (`mbc-rules schema profile`) depend on them, and they are only "
+        "ever added to, never renamed. Unknown fields are rejected; every status defaults to "
+        "`unknown`, and unknown is never read as negative.",
+        "",
+        "| field | values | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+
+    def values(spec: dict[str, object]) -> str:
+        if "enum" in spec:
+            return ", ".join(f"`{v}`" for v in spec["enum"])  # type: ignore[attr-defined]
+        if "anyOf" in spec:
+            return " or ".join(values(s) for s in spec["anyOf"])  # type: ignore[attr-defined]
+        if spec.get("type") == "array":
+            return "list of " + values(spec.get("items", {}))  # type: ignore[arg-type]
+        if "$ref" in spec:
+            return f"`{str(spec['$ref']).rsplit('/', 1)[-1]}` (below)"
+        return f"{spec.get('type', 'any')}"
+
+    def rows(properties: dict[str, dict[str, object]], required: list[str]) -> list[str]:
+        out = []
+        for name, spec in properties.items():
+            if name in required:
+                shown = "(required)"
+            elif "default" not in spec:
+                shown = "`[]`"  # a list field whose default is empty
+            else:
+                shown = "`null`" if spec["default"] is None else f"`{spec['default']}`"
+            meaning = _cell(str(spec.get("description", "")))
+            out.append(f"| `{name}` | {values(spec)} | {shown} | {meaning} |")
+        return out
+
+    lines += rows(schema["properties"], schema.get("required", []))
+    for name, definition in definitions.items():
+        lines += ["", f"## `{name}`", "", _cell(str(definition.get("description", ""))), ""]
+        lines += ["| field | values | default | meaning |", "| --- | --- | --- | --- |"]
+        lines += rows(definition["properties"], definition.get("required", []))
+    return "\n".join(lines) + "\n"
+
+
 def write_docs(directory: Path, rulebase: Rulebase) -> list[Path]:
     """Write every generated document into ``directory``; returns the paths written."""
     written = []
     for name, text in (
         ("facts.md", facts_markdown()),
         ("coverage.md", coverage_markdown(rulebase)),
+        ("profile.md", profile_markdown()),
     ):
         path = directory / name
         path.write_text(text, encoding="utf-8")

@@ -105,7 +105,7 @@ class PatientProfile(BaseModel):
     model_config = _MODEL_CONFIG
 
     patient_id: str | None = Field(None, description="An identifier of the caller's choosing.")
-    sex: Sex = "unknown"
+    sex: Sex = Field("unknown", description="The sources were written mainly for women.")
     er_status: Status = Field("unknown", description="Estrogen receptor status.")
     pr_status: Status = Field("unknown", description="Progesterone receptor status.")
     her2_status: Status = Field("unknown", description="HER2 status.")
@@ -118,7 +118,9 @@ class PatientProfile(BaseModel):
     pdl1_status: Status = Field(
         "unknown", description="PD-L1 made by the tumour: positive = present."
     )
-    menopausal_status: MenopausalStatus = "unknown"
+    menopausal_status: MenopausalStatus = Field(
+        "unknown", description="Leave unknown for a male patient."
+    )
     metastatic_sites: Annotated[list[Site], Field(max_length=20)] = Field(
         default_factory=list, description="Where the cancer has spread (distant sites)."
     )

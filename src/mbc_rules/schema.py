@@ -66,12 +66,22 @@ class VocabularyEntry(BaseModel):
         return self
 
 
+def _known_source(source: str, info: ValidationInfo) -> str:
+    known = _context(info).get("source_ids")
+    if known is not None and source not in known:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
+    return source
+
+
+SourceId = Annotated[str, AfterValidator(_known_source)]
+
+
 class Citation(BaseModel):
     """A verbatim excerpt (a sentence or two) of a source that justifies a rule."""
 
     model_config = _STRICT
 
-    source: str
+    source: SourceId
     section: str
     excerpt: Annotated[str, Field(min_length=10, max_length=600)]
     population: Literal["women"] | None = Field(
@@ -79,14 +89,6 @@ class Citation(BaseModel):
         description="Set when the sentence speaks only of women; it then supports nothing for "
         "a male patient.",
     )
-
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, source: str, info: ValidationInfo) -> str:
-        known = _context(info).get("source_ids")
-        if known is not None and source not in known:
-            raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
-        return source
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:
@@ -327,20 +329,12 @@ class CoverageEntry(BaseModel):
 
     model_config = _STRICT
 
-    source: str
+    source: SourceId
     section: str
     excerpt: Annotated[str, Field(min_length=3, max_length=600)]
     topic: str | None = None
     rules: list[str] = Field(default_factory=list)
     no_rule: str | None = None
-
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, source: str, info: ValidationInfo) -> str:
-        known = _context(info).get("source_ids")
-        if known is not None and source not in known:
-            raise ValueError(f"unknown source {source!r}; known: {', '.join(sorted(known))}")
-        return source
 
     @field_validator("rules")
     @classmethod

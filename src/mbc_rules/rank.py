@@ -15,6 +15,7 @@ agents, and every regimen containing one) before anything is ranked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from mbc_rules.result import (
     RegimenOption,
     TreatmentOption,
 )
-from mbc_rules.schema import Citation, Offer, Rule, Source
+from mbc_rules.schema import Citation, Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
 
 CATEGORY_ORDER: tuple[str, ...] = (
@@ -48,22 +49,30 @@ assert set(CATEGORY_ORDER) == set(CATEGORIES)
 class _Support:
     """What the rules that survive removal say for one category."""
 
-    rules: list[Rule] = field(default_factory=list)
-    offers: list[Offer] = field(default_factory=list)
+    rules: list[tuple[int, Rule]] = field(default_factory=list)
+    tier: int = len(TIERS)
+    sources: set[str] = field(default_factory=set)
     agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
 
 
 def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
+    """The result's form of citations, with each source's publisher."""
     return [
-        CitedSource(
-            source=c.source,
-            publisher=sources[c.source].publisher if c.source in sources else c.source,
-            section=c.section,
-            excerpt=c.excerpt,
-        )
+        _cited(c, sources[c.source].publisher if c.source in sources else c.source)
         for c in citations
     ]
+
+
+@functools.lru_cache(maxsize=8192)
+def _cited(citation: Citation, publisher: str) -> CitedSource:
+    # Citations are static: built once, shared by every result that cites them.
+    return CitedSource(
+        source=citation.source,
+        publisher=publisher,
+        section=citation.section,
+        excerpt=citation.excerpt,
+    )
 
 
 def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
@@ -158,35 +167,31 @@ def rank(
         if named_any and not agents and not regimens:
             continue  # everything this rule named was ruled out for this profile
         tier = TIERS.index(offer.tier)
-        rule_sources = set(rule.source_ids)
+        rule_sources = {c.source for c in rule.citations}
         entry = support.setdefault(offer.category, _Support())
-        entry.rules.append(rule)
-        entry.offers.append(offer)
+        entry.rules.append((tier, rule))
+        entry.tier = min(entry.tier, tier)
+        entry.sources |= rule_sources
         for agent in agents:
             entry.agents[agent] = _better(entry.agents.get(agent), tier, rule_sources)
         for members in regimens:
             combo = tuple(members)
             entry.regimens[combo] = _better(entry.regimens.get(combo), tier, rule_sources)
 
-    def rank_key(category: str) -> tuple[bool, int, int]:
-        entry = support[category]
-        tier = min(TIERS.index(o.tier) for o in entry.offers)
-        source_count = len({s for r in entry.rules for s in r.source_ids})
-        return category in SUPPORTIVE, tier, -source_count
-
-    ordered = sorted(support, key=lambda c: (rank_key(c), CATEGORY_ORDER.index(c)))
+    keys = {
+        category: (category in SUPPORTIVE, entry.tier, -len(entry.sources))
+        for category, entry in support.items()
+    }
+    ordered = sorted(support, key=lambda c: (keys[c], CATEGORY_ORDER.index(c)))
     options: list[TreatmentOption] = []
     current_rank, previous_key = 0, None
     for category in ordered:
-        key = rank_key(category)
+        key = keys[category]
         if key != previous_key:
             current_rank, previous_key = current_rank + 1, key
         entry = support[category]
-        # The strongest statements lead the rationale and the citations.
-        by_tier = sorted(
-            zip(entry.rules, entry.offers, strict=True), key=lambda pair: TIERS.index(pair[1].tier)
-        )
-        strongest = [rule for rule, _ in by_tier]
+        # The strongest statements lead the rationale and the citations (stable within a tier).
+        strongest = [rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])]
         single = sorted(
             entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
         )
@@ -209,7 +214,7 @@ def rank(
                 rationale=[r.title for r in strongest],
                 citations=cite(_unique_citations(strongest), sources),
                 rule_ids=[r.id for r in strongest],
-                source_ids=sorted({s for r in entry.rules for s in r.source_ids}),
+                source_ids=sorted(entry.sources),
             )
         )
     return options, not_recommended, advice

@@ -1,0 +1,61 @@
+"""Hypothesis strategies: valid patient profiles, as plain mappings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from mbc_rules import Rulebase
+from mbc_rules.vocabulary import COMPLICATIONS, SITES
+
+STATUS = st.sampled_from(["positive", "negative", "unknown"])
+AGENT_IDS = sorted(
+    a.id for a in Rulebase.bundled(engine="python").vocabulary.agents.values() if a.kind == "drug"
+)
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid profile: any statuses, sites, complications and treatment history."""
+    sex = draw(st.sampled_from(["female", "male", "unknown"]))
+    menopause = (
+        "unknown"
+        if sex == "male"
+        else draw(st.sampled_from(["premenopausal", "postmenopausal", "unknown"]))
+    )
+    sites = draw(st.lists(st.sampled_from(SITES), unique=True, max_size=5))
+    history = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "agent": st.sampled_from(AGENT_IDS),
+                    "outcome": st.sampled_from(
+                        ["ongoing", "progressed", "completed", "intolerant", "unknown"]
+                    ),
+                    "setting": st.sampled_from(["metastatic", "early"]),
+                },
+                optional={"line": st.integers(1, 4)},
+            ),
+            unique_by=lambda t: (t["agent"], t["setting"]),
+            max_size=6,
+        )
+    )
+    return {
+        "sex": sex,
+        "er_status": draw(STATUS),
+        "pr_status": draw(STATUS),
+        "her2_status": draw(STATUS),
+        "brca_status": draw(STATUS),
+        "pik3ca_status": draw(STATUS),
+        "pdl1_status": draw(STATUS),
+        "menopausal_status": menopause,
+        "metastatic_sites": sites,
+        "complications": draw(st.lists(st.sampled_from(COMPLICATIONS), unique=True, max_size=4)),
+        "brain_metastases": draw(st.sampled_from(["few", "multiple", "multiple_large", "unknown"])),
+        "resectable_sites": draw(st.lists(st.sampled_from(sites), unique=True)) if sites else [],
+        "widespread_bone_metastases": draw(st.sampled_from([None, True, False])),
+        "de_novo": draw(st.sampled_from([None, True, False])),
+        "good_general_health": draw(st.sampled_from([None, True, False])),
+        "prior_therapies": history,
+    }

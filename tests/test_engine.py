@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from pathlib import Path
 
@@ -93,3 +94,67 @@ def test_the_engines_agree_on_every_rule_example() -> None:
     for rule in python.rules:
         for example in rule.examples:
             assert python.fired_rules(example.profile) == durable.fired_rules(example.profile)
+
+
+def varied_profiles(count: int, seed: int) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    statuses = ("positive", "negative", "unknown")
+    drugs = ("letrozole", "tamoxifen", "trastuzumab", "paclitaxel", "fulvestrant", "capecitabine")
+    return [
+        {
+            "er_status": rng.choice(statuses),
+            "pr_status": rng.choice(statuses),
+            "her2_status": rng.choice(statuses),
+            "brca_status": rng.choice(statuses),
+            "pik3ca_status": rng.choice(statuses),
+            "pdl1_status": rng.choice(statuses),
+            "menopausal_status": rng.choice(("premenopausal", "postmenopausal", "unknown")),
+            "metastatic_sites": rng.sample(("bone", "liver", "lung", "brain", "spine"), 2),
+            "prior_therapies": [
+                {"agent": d, "outcome": rng.choice(("progressed", "completed"))}
+                for d in rng.sample(drugs, rng.randint(0, 3))
+            ],
+        }
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.slow
+def test_eight_threads_of_a_thousand_profiles_each_match_a_serial_run() -> None:
+    rulebase = Rulebase.bundled()  # durable-rules where it imports: the engine with state
+    batches = [varied_profiles(1000, seed) for seed in range(8)]
+    serial = [[rulebase.evaluate(p).model_dump_json() for p in batch] for batch in batches]
+    threaded: list[list[str]] = [[] for _ in batches]
+
+    def worker(index: int) -> None:
+        threaded[index] = [rulebase.evaluate(p).model_dump_json() for p in batches[index]]
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert threaded == serial
+
+
+def test_two_rulebases_used_alternately_from_threads_stay_independent(tmp_path: Path) -> None:
+    (tmp_path / "her2.yaml").write_text(
+        (RULES_DIR / "her2_positive.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    small, full = Rulebase.load(tmp_path), Rulebase.bundled()
+    profiles = varied_profiles(200, 99)
+    expected = {id(rb): [rb.evaluate(p).fired_rules for p in profiles] for rb in (small, full)}
+    failures: list[int] = []
+
+    def worker(offset: int) -> None:
+        for i, profile in enumerate(profiles):
+            rb = (small, full)[(i + offset) % 2]
+            if rb.evaluate(profile).fired_rules != expected[id(rb)][i]:
+                failures.append(i)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

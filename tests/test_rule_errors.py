@@ -8,7 +8,7 @@ import pytest
 
 from mbc_rules import Problem, Rulebase, RulebaseError
 
-from .conftest import write_rules
+from .conftest import SOURCES_DIR, write_rules
 
 GOOD_RULE = """\
 rules:
@@ -130,3 +130,17 @@ def test_an_empty_condition_is_rejected(tmp_path: Path) -> None:
 def test_an_option_may_only_name_what_the_sources_name(tmp_path: Path) -> None:
     error = load_errors(tmp_path, GOOD_RULE.replace("[trastuzumab]", "[docetaxel]"))
     assert any("not named in any source" in p.message for p in error.problems)
+
+
+@pytest.mark.skipif(not SOURCES_DIR.is_dir(), reason="source texts not beside the repo")
+def test_an_excerpt_not_found_in_its_source(tmp_path: Path) -> None:
+    text = GOOD_RULE.replace("might be added as well", "must be added as well")
+    write_rules(tmp_path, "local.yaml", text)
+    with pytest.raises(RulebaseError) as caught:
+        Rulebase.load(tmp_path, sources_dir=SOURCES_DIR)
+    (problem,) = caught.value.problems
+    assert problem.rule_id == "local-rule"
+    assert problem.line == 15
+    assert "not word for word in 003_a6c6518c38ce1474.txt" in problem.message
+    write_rules(tmp_path, "local.yaml", GOOD_RULE)
+    assert Rulebase.load(tmp_path, sources_dir=SOURCES_DIR).rules

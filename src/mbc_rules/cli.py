@@ -89,7 +89,8 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
 
 def _lint(args: argparse.Namespace, out: TextIO) -> int:
     directory = Path(args.rules_dir) if args.rules_dir else bundled_rules_dir()
-    rulebase = Rulebase.load(directory)  # RulebaseError lists every problem
+    # RulebaseError lists every problem, excerpts not found in the source texts among them.
+    rulebase = Rulebase.load(directory, sources_dir=args.sources)
     out.write(f"{directory}: {len(rulebase.rules)} rules, no problems\n")
     return 0
 
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="load a rule directory and report every problem")
     lint.add_argument("rules_dir", nargs="?", help="defaults to the bundled rules")
+    lint.add_argument(
+        "--sources", help="folder of the source texts: check every excerpt word for word"
+    )
     lint.set_defaults(run=_lint)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the profile or result")

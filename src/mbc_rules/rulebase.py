@@ -92,6 +92,7 @@ class Rulebase:
         *,
         engine: EngineName = "auto",
         check_examples: bool = True,
+        sources_dir: str | Path | None = None,
     ) -> Rulebase:
         """Load, validate and compile every ``*.yaml`` file below ``directory``.
 
@@ -102,6 +103,8 @@ class Rulebase:
             directory: folder of rule files.
             engine: ``"durable"``, ``"python"``, or ``"auto"`` (durable-rules where it imports).
             check_examples: run every rule's own examples and report those that fail.
+            sources_dir: the folder of the source texts; when given, every excerpt must stand
+                word for word (white space, case and typographic quotes aside) in its text.
 
         Raises:
             RulebaseError: every problem found, each with file, line and rule id.
@@ -128,6 +131,8 @@ class Rulebase:
         validated = validate_files(files, problems)
         if not problems and check_examples:
             problems.extend(_failing_examples(validated))
+        if sources_dir is not None:
+            problems.extend(_misquoted(validated, Path(sources_dir)))
         if problems:
             raise RulebaseError(sorted(problems, key=_problem_order))
         return cls(
@@ -310,6 +315,41 @@ def _all_agents(evaluation: Evaluation) -> set[str]:
 
 def _problem_order(problem: Problem) -> tuple[str, int]:
     return (str(problem.file or ""), problem.line or 0)
+
+
+_TYPOGRAPHY = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-", "\u2013": "-"}
+)
+
+
+def normalise_text(text: str) -> str:
+    """Text as citations are compared: case, white space and typographic quotes aside."""
+    return " ".join(text.translate(_TYPOGRAPHY).replace("\u2022", " ").split()).casefold()
+
+
+def _misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
+    texts: dict[str, str] = {}
+    problems = []
+    for source in validated.sources.values():
+        path = sources_dir / source.document
+        try:
+            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
+    for rule in validated.rules:
+        where = validated.locations[rule.id]
+        for index, citation in enumerate(rule.citations):
+            text = texts.get(citation.source)
+            if text is not None and normalise_text(citation.excerpt) not in text:
+                problems.append(
+                    where.problem(
+                        f"citations[{index}].excerpt is not word for word in "
+                        f"{validated.sources[citation.source].document}",
+                        rule.id,
+                        ("citations", index, "excerpt"),
+                    )
+                )
+    return problems
 
 
 def _failing_examples(validated: ValidatedRules) -> list[Problem]:

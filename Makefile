@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# durable-rules does not import on Python 3.13+: there the suite runs on the plain-Python engine.
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+VENV313 := .venv313
 
-.PHONY: demo test docs lint typecheck pytest clean
+.PHONY: demo test docs lint typecheck pytest pytest-py313 clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,21 @@ typecheck: $(BIN)/.installed
 pytest: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+$(VENV313)/.installed: pyproject.toml
+	$(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV313)/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+pytest-py313:
+ifeq ($(PYTHON313),)
+	@echo "pytest-py313: no Python 3.13 on this machine; skipped"
+else
+	$(MAKE) $(VENV313)/.installed
+	$(VENV313)/bin/python -m pytest -q -p no:cacheprovider
+endif
+
+test: lint typecheck pytest pytest-py313
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
 
@@ -204,10 +204,19 @@ def _is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+def _plain(value: Any) -> Any:
+    # Frames hold list cells as numpy arrays (Dask, pyarrow) and numbers as numpy scalars:
+    # these are containers, not values, and become the list or number they hold.
+    if isinstance(value, str | bytes | dict | list):
+        return [_plain(v) for v in value] if isinstance(value, list) else value
+    tolist = getattr(value, "tolist", None)
+    return _plain(tolist()) if callable(tolist) else value
+
+
 def _row_profile(row: Mapping[str, Any]) -> dict[str, Any]:
     # A missing cell means "not given", which is what leaving a field out means: its default
     # (unknown) applies. Nothing else is converted: a wrong value stays wrong and is reported.
-    return {k: v for k, v in row.items() if not _is_missing(v)}
+    return {k: _plain(v) for k, v in row.items() if not _is_missing(v)}
 
 
 @dataclass(frozen=True)
@@ -240,7 +249,7 @@ def evaluate_frame(
         ``long`` (patient_id, category, rank, tier, agents, source_ids), ``wide`` (one column
         per category holding its rank), ``errors`` (row_id, message) and the records.
     """
-    pd = _optional("pandas", "pandas")
+    pandas = _optional("pandas", "pandas")
     has_ids = "patient_id" in frame.columns
     records: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")
@@ -255,12 +264,57 @@ def evaluate_frame(
         for index, record in zip(frame.index, records, strict=True)
     )
     result = _run(rows, rulebase, errors, progress, len(frame))
-    long = pd.DataFrame(result.long_records(), columns=list(LONG_COLUMNS))
-    wide = pd.DataFrame(result.wide_records(), columns=["patient_id", *CATEGORY_ORDER])
+    long = pandas.DataFrame(result.long_records(), columns=list(LONG_COLUMNS))
+    wide = pandas.DataFrame(result.wide_records(), columns=["patient_id", *CATEGORY_ORDER])
     for category in CATEGORY_ORDER:
         wide[category] = wide[category].astype("Int64")
-    errors_frame = pd.DataFrame(
+    errors_frame = pandas.DataFrame(
         [{"row_id": e.row_id, "message": e.message} for e in result.errors],
         columns=["row_id", "message"],
     )
     return FrameResult(long=long, wide=wide, errors=errors_frame, result=result)
+
+
+PARTITION_COLUMNS = (*LONG_COLUMNS, "error")
+
+
+def partition_meta() -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of :func:`evaluate_partition`'s output."""
+    pandas = _optional("pandas", "pandas")
+    frame = pandas.DataFrame(
+        {
+            "patient_id": pandas.Series(dtype="object"),
+            "category": pandas.Series(dtype="object"),
+            "rank": pandas.Series(dtype="Int64"),
+            "tier": pandas.Series(dtype="object"),
+            "agents": pandas.Series(dtype="object"),
+            "source_ids": pandas.Series(dtype="object"),
+            "error": pandas.Series(dtype="object"),
+        }
+    )
+    return cast("pd.DataFrame", frame)
+
+
+def evaluate_partition(frame: pd.DataFrame, rulebase: Rulebase | None = None) -> pd.DataFrame:
+    """One pass over a partition, for distributed engines: the long table and the failed rows.
+
+    Rows that evaluate give one row per offered category with ``error`` empty; rows that fail
+    validation give one row with only ``patient_id`` and ``error``. Use it as a Dask
+    ``map_partitions`` function (``meta=partition_meta()``) or inside a Spark ``mapInPandas``
+    function; the rulebase pickles and rebuilds its engine in each worker process.
+    """
+    pandas = _optional("pandas", "pandas")
+    out = evaluate_frame(frame, rulebase=rulebase, errors="collect")
+    failed = pandas.DataFrame(
+        {"patient_id": out.errors["row_id"], "error": out.errors["message"]},
+        columns=["patient_id", "error"],
+    )
+    parts = [frame_ for frame_ in (out.long, failed) if len(frame_)]
+    if not parts:
+        return partition_meta()
+    combined = pandas.concat(parts, ignore_index=True)
+    combined = combined.reindex(columns=list(PARTITION_COLUMNS))
+    combined["rank"] = combined["rank"].astype("Int64")
+    for column in ("patient_id", "category", "tier", "agents", "source_ids", "error"):
+        combined[column] = combined[column].astype("object")
+    return cast("pd.DataFrame", combined)

@@ -85,6 +85,23 @@ class Rulebase:
         self._compiled: CompiledRuleset = compile_rules(rules)
         self._matcher: Matcher = make_matcher(self._compiled, engine)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The matcher holds an engine handle that cannot cross a process boundary: a pickled
+        # rulebase carries its validated rules and compiles a fresh matcher where it lands
+        # (a Dask or Spark worker).
+        return {
+            "sources": self.sources,
+            "vocabulary": self.vocabulary,
+            "rules": self.rules,
+            "version": self.version,
+            "coverage": self.coverage,
+            "content_hash": self.content_hash,
+            "engine": self.engine_name,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
     @classmethod
     def load(
         cls,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from mbc_rules.result import (
     AdviceItem,
@@ -27,7 +28,7 @@ from mbc_rules.result import (
     TreatmentOption,
 )
 from mbc_rules.schema import Citation, Rule, Source
-from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
+from mbc_rules.vocabulary import CATEGORIES, TIERS, Category, Tier, Vocabulary
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -123,7 +124,11 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
 def rank(
     fired: Sequence[Rule], vocabulary: Vocabulary, sources: Mapping[str, Source]
 ) -> tuple[list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem]]:
-    """Turn the rules that fired into ranked options, not-recommended items and advice."""
+    """Turn the rules that fired into ranked options, not-recommended items and advice.
+
+    The output models are built without re-validation (``model_construct``): every value
+    comes from validated rules, and this is the hot path of every evaluation.
+    """
     removed_categories: set[str] = set()
     removed_agents: set[str] = set()
     not_recommended: list[NotRecommendedItem] = []
@@ -135,7 +140,7 @@ def rank(
                 removed_categories.add(statement.category)
             removed_agents.update(statement.agents)
             not_recommended.append(
-                NotRecommendedItem(
+                NotRecommendedItem.model_construct(
                     category=statement.category,
                     agents=list(statement.agents),
                     reason=statement.reason,
@@ -145,7 +150,7 @@ def rank(
             )
         if rule.then.advice is not None:
             advice.append(
-                AdviceItem(
+                AdviceItem.model_construct(
                     topic=rule.then.advice.topic,
                     text=rule.then.advice.text,
                     citations=cite(rule.citations, sources),
@@ -203,13 +208,14 @@ def rank(
         members = [a for combo in combos for a in combo if vocabulary[a].category == category]
         agents = list(dict.fromkeys([*single, *members]))
         options.append(
-            TreatmentOption(
+            TreatmentOption.model_construct(
                 rank=current_rank,
-                category=category,
-                tier=TIERS[key[1]],
+                category=cast(Category, category),
+                tier=cast(Tier, TIERS[key[1]]),
                 agents=agents,
                 regimens=[
-                    RegimenOption(agents=list(c), name=regimen_name(c, vocabulary)) for c in combos
+                    RegimenOption.model_construct(agents=list(c), name=regimen_name(c, vocabulary))
+                    for c in combos
                 ],
                 rationale=[r.title for r in strongest],
                 citations=cite(_unique_citations(strongest), sources),

@@ -220,7 +220,7 @@ class Rulebase:
             for o in options
         ):
             caveats.append(SILENT_CAVEAT)
-        result = Evaluation(
+        result = Evaluation.model_construct(
             options=options,
             not_recommended=not_recommended,
             advice=advice,

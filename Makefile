@@ -24,8 +24,8 @@ docs: $(BIN)/.installed
 	$(BIN)/python -m mbc_rules.docs docs
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff format --check src tests examples
-	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.facts import FACTS, FactValue
+from mbc_rules.rank import cite
 from mbc_rules.result import CitedSource
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf, Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, Vocabulary
@@ -205,8 +206,6 @@ def explain(
     Raises:
         UnknownAgentError: the subject is neither a category nor a known agent.
     """
-    from mbc_rules.rank import cite
-
     if subject in CATEGORIES:
         kind: Literal["category", "agent"] = "category"
         key = subject

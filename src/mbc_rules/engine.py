@@ -101,7 +101,7 @@ class DurableMatcher:
         if engine is None:
             raise EngineError("durable-rules is not importable on this Python")
         self._engine = engine
-        self._rule_ids = ruleset.rule_ids
+        self._rule_of_name = {f"r{i}": rule_id for i, rule_id in enumerate(ruleset.rule_ids)}
         self._lock = threading.Lock()
         self._sessions = itertools.count()
         definition = ruleset.to_durable()
@@ -137,7 +137,8 @@ class DurableMatcher:
                 # A session that was never opened has no state to delete.
                 with contextlib.suppress(Exception):
                     engine.delete_state(handle, session)
-        return frozenset(self._rule_ids[int(name[1:])] for name in fired if name.startswith("r"))
+        rule_of_name = self._rule_of_name
+        return frozenset(rule_of_name[name] for name in fired if name in rule_of_name)
 
     def close(self) -> None:
         """Release the engine's ruleset. Later calls to ``match`` raise."""

@@ -23,7 +23,15 @@ from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import cite, rank, speaking_of
-from mbc_rules.result import Evaluation, InformativeTest, RankChange, TestOutcome
+from mbc_rules.result import (
+    AdviceItem,
+    Evaluation,
+    InformativeTest,
+    NotRecommendedItem,
+    RankChange,
+    TestOutcome,
+    TreatmentOption,
+)
 from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.validate import ValidatedRules, validate_files
 from mbc_rules.vocabulary import Vocabulary
@@ -32,6 +40,10 @@ MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
     "do not restrict by sex are applied."
 )
+SUPPORT_AND_TRIALS = frozenset({"palliative_care", "complementary_therapy", "clinical_trial"})
+_Answer = tuple[
+    list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem], list[str], list[str]
+]
 SILENT_CAVEAT = (
     "No source covers an anticancer treatment for this profile as given; nothing is offered "
     "rather than a guess. See the advice and the unknown statuses."
@@ -84,6 +96,10 @@ class Rulebase:
         self._by_id = {rule.id: rule for rule in rules}
         self._compiled: CompiledRuleset = compile_rules(rules)
         self._matcher: Matcher = make_matcher(self._compiled, engine)
+        # Ranking is a pure function of the rules that fired (and of whether the sentences
+        # about women apply): a cohort repeats the same few hundred sets, so each is ranked
+        # once. The engine itself still runs for every evaluation.
+        self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
 
     def __getstate__(self) -> dict[str, Any]:
         # The matcher holds an engine handle that cannot cross a process boundary: a pickled
@@ -207,31 +223,32 @@ class Rulebase:
         read = self.read_profile(profile)
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
-        fired = [rule for rule in self.rules if rule.id in fired_ids]
-        excluded = ("women",) if read.sex == "male" else ()
-        options, not_recommended, advice = rank(
-            speaking_of(fired, excluded), self.vocabulary, self.sources
-        )
-        caveats = []
-        if read.sex == "male":
-            caveats.append(MALE_CAVEAT)
-        if not any(
-            o.category not in ("palliative_care", "complementary_therapy", "clinical_trial")
-            for o in options
-        ):
-            caveats.append(SILENT_CAVEAT)
+        answer = self._answer(fired_ids, read.sex == "male")
+        options, not_recommended, advice, caveats, fired_rules = answer
+        # Top-level lists are copied so that no caller can edit what the cache holds; the
+        # models inside are frozen.
         result = Evaluation.model_construct(
-            options=options,
-            not_recommended=not_recommended,
-            advice=advice,
-            caveats=caveats,
-            fired_rules=[rule.id for rule in fired],
+            options=list(options),
+            not_recommended=list(not_recommended),
+            advice=list(advice),
+            caveats=list(caveats),
+            fired_rules=list(fired_rules),
             rulebase_version=self.version,
             rulebase_hash=self.content_hash,
             profile=read,
         )
         result._rulebase = self
         return result
+
+    def _ranked_answer(self, fired_ids: frozenset[str], male: bool) -> _Answer:
+        fired = [rule for rule in self.rules if rule.id in fired_ids]
+        options, not_recommended, advice = rank(
+            speaking_of(fired, ("women",) if male else ()), self.vocabulary, self.sources
+        )
+        caveats = [MALE_CAVEAT] if male else []
+        if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
+            caveats.append(SILENT_CAVEAT)
+        return options, not_recommended, advice, caveats, [rule.id for rule in fired]
 
     def explain(self, evaluation: Evaluation, subject: str) -> Explanation:
         """Why ``subject`` is or is not among ``evaluation``'s options (see Evaluation.explain)."""

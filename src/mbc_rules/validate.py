@@ -26,7 +26,7 @@ from mbc_rules.schema import (
     Source,
     VocabularyEntry,
 )
-from mbc_rules.vocabulary import Agent, Vocabulary
+from mbc_rules.vocabulary import Agent, Vocabulary, name_key
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -145,7 +145,7 @@ def _agents(
     for entry, where in entries:
         names = {entry.id, entry.name, *entry.brands, *entry.aliases}
         for name in sorted(names):
-            key = " ".join(name.casefold().replace("-", " ").replace("_", " ").split())
+            key = name_key(name)
             if key in owner and owner[key] != entry.id:
                 problems.append(
                     where.problem(f"name {name!r} already belongs to {owner[key]!r}", entry.id)

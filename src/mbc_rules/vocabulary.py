@@ -112,7 +112,7 @@ class Agent:
         return self.category == "chemotherapy" and self.kind != "procedure"
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
     """Case, hyphen and space insensitive key, so 'Ado-Trastuzumab Emtansine' finds its entry."""
     return " ".join(name.casefold().replace("-", " ").replace("_", " ").split())
 
@@ -130,7 +130,7 @@ class Vocabulary:
         by_name: dict[str, str] = {}
         for agent in by_id.values():
             for name in (agent.id, agent.name, *agent.brands, *agent.aliases):
-                by_name.setdefault(_key(name), agent.id)
+                by_name.setdefault(name_key(name), agent.id)
         return cls(agents=by_id, _by_name=by_name)
 
     def __contains__(self, agent_id: object) -> bool:
@@ -148,14 +148,16 @@ class Vocabulary:
         Raises:
             UnknownAgentError: the name is not in the vocabulary; it suggests the nearest names.
         """
-        agent_id = self._by_name.get(_key(name))
+        agent_id = self._by_name.get(name_key(name))
         if agent_id is None:
             raise UnknownAgentError(name, self.suggest(name))
         return self.agents[agent_id]
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """The vocabulary names closest to ``name``, as ids, nearest first."""
-        matches = difflib.get_close_matches(_key(name), list(self._by_name), n=limit, cutoff=0.6)
+        matches = difflib.get_close_matches(
+            name_key(name), list(self._by_name), n=limit, cutoff=0.6
+        )
         suggestions: list[str] = []
         for match in matches:
             agent_id = self._by_name[match]

@@ -56,13 +56,26 @@ def test_ties_share_a_rank_and_ranks_have_no_gaps() -> None:
     result = ranked(
         make_rule("rule-r", offer("radiation_therapy", "option")),
         make_rule("rule-c", offer("chemotherapy", "option")),
+        make_rule("rule-t", offer("targeted_therapy", "option")),
+        make_rule("rule-b", offer("surgery", "option")),
         make_rule("rule-s", offer("surgery", "situational")),
     )
     assert result == [
+        (1, "targeted_therapy", "option"),
         (1, "chemotherapy", "option"),
-        (1, "radiation_therapy", "option"),
-        (2, "surgery", "situational"),
+        (2, "radiation_therapy", "option"),
+        (2, "surgery", "option"),
     ]
+
+
+def test_systemic_drugs_rank_above_surgery_and_radiation() -> None:
+    # ACS: "Although systemic drugs are the main treatment for stage IV breast cancer, local
+    # and regional treatments ... are sometimes used as well."
+    result = ranked(
+        make_rule("rule-r", offer("radiation_therapy", "preferred"), ("acs", "webmd", "pdq")),
+        make_rule("rule-c", offer("chemotherapy", "situational")),
+    )
+    assert result == [(1, "chemotherapy", "situational"), (2, "radiation_therapy", "preferred")]
 
 
 def test_supportive_care_is_never_ranked_above_an_anticancer_option() -> None:
@@ -104,9 +117,10 @@ def test_not_recommended_removes_a_category_and_regimens_that_use_it() -> None:
             },
         ),
         make_rule("not-rec", {"not_recommended": {"category": "hormone_therapy", "reason": "r"}}),
+        make_rule("rule-c", offer("chemotherapy", "option")),
     ]
     options, not_recommended, _ = rank(rules, BUNDLED.vocabulary, BUNDLED.sources)
-    assert [o.category for o in options] == ["targeted_therapy"]
+    assert [o.category for o in options] == ["targeted_therapy", "chemotherapy"]
     assert [r.name for r in options[0].regimens] == ["trastuzumab with chemotherapy"]
     assert not_recommended[0].category == "hormone_therapy"
     assert not_recommended[0].citations[0].publisher == "American Cancer Society"

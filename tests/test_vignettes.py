@@ -250,12 +250,17 @@ VIGNETTES = [
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive"},
         no_drugs=("alpelisib",),
     ),
-    # ACS: "no longer responding to any hormone drugs, chemotherapy is usually the next step".
+    # ACS: "no longer responding to any hormone drugs, chemotherapy is usually the next step";
+    # after two classes, exemestane (ACS: after letrozole), tamoxifen and toremifene are still
+    # untried, so hormone therapy stays first (YSC: "used as long as possible"; issue 10 - this
+    # vignette used to expect chemotherapy first, which the sources contradict).
     Vignette(
         "hr-positive, no response to hormone drugs of two classes",
         {**HR_POS_HER2_NEG, **POST, **progressed("letrozole", "fulvestrant")},
-        first="chemotherapy",
-        tiers={"chemotherapy": "preferred"},
+        first="hormone_therapy",
+        before=(("hormone_therapy", "chemotherapy"),),
+        drugs=("exemestane", "tamoxifen"),
+        no_drugs=("letrozole", "fulvestrant"),
     ),
     # ACS: "chemo is often the first treatment for patients with serious problems from their
     # cancer spread, such as breathing problems".

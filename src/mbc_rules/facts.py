@@ -12,6 +12,11 @@ Three kinds of fact:
 * ``flag``: true when the profile reports the thing (a site, a complication, a prior drug),
   false when it does not report it;
 * ``count``: a whole number, compared with ``at_least`` / ``at_most``.
+
+What the cancer grew on is read once, by :func:`treatment_history`: only anticancer treatments
+(hormone, targeted, immune and chemotherapy drugs) count, and a recurrence during or after an
+adjuvant (early-setting) treatment counts as growth on it. The same reading drives the facts
+below and the ranking's rule that nothing the cancer grew on is offered again.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ class FactDefinition:
     description: str
     reads: tuple[str, ...]
     values: tuple[str, ...] = ()
+
+    @property
+    def is_timing(self) -> bool:
+        """A condition on *when* (what was given before), not on who the patient is.
+
+        Sources may disagree on timing (one names a drug for the newly diagnosed, another only
+        after chemotherapy); the ranking shows such disagreement instead of letting the later
+        situation silently win (``docs/sources.md``).
+        """
+        return self.reads == ("prior_therapies",)
 
     def check_value(self, value: object) -> None:
         """Raise ValueError when ``value`` is not one this fact can take."""
@@ -162,7 +177,11 @@ _DEFINITIONS: list[FactDefinition] = [
     _status(
         "good_general_health", "Otherwise in good general health.", ["good_general_health"], YES_NO
     ),
-    _flag("any_prior_therapy", "Any prior therapy is listed.", ["prior_therapies"]),
+    _flag(
+        "any_prior_therapy",
+        "Any anticancer treatment (hormone, targeted, immune or chemotherapy drug) is listed.",
+        ["prior_therapies"],
+    ),
     _count(
         "her2_targeted_drugs_given",
         "How many different HER2-targeted drugs (anti-HER2 antibodies, HER2 kinase inhibitors, "
@@ -171,8 +190,10 @@ _DEFINITIONS: list[FactDefinition] = [
     ),
     _flag(
         "treatment_failed",
-        "The cancer progressed on some prior therapy, in any setting ('has not responded to "
-        "other treatments').",
+        "The cancer grew on some anticancer treatment: it progressed on it, or recurred during "
+        "or after it as adjuvant (early-setting) treatment ('has not responded to other "
+        "treatments'). Palliative or complementary care, trial enrolment, bone-modifying drugs "
+        "and local procedures never count.",
         ["prior_therapies"],
     ),
     _flag(
@@ -228,14 +249,70 @@ _DEFINITIONS: list[FactDefinition] = [
     ),
     _count(
         "lines_failed",
-        "How many lines of treatment for metastatic disease the cancer progressed on: prior "
-        "therapies with outcome 'progressed' in the metastatic setting, those sharing a line "
-        "number counted once.",
+        "How many lines of treatment for metastatic disease the cancer progressed on: "
+        "anticancer drugs with outcome 'progressed' in the metastatic setting, those sharing a "
+        "line number counted once. 0 is the first treatment for metastatic disease ('first-line', "
+        "'just been diagnosed'), whatever was given as adjuvant treatment.",
         ["prior_therapies"],
     ),
 ]
 
 FACTS: dict[str, FactDefinition] = {d.name: d for d in _DEFINITIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class PriorUse:
+    """One anticancer treatment of the history, as the ranking needs it."""
+
+    agent: str
+    outcome: str
+    setting: str
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentHistory:
+    """What was given before and what the cancer grew on: read once, used by facts and rank.
+
+    ``known`` is false when the profile omits ``prior_therapies``: the answer then assumes no
+    earlier treatment and says so. ``failed`` holds the agents the cancer grew on (progressed
+    on, or recurred during or after as adjuvant treatment); ``uses`` every anticancer use.
+    """
+
+    known: bool
+    failed: frozenset[str]
+    uses: tuple[PriorUse, ...]
+
+    def uses_of(self, agent: str) -> tuple[PriorUse, ...]:
+        """The uses of ``agent``, in the order given."""
+        return tuple(use for use in self.uses if use.agent == agent)
+
+
+NO_HISTORY = TreatmentHistory(known=True, failed=frozenset(), uses=())
+
+
+def grew_on(outcome: str, setting: str) -> bool:
+    """Whether the cancer grew on a treatment that ended so.
+
+    In the metastatic setting, when it progressed. A metastatic recurrence during or after an
+    adjuvant (early-setting) treatment counts as growth on it (issue 10), unless the treatment
+    was stopped for intolerance: the cancer never had the chance to grow on it.
+    """
+    if outcome == "progressed":
+        return True
+    return setting == "early" and outcome != "intolerant"
+
+
+def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
+    """The anticancer part of the profile's history, and what the cancer grew on."""
+    if profile.prior_therapies is None:
+        return TreatmentHistory(known=False, failed=frozenset(), uses=())
+    uses = tuple(
+        PriorUse(t.agent, t.outcome, t.setting)
+        for t in profile.prior_therapies
+        if vocabulary[t.agent].is_anticancer
+    )
+    failed = frozenset(u.agent for u in uses if grew_on(u.outcome, u.setting))
+    return TreatmentHistory(known=True, failed=failed, uses=uses)
 
 
 def _yes_no(value: bool | None) -> str:
@@ -269,14 +346,19 @@ def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, F
         bone_or_soft_tissue_only = "yes" if sites <= BONE_OR_SOFT_TISSUE_SITES else "no"
     resectable = set(profile.resectable_sites)
 
-    agents = [(vocabulary[t.agent], t) for t in profile.prior_therapies]
-    progressed = [(agent, t) for agent, t in agents if t.outcome == "progressed"]
+    # Only anticancer treatments count: yoga or palliative care is never a failed line.
+    agents = [
+        (vocabulary[t.agent], t)
+        for t in profile.prior_therapies or ()
+        if vocabulary[t.agent].is_anticancer
+    ]
+    progressed = [(agent, t) for agent, t in agents if grew_on(t.outcome, t.setting)]
     her2_drugs = {agent.id for agent, _ in agents if agent.is_her2_targeted}
     chemo_drugs = {agent.id for agent, _ in agents if agent.is_chemotherapy}
     metastatic_lines = {
         t.line if t.line is not None else f"entry-{i}"
         for i, (_, t) in enumerate(progressed)
-        if t.setting == "metastatic"
+        if t.setting == "metastatic" and t.outcome == "progressed"
     }
 
     facts: dict[str, FactValue] = {
@@ -294,7 +376,7 @@ def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, F
         "spread_to_organs": bool(sites & ORGAN_SITES),
         "bone_or_soft_tissue_only": bone_or_soft_tissue_only,
         "widespread_bone_metastases": bool(profile.widespread_bone_metastases),
-        **{c: c in profile.complications for c in COMPLICATIONS},
+        **{c: c in (profile.complications or ()) for c in COMPLICATIONS},
         "brain_metastases": profile.brain_metastases,
         **{
             f"{site}_resectable": "unknown" if not resectable else _yes_no(site in resectable)

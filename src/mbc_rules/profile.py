@@ -124,8 +124,10 @@ class PatientProfile(BaseModel):
     metastatic_sites: Annotated[list[Site], Field(max_length=20)] = Field(
         default_factory=list, description="Where the cancer has spread (distant sites)."
     )
-    complications: Annotated[list[Complication], Field(max_length=20)] = Field(
-        default_factory=list, description="Problems the spread causes."
+    complications: Annotated[list[Complication], Field(max_length=20)] | None = Field(
+        None,
+        description="Problems the spread causes; [] when there are none, null (or omitted) "
+        "when not known. An answer that assumes none says so.",
     )
     brain_metastases: BrainMetastases = Field(
         "unknown",
@@ -144,8 +146,13 @@ class PatientProfile(BaseModel):
     good_general_health: bool | None = Field(
         None, description="Otherwise in good general health; null when unknown."
     )
-    prior_therapies: Annotated[list[PriorTherapy], Field(max_length=MAX_PRIOR_THERAPIES)] = Field(
-        default_factory=list, description="Treatments already given."
+    prior_therapies: Annotated[list[PriorTherapy], Field(max_length=MAX_PRIOR_THERAPIES)] | None = (
+        Field(
+            None,
+            description="Treatments already given; [] when there were none, null (or omitted) when "
+            "the history is not known. Unknown history is not 'no history': an answer that assumes "
+            "no earlier treatment says so.",
+        )
     )
 
     @field_validator("metastatic_sites", "resectable_sites")
@@ -155,12 +162,14 @@ class PatientProfile(BaseModel):
 
     @field_validator("complications")
     @classmethod
-    def _distinct_complications(cls, complications: list[str]) -> list[str]:
-        return _no_duplicates(complications, "complication")
+    def _distinct_complications(cls, complications: list[str] | None) -> list[str] | None:
+        return None if complications is None else _no_duplicates(complications, "complication")
 
     @field_validator("prior_therapies")
     @classmethod
-    def _consistent_history(cls, therapies: list[PriorTherapy]) -> list[PriorTherapy]:
+    def _consistent_history(cls, therapies: list[PriorTherapy] | None) -> list[PriorTherapy] | None:
+        if therapies is None:
+            return None
         _no_duplicates([(t.agent, t.outcome, t.setting) for t in therapies], "prior therapy")
         outcomes: dict[tuple[str, str], set[str]] = {}
         for therapy in therapies:

@@ -1,16 +1,23 @@
-"""Stage 6, rank: a pure function from fired rules to ranked, cited options.
+"""Stage 6, rank: a pure function from fired rules (and the history) to ranked, cited options.
 
 Order never depends on the order in which the engine fired rules. The keys, in order
-(``docs/ranking.md`` explains them):
+(``docs/ranking.md`` explains each, with the sentence behind it):
 
 1. supportive care (palliative care, complementary therapy) goes alongside treatment: it is
    always listed after every anticancer option, never above one;
-2. tier: ``preferred`` before ``option`` before ``situational`` (the best tier any rule gives);
-3. how many independent sources support the category (more first);
-4. ``CATEGORY_ORDER``, which only orders the listing: options equal on 1-3 share a rank.
+2. systemic drugs before local and other treatment (ACS: "systemic drugs are the main
+   treatment for stage IV breast cancer");
+3. the sources' own orderings among systemic drugs (``ORDERINGS``): chemotherapy first for
+   serious problems from the spread; anti-HER2 treatment leads for HER2-positive disease;
+   hormone therapy, then its targeted combinations, before chemotherapy while a hormone option
+   is left for hormone receptor positive disease;
+4. tier: ``preferred`` before ``option`` before ``situational`` (the best tier any rule gives);
+5. how many independent sources support the category (more first);
+6. ``CATEGORY_ORDER``, which only orders the listing: options equal on 1-5 share a rank.
 
-Not-recommended statements act first: they remove what they name (a whole category, or single
-agents, and every regimen containing one) before anything is ranked.
+Before anything is ranked, not-recommended statements remove what they name, and so does the
+history: nothing the cancer grew on is offered again, alone or in a regimen, unless a cited
+sentence continues it (``Regimen.continues``).
 """
 
 from __future__ import annotations
@@ -20,15 +27,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from mbc_rules.facts import FACTS, NO_HISTORY, FactValue, TreatmentHistory
 from mbc_rules.result import (
     AdviceItem,
+    Agreement,
+    AgreementCondition,
     CitedSource,
+    GivenBefore,
     NotRecommendedItem,
+    OptionNote,
     RegimenOption,
     TreatmentOption,
 )
-from mbc_rules.schema import Citation, Rule, Source
-from mbc_rules.vocabulary import CATEGORIES, TIERS, Category, Tier, Vocabulary
+from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source
+from mbc_rules.vocabulary import (
+    CATEGORIES,
+    SYSTEMIC_CATEGORIES,
+    TIERS,
+    Category,
+    Tier,
+    Vocabulary,
+)
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -44,6 +63,146 @@ CATEGORY_ORDER: tuple[str, ...] = (
 )
 SUPPORTIVE = frozenset({"palliative_care", "complementary_therapy"})
 assert set(CATEGORY_ORDER) == set(CATEGORIES)
+
+
+def _sentence(source: str, section: str, excerpt: str) -> Citation:
+    return Citation(source=source, section=section, excerpt=excerpt)
+
+
+# The sentences behind the orderings and behind "not again" (tests check each word for word
+# against the source texts; docs/ranking.md quotes them).
+SYSTEMIC_FIRST = _sentence(
+    "acs",
+    "Local or regional treatments for stage IV breast cancer",
+    "Although systemic drugs are the main treatment for stage IV breast cancer, local and "
+    "regional treatments such as surgery, radiation therapy, or regional chemotherapy are "
+    "sometimes used as well.",
+)
+HORMONE_AS_LONG_AS_POSSIBLE = _sentence(
+    "ysc",
+    "ER/PR+ Disease",
+    "First-line therapy is endocrine (hormonal) therapy, which will be used as long as "
+    "possible. Chemotherapy is typically used only when endocrine therapy fails.",
+)
+CHEMOTHERAPY_WHEN_NO_HORMONE_DRUG_WORKS = _sentence(
+    "acs",
+    "Progression while being treated with hormone therapy",
+    "If the cancer is no longer responding to any hormone drugs, chemotherapy is usually the "
+    "next step.",
+)
+CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS = _sentence(
+    "acs",
+    "Hormone receptor-positive cancers",
+    "Because hormone therapy can take months to work, chemo is often the first treatment for "
+    "patients with serious problems from their cancer spread, such as breathing problems.",
+)
+ANTI_HER2_IN_EVERY_THERAPY = _sentence(
+    "ysc", "HER2+ Disease", "All therapies will involve the use of anti-HER2 treatment."
+)
+MOVE_ON = (
+    _sentence(
+        "ysc",
+        "Types of MBC Treatment",
+        "In general, metastatic disease will be treated with one therapy after another, "
+        "pursuing each one as long as it remains effective. If one course of therapy stops "
+        "working, your doctor will use another one.",
+    ),
+    _sentence(
+        "acs",
+        "Systemic (drug) treatments for stage IV breast cancer",
+        "Treatment often continues until the cancer starts growing again or until side effects "
+        "become unacceptable. If this happens, other drugs might be tried.",
+    ),
+)
+ORDERING_SENTENCES: tuple[Citation, ...] = (
+    SYSTEMIC_FIRST,
+    HORMONE_AS_LONG_AS_POSSIBLE,
+    CHEMOTHERAPY_WHEN_NO_HORMONE_DRUG_WORKS,
+    CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS,
+    ANTI_HER2_IN_EVERY_THERAPY,
+    *MOVE_ON,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the sources' orderings need to know of the patient (from the derived facts)."""
+
+    hormone_receptor_positive: bool = False
+    her2_positive: bool = False
+    serious_problems_from_spread: bool = False
+
+    @classmethod
+    def of(cls, facts: Mapping[str, FactValue]) -> Standing:
+        """Read from derived facts; unknown is never read as positive."""
+        return cls(
+            hormone_receptor_positive=facts.get("hormone_receptor_status") == "positive",
+            her2_positive=facts.get("her2_status") == "positive",
+            serious_problems_from_spread=facts.get("visceral_crisis") is True,
+        )
+
+
+def timing_tests(condition: Condition) -> list[FactTest]:
+    """The tests of a condition on *when* (the treatment history), in order."""
+    if isinstance(condition, FactTest):
+        return [condition] if FACTS[condition.fact].is_timing else []
+    if isinstance(condition, NotOf):
+        return timing_tests(condition.not_)
+    parts = condition.all if isinstance(condition, AllOf) else condition.any
+    return [test for part in parts for test in timing_tests(part)]
+
+
+def _test(test: FactTest, facts: Mapping[str, FactValue]) -> bool:
+    actual, operator, operand = facts[test.fact], test.operator, test.operand
+    if operator == "equals":
+        return bool(actual == operand)
+    if operator == "not_equals":
+        return bool(actual != operand)
+    if operator == "in":
+        return actual in operand
+    if operator == "not_in":
+        return actual not in operand
+    if isinstance(actual, bool) or not isinstance(actual, int):
+        return False
+    return actual >= operand if operator == "at_least" else actual <= operand
+
+
+def holds_but_for_timing(
+    condition: Condition, facts: Mapping[str, FactValue], negate: bool = False
+) -> bool:
+    """Whether ``condition`` holds (its negation, when ``negate``) with every test on the
+    treatment history taken as met: who the patient is, where the cancer is, and what it does
+    all hold, whatever the history says.
+    """
+    if isinstance(condition, FactTest):
+        if FACTS[condition.fact].is_timing:
+            return True
+        return _test(condition, facts) != negate
+    if isinstance(condition, NotOf):
+        return holds_but_for_timing(condition.not_, facts, not negate)
+    parts = condition.all if isinstance(condition, AllOf) else condition.any
+    conjunction = isinstance(condition, AllOf) != negate
+    results = (holds_but_for_timing(part, facts, negate) for part in parts)
+    return all(results) if conjunction else any(results)
+
+
+def waiting_rules(
+    rules: Sequence[Rule], facts: Mapping[str, FactValue], fired: Iterable[str]
+) -> frozenset[str]:
+    """Offering rules that did not fire only because of a condition on the history.
+
+    Conditions on who the patient is hold whichever source states them; a source's condition
+    on *when* is shown, with its sentence, in the ``agreement`` of the option it concerns.
+    """
+    done = set(fired)
+    return frozenset(
+        rule.id
+        for rule in rules
+        if rule.id not in done
+        and rule.then.offer is not None
+        and timing_tests(rule.when)
+        and holds_but_for_timing(rule.when, facts)
+    )
 
 
 @dataclass
@@ -121,10 +280,190 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
     return kept
 
 
+@dataclass
+class _Contribution:
+    """What one offering rule still names after removals and the history."""
+
+    rule: Rule
+    tier: int
+    sources: set[str]
+    agents: list[str]
+    regimens: list[tuple[str, ...]]
+    named_any: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.named_any and not self.agents and not self.regimens
+
+
+def _members(agent_id: str, vocabulary: Vocabulary) -> frozenset[str]:
+    """The drugs the sources name that an agent stands for (itself, or a class's members)."""
+    agent = vocabulary[agent_id]
+    if agent.kind == "drug":
+        return frozenset({agent_id})
+    if agent.kind == "procedure":
+        return frozenset()
+    same = (
+        (lambda a: a.category == agent.category)
+        if agent_id in CATEGORIES
+        else (lambda a: a.drug_class == agent.drug_class)
+    )
+    return frozenset(
+        a.id for a in vocabulary.agents.values() if a.kind == "drug" and a.in_sources and same(a)
+    )
+
+
+def _grown_on(agent_id: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
+    # A class ("an aromatase inhibitor") is used up only when the cancer grew on every drug
+    # of it that the sources name: exemestane is left after letrozole.
+    if not failed:
+        return False
+    members = _members(agent_id, vocabulary)
+    return bool(members) and members <= failed
+
+
+def _support(contributions: Sequence[_Contribution], hormone_failed: bool) -> dict[str, _Support]:
+    support: dict[str, _Support] = {}
+    for part in contributions:
+        if part.empty:
+            continue  # everything this rule named was ruled out for this profile
+        offer = part.rule.then.offer
+        assert offer is not None
+        entry = support.setdefault(offer.category, _Support())
+        entry.rules.append((part.tier, part.rule))
+        entry.tier = min(entry.tier, part.tier)
+        entry.sources |= part.sources
+        for agent in part.agents:
+            entry.agents[agent] = _better(entry.agents.get(agent), part.tier, part.sources)
+        for combo in part.regimens:
+            entry.regimens[combo] = _better(entry.regimens.get(combo), part.tier, part.sources)
+    # "Switching to another type of hormone therapy" needs a type left to switch to: once the
+    # cancer grew on a hormone drug, hormone therapy stands only while a hormone drug the
+    # sources name for this patient is untried ("no longer responding to any hormone drugs").
+    hormone = support.get("hormone_therapy")
+    if hormone is not None and hormone_failed and not hormone.agents and not hormone.regimens:
+        del support["hormone_therapy"]
+    return support
+
+
+def _partner_categories_missing(
+    combo: tuple[str, ...], own: str, support: Mapping[str, _Support], vocabulary: Vocabulary
+) -> bool:
+    # "with chemotherapy", "with hormone therapy": a regimen whose partner is a whole category
+    # stands only beside an option of that category (bevacizumab only with chemotherapy). A
+    # hormone drug partner likewise needs hormone therapy to be an option for this patient: no
+    # hormone regimen where the receptor status gives the sources no ground for hormone therapy.
+    return any(
+        vocabulary[a].category not in support
+        and (a in CATEGORIES or vocabulary[a].category == "hormone_therapy")
+        and vocabulary[a].category != own
+        for a in combo
+    )
+
+
+def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
+    ways = []
+    for use in history.uses_of(agent):
+        if use.outcome == "progressed" and use.setting == "metastatic":
+            ways.append("it progressed on it")
+        elif use.setting == "early" and use.outcome != "intolerant":
+            ways.append("it recurred during or after it as adjuvant (early) treatment")
+    return " and ".join(dict.fromkeys(ways)) or "it grew on it"
+
+
+def _levels(
+    support: Mapping[str, _Support], standing: Standing, vocabulary: Vocabulary
+) -> dict[str, int]:
+    """The sources' orderings among systemic drugs, as levels (lower comes first)."""
+    present = set(support)
+    sequence: list[str] = []
+    crisis = standing.serious_problems_from_spread and "chemotherapy" in present
+    if crisis:
+        sequence.append("chemotherapy")  # ACS: chemo first for serious problems from spread
+    targeted = support.get("targeted_therapy")
+    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, vocabulary):
+        sequence.append("targeted_therapy")  # YSC: all therapies involve anti-HER2 treatment
+    if standing.hormone_receptor_positive and "hormone_therapy" in present and not crisis:
+        # YSC: endocrine therapy "as long as possible"; its targeted combinations follow it and
+        # never outrank it by counting the same sources twice; chemotherapy comes after both.
+        sequence += ["hormone_therapy", "targeted_therapy"]
+    ordered = [c for c in dict.fromkeys(sequence) if c in present]
+    levels = {c: i for i, c in enumerate(ordered)}
+    return {c: levels.get(c, len(ordered)) for c in present if c in SYSTEMIC_CATEGORIES}
+
+
+def _has_anti_her2(entry: _Support, vocabulary: Vocabulary) -> bool:
+    named = set(entry.agents) | {a for combo in entry.regimens for a in combo}
+    return any(vocabulary[a].is_her2_targeted for a in named)
+
+
+def _condition_text(test: FactTest) -> str:
+    operand = test.operand
+    if isinstance(operand, list):
+        shown = "[" + ", ".join(str(v) for v in operand) + "]"
+    elif isinstance(operand, bool):
+        shown = "true" if operand else "false"
+    else:
+        shown = str(operand)
+    word = {
+        "equals": "=",
+        "not_equals": "≠",
+        "in": "in",
+        "not_in": "not in",
+        "at_least": "≥",
+        "at_most": "≤",
+    }[test.operator]
+    return f"{test.fact} {word} {shown}"
+
+
+def _agreement(
+    category: str,
+    named: set[str],
+    entry: _Support,
+    waiting: Sequence[Rule],
+    sources: Mapping[str, Source],
+) -> Agreement:
+    conditions: list[AgreementCondition] = []
+    for rule in waiting:
+        offer = rule.then.offer
+        if offer is None or offer.category != category:
+            continue
+        theirs = set(offer.agents) | {a for r in offer.regimens for a in r.agents}
+        common = sorted(theirs & named)
+        if theirs and not common:
+            continue
+        condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
+        for source in sorted({c.source for c in rule.citations}):
+            said = [c for c in rule.citations if c.source == source]
+            conditions.append(
+                AgreementCondition.model_construct(
+                    source=source,
+                    publisher=sources[source].publisher if source in sources else source,
+                    agents=common,
+                    condition=condition,
+                    rule_id=rule.id,
+                    citations=cite(said, sources),
+                )
+            )
+    return Agreement.model_construct(
+        supporting=sorted(entry.sources), conditions_not_met=conditions
+    )
+
+
 def rank(
-    fired: Sequence[Rule], vocabulary: Vocabulary, sources: Mapping[str, Source]
+    fired: Sequence[Rule],
+    vocabulary: Vocabulary,
+    sources: Mapping[str, Source],
+    *,
+    history: TreatmentHistory = NO_HISTORY,
+    standing: Standing = Standing(),
+    waiting: Sequence[Rule] = (),
 ) -> tuple[list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem]]:
     """Turn the rules that fired into ranked options, not-recommended items and advice.
+
+    ``history`` says what the cancer grew on (never offered again) and what else was given;
+    ``standing`` what the sources' orderings need; ``waiting`` the offering rules that did not
+    fire only because of a condition on the history (see :func:`waiting_rules`).
 
     The output models are built without re-validation (``model_construct``): every value
     comes from validated rules, and this is the hot path of every evaluation.
@@ -158,42 +497,89 @@ def rank(
                 )
             )
 
+    failed = history.failed
+
     def usable(agent: str) -> bool:
         return agent not in removed_agents and vocabulary[agent].category not in removed_categories
 
-    support: dict[str, _Support] = {}
+    def grown(agent: str) -> bool:
+        return _grown_on(agent, failed, vocabulary)
+
+    hormone_failed = any(vocabulary[a].category == "hormone_therapy" for a in failed)
+    contributions: list[_Contribution] = []
+    deferred: list[_Contribution] = []
+    continued: dict[tuple[str, ...], frozenset[str]] = {}
     for rule in fired:
         offer = rule.then.offer
         if offer is None or offer.category in removed_categories:
             continue
-        agents = [a for a in offer.agents if usable(a)]
-        regimens = [r.agents for r in offer.regimens if all(usable(a) for a in r.agents)]
-        named_any = bool(offer.agents or offer.regimens)
-        if named_any and not agents and not regimens:
-            continue  # everything this rule named was ruled out for this profile
-        tier = TIERS.index(offer.tier)
-        rule_sources = {c.source for c in rule.citations}
-        entry = support.setdefault(offer.category, _Support())
-        entry.rules.append((tier, rule))
-        entry.tier = min(entry.tier, tier)
-        entry.sources |= rule_sources
-        for agent in agents:
-            entry.agents[agent] = _better(entry.agents.get(agent), tier, rule_sources)
-        for members in regimens:
-            combo = tuple(members)
-            entry.regimens[combo] = _better(entry.regimens.get(combo), tier, rule_sources)
+        agents = [a for a in offer.agents if usable(a) and not grown(a)]
+        regimens = []
+        for regimen in offer.regimens:
+            if not all(usable(a) for a in regimen.agents):
+                continue
+            if any(grown(a) and a not in regimen.continues for a in regimen.agents):
+                continue
+            combo = tuple(regimen.agents)
+            regimens.append(combo)
+            if regimen.continues:
+                continued[combo] = continued.get(combo, frozenset()) | set(regimen.continues)
+        part = _Contribution(
+            rule=rule,
+            tier=TIERS.index(offer.tier),
+            sources={c.source for c in rule.citations},
+            agents=agents,
+            regimens=regimens,
+            named_any=bool(offer.agents or offer.regimens),
+        )
+        (deferred if offer.only_when_none_left else contributions).append(part)
 
-    keys = {
-        category: (category in SUPPORTIVE, entry.tier, -len(entry.sources))
-        for category, entry in support.items()
-    }
+    while True:
+        support = _support(contributions, hormone_failed)
+        standing_in = [
+            part
+            for part in deferred
+            if part.rule.then.offer is not None
+            and part.rule.then.offer.only_when_none_left not in support
+        ]
+        if standing_in:
+            support = _support([*contributions, *standing_in], hormone_failed)
+        dropped = False
+        for part in contributions:
+            own = part.rule.then.offer.category if part.rule.then.offer else ""
+            kept = [
+                c
+                for c in part.regimens
+                if not _partner_categories_missing(c, own, support, vocabulary)
+            ]
+            if len(kept) != len(part.regimens):
+                part.regimens, dropped = kept, True
+        if not dropped:
+            break
+
+    levels = _levels(support, standing, vocabulary)
+
+    def key(category: str) -> tuple[int, ...]:
+        entry = support[category]
+        supportive = category in SUPPORTIVE
+        systemic = category in SYSTEMIC_CATEGORIES
+        return (
+            int(supportive),
+            int(not systemic and not supportive),
+            levels.get(category, 0),
+            entry.tier,
+            -len(entry.sources),
+        )
+
+    keys = {category: key(category) for category in support}
     ordered = sorted(support, key=lambda c: (keys[c], CATEGORY_ORDER.index(c)))
+    any_systemic = any(c in SYSTEMIC_CATEGORIES for c in support)
     options: list[TreatmentOption] = []
     current_rank, previous_key = 0, None
     for category in ordered:
-        key = keys[category]
-        if key != previous_key:
-            current_rank, previous_key = current_rank + 1, key
+        category_key = keys[category]
+        if category_key != previous_key:
+            current_rank, previous_key = current_rank + 1, category_key
         entry = support[category]
         # The strongest statements lead the rationale and the citations (stable within a tier).
         strongest = [rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])]
@@ -204,14 +590,27 @@ def rank(
             entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
         )
         # A regimen's partners from other categories (the fulvestrant of alpelisib with
-        # fulvestrant) are named in the regimen, not listed as this category's agents.
-        members = [a for combo in combos for a in combo if vocabulary[a].category == category]
+        # fulvestrant) are named in the regimen, not listed as this category's agents; nor is
+        # a drug the cancer grew on that a sentence continues only inside its regimen.
+        members = [
+            a
+            for combo in combos
+            for a in combo
+            if vocabulary[a].category == category and not grown(a)
+        ]
         agents = list(dict.fromkeys([*single, *members]))
+        named = set(agents) | {a for combo in combos for a in combo}
+        given_before = [
+            GivenBefore.model_construct(agent=use.agent, outcome=use.outcome, setting=use.setting)
+            for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
+            if use.agent in named and use.agent not in failed
+        ]
+        notes = _notes(category, support, standing, levels, any_systemic, vocabulary, sources)
         options.append(
             TreatmentOption.model_construct(
                 rank=current_rank,
                 category=cast(Category, category),
-                tier=cast(Tier, TIERS[key[1]]),
+                tier=cast(Tier, TIERS[entry.tier]),
                 agents=agents,
                 regimens=[
                     RegimenOption.model_construct(agents=list(c), name=regimen_name(c, vocabulary))
@@ -221,6 +620,109 @@ def rank(
                 citations=cite(_unique_citations(strongest), sources),
                 rule_ids=[r.id for r in strongest],
                 source_ids=sorted(entry.sources),
+                agreement=_agreement(category, named, entry, waiting, sources),
+                given_before=given_before,
+                notes=notes,
+            )
+        )
+
+    offered_regimens = {c for entry in support.values() for c in entry.regimens}
+    for agent in sorted(failed):
+        if agent in removed_agents:
+            continue
+        name = vocabulary[agent].name
+        reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again."
+        kept_in = [
+            regimen_name(c, vocabulary)
+            for c in sorted(offered_regimens)
+            if agent in continued.get(c, frozenset())
+        ]
+        if kept_in:
+            reason += f" A source continues it only in: {'; '.join(kept_in)}."
+        not_recommended.append(
+            NotRecommendedItem.model_construct(
+                category=None,
+                agents=[agent],
+                reason=reason,
+                citations=cite(MOVE_ON, sources),
+                rule_ids=[],
             )
         )
     return options, not_recommended, advice
+
+
+def _notes(
+    category: str,
+    support: Mapping[str, _Support],
+    standing: Standing,
+    levels: Mapping[str, int],
+    any_systemic: bool,
+    vocabulary: Vocabulary,
+    sources: Mapping[str, Source],
+) -> list[OptionNote]:
+    notes: list[OptionNote] = []
+    if category in SUPPORTIVE:
+        return notes
+    if category not in SYSTEMIC_CATEGORIES:
+        if any_systemic and category in ("surgery", "radiation_therapy"):
+            notes.append(
+                OptionNote.model_construct(
+                    topic="after_systemic_treatment",
+                    text="Systemic drugs are the main treatment for stage IV breast cancer; "
+                    "local treatment is used alongside them in certain situations, and is "
+                    "listed after them.",
+                    citations=cite([SYSTEMIC_FIRST], sources),
+                )
+            )
+        return notes
+    if category == "chemotherapy" and levels.get("chemotherapy", 0) > levels.get(
+        "hormone_therapy", 99
+    ):
+        notes.append(
+            OptionNote.model_construct(
+                topic="after_hormone_therapy",
+                text="A hormone therapy option is left untried: chemotherapy is typically used "
+                "only when endocrine therapy fails, and is listed after it.",
+                citations=cite([HORMONE_AS_LONG_AS_POSSIBLE], sources),
+            )
+        )
+    if (
+        category == "chemotherapy"
+        and standing.serious_problems_from_spread
+        and levels.get("chemotherapy") == 0
+    ):
+        notes.append(
+            OptionNote.model_construct(
+                topic="chemotherapy_first",
+                text="Serious problems from the spread: chemotherapy is often the first "
+                "treatment, because hormone therapy can take months to work.",
+                citations=cite([CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS], sources),
+            )
+        )
+    if standing.her2_positive and category != "targeted_therapy":
+        targeted = support.get("targeted_therapy")
+        if targeted is not None and _has_anti_her2(targeted, vocabulary):
+            partners = [
+                regimen_name(combo, vocabulary)
+                for combo in sorted(targeted.regimens)
+                if any(vocabulary[a].is_her2_targeted for a in combo)
+                and any(vocabulary[a].category == category for a in combo)
+            ]
+            text = "HER2-positive disease: every therapy involves anti-HER2 treatment; " + (
+                f"here: {'; '.join(partners)}."
+                if partners
+                else "give it with an anti-HER2 drug of the targeted therapy option."
+            )
+        else:
+            text = (
+                "HER2-positive disease: every therapy involves anti-HER2 treatment, but no "
+                "anti-HER2 drug the sources name is left untried for this patient."
+            )
+        notes.append(
+            OptionNote.model_construct(
+                topic="with_anti_her2_treatment",
+                text=text,
+                citations=cite([ANTI_HER2_IN_EVERY_THERAPY], sources),
+            )
+        )
+    return notes

@@ -44,6 +44,59 @@ class RegimenOption(BaseModel):
     name: str = Field(description="The regimen in words, e.g. 'alpelisib with fulvestrant'.")
 
 
+class AgreementCondition(BaseModel):
+    """A source that names this option only in a situation this patient is not in (yet).
+
+    Conditions on who the patient is hold whoever states them; conditions on *when* (after
+    chemotherapy, after other treatments, just diagnosed) may differ between sources, and the
+    difference is shown here rather than silently settled.
+    """
+
+    model_config = _OUTPUT
+
+    source: str = Field(description="Source id.")
+    publisher: str
+    agents: list[str] = Field(
+        description="The agents of this option the source names in that situation; empty when "
+        "it speaks of the whole category."
+    )
+    condition: list[str] = Field(
+        description="The timing conditions of that statement not met here, as fact tests "
+        "(e.g. 'chemotherapy_given = true'); docs/facts.md defines each fact."
+    )
+    rule_id: str
+    citations: list[CitedSource] = Field(description="The source's sentence stating it.")
+
+
+class Agreement(BaseModel):
+    """Which sources support an option as offered, and which attach a condition not met here."""
+
+    model_config = _OUTPUT
+
+    supporting: list[str] = Field(description="Ids of the sources that support it as offered.")
+    conditions_not_met: list[AgreementCondition] = Field(default_factory=list)
+
+
+class GivenBefore(BaseModel):
+    """An agent of this option that the history already lists (it is not new to the patient)."""
+
+    model_config = _OUTPUT
+
+    agent: str
+    outcome: str = Field(description="ongoing, completed, intolerant or unknown, as given.")
+    setting: str
+
+
+class OptionNote(BaseModel):
+    """Something the sources say about how an option is given here, with the sentence."""
+
+    model_config = _OUTPUT
+
+    topic: str
+    text: str
+    citations: list[CitedSource]
+
+
 class TreatmentOption(BaseModel):
     """One treatment category offered for the profile, with its rank and its support."""
 
@@ -61,6 +114,20 @@ class TreatmentOption(BaseModel):
     citations: list[CitedSource]
     rule_ids: list[str]
     source_ids: list[str]
+    agreement: Agreement = Field(
+        default_factory=lambda: Agreement(supporting=[]),
+        description="The sources that support this option as offered, and those that name it "
+        "only in a situation not met here (with their sentence).",
+    )
+    given_before: list[GivenBefore] = Field(
+        default_factory=list,
+        description="Agents of this option already in the history that the cancer did not "
+        "grow on (stopped for intolerance, completed, ongoing): not new to the patient.",
+    )
+    notes: list[OptionNote] = Field(
+        default_factory=list,
+        description="How the sources say to give it here (e.g. with anti-HER2 treatment).",
+    )
 
 
 class NotRecommendedItem(BaseModel):
@@ -114,7 +181,11 @@ class InformativeTest(BaseModel):
 
     model_config = _OUTPUT
 
-    status: str = Field(description="The profile field, e.g. pik3ca_status.")
+    status: str = Field(
+        description="The profile field, e.g. pik3ca_status; prior_therapies or complications "
+        "when they are not given (values then name a history, e.g. 'letrozole progressed', or "
+        "a complication)."
+    )
     outcomes: list[TestOutcome] = Field(description="Only the values that change the answer.")
     citations: list[CitedSource] = Field(
         description="The sources' advice to test the tumour or biopsy a metastasis."

@@ -19,10 +19,10 @@ from mbc_rules.compile import CompiledRuleset, compile_rules
 from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
 from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
-from mbc_rules.facts import derive_facts
+from mbc_rules.facts import TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
-from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import cite, rank, speaking_of
+from mbc_rules.profile import PatientProfile, PriorTherapy
+from mbc_rules.rank import Standing, cite, rank, speaking_of, timing_tests, waiting_rules
 from mbc_rules.result import (
     AdviceItem,
     Evaluation,
@@ -34,7 +34,7 @@ from mbc_rules.result import (
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.validate import ValidatedRules, validate_files
-from mbc_rules.vocabulary import Vocabulary
+from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, Vocabulary
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
@@ -44,6 +44,16 @@ SUPPORT_AND_TRIALS = frozenset({"palliative_care", "complementary_therapy", "cli
 _Answer = tuple[
     list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem], list[str], list[str]
 ]
+UNKNOWN_HISTORY_CAVEAT = (
+    "The treatment history is not given (prior_therapies omitted): this answer assumes no "
+    "earlier treatment. Give the history, or [] when there was none; the informative tests "
+    "show what a history would change."
+)
+UNKNOWN_COMPLICATIONS_CAVEAT = (
+    "Complications are not given (complications omitted): this answer assumes none, such as "
+    "serious problems from the spread, which would put chemotherapy first. Give them, or [] "
+    "when there are none."
+)
 SILENT_CAVEAT = (
     "No source covers an anticancer treatment for this profile as given; nothing is offered "
     "rather than a guess. See the advice and the unknown statuses."
@@ -100,6 +110,8 @@ class Rulebase:
         # about women apply): a cohort repeats the same few hundred sets, so each is ranked
         # once. The engine itself still runs for every evaluation.
         self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
+        # Rules with a condition on the history: the only ones that can wait for another time.
+        self._timed = tuple(rule for rule in rules if timing_tests(rule.when))
 
     def __getstate__(self) -> dict[str, Any]:
         # The matcher holds an engine handle that cannot cross a process boundary: a pickled
@@ -223,7 +235,14 @@ class Rulebase:
         read = self.read_profile(profile)
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
-        answer = self._answer(fired_ids, read.sex == "male")
+        answer = self._answer(
+            fired_ids,
+            read.sex == "male",
+            treatment_history(read, self.vocabulary),
+            Standing.of(facts),
+            waiting_rules(self._timed, facts, fired_ids),
+            read.complications is None,
+        )
         options, not_recommended, advice, caveats, fired_rules = answer
         # Top-level lists are copied so that no caller can edit what the cache holds; the
         # models inside are frozen.
@@ -240,12 +259,30 @@ class Rulebase:
         result._rulebase = self
         return result
 
-    def _ranked_answer(self, fired_ids: frozenset[str], male: bool) -> _Answer:
+    def _ranked_answer(
+        self,
+        fired_ids: frozenset[str],
+        male: bool,
+        history: TreatmentHistory,
+        standing: Standing,
+        waiting_ids: frozenset[str],
+        complications_unknown: bool,
+    ) -> _Answer:
         fired = [rule for rule in self.rules if rule.id in fired_ids]
+        excluded = ("women",) if male else ()
         options, not_recommended, advice = rank(
-            speaking_of(fired, ("women",) if male else ()), self.vocabulary, self.sources
+            speaking_of(fired, excluded),
+            self.vocabulary,
+            self.sources,
+            history=history,
+            standing=standing,
+            waiting=speaking_of([r for r in self.rules if r.id in waiting_ids], excluded),
         )
         caveats = [MALE_CAVEAT] if male else []
+        if not history.known:
+            caveats.append(UNKNOWN_HISTORY_CAVEAT)
+        if complications_unknown:
+            caveats.append(UNKNOWN_COMPLICATIONS_CAVEAT)
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
         return options, not_recommended, advice, caveats, [rule.id for rule in fired]
@@ -279,14 +316,28 @@ class Rulebase:
         biopsy = [r for r in self.rules if r.then.advice and r.then.advice.topic in TEST_ADVICE]
         citations = cite([c for r in biopsy for c in r.citations], self.sources)
         tests = []
+        trials: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
         for status, values in STATUS_VALUES.items():
             if getattr(profile, status) != "unknown":
                 continue
             if status == "menopausal_status" and profile.sex == "male":
                 continue
+            trials.append((status, [(value, {status: value}) for value in values]))
+        if profile.prior_therapies is None:
+            # Unknown history is not "no history": name the treatments whose failure would
+            # change this answer (the leading anticancer drugs, one at a time).
+            trials.append(("prior_therapies", self._histories_that_matter(evaluation)))
+        if profile.complications is None:
+            trials.append(
+                (
+                    "complications",
+                    [(c, {"complications": [c]}) for c in ("visceral_crisis", "symptomatic")],
+                )
+            )
+        for status, tried in trials:
             outcomes = []
-            for value in values:
-                then = self.evaluate(profile.model_copy(update={status: value}))
+            for value, update in tried:
+                then = self.evaluate(profile.model_copy(update=update))
                 later = {o.category: o for o in then.options}
                 then_agents = _all_agents(then)
                 outcome = TestOutcome(
@@ -314,6 +365,22 @@ class Rulebase:
                 tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
         return tests
 
+    def _histories_that_matter(self, evaluation: Evaluation) -> list[tuple[str, dict[str, Any]]]:
+        leading = [
+            agent
+            for option in evaluation.options
+            if option.category in SYSTEMIC_CATEGORIES
+            for agent in option.agents
+            if self.vocabulary[agent].kind == "drug"
+        ]
+        return [
+            (
+                f"{agent} progressed",
+                {"prior_therapies": [PriorTherapy(agent=agent, outcome="progressed")]},
+            )
+            for agent in list(dict.fromkeys(leading))[:MAX_HISTORIES_TRIED]
+        ]
+
     def _repr_html_(self) -> str:
         from mbc_rules.display import rulebase_html
 
@@ -335,6 +402,8 @@ STATUS_VALUES: dict[str, tuple[str, ...]] = {
     "pdl1_status": ("positive", "negative"),
     "menopausal_status": ("premenopausal", "postmenopausal"),
 }
+# How many leading drugs an unknown history is tried with (each costs one evaluation).
+MAX_HISTORIES_TRIED = 4
 # Advice topics whose citations ground the informative tests (test the tumour, biopsy it).
 TEST_ADVICE = frozenset({"biopsy_metastasis", "tumour_testing"})
 

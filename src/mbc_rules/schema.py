@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.vocabulary import AgentKind, Category, Tier, Vocabulary
+from mbc_rules.vocabulary import TIER_WORDS, AgentKind, Category, Tier, Vocabulary
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -164,6 +164,12 @@ class FactTest(BaseModel):
         return self
 
 
+def _has_word(text: str, word: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text.casefold()) is not None
+
+
 def definition_hint(name: str) -> str:
     import difflib
 
@@ -223,6 +229,20 @@ class Regimen(BaseModel):
 
     agents: Annotated[AgentIds, Field(min_length=2)]
     note: str | None = None
+    continues: list[str] = Field(
+        default_factory=list,
+        description="Agents of this regimen that the cited sentence continues after the "
+        "cancer grew on them (ACS: 'Pertuzumab (Perjeta) with chemo and trastuzumab' for "
+        "cancers progressing on HER2 drugs). Any other agent the cancer grew on removes the "
+        "regimen.",
+    )
+
+    @model_validator(mode="after")
+    def _continues_members(self) -> Regimen:
+        strangers = [a for a in self.continues if a not in self.agents]
+        if strangers:
+            raise ValueError(f"continues names {', '.join(strangers)}, not in the regimen")
+        return self
 
 
 class Offer(BaseModel):
@@ -234,6 +254,12 @@ class Offer(BaseModel):
     tier: Tier
     agents: AgentIds = Field(default_factory=list)
     regimens: list[Regimen] = Field(default_factory=list)
+    only_when_none_left: Category | None = Field(
+        None,
+        description="The offer stands only when no option of this category is left for the "
+        "patient (ACS: 'If the cancer is no longer responding to any hormone drugs, chemotherapy "
+        "is usually the next step').",
+    )
 
     @model_validator(mode="after")
     def _agents_in_category(self, info: ValidationInfo) -> Offer:
@@ -318,6 +344,28 @@ class Rule(BaseModel):
     then: Outcome
     citations: Annotated[list[Citation], Field(min_length=1)]
     examples: Annotated[list[Example], Field(min_length=1)]
+    tier_word: str | None = Field(
+        None,
+        description="The word of a cited excerpt that sets the offer's tier ('first', 'may', "
+        "'sometimes'); it must stand in one of the excerpts and belong to the tier's list.",
+    )
+
+    @model_validator(mode="after")
+    def _tier_word_in_excerpt_and_tier(self) -> Rule:
+        offer = self.then.offer
+        if self.tier_word is None:
+            return self
+        if offer is None:
+            raise ValueError("tier_word is for rules that offer; this rule does not")
+        word = self.tier_word.casefold()
+        if word not in TIER_WORDS[offer.tier]:
+            raise ValueError(
+                f"tier_word {self.tier_word!r} does not set tier {offer.tier!r}; its words are: "
+                f"{', '.join(TIER_WORDS[offer.tier])} (docs/ranking.md)"
+            )
+        if not any(_has_word(c.excerpt, word) for c in self.citations):
+            raise ValueError(f"tier_word {self.tier_word!r} is in none of the rule's excerpts")
+        return self
 
     @property
     def source_ids(self) -> tuple[str, ...]:

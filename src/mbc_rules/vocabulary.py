@@ -63,6 +63,37 @@ Category = Literal[
 Tier = Literal["preferred", "option", "situational"]
 AgentKind = Literal["drug", "procedure", "therapy_class"]
 
+# The words of a cited sentence that set a rule's tier (docs/ranking.md shows the mapping; lint
+# checks that each rule's ``tier_word`` stands in one of its excerpts and belongs to its tier).
+TIER_WORDS: dict[str, tuple[str, ...]] = {
+    "preferred": (
+        "first",
+        "first-line",
+        "main",
+        "mainly",
+        "usual",
+        "usually",
+        "typical",
+        "typically",
+        "all",
+        "recommend",
+    ),
+    "option": (
+        "may",
+        "can",
+        "option",
+        "options",
+        "choice",
+        "often",
+        "include",
+        "suggest",
+        "used",
+        "prescribe",
+        "shown",
+    ),
+    "situational": ("might", "sometimes", "certain", "possibly", "considered", "rarely"),
+}
+
 SITES: tuple[str, ...] = get_args(Site)
 COMPLICATIONS: tuple[str, ...] = get_args(Complication)
 CATEGORIES: tuple[str, ...] = get_args(Category)
@@ -81,6 +112,13 @@ ENDOCRINE_CLASSES = frozenset(
         "endocrine",
     }
 )
+# Treatments that fight the cancer through the whole body: only these make a line of treatment
+# or can fail. Palliative and complementary care, trial enrolment, bone-modifying drugs and
+# local procedures do not (a yoga class that "progressed" is not a failed line).
+SYSTEMIC_CATEGORIES = frozenset(
+    {"hormone_therapy", "targeted_therapy", "immunotherapy", "chemotherapy"}
+)
+LOCAL_CATEGORIES = frozenset({"surgery", "radiation_therapy"})
 HER2_TARGETED_CLASSES = frozenset(
     {"anti_her2_antibody", "her2_kinase_inhibitor", "her2_antibody_drug_conjugate"}
 )
@@ -106,6 +144,11 @@ class Agent:
     @property
     def is_her2_targeted(self) -> bool:
         return self.drug_class in HER2_TARGETED_CLASSES
+
+    @property
+    def is_anticancer(self) -> bool:
+        """A drug or class of drugs against the cancer itself: the only kind a line holds."""
+        return self.category in SYSTEMIC_CATEGORIES and self.kind != "procedure"
 
     @property
     def is_chemotherapy(self) -> bool:

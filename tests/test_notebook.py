@@ -5,6 +5,7 @@ from __future__ import annotations
 import nbformat
 from nbclient import NotebookClient
 
+import mbc_rules
 from mbc_rules import Rulebase, evaluate
 
 from .conftest import ROOT
@@ -23,7 +24,7 @@ def test_the_quickstart_notebook_executes() -> None:
 
 def test_the_html_of_a_result_shows_table_citations_and_tests() -> None:
     result = evaluate({"er_status": "negative", "pr_status": "negative", "her2_status": "negative"})
-    html = result._repr_html_()
+    html = mbc_rules.show(result)._repr_html_()
     assert html.count("<tr>") == len(result.options) + 1
     assert "<details>" in html
     assert "Not recommended" in html
@@ -31,7 +32,7 @@ def test_the_html_of_a_result_shows_table_citations_and_tests() -> None:
     assert "&lt;" not in result.options[0].category  # sanity: plain names
 
 
-def test_the_html_of_a_rulebase_counts_by_category_and_source() -> None:
-    html = Rulebase.bundled()._repr_html_()
-    assert f"{len(Rulebase.bundled().rules)} rules" in html
+def test_the_html_of_a_rulebase_counts_by_category_and_source(bundled: Rulebase) -> None:
+    html = bundled._repr_html_()
+    assert f"{len(bundled.rules)} rules" in html
     assert "American Cancer Society" in html

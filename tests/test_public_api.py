@@ -10,7 +10,10 @@ EXPECTED = {
     "CohortResult",
     "EngineError",
     "Evaluation",
+    "Explanation",
     "FrameResult",
+    "Html",
+    "InformativeTest",
     "MbcRulesError",
     "NotRecommendedItem",
     "PatientProfile",
@@ -25,6 +28,9 @@ EXPECTED = {
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "explain",
+    "informative_tests",
+    "show",
 }
 
 

@@ -18,9 +18,10 @@ from typing import Any, TextIO
 import yaml
 from pydantic import ValidationError
 
+from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.errors import MbcRulesError, RulebaseError
 from mbc_rules.result import Evaluation
-from mbc_rules.rulebase import Rulebase, bundled_rules_dir
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 
 EXIT_USAGE = 2
@@ -51,7 +52,7 @@ def _rulebase(args: argparse.Namespace) -> Rulebase:
     return Rulebase.bundled()
 
 
-def _print_table(result: Evaluation, out: TextIO) -> None:
+def _print_table(rulebase: Rulebase, result: Evaluation, out: TextIO) -> None:
     for option in result.options:
         agents = ", ".join(option.agents) or "-"
         out.write(f"{option.rank:>2}  {option.category:<24} {option.tier:<12} {agents}\n")
@@ -63,7 +64,7 @@ def _print_table(result: Evaluation, out: TextIO) -> None:
     for item in result.not_recommended:
         what = item.category or ", ".join(item.agents)
         out.write(f"\nnot recommended: {what}: {item.reason}\n")
-    for test in result.informative_tests:
+    for test in rulebase.informative_tests(result):
         values = ", ".join(o.value for o in test.outcomes)
         out.write(f"\ninformative test: {test.status} (the answer changes if {values})\n")
     for caveat in result.caveats:
@@ -72,17 +73,18 @@ def _print_table(result: Evaluation, out: TextIO) -> None:
 
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
+    rulebase = _rulebase(args)
+    result = rulebase.evaluate(_read_profile(args.profile))
     if args.json:
         out.write(result.model_dump_json(indent=2) + "\n")
     else:
-        _print_table(result, out)
+        _print_table(rulebase, result, out)
     return 0
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
-    explanation = result.explain(args.subject)
+    rulebase = _rulebase(args)
+    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
 

@@ -1,14 +1,17 @@
-"""Rich display in notebooks: HTML for a result and for a rulebase."""
+"""Rich display in notebooks: HTML for a result and for a rulebase.
+
+Functions of values only (a result, its informative tests, a rulebase's rules and sources):
+``Rulebase.html`` and ``Rulebase._repr_html_`` hand them what they show.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from mbc_rules.result import CitedSource, Evaluation
-    from mbc_rules.rulebase import Rulebase
+from mbc_rules.result import CitedSource, Evaluation, InformativeTest
+from mbc_rules.schema import Rule, Source
 
 _STYLE = (
     "<style>.mbc table{border-collapse:collapse}.mbc td,.mbc th{padding:2px 8px;"
@@ -17,7 +20,20 @@ _STYLE = (
 )
 
 
-def _citations(citations: list[CitedSource]) -> str:
+class Html:
+    """HTML that a notebook shows as such (``_repr_html_``); ``str()`` gives the markup."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+def _citations(citations: Sequence[CitedSource]) -> str:
     items = "".join(
         f"<li><b>{escape(c.publisher)}</b>, <i>{escape(c.section)}</i>: "
         f"&ldquo;{escape(c.excerpt)}&rdquo;</li>"
@@ -26,9 +42,12 @@ def _citations(citations: list[CitedSource]) -> str:
     return f"<details><summary>{len(citations)} citations</summary><ul>{items}</ul></details>"
 
 
-def evaluation_html(result: Evaluation) -> str:
-    """The result as HTML: ranked table, drugs, collapsible citations, what is not
-    recommended, informative tests and caveats."""
+def evaluation_html(result: Evaluation, tests: Sequence[InformativeTest] = ()) -> str:
+    """The result as HTML.
+
+    Ranked table, drugs, collapsible citations, what is not recommended, ``tests`` (the
+    informative tests of the result) and caveats.
+    """
     rows = "".join(
         "<tr>"
         f"<td>{o.rank}</td><td>{escape(o.category)}</td><td>{escape(o.tier)}</td>"
@@ -51,7 +70,6 @@ def evaluation_html(result: Evaluation) -> str:
             for n in result.not_recommended
         )
         parts.append(f"<h4>Not recommended</h4><ul>{items}</ul>")
-    tests = result.informative_tests
     if tests:
         items = "".join(
             f"<li><b>{escape(t.status)}</b>: "
@@ -60,10 +78,10 @@ def evaluation_html(result: Evaluation) -> str:
                 + ", ".join(
                     x
                     for x in (
-                        "adds " + escape(", ".join(o.options_appear + o.agents_appear))
+                        "adds " + escape(", ".join((*o.options_appear, *o.agents_appear)))
                         if o.options_appear or o.agents_appear
                         else "",
-                        "removes " + escape(", ".join(o.options_disappear + o.agents_disappear))
+                        "removes " + escape(", ".join((*o.options_disappear, *o.agents_disappear)))
                         if o.options_disappear or o.agents_disappear
                         else "",
                         f"moves {len(o.rank_changes)} options" if o.rank_changes else "",
@@ -88,11 +106,13 @@ def evaluation_html(result: Evaluation) -> str:
     return "".join(parts)
 
 
-def rulebase_html(rulebase: Rulebase) -> str:
-    """The rulebase as HTML: counts of rules by category and of citations by source."""
+def rulebase_html(
+    *, version: str, rules: Sequence[Rule], sources: Mapping[str, Source], agents: int, engine: str
+) -> str:
+    """A rulebase as HTML: counts of rules by category and of citations by source."""
     by_category: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    for rule in rulebase.rules:
+    for rule in rules:
         then = rule.then
         if then.offer is not None:
             by_category[then.offer.category] += 1
@@ -101,18 +121,18 @@ def rulebase_html(rulebase: Rulebase) -> str:
             kinds["not recommended"] += 1
         else:
             kinds["advice"] += 1
-    by_source = Counter(c.source for r in rulebase.rules for c in r.citations)
+    by_source = Counter(c.source for r in rules for c in r.citations)
     category_rows = "".join(
         f"<tr><td>{escape(c)}</td><td>{n}</td></tr>" for c, n in by_category.most_common()
     )
     source_rows = "".join(
         f"<tr><td>{escape(s.publisher)}</td><td>{by_source[s.id]}</td></tr>"
-        for s in rulebase.sources.values()
+        for s in sources.values()
     )
     return (
-        f"{_STYLE}<div class='mbc'><p><b>Rulebase {escape(rulebase.version)}</b>: "
-        f"{len(rulebase.rules)} rules ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
-        f"{len(rulebase.vocabulary)} drugs and procedures, engine {escape(rulebase.engine)}.</p>"
+        f"{_STYLE}<div class='mbc'><p><b>Rulebase {escape(version)}</b>: "
+        f"{len(rules)} rules ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
+        f"{agents} drugs and procedures, engine {escape(engine)}.</p>"
         "<table style='display:inline-table;margin-right:2em'><tr><th>category</th>"
         f"<th>offering rules</th></tr>{category_rows}</table>"
         "<table style='display:inline-table'><tr><th>source</th><th>citations</th></tr>"

@@ -170,7 +170,10 @@ def test_markdown_report_is_a_page_to_paste() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"er_status: positive\nnote: caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9 at offset 29)"),
+        (
+            b"er_status: positive\nnote: caf\xe9\n",
+            "line 2: not UTF-8 text (byte 0xe9 at offset 29)",
+        ),
         (b"er_status: positive\ner_status: negative\n", "line 2: duplicate key 'er_status'"),
         (b'{"er_status": "positive", "er_status": "negative"}', "duplicate key 'er_status'"),
         (b"", "the file is empty"),

@@ -93,9 +93,9 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
         data["informative_tests"] = [t.model_dump(mode="json") for t in tests]
         out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif form == "markdown":
-        out.write(evaluation_markdown(result, rulebase, tests))
+        out.write(evaluation_markdown(result, tests, rulebase.report_context))
     else:
-        out.write(evaluation_text(result, rulebase, tests))
+        out.write(evaluation_text(result, tests, rulebase.report_context))
     return 0
 
 

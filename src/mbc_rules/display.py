@@ -10,25 +10,21 @@ Notebook, VS Code and a plain browser.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING
 
 from mbc_rules.report import (
     CitationGroup,
+    Context,
     not_recommended_lines,
     outcome_lines,
-    producing_rulebase,
     read_options,
     source_dates,
     test_name,
 )
-from mbc_rules.wording import patient_facts
-
-if TYPE_CHECKING:
-    from mbc_rules.explain import Explanation
-    from mbc_rules.result import Evaluation, InformativeTest
-    from mbc_rules.rulebase import Rulebase
+from mbc_rules.result import Evaluation, InformativeTest
+from mbc_rules.schema import Rule, Source
+from mbc_rules.wording import category_name, patient_facts
 
 _BOX = (
     "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;"
@@ -76,10 +72,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _group_html(group: CitationGroup, rulebase: Rulebase | None) -> str:
+def _group_html(group: CitationGroup, context: Context) -> str:
     items = []
     for citation in group.citations:
-        dates = source_dates(rulebase, citation.source)
+        dates = source_dates(context, citation.source)
         items.append(
             f"<li style='margin:3px 0;text-align:left'>&ldquo;{escape(citation.excerpt)}&rdquo;"
             f"<br><span style='{_MUTED}'>{escape(citation.publisher)}, "
@@ -98,19 +94,19 @@ def _group_html(group: CitationGroup, rulebase: Rulebase | None) -> str:
     )
 
 
-def _citations_html(groups: Sequence[CitationGroup], rulebase: Rulebase | None) -> str:
+def _citations_html(groups: Sequence[CitationGroup], context: Context) -> str:
     count = sum(len(g.citations) for g in groups)
     sources = len({c.source for g in groups for c in g.citations})
     summary = f"{_plural(count, 'citation')} from {_plural(sources, 'source')}"
-    body = "".join(_group_html(g, rulebase) for g in groups)
+    body = "".join(_group_html(g, context) for g in groups)
     return (
         f"<details style='text-align:left'><summary style='cursor:pointer;{_MUTED}'>{summary}"
         f"</summary>{body}</details>"
     )
 
 
-def _header(result: Evaluation, rulebase: Rulebase | None) -> str:
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
+def _header(result: Evaluation, context: Context) -> str:
+    vocabulary = context.vocabulary
     who = result.profile.patient_id or "(no patient id)"
     facts = "".join(
         f"<tr><td style='{_CELL};{_MUTED};border:none;padding:1px 8px 1px 0;white-space:nowrap'>"
@@ -132,17 +128,15 @@ def _outcome_html(line: str) -> str:
 
 
 def evaluation_html(
-    result: Evaluation,
-    rulebase: Rulebase | None = None,
-    tests: Sequence[InformativeTest] | None = None,
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
 ) -> str:
     """The result as HTML: the patient and the facts that decided the answer, the ranked
     options with tier badges, ties marked, the rationale and the citations grouped by drug
     or regimen (strongest first, with source dates), how the sources agree, what is not
     recommended, the advice, the tests that would change the answer, and the notes."""
-    rulebase = producing_rulebase(result, rulebase)
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
-    views = read_options(result, rulebase)
+    context = context or Context()
+    vocabulary = context.vocabulary
+    views = read_options(result, context)
     rows = []
     for view in views:
         rank = escape(view.rank_label)
@@ -171,11 +165,11 @@ def evaluation_html(
             + _td(drugs + regimens)
             + _td(
                 f"<ul style='margin:0 0 0 16px;padding:0;text-align:left'>{why}</ul>{agreement}"
-                + _citations_html(view.groups, rulebase)
+                + _citations_html(view.groups, context)
             )
             + "</tr>"
         )
-    parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result, rulebase)]
+    parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result, context)]
     if rows:
         parts.append(
             f"<table style='{_TABLE}'><thead><tr>{_th('rank')}{_th('option')}{_th('tier')}"
@@ -191,7 +185,7 @@ def evaluation_html(
     if refused:
         items = "".join(
             f"<li style='text-align:left'>{escape(line)}"
-            + _citations_html([CitationGroup("", "", tuple(item.citations))], rulebase)
+            + _citations_html([CitationGroup("", "", tuple(item.citations))], context)
             + "</li>"
             for line, item in zip(refused, result.not_recommended, strict=True)
         )
@@ -201,8 +195,6 @@ def evaluation_html(
     if result.advice:
         items = "".join(f"<li style='text-align:left'>{escape(a.text)}</li>" for a in result.advice)
         parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
-    if tests is None and rulebase is not None:
-        tests = rulebase.informative_tests(result)
     if tests:
         items = "".join(
             f"<li style='text-align:left'><b>{escape(test_name(t.status))}</b><ul>"
@@ -226,11 +218,12 @@ def evaluation_html(
     return "".join(parts)
 
 
-def explanation_html(explanation: Explanation) -> str:
-    """An explanation as HTML: the verdict first, then the reasons and the citations."""
-    lines = explanation.text.splitlines()
+def explanation_html(text: str, offered: bool) -> str:
+    """An explanation's text as HTML: the verdict first (green when offered, red when not),
+    then the reasons, with the quoted sentences indented under them."""
+    lines = text.splitlines()
     head, rest = (lines[0], lines[1:]) if lines else ("", [])
-    colour = "#1a7f37" if explanation.offered else "#cf222e"
+    colour = "#1a7f37" if offered else "#cf222e"
     items = "".join(
         f"<li style='text-align:left;margin:2px 0'>{escape(line.strip().removeprefix('- '))}</li>"
         if not line.startswith("    ")
@@ -244,11 +237,18 @@ def explanation_html(explanation: Explanation) -> str:
     )
 
 
-def rulebase_html(rulebase: Rulebase) -> str:
-    """The rulebase as HTML: counts of rules by category and of citations by source."""
+def rulebase_html(
+    *,
+    version: str,
+    rules: Sequence[Rule],
+    sources: Mapping[str, Source],
+    agents: int,
+    engine: str,
+) -> str:
+    """A rulebase as HTML: counts of rules by category and of citations by source."""
     by_category: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    for rule in rulebase.rules:
+    for rule in rules:
         then = rule.then
         if then.offer is not None:
             by_category[then.offer.category] += 1
@@ -257,21 +257,21 @@ def rulebase_html(rulebase: Rulebase) -> str:
             kinds["not recommended"] += 1
         else:
             kinds["advice"] += 1
-    by_source = Counter(c.source for r in rulebase.rules for c in r.citations)
+    by_source = Counter(c.source for r in rules for c in r.citations)
     category_rows = "".join(
-        f"<tr>{_td(escape(c))}{_td(str(n), 'text-align:right')}</tr>"
+        f"<tr>{_td(escape(category_name(c)))}{_td(str(n), 'text-align:right')}</tr>"
         for c, n in by_category.most_common()
     )
     source_rows = "".join(
         f"<tr>{_td(escape(s.publisher))}{_td(str(by_source[s.id]), 'text-align:right')}</tr>"
-        for s in rulebase.sources.values()
+        for s in sources.values()
     )
     table = "border-collapse:collapse;display:inline-table;vertical-align:top;margin-right:2em"
     return (
         f"<div class='mbc-rulebase' style=\"{_BOX}\"><p style='text-align:left'><b>Rulebase "
-        f"{escape(rulebase.version)}</b>: {len(rulebase.rules)} rules "
+        f"{escape(version)}</b>: {len(rules)} rules "
         f"({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
-        f"{len(rulebase.vocabulary)} drugs and procedures, engine {escape(rulebase.engine)}.</p>"
+        f"{agents} drugs and procedures, engine {escape(engine)}.</p>"
         f"<table style='{table}'><tr>{_th('category')}{_th('offering rules')}</tr>"
         f"{category_rows}</table>"
         f"<table style='{table}'><tr>{_th('source')}{_th('citations')}</tr>"

@@ -3,18 +3,23 @@
 Both, and the notebook view (``display``), are built from the same reading of a result
 (:func:`read_options`): readable names, ranks with ties marked, the rationale, and the
 citations grouped by the drug or regimen they support, strongest first, with the dates the
-sources give. They are functions of the result and, where it is known, the rulebase that
-produced it (for names, dates and per-rule citations); without one they fall back to ids.
+sources give. They are functions of values: the result, its informative tests and what the
+rulebase that produced it knows (its vocabulary for names, its rules for per-drug citations,
+its sources for dates); ``Rulebase.report`` and ``Rulebase.html`` hand them over. Without a
+vocabulary, names fall back to ids.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from mbc_rules.rank import cite
 from mbc_rules.result import CitedSource, Evaluation, InformativeTest, TreatmentOption
+from mbc_rules.schema import Rule, Source
+from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import (
     agent_name,
     agent_names,
@@ -25,10 +30,7 @@ from mbc_rules.wording import (
     requirement,
 )
 
-if TYPE_CHECKING:
-    from mbc_rules.rulebase import Rulebase
-    from mbc_rules.vocabulary import Vocabulary
-
+ReportFormat = Literal["text", "markdown"]
 _TIER_ORDER = {"preferred": 0, "option": 1, "situational": 2}
 
 
@@ -59,23 +61,32 @@ class OptionView:
         return f"{self.option.rank}=" if self.tied else str(self.option.rank)
 
 
-def producing_rulebase(result: Evaluation, rulebase: Rulebase | None = None) -> Rulebase | None:
-    """The rulebase to read ``result`` with: the one given, else the bundled one when it
-    produced the result, else None (names then stay ids)."""
-    if rulebase is not None:
-        return rulebase
-    from mbc_rules.rulebase import Rulebase
+@dataclass(frozen=True)
+class Context:
+    """What a report reads beside the result: the producing rulebase's vocabulary (names),
+    rules (which drug each citation supports) and sources (publishers' dates)."""
 
-    bundled = Rulebase.bundled()
-    return bundled if bundled.content_hash == result.rulebase_hash else None
+    vocabulary: Vocabulary | None = None
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    sources: Mapping[str, Source] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        vocabulary: Vocabulary | None = None,
+        rules: Sequence[Rule] = (),
+        sources: Mapping[str, Source] | None = None,
+    ) -> Context:
+        """A context from a rulebase's parts."""
+        return cls(vocabulary, {rule.id: rule for rule in rules}, dict(sources or {}))
 
 
-def source_dates(rulebase: Rulebase | None, source_id: str) -> str:
+def source_dates(context: Context, source_id: str) -> str:
     """'last medical review 2019-09-18, last revised 2019-12-23', or '' when none is given."""
-    if rulebase is None or source_id not in rulebase.sources:
+    source = context.sources.get(source_id)
+    if source is None:
         return ""
-    dates = rulebase.sources[source_id].dates
-    return ", ".join(f"{kind.replace('_', ' ')} {day}" for kind, day in dates.items())
+    return ", ".join(f"{kind.replace('_', ' ')} {day}" for kind, day in source.dates.items())
 
 
 def agreement_text(option: TreatmentOption) -> str | None:
@@ -90,22 +101,18 @@ def agreement_text(option: TreatmentOption) -> str | None:
     return str(agreement)
 
 
-def _groups(option: TreatmentOption, rulebase: Rulebase | None) -> tuple[CitationGroup, ...]:
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
-    if rulebase is None:
-        return (
-            CitationGroup(category_name(option.category), option.tier, tuple(option.citations)),
-        )
+def _groups(option: TreatmentOption, context: Context) -> tuple[CitationGroup, ...]:
+    vocabulary = context.vocabulary
+    rules = [context.rules[r] for r in option.rule_ids if r in context.rules]
+    if not rules:
+        everything = tuple(option.citations)
+        return (CitationGroup(category_name(option.category), option.tier, everything),)
     offered_agents = set(option.agents)
     offered_regimens = {
         tuple(r.agents): regimen_words(r.agents, vocabulary) for r in option.regimens
     }
     groups: dict[str, tuple[int, list[CitedSource]]] = {}
-    for rule_id in option.rule_ids:
-        try:
-            rule = rulebase.rule(rule_id)
-        except KeyError:
-            continue
+    for rule in rules:
         offer = rule.then.offer
         if offer is None:
             continue
@@ -118,13 +125,14 @@ def _groups(option: TreatmentOption, rulebase: Rulebase | None) -> tuple[Citatio
         label = join_and(named) if named else f"{category_name(option.category)} in general"
         tier = _TIER_ORDER.get(offer.tier, 3)
         best, cited = groups.get(label, (tier, []))
-        from mbc_rules.rank import cite
-
-        for citation in cite(rule.citations, rulebase.sources):
-            if citation not in cited:
+        for citation in cite(rule.citations, context.sources):
+            if citation not in cited and citation in option.citations:
                 cited.append(citation)
         groups[label] = (min(best, tier), cited)
-    ordered = sorted(groups.items(), key=lambda kv: (kv[1][0], -len({c.source for c in kv[1][1]})))
+    ordered = sorted(
+        (kv for kv in groups.items() if kv[1][1]),
+        key=lambda kv: (kv[1][0], -len({c.source for c in kv[1][1]})),
+    )
     tiers = {v: k for k, v in _TIER_ORDER.items()}
     return tuple(CitationGroup(label, tiers[t], tuple(c)) for label, (t, c) in ordered)
 
@@ -137,10 +145,9 @@ def regimen_words(agents: Sequence[str], vocabulary: Vocabulary | None) -> str:
     return names[0] + (" with " + join_and(names[1:]) if len(names) > 1 else "")
 
 
-def read_options(result: Evaluation, rulebase: Rulebase | None = None) -> list[OptionView]:
+def read_options(result: Evaluation, context: Context) -> list[OptionView]:
     """The options of ``result`` as a person reads them (see the module's docstring)."""
-    rulebase = producing_rulebase(result, rulebase)
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
+    vocabulary = context.vocabulary
     ranks = [o.rank for o in result.options]
     return [
         OptionView(
@@ -149,7 +156,7 @@ def read_options(result: Evaluation, rulebase: Rulebase | None = None) -> list[O
             name=category_name(option.category),
             drugs=tuple(agent_name(a, vocabulary) for a in option.agents),
             regimens=tuple(regimen_words(r.agents, vocabulary) for r in option.regimens),
-            groups=_groups(option, rulebase),
+            groups=_groups(option, context),
             agreement=agreement_text(option),
         )
         for option in result.options
@@ -203,17 +210,15 @@ def _quote(citation: CitedSource, width: int) -> str:
 
 
 def evaluation_text(
-    result: Evaluation,
-    rulebase: Rulebase | None = None,
-    tests: Sequence[InformativeTest] | None = None,
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
 ) -> str:
     """The answer as the command line prints it: the patient, the ranked table with two
     citations per option, then what is not recommended, the advice, the tests that would
     change the answer (when given) and the notes."""
-    rulebase = producing_rulebase(result, rulebase)
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
+    context = context or Context()
+    vocabulary = context.vocabulary
     lines = [patient_line(result.profile, vocabulary), ""]
-    views = read_options(result, rulebase)
+    views = read_options(result, context)
     if views:
         lines.append(f"{'rank':<5} {'option':<23} {'tier':<12} drugs and regimens")
     for view in views:
@@ -234,7 +239,7 @@ def evaluation_text(
             "Tests that would change the answer",
             [
                 f"{test_name(t.status)}: {line}"
-                for t in tests or ()
+                for t in tests
                 for line in outcome_lines(t, vocabulary)
             ],
         ),
@@ -260,19 +265,17 @@ def _md(text: str) -> str:
 
 
 def evaluation_markdown(
-    result: Evaluation,
-    rulebase: Rulebase | None = None,
-    tests: Sequence[InformativeTest] | None = None,
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
 ) -> str:
     """One patient's answer as a Markdown page a clinician can paste into a note."""
-    rulebase = producing_rulebase(result, rulebase)
-    vocabulary = rulebase.vocabulary if rulebase is not None else None
+    context = context or Context()
+    vocabulary = context.vocabulary
     who = result.profile.patient_id or "(no id)"
     lines = [f"## Treatment options: patient {_md(who)}", ""]
     lines += [
         f"- **{label}**: {_md(words)}" for label, words in patient_facts(result.profile, vocabulary)
     ]
-    views = read_options(result, rulebase)
+    views = read_options(result, context)
     lines += [
         "",
         "| rank | option | tier | drugs and regimens | sources |",
@@ -295,7 +298,7 @@ def evaluation_markdown(
         for group in view.groups:
             lines += ["", f"**{_md(group.label)}** ({group.tier})", ""]
             for citation in group.citations:
-                dates = source_dates(rulebase, citation.source)
+                dates = source_dates(context, citation.source)
                 where = f"{citation.publisher}, {citation.section}" + (
                     f" ({dates})" if dates else ""
                 )
@@ -308,7 +311,7 @@ def evaluation_markdown(
             "Tests that would change the answer",
             [
                 f"{test_name(t.status)}: {line}"
-                for t in tests or ()
+                for t in tests
                 for line in outcome_lines(t, vocabulary)
             ],
         ),

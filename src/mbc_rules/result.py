@@ -181,25 +181,8 @@ class Evaluation(BaseModel):
         return explanation
 
     def _repr_html_(self) -> str:
-        from mbc_rules.display import evaluation_html
-
-        return evaluation_html(self)
-
-    def __str__(self) -> str:
-        """The command line's table: the patient, the ranked options and what is not
-        recommended (``mbc-rules evaluate``)."""
-        from mbc_rules.report import evaluation_text
-
-        return evaluation_text(self)
-
-    def to_markdown(self) -> str:
-        """One patient's answer as Markdown a clinician can paste, with the tests that would
-        change it (``mbc-rules evaluate --format markdown``)."""
-        from mbc_rules.report import evaluation_markdown, producing_rulebase
-
-        rulebase = producing_rulebase(self)
-        tests = rulebase.informative_tests(self) if rulebase is not None else None
-        return evaluation_markdown(self, rulebase, tests)
+        html: str = self._source_rulebase().html(self)
+        return html
 
     def __eq__(self, other: object) -> bool:
         # Equal results say the same thing; the cached rulebase and tests are not content.

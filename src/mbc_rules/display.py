@@ -109,7 +109,8 @@ def _header(result: Evaluation, context: Context) -> str:
     vocabulary = context.vocabulary
     who = result.profile.patient_id or "(no patient id)"
     facts = "".join(
-        f"<tr><td style='{_CELL};{_MUTED};border:none;padding:1px 8px 1px 0;white-space:nowrap'>"
+        f"<tr style='background:transparent'><td style='{_CELL};{_MUTED};border:none;"
+        "padding:1px 8px 1px 0;white-space:nowrap'>"
         f"{escape(label)}</td><td style='{_CELL};border:none;padding:1px 0'>{escape(words)}</td>"
         "</tr>"
         for label, words in patient_facts(result.profile, vocabulary)
@@ -146,8 +147,13 @@ def evaluation_html(
             f"<span style='{_MUTED}'>no single drug named</span>"
         )
         regimens = "".join(
-            f"<div style='{_MUTED};text-align:left'>with: {escape(r)}</div>" for r in view.regimens
+            f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>" for r in view.regimens
         )
+        if regimens:
+            regimens = (
+                f"<div style='{_MUTED};margin-top:4px;text-align:left'>regimens:</div>"
+                f"<ul style='margin:0 0 0 16px;padding:0;text-align:left'>{regimens}</ul>"
+            )
         why = "".join(
             f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>"
             for r in view.option.rationale

@@ -217,15 +217,17 @@ def evaluation_text(
     change the answer (when given) and the notes."""
     context = context or Context()
     vocabulary = context.vocabulary
-    lines = [patient_line(result.profile, vocabulary), ""]
+    lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]
+    lines.append("")
     views = read_options(result, context)
     if views:
         lines.append(f"{'rank':<5} {'option':<23} {'tier':<12} drugs and regimens")
     for view in views:
         drugs = ", ".join(view.drugs) or "(no single drug named)"
-        lines.append(f"{view.rank_label:<5} {view.name:<23} {view.option.tier:<12} {drugs}")
+        row = f"{view.rank_label:<5} {view.name:<23} {view.option.tier:<12} {drugs}"
+        lines.append(textwrap.fill(row, 100, subsequent_indent=" " * 43))
         for regimen in view.regimens:
-            lines.append(f"{'':<42} regimen: {regimen}")
+            lines.append(f"{'':<43}+ {regimen}")
         if view.agreement:
             lines.append(f"{'':<6}sources: {view.agreement}")
         for citation in view.option.citations[:2]:

@@ -58,7 +58,13 @@ def category_name(category: str | None) -> str:
 _AN_INITIALISMS = ("mTOR", "LHRH", "FDA", "MRI", "NSAID", "RANKL")
 
 
+# Classes named as a kind of treatment read without an article ("with hormone therapy").
+_MASS_NOUNS = ("therapy", "suppression", "chemotherapy", "care", "radiation")
+
+
 def _article(noun: str) -> str:
+    if noun.split()[-1].lower() in _MASS_NOUNS:
+        return noun
     vowel = noun[:1].lower() in "aeiou" or noun.startswith(_AN_INITIALISMS)
     return f"an {noun}" if vowel else f"a {noun}"
 

@@ -133,7 +133,12 @@ def _reader() -> Any:
     # Imported on first use: the FHIR reader is the fhir extra's, loaded only when a hook comes.
     import importlib
 
-    return importlib.import_module("mbc_rules.fhir").read_fhir
+    try:
+        return importlib.import_module("mbc_rules.fhir").read_fhir
+    except ImportError as error:
+        raise RequestError(
+            503, f"the FHIR reader is not installed (pip install 'mbc-rules[fhir]'): {error}"
+        ) from None
 
 
 def read_record(entries: Sequence[Entry], patient_id: str) -> Record:

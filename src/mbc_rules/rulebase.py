@@ -26,6 +26,7 @@ from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import rank, speaking_of
+from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
     AdviceItem,
     Evaluation,
@@ -281,9 +282,22 @@ class Rulebase:
             evaluation, evaluate=self.evaluate, rules=self.rules, sources=self.sources
         )
 
+    @property
+    def report_context(self) -> Context:
+        """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
+        return Context.of(self.vocabulary, self.rules, self.sources)
+
+    def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
+        """``evaluation`` for a person: ``text`` (the command line's table) or ``markdown``
+        (a page to paste), each with the patient, the tests that would change the answer,
+        what is not recommended and the advice."""
+        tests = self.informative_tests(evaluation)
+        render = evaluation_markdown if format == "markdown" else evaluation_text
+        return render(evaluation, tests, self.report_context)
+
     def html(self, evaluation: Evaluation) -> str:
-        """``evaluation`` as HTML: ranked table, citations, informative tests, caveats."""
-        return evaluation_html(evaluation, self.informative_tests(evaluation))
+        """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
+        return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
 
     def _repr_html_(self) -> str:
         return rulebase_html(

@@ -21,6 +21,7 @@ from mbc_rules.service.cards import (
 )
 from mbc_rules.service.hooks import Entry
 from mbc_rules.service.record import Finding, Record
+from mbc_rules.wording import agent_name, category_name
 from tests.servicekit import RESPONSE_VALIDATOR, SOURCES, medication_request
 from tests.strategies import profiles
 
@@ -95,10 +96,10 @@ def test_one_card_per_option_in_rank_order(bundled: Rulebase, source_texts: dict
         assert card["indicator"] == "info"
         summary = card["summary"]
         assert summary.startswith(f"#{option.rank} ")
-        assert option.category.replace("_", " ") in summary.lower()
+        assert category_name(option.category) in summary.lower()
         assert f"({option.tier})" in summary
         if option.agents:
-            first = bundled.vocabulary[option.agents[0]].name
+            first = agent_name(option.agents[0], bundled.vocabulary)
             assert first in summary
         assert card["source"]["label"] == option.citations[0].publisher
         assert quoted(card) == [c.excerpt for c in option.citations]

@@ -23,6 +23,7 @@ from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
 from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
+from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
@@ -47,6 +48,8 @@ _FIELD_WORDS = {
 
 def words(name: str) -> str:
     """A profile field or category in words: ``her2_status`` -> ``HER2 status``."""
+    if name in CATEGORY_NAMES:
+        return category_name(name)
     return _FIELD_WORDS.get(name, name.replace("_", " "))
 
 
@@ -71,8 +74,7 @@ def _listing(prefix: str, items: Sequence[str], limit: int = SUMMARY_LIMIT) -> s
 
 
 def _name(rulebase: Rulebase, agent_id: str) -> str:
-    vocabulary = rulebase.vocabulary
-    return vocabulary[agent_id].name if agent_id in vocabulary else agent_id
+    return agent_name(agent_id, rulebase.vocabulary)
 
 
 def _quotes(citations: Iterable[CitedSource]) -> list[str]:

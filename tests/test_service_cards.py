@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mbc_rules import Rulebase
-from mbc_rules.result import Evaluation
+from mbc_rules.result import Evaluation, TreatmentOption
 from mbc_rules.service.cards import (
     order_card,
     order_select_cards,
@@ -269,3 +269,24 @@ def test_no_card_for_what_the_sources_do_not_name(bundled: Rulebase) -> None:
         Entry({"resourceType": "ServiceRequest", "id": "s1"}),
     ]
     assert order_select_cards(bundled, evaluation, record, orders) == []
+
+
+@pytest.mark.skipif(
+    "agreement" not in TreatmentOption.model_fields, reason="options carry no agreement yet"
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_option_cards_show_the_source_agreement(profile: dict[str, Any]) -> None:
+    rulebase = Rulebase.bundled(engine="python")
+    evaluation = rulebase.evaluate(profile)
+    cards = patient_view_cards(rulebase, evaluation, Record(profile=evaluation.profile))
+    options = [c for c in cards if c["summary"].startswith("#")]
+    for card, option in zip(options, evaluation.options, strict=True):
+        agreement = option.agreement  # type: ignore[attr-defined,unused-ignore]
+        assert "**Source agreement:**" in card["detail"]
+        for source in agreement.supporting:
+            assert rulebase.sources[source].publisher in card["detail"]
+        for other in agreement.conditions_not_met:
+            assert f"- {other.publisher} names " in card["detail"]
+            for citation in other.citations:
+                assert f"> {citation.excerpt}" in card["detail"]

@@ -290,3 +290,32 @@ def test_option_cards_show_the_source_agreement(profile: dict[str, Any]) -> None
             assert f"- {other.publisher} names " in card["detail"]
             for citation in other.citations:
                 assert f"> {citation.excerpt}" in card["detail"]
+
+
+GOOD_CARD: dict[str, Any] = {"summary": "s", "indicator": "info", "source": {"label": "x"}}
+BAD_CARDS: list[tuple[str, dict[str, Any]]] = [
+    ("summary over 140", {**GOOD_CARD, "summary": "x" * 141}),
+    ("indicator not in the table", {**GOOD_CARD, "indicator": "danger"}),
+    ("a null", {**GOOD_CARD, "uuid": None}),
+    ("no source label", {**GOOD_CARD, "source": {}}),
+    ("an attribute the spec does not have", {**GOOD_CARD, "priority": 1}),
+    ("suggestions without selectionBehavior", {**GOOD_CARD, "suggestions": [{"label": "do it"}]}),
+    (
+        "create without a resource",
+        {
+            **GOOD_CARD,
+            "selectionBehavior": "any",
+            "suggestions": [{"label": "l", "actions": [{"type": "create", "description": "d"}]}],
+        },
+    ),
+    (
+        "link of an unknown type",
+        {**GOOD_CARD, "links": [{"label": "l", "url": "https://x.org", "type": "web"}]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "card"), BAD_CARDS, ids=[c[0] for c in BAD_CARDS])
+def test_the_schema_refuses_what_the_specification_forbids(case: str, card: dict[str, Any]) -> None:
+    RESPONSE_VALIDATOR.validate({"cards": [GOOD_CARD]})
+    assert not RESPONSE_VALIDATOR.is_valid({"cards": [card]})

@@ -10,6 +10,8 @@ EXPECTED = {
     "CohortResult",
     "EngineError",
     "Evaluation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
     "MbcRulesError",
     "NotRecommendedItem",
@@ -25,6 +27,8 @@ EXPECTED = {
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "read_fhir",
+    "read_fhir_many",
 }
 
 
@@ -35,5 +39,5 @@ def test_all_is_exactly_the_public_surface() -> None:
 
 
 def test_every_error_shares_one_root() -> None:
-    for name in ("EngineError", "RulebaseError", "UnknownAgentError"):
+    for name in ("EngineError", "RulebaseError", "UnknownAgentError", "FhirReadError"):
         assert issubclass(getattr(mbc_rules, name), mbc_rules.MbcRulesError)

@@ -17,11 +17,13 @@ from mbc_rules._version import __version__
 from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
 from mbc_rules.errors import (
     EngineError,
+    FhirReadError,
     MbcRulesError,
     Problem,
     RulebaseError,
     UnknownAgentError,
 )
+from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
 from mbc_rules.profile import PatientProfile, PriorTherapy, set_default_vocabulary
 from mbc_rules.result import (
     AdviceItem,
@@ -41,6 +43,8 @@ __all__ = [
     "CohortResult",
     "EngineError",
     "Evaluation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
     "MbcRulesError",
     "NotRecommendedItem",
@@ -56,6 +60,8 @@ __all__ = [
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "read_fhir",
+    "read_fhir_many",
 ]
 
 

@@ -57,6 +57,10 @@ class VocabularyEntry(BaseModel):
     category: Category
     brands: list[str] = Field(default_factory=list)
     aliases: list[str] = Field(default_factory=list)
+    rxnorm: list[Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]] = Field(
+        default_factory=list,
+        description="RxNorm ingredient codes (RXCUI) of the drug, read from FHIR medications.",
+    )
     in_sources: bool
 
     @model_validator(mode="after")

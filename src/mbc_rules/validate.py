@@ -142,6 +142,7 @@ def _agents(
 ) -> Vocabulary:
     agents: list[Agent] = []
     owner: dict[str, str] = {}
+    code_owner: dict[str, str] = {}
     for entry, where in entries:
         names = {entry.id, entry.name, *entry.brands, *entry.aliases}
         for name in sorted(names):
@@ -151,6 +152,13 @@ def _agents(
                     where.problem(f"name {name!r} already belongs to {owner[key]!r}", entry.id)
                 )
             owner.setdefault(key, entry.id)
+        for code in entry.rxnorm:
+            if code_owner.setdefault(code, entry.id) != entry.id:
+                problems.append(
+                    where.problem(
+                        f"RxNorm code {code} already belongs to {code_owner[code]!r}", entry.id
+                    )
+                )
         agents.append(
             Agent(
                 id=entry.id,
@@ -161,6 +169,7 @@ def _agents(
                 brands=tuple(entry.brands),
                 aliases=tuple(entry.aliases),
                 in_sources=entry.in_sources,
+                rxnorm=tuple(entry.rxnorm),
             )
         )
     return Vocabulary.of(agents)

@@ -215,6 +215,37 @@ def _fhir_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from mbc_rules.service.app import ServiceConfig, serve, trusted_issuers
+        from mbc_rules.service.auth import KeyFileError
+    except ImportError as error:
+        raise UserError(
+            f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
+        ) from None
+    rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
+    try:
+        verifier = trusted_issuers(args.trust)
+    except KeyFileError as error:
+        raise UserError(f"--trust {error}") from None
+    config = ServiceConfig(
+        rulebase=rulebase or Rulebase.bundled(args.engine),
+        verifier=verifier,
+        public_url=args.public_url,
+        fhir_timeout=args.fhir_timeout,
+        fhir_servers=tuple(args.fhir_server),
+        cors_origins=tuple(args.cors_origin),
+    )
+    if verifier is None:
+        out.write("mbc-rules serve: no --trust issuer given: bearer tokens are not checked\n")
+    out.write(
+        f"mbc-rules serve: {config.rulebase!r} on http://{args.host}:{args.port}/cds-services\n"
+    )
+    out.flush()
+    serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mbc-rules``."""
     parser = argparse.ArgumentParser(
@@ -265,6 +296,41 @@ def build_parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="list the source documents")
     sources.add_argument("--rules", help="a rule directory instead of the bundled rules")
     sources.set_defaults(run=_sources)
+
+    serve = commands.add_parser("serve", help="run the CDS Hooks service (needs the service extra)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    serve.add_argument(
+        "--engine", choices=["auto", "durable", "python"], default="auto", help="rule engine"
+    )
+    serve.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="ISSUER=KEYFILE",
+        help="check the EHR's bearer JWT: a trusted issuer and its public keys (JWKS or PEM "
+        "file); repeat for more issuers",
+    )
+    serve.add_argument("--public-url", help="the base URL the EHR calls, for the token's aud claim")
+    serve.add_argument(
+        "--fhir-timeout",
+        type=float,
+        default=5.0,
+        help="seconds allowed for reading each missing prefetch key from fhirServer",
+    )
+    serve.add_argument(
+        "--fhir-server",
+        action="append",
+        default=[],
+        metavar="URL_PREFIX",
+        help="a FHIR server the service may read (repeat); by default any",
+    )
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], help="a browser origin allowed to call"
+    )
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    serve.set_defaults(run=_serve)
     return parser
 
 

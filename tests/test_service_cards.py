@@ -14,7 +14,7 @@ from mbc_rules.result import Evaluation
 from mbc_rules.service.cards import (
     order_card,
     order_select_cards,
-    ordered_agent,
+    ordered_agents,
     patient_view_cards,
     record_warning_card,
     words,
@@ -198,8 +198,7 @@ def test_cards_of_any_profile_meet_the_contract(profile: dict[str, Any]) -> None
 def _order(bundled: Rulebase, profile: dict[str, Any], name: str) -> dict[str, Any] | None:
     evaluation = bundled.evaluate(profile)
     order = medication_request("draft-1", name)
-    agent = ordered_agent(bundled, order)
-    assert agent is not None
+    agent = bundled.vocabulary.resolve(name)
     card = order_card(bundled, evaluation, order, agent)
     if card is not None:
         RESPONSE_VALIDATOR.validate({"cards": [card]})
@@ -260,9 +259,12 @@ def test_a_known_drug_outside_the_options_is_explained(bundled: Rulebase) -> Non
 
 
 def test_no_card_for_what_the_sources_do_not_name(bundled: Rulebase) -> None:
+    pytest.importorskip("mbc_rules.fhir")
     evaluation = bundled.evaluate(HR_POSITIVE)
+    record = Record(profile=evaluation.profile)
+    assert ordered_agents(bundled, medication_request("o1", "letrozole 2.5 MG Oral Tablet"))
     orders = [
         Entry(medication_request("o1", "aspirin")),
         Entry({"resourceType": "ServiceRequest", "id": "s1"}),
     ]
-    assert order_select_cards(bundled, evaluation, orders) == []
+    assert order_select_cards(bundled, evaluation, record, orders) == []

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,10 +17,12 @@ from typing import Any, TextIO
 import yaml
 from pydantic import ValidationError
 
+from mbc_rules._version import __version__
 from mbc_rules.errors import MbcRulesError, RulebaseError
+from mbc_rules.load import parse_yaml
 from mbc_rules.fhir import FhirReading, read_fhir
-from mbc_rules.profile import PatientProfile
-from mbc_rules.result import Evaluation
+from mbc_rules.profile import PatientProfile, describe_validation_error
+from mbc_rules.report import evaluation_markdown, evaluation_text
 from mbc_rules.rulebase import Rulebase, bundled_rules_dir
 from mbc_rules.schemas import json_schema
 
@@ -34,16 +35,46 @@ class UserError(Exception):
 
 
 def _read_profile(path: str) -> dict[str, Any]:
+    name = "standard input" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+    except AttributeError:  # a text-only stdin (tests, some embedders)
+        raw = sys.stdin.read().encode("utf-8")
+    return _profile_data(raw, name)
+
+
+def _profile_data(raw: bytes, name: str) -> dict[str, Any]:
+    """The mapping a profile file holds; every way the file can be wrong is one message."""
     try:
-        data = yaml.safe_load(text)  # YAML is a superset of JSON: both are read here
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UserError(
+            f"{name}, line {line}: not UTF-8 text (byte "
+            f"0x{raw[error.start]:02x} at offset {error.start}); "
+            "save the file as UTF-8"
+        ) from error
+    if not text.strip():
+        raise UserError(f"{name}: the file is empty; a profile is a mapping of fields")
+    try:
+        data, problems = parse_yaml(text)  # YAML is a superset of JSON: both are read here
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        what = error.problem or error.context
+        raise UserError(f"{name}{where}: not valid YAML or JSON: {what}") from error
     except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML or JSON: {error}") from error
+        raise UserError(f"{name}: not valid YAML or JSON: {error}") from error
+    if problems:
+        line, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(f"{name}, line {line}: {message}{more}")
+    if data is None:
+        raise UserError(f"{name}: the file is empty (no data); a profile is a mapping of fields")
     if not isinstance(data, dict):
-        raise UserError(f"{path}: a profile is a mapping of fields, not {type(data).__name__}")
+        raise UserError(f"{name}: a profile is a mapping of fields, not {type(data).__name__}")
     return data
 
 
@@ -51,26 +82,6 @@ def _rulebase(args: argparse.Namespace) -> Rulebase:
     if getattr(args, "rules", None):
         return Rulebase.load(args.rules)
     return Rulebase.bundled()
-
-
-def _print_table(result: Evaluation, out: TextIO) -> None:
-    for option in result.options:
-        agents = ", ".join(option.agents) or "-"
-        out.write(f"{option.rank:>2}  {option.category:<24} {option.tier:<12} {agents}\n")
-        for regimen in option.regimens:
-            out.write(f"{'':<40}regimen: {regimen.name}\n")
-        for citation in option.citations[:2]:
-            quote = textwrap.shorten(citation.excerpt, 90)
-            out.write(f'{"":<4}[{citation.source}] {citation.section}: "{quote}"\n')
-    for item in result.not_recommended:
-        what = item.category or ", ".join(item.agents)
-        out.write(f"\nnot recommended: {what}: {item.reason}\n")
-    for test in result.informative_tests:
-        values = ", ".join(o.value for o in test.outcomes)
-        out.write(f"\ninformative test: {test.status} (the answer changes if {values})\n")
-    for caveat in result.caveats:
-        out.write(f"\nnote: {caveat}\n")
-    out.write(f"\n{result.disclaimer}\n")
 
 
 def _fhir_record(path: str) -> object | None:
@@ -123,7 +134,8 @@ def _evaluate_input(args: argparse.Namespace, out: TextIO) -> PatientProfile | d
     if record is None:
         return _read_profile(args.profile)
     reading = _read_fhir(args, record)
-    _print_problems(reading, sys.stderr if args.json else out)
+    as_json = args.json or getattr(args, "format", None) == "json"
+    _print_problems(reading, sys.stderr if as_json else out)
     return reading.profile
 
 
@@ -157,11 +169,18 @@ def _read(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_evaluate_input(args, out))
-    if args.json:
-        out.write(result.model_dump_json(indent=2) + "\n")
+    rulebase = _rulebase(args)
+    result = rulebase.evaluate(_evaluate_input(args, out))
+    tests = rulebase.informative_tests(result)
+    form = "json" if args.json else args.format
+    if form == "json":
+        data = result.model_dump(mode="json")
+        data["informative_tests"] = [t.model_dump(mode="json") for t in tests]
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    elif form == "markdown":
+        out.write(evaluation_markdown(result, tests, rulebase.report_context))
     else:
-        _print_table(result, out)
+        out.write(evaluation_text(result, tests, rulebase.report_context))
     return 0
 
 
@@ -176,7 +195,18 @@ def _lint(args: argparse.Namespace, out: TextIO) -> int:
     directory = Path(args.rules_dir) if args.rules_dir else bundled_rules_dir()
     # RulebaseError lists every problem, excerpts not found in the source texts among them.
     rulebase = Rulebase.load(directory, sources_dir=args.sources)
-    out.write(f"{directory}: {len(rulebase.rules)} rules, no problems\n")
+    rules = len(rulebase.rules)
+    if args.sources:
+        excerpts = sum(len(rule.citations) for rule in rulebase.rules)
+        out.write(
+            f"{directory}: {rules} rules, no problems; {excerpts} excerpts checked word for "
+            f"word against the source texts in {args.sources}\n"
+        )
+    else:
+        out.write(
+            f"{directory}: {rules} rules, no problems; excerpts not checked against the source "
+            "texts (give --sources DIR)\n"
+        )
     return 0
 
 
@@ -200,6 +230,66 @@ def _sources(args: argparse.Namespace, out: TextIO) -> int:
         out.write(
             f"{source.id:<6} {source.publisher}: {source.title} ({dates}); {cited} citations\n"
         )
+    return 0
+
+
+def version_text() -> str:
+    """The package version, and the version and content hash of the bundled rules."""
+    rulebase = Rulebase.bundled()
+    return (
+        f"mbc-rules {__version__}; rules {rulebase.version} "
+        f"(content sha256 {rulebase.content_hash}); engine {rulebase.engine}"
+    )
+
+
+class _ShowVersionError(Exception):
+    """Raised by ``--version`` so that ``main`` prints to its own output stream."""
+
+
+class _VersionAction(argparse.Action):
+    # argparse's own version action wants the text when the parser is built; loading the
+    # rules for it would slow every command down.
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        raise _ShowVersionError
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from mbc_rules.service.app import ServiceConfig, serve, trusted_issuers
+        from mbc_rules.service.auth import KeyFileError
+    except ImportError as error:
+        raise UserError(
+            f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
+        ) from None
+    rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
+    try:
+        verifier = trusted_issuers(args.trust)
+    except KeyFileError as error:
+        raise UserError(f"--trust {error}") from None
+    config = ServiceConfig(
+        rulebase=rulebase or Rulebase.bundled(args.engine),
+        verifier=verifier,
+        public_url=args.public_url,
+        fhir_timeout=args.fhir_timeout,
+        fhir_servers=tuple(args.fhir_server),
+        cors_origins=tuple(args.cors_origin),
+    )
+    if verifier is None:
+        out.write("mbc-rules serve: no --trust issuer given: bearer tokens are not checked\n")
+    out.write(
+        f"mbc-rules serve: {config.rulebase!r} on http://{args.host}:{args.port}/cds-services\n"
+    )
+    out.flush()
+    serve(config, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -253,11 +343,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cited treatment options for metastatic breast cancer, from five sources. "
         "Decision support, not medical advice.",
     )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the package version, the rule content version and its hash, and exit",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a profile (YAML or JSON file, or -)")
     evaluate.add_argument("profile", help="profile file, or - for standard input")
-    evaluate.add_argument("--json", action="store_true", help="print the full result as JSON")
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the full result as JSON (--format json)"
+    )
+    evaluate.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="table (the default), json (the result with its informative tests), or markdown "
+        "(a report to paste)",
+    )
     evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
     _fhir_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
@@ -340,18 +444,19 @@ def main(
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _ShowVersionError:
+        out.write(version_text() + "\n")
+        return 0
     try:
         status: int = args.run(args, out)
     except UserError as error:
         err.write(f"mbc-rules: {error}\n")
         return EXIT_INVALID
     except ValidationError as error:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}"
-            for e in error.errors()
-        ]
-        err.write("mbc-rules: invalid profile:\n" + "\n".join(lines) + "\n")
+        for line in describe_validation_error(error):
+            err.write(f"mbc-rules: invalid profile: {line}\n")
         return EXIT_INVALID
     except BrokenPipeError:
         # The reader (``| head``) stopped early; that is not an error of ours.

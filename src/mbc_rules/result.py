@@ -181,9 +181,8 @@ class Evaluation(BaseModel):
         return explanation
 
     def _repr_html_(self) -> str:
-        from mbc_rules.display import evaluation_html
-
-        return evaluation_html(self)
+        html: str = self._source_rulebase().html(self)
+        return html
 
     def __eq__(self, other: object) -> bool:
         # Equal results say the same thing; the cached rulebase and tests are not content.

@@ -16,6 +16,7 @@ from typing import Any
 
 from mbc_rules._version import __version__
 from mbc_rules.compile import CompiledRuleset, compile_rules
+from mbc_rules.display import evaluation_html, rulebase_html
 from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
 from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
@@ -23,6 +24,7 @@ from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import cite, rank, speaking_of
+from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
     AdviceItem,
     Evaluation,
@@ -314,10 +316,31 @@ class Rulebase:
                 tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
         return tests
 
-    def _repr_html_(self) -> str:
-        from mbc_rules.display import rulebase_html
+    @property
+    def report_context(self) -> Context:
+        """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
+        return Context.of(self.vocabulary, self.rules, self.sources)
 
-        return rulebase_html(self)
+    def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
+        """``evaluation`` for a person: ``text`` (the command line's table) or ``markdown``
+        (a page to paste), each with the patient, the tests that would change the answer,
+        what is not recommended and the advice."""
+        tests = self.informative_tests(evaluation)
+        render = evaluation_markdown if format == "markdown" else evaluation_text
+        return render(evaluation, tests, self.report_context)
+
+    def html(self, evaluation: Evaluation) -> str:
+        """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
+        return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
+
+    def _repr_html_(self) -> str:
+        return rulebase_html(
+            version=self.version,
+            rules=self.rules,
+            sources=self.sources,
+            agents=len(self.vocabulary),
+            engine=self.engine,
+        )
 
     def __repr__(self) -> str:
         return (

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mbc_rules.errors import UnknownAgentError
 from mbc_rules.result import (
     CitedSource,
     Evaluation,
@@ -22,12 +21,11 @@ from mbc_rules.result import (
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
-from mbc_rules.service.record import Finding, Record
+from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 _FIELD_WORDS = {
     "er_status": "ER status",
@@ -249,6 +247,8 @@ def record_warning_card(
     """
     if not (record.conflicts or record.warnings or tests or missing_keys or evaluation.caveats):
         return None
+    if record.out_of_scope:
+        return _out_of_scope_card(evaluation, record)
     problems = []
     if record.conflicts:
         fields = sorted({words(c.field) for c in record.conflicts if c.field})
@@ -281,6 +281,28 @@ def record_warning_card(
     return _card(summary, [*detail, *_disclaimer(evaluation)], "warning", {"label": SERVICE_LABEL})
 
 
+def _out_of_scope_card(evaluation: Evaluation, record: Record) -> Card:
+    detail = [
+        "The rules cover metastatic (stage IV) breast cancer only, and this record does not "
+        "establish it, so no treatment option is shown:",
+        "",
+        *[
+            f"- {f.message}" + (f" ({', '.join(f.resources)})" if f.resources else "")
+            for f in record.out_of_scope
+        ],
+        "",
+    ]
+    others = [w for w in record.warnings if w not in record.out_of_scope]
+    detail += _findings("Conflicts in the record", record.conflicts)
+    detail += _findings("Reading the record", others)
+    return _card(
+        "Not metastatic breast cancer by this record: no treatment options shown",
+        [*detail, *_disclaimer(evaluation)],
+        "warning",
+        {"label": SERVICE_LABEL},
+    )
+
+
 def patient_view_cards(
     rulebase: Rulebase,
     evaluation: Evaluation,
@@ -289,6 +311,8 @@ def patient_view_cards(
     missing_keys: Sequence[str] = (),
 ) -> list[Card]:
     """The cards of ``patient-view``: the warning first (when any), the options, what not to use."""
+    if record.out_of_scope:
+        return [_out_of_scope_card(evaluation, record)]
     tests = rulebase.informative_tests(evaluation)
     cards: list[Card] = []
     warning = record_warning_card(rulebase, evaluation, record, tests, missing_keys)
@@ -339,31 +363,23 @@ def _medication_concept(order: Resource, entries: Sequence[Entry]) -> Any:
     return None
 
 
-def ordered_agent(
+def ordered_agents(
     rulebase: Rulebase, order: Resource, entries: Sequence[Entry] = ()
-) -> Agent | None:
-    """The drug a draft order names, by RxNorm code or by name; None when not in the vocabulary."""
+) -> tuple[Agent, ...]:
+    """The drugs a draft order names (by RxNorm code, else by name); () when none is known."""
     if order.get("resourceType") != "MedicationRequest":
-        return None
+        return ()
     concept = _medication_concept(order, entries)
-    from mbc_rules.service.record import agent_for_rxnorm
-
-    names: list[str] = []
-    for coding in _codings(concept):
-        if coding.get("system") == RXNORM and isinstance(coding.get("code"), str):
-            agent_id = agent_for_rxnorm(rulebase, coding["code"])
-            if agent_id is not None and agent_id in rulebase.vocabulary:
-                return rulebase.vocabulary[agent_id]
-        if isinstance(coding.get("display"), str):
-            names.append(coding["display"])
+    codes = [
+        (str(c.get("system")), c["code"])
+        for c in _codings(concept)
+        if isinstance(c.get("code"), str)
+    ]
+    names = [c["display"] for c in _codings(concept) if isinstance(c.get("display"), str)]
     if isinstance(concept, dict) and isinstance(concept.get("text"), str):
         names.insert(0, concept["text"])
-    for name in names:
-        try:
-            return rulebase.vocabulary.resolve(name[:200])
-        except UnknownAgentError:
-            continue
-    return None
+    found = drug_agents(codes, names, rulebase.vocabulary)
+    return tuple(rulebase.vocabulary[a] for a in found if a in rulebase.vocabulary)
 
 
 def _rules_naming(rulebase: Rulebase, rule_ids: Iterable[str], agent: str) -> list[str]:
@@ -512,16 +528,20 @@ def order_card(
 def order_select_cards(
     rulebase: Rulebase,
     evaluation: Evaluation,
+    record: Record,
     orders: Sequence[Entry],
     entries: Sequence[Entry] = (),
 ) -> list[Card]:
-    """The cards of ``order-select``: one per selected drug the sources speak of."""
+    """The cards of ``order-select``: one per selected drug the sources speak of.
+
+    None for a record that is not metastatic breast cancer: the rules do not speak of it.
+    """
+    if record.out_of_scope:
+        return []
     cards = []
     for order in orders:
-        agent = ordered_agent(rulebase, order.resource, [*orders, *entries])
-        if agent is None:
-            continue
-        card = order_card(rulebase, evaluation, order.resource, agent)
-        if card is not None:
-            cards.append(card)
+        for agent in ordered_agents(rulebase, order.resource, [*orders, *entries]):
+            card = order_card(rulebase, evaluation, order.resource, agent)
+            if card is not None:
+                cards.append(card)
     return cards

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from mbc_rules._version import __version__
 from mbc_rules.errors import MbcRulesError, RulebaseError
-from mbc_rules.load import parse_yaml
 from mbc_rules.fhir import FhirReading, read_fhir
+from mbc_rules.load import parse_yaml
 from mbc_rules.profile import PatientProfile, describe_validation_error
 from mbc_rules.report import evaluation_markdown, evaluation_text
 from mbc_rules.rulebase import Rulebase, bundled_rules_dir
@@ -260,37 +260,6 @@ class _VersionAction(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         raise _ShowVersionError
-
-
-def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        from mbc_rules.service.app import ServiceConfig, serve, trusted_issuers
-        from mbc_rules.service.auth import KeyFileError
-    except ImportError as error:
-        raise UserError(
-            f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
-        ) from None
-    rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
-    try:
-        verifier = trusted_issuers(args.trust)
-    except KeyFileError as error:
-        raise UserError(f"--trust {error}") from None
-    config = ServiceConfig(
-        rulebase=rulebase or Rulebase.bundled(args.engine),
-        verifier=verifier,
-        public_url=args.public_url,
-        fhir_timeout=args.fhir_timeout,
-        fhir_servers=tuple(args.fhir_server),
-        cors_origins=tuple(args.cors_origin),
-    )
-    if verifier is None:
-        out.write("mbc-rules serve: no --trust issuer given: bearer tokens are not checked\n")
-    out.write(
-        f"mbc-rules serve: {config.rulebase!r} on http://{args.host}:{args.port}/cds-services\n"
-    )
-    out.flush()
-    serve(config, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
 
 
 def _fhir_options(parser: argparse.ArgumentParser) -> None:

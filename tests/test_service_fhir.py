@@ -215,7 +215,7 @@ def test_sample_of_metastatic_breast_cancer(server: Server, verbatim: Any) -> No
     cards = cards_of(post(server.base, PV, call))
     assert option_cards(cards)
     assert verbatim(cards) > 5
-    assert any("bone modifying therapy" in c["summary"].lower() for c in option_cards(cards))
+    assert any("bone-modifying therapy" in c["summary"].lower() for c in option_cards(cards))
 
 
 @pytest.mark.parametrize(

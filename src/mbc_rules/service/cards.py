@@ -8,7 +8,7 @@ ends with the library's disclaimer. Cards are plain JSON-ready dicts in the shap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mbc_rules.result import (
@@ -23,6 +23,7 @@ from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
 from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
+from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
@@ -47,6 +48,8 @@ _FIELD_WORDS = {
 
 def words(name: str) -> str:
     """A profile field or category in words: ``her2_status`` -> ``HER2 status``."""
+    if name in CATEGORY_NAMES:
+        return category_name(name)
     return _FIELD_WORDS.get(name, name.replace("_", " "))
 
 
@@ -71,8 +74,7 @@ def _listing(prefix: str, items: Sequence[str], limit: int = SUMMARY_LIMIT) -> s
 
 
 def _name(rulebase: Rulebase, agent_id: str) -> str:
-    vocabulary = rulebase.vocabulary
-    return vocabulary[agent_id].name if agent_id in vocabulary else agent_id
+    return agent_name(agent_id, rulebase.vocabulary)
 
 
 def _quotes(citations: Iterable[CitedSource]) -> list[str]:
@@ -137,24 +139,38 @@ def _about_record(evaluation: Evaluation, record: Record) -> list[str]:
     return lines
 
 
-def _agreement(option: TreatmentOption) -> list[str]:
+def _publisher(rulebase: Rulebase, source: str) -> str:
+    return rulebase.sources[source].publisher if source in rulebase.sources else source
+
+
+def _agreement(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
+    """Which sources support the option as offered, and which name it only at another time."""
     agreement = getattr(option, "agreement", None)
     if agreement is None:
         return []
-    if hasattr(agreement, "model_dump"):
-        agreement = agreement.model_dump(exclude_none=True)
-    if isinstance(agreement, Mapping):
-        parts = [f"{words(str(k))}: {_plain(v)}" for k, v in agreement.items()]
-        return ["**Source agreement:** " + "; ".join(parts), ""]
-    return [f"**Source agreement:** {_plain(agreement)}", ""]
+    supporting = [_publisher(rulebase, s) for s in getattr(agreement, "supporting", ())]
+    lines = [
+        "**Source agreement:** "
+        + (f"supported as offered by {', '.join(supporting)}" if supporting else "none as offered"),
+        "",
+    ]
+    for other in getattr(agreement, "conditions_not_met", ()):
+        named = ", ".join(_name(rulebase, a) for a in other.agents) or "this option"
+        when = " and ".join(f"`{c}`" for c in other.condition)
+        lines += [f"- {other.publisher} names {named} only when {when}, not met here:", ""]
+        lines += _quotes(other.citations)
+    return lines
 
 
-def _plain(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
-    return str(value)
+def _option_notes(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
+    lines: list[str] = []
+    given = getattr(option, "given_before", ())
+    if given:
+        said = ", ".join(f"{_name(rulebase, g.agent)} ({g.outcome}, {g.setting})" for g in given)
+        lines += [f"**Already in the history (not grown on):** {said}", ""]
+    for note in getattr(option, "notes", ()):
+        lines += [f"**Note:** {note.text}", "", *_quotes(note.citations)]
+    return lines
 
 
 def option_card(
@@ -165,9 +181,7 @@ def option_card(
     category = words(option.category)
     summary = _listing(f"#{option.rank} {category.capitalize()} ({option.tier})", agents)
     last_rank = max(o.rank for o in evaluation.options)
-    publishers = [
-        rulebase.sources[s].publisher if s in rulebase.sources else s for s in option.source_ids
-    ]
+    publishers = [_publisher(rulebase, s) for s in option.source_ids]
     detail = [
         f"**Rank {option.rank} of {last_rank}: {category}, {option.tier}** "
         "(options that tie share a rank)",
@@ -178,7 +192,8 @@ def option_card(
     if option.regimens:
         detail += [f"**Regimens:** {'; '.join(r.name for r in option.regimens)}", ""]
     detail += ["**Why**", "", *[f"- {line}" for line in option.rationale], ""]
-    detail += _agreement(option)
+    detail += _option_notes(rulebase, option)
+    detail += _agreement(rulebase, option)
     detail += [
         f"**Sources ({len(publishers)} of {len(rulebase.sources)}):** {', '.join(publishers)}",
         "",

@@ -11,6 +11,8 @@ EXPECTED = {
     "EngineError",
     "Evaluation",
     "Explanation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
     "Html",
     "InformativeTest",
@@ -31,6 +33,8 @@ EXPECTED = {
     "explain",
     "informative_tests",
     "show",
+    "read_fhir",
+    "read_fhir_many",
 }
 
 
@@ -41,5 +45,5 @@ def test_all_is_exactly_the_public_surface() -> None:
 
 
 def test_every_error_shares_one_root() -> None:
-    for name in ("EngineError", "RulebaseError", "UnknownAgentError"):
+    for name in ("EngineError", "RulebaseError", "UnknownAgentError", "FhirReadError"):
         assert issubclass(getattr(mbc_rules, name), mbc_rules.MbcRulesError)

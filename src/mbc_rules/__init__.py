@@ -18,12 +18,14 @@ from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate
 from mbc_rules.display import Html
 from mbc_rules.errors import (
     EngineError,
+    FhirReadError,
     MbcRulesError,
     Problem,
     RulebaseError,
     UnknownAgentError,
 )
 from mbc_rules.explain import Explanation
+from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
 from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.result import (
     AdviceItem,
@@ -43,6 +45,8 @@ __all__ = [
     "EngineError",
     "Evaluation",
     "Explanation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
     "Html",
     "InformativeTest",
@@ -62,6 +66,8 @@ __all__ = [
     "evaluate_many",
     "explain",
     "informative_tests",
+    "read_fhir",
+    "read_fhir_many",
     "show",
 ]
 

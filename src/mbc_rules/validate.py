@@ -138,6 +138,7 @@ def _agents(
     entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[Problem]
 ) -> Vocabulary:
     owner: dict[str, str] = {}
+    code_owner: dict[str, str] = {}
     for entry, where in entries:
         names = {entry.id, entry.name, *entry.brands, *entry.aliases}
         for name in sorted(names):
@@ -147,6 +148,13 @@ def _agents(
                     where.problem(f"name {name!r} already belongs to {owner[key]!r}", entry.id)
                 )
             owner.setdefault(key, entry.id)
+        for code in entry.rxnorm:
+            if code_owner.setdefault(code, entry.id) != entry.id:
+                problems.append(
+                    where.problem(
+                        f"RxNorm code {code} already belongs to {code_owner[code]!r}", entry.id
+                    )
+                )
     return Vocabulary.of(entry.agent() for entry, _ in entries)
 
 

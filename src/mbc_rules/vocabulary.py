@@ -100,6 +100,7 @@ class Agent:
     brands: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     in_sources: bool = False
+    rxnorm: tuple[str, ...] = ()
 
     @property
     def is_endocrine(self) -> bool:
@@ -126,6 +127,10 @@ class VocabularyEntry(BaseModel):
     category: Category
     brands: list[str] = Field(default_factory=list)
     aliases: list[str] = Field(default_factory=list)
+    rxnorm: list[Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]] = Field(
+        default_factory=list,
+        description="RxNorm ingredient codes (RXCUI) of the drug, read from FHIR medications.",
+    )
     in_sources: bool
 
     @model_validator(mode="after")
@@ -145,6 +150,7 @@ class VocabularyEntry(BaseModel):
             brands=tuple(self.brands),
             aliases=tuple(self.aliases),
             in_sources=self.in_sources,
+            rxnorm=tuple(self.rxnorm),
         )
 
 
@@ -159,6 +165,7 @@ class Vocabulary:
 
     agents: Mapping[str, Agent]
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
+    _by_rxnorm: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, agents: Iterable[Agent]) -> Vocabulary:
@@ -167,7 +174,8 @@ class Vocabulary:
         for agent in by_id.values():
             for name in (agent.id, agent.name, *agent.brands, *agent.aliases):
                 by_name.setdefault(name_key(name), agent.id)
-        return cls(agents=by_id, _by_name=by_name)
+        by_rxnorm = {code: agent.id for agent in by_id.values() for code in agent.rxnorm}
+        return cls(agents=by_id, _by_name=by_name, _by_rxnorm=by_rxnorm)
 
     def __contains__(self, agent_id: object) -> bool:
         return agent_id in self.agents
@@ -188,6 +196,11 @@ class Vocabulary:
         if agent_id is None:
             raise UnknownAgentError(name, self.suggest(name))
         return self.agents[agent_id]
+
+    def by_rxnorm(self, code: str) -> Agent | None:
+        """The agent whose RxNorm ingredient code this is, or None."""
+        agent_id = self._by_rxnorm.get(code)
+        return None if agent_id is None else self.agents[agent_id]
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """The vocabulary names closest to ``name``, as ids, nearest first."""

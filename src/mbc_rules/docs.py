@@ -71,7 +71,11 @@ def profile_markdown() -> str:
         "The field names and values below are the public contract of the input: applications "
         "and the JSON Schema (`mbc-rules schema profile`) depend on them, and they are only "
         "ever added to, never renamed. Unknown fields are rejected; every status defaults to "
-        "`unknown`, and unknown is never read as negative.",
+        "`unknown`, and unknown is never read as negative. Likewise an unknown history is not "
+        "'no history': an omitted `prior_therapies` (or `complications`) means not known, and "
+        "`[]` means none. An answer given without them assumes no earlier treatment (no "
+        "complication) and says so in its caveats; the informative tests name the treatments "
+        "(and complications) that would change it.",
         "",
         "| field | values | default | meaning |",
         "| --- | --- | --- | --- |",

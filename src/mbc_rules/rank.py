@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, NO_HISTORY, FactValue, TreatmentHistory
 from mbc_rules.result import (
     AdviceItem,
@@ -152,21 +153,6 @@ def timing_tests(condition: Condition) -> list[FactTest]:
     return [test for part in parts for test in timing_tests(part)]
 
 
-def _test(test: FactTest, facts: Mapping[str, FactValue]) -> bool:
-    actual, operator, operand = facts[test.fact], test.operator, test.operand
-    if operator == "equals":
-        return bool(actual == operand)
-    if operator == "not_equals":
-        return bool(actual != operand)
-    if operator == "in":
-        return actual in operand
-    if operator == "not_in":
-        return actual not in operand
-    if isinstance(actual, bool) or not isinstance(actual, int):
-        return False
-    return actual >= operand if operator == "at_least" else actual <= operand
-
-
 def holds_but_for_timing(
     condition: Condition, facts: Mapping[str, FactValue], negate: bool = False
 ) -> bool:
@@ -177,7 +163,7 @@ def holds_but_for_timing(
     if isinstance(condition, FactTest):
         if FACTS[condition.fact].is_timing:
             return True
-        return _test(condition, facts) != negate
+        return passes(condition.operator, condition.operand, facts[condition.fact]) != negate
     if isinstance(condition, NotOf):
         return holds_but_for_timing(condition.not_, facts, not negate)
     parts = condition.all if isinstance(condition, AllOf) else condition.any
@@ -216,12 +202,12 @@ class _Support:
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
 
 
-def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
+def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> tuple[CitedSource, ...]:
     """The result's form of citations, with each source's publisher."""
-    return [
+    return tuple(
         _cited(c, sources[c.source].publisher if c.source in sources else c.source)
         for c in citations
-    ]
+    )
 
 
 @functools.lru_cache(maxsize=8192)
@@ -303,13 +289,13 @@ def _members(agent_id: str, vocabulary: Vocabulary) -> frozenset[str]:
         return frozenset({agent_id})
     if agent.kind == "procedure":
         return frozenset()
-    same = (
-        (lambda a: a.category == agent.category)
-        if agent_id in CATEGORIES
-        else (lambda a: a.drug_class == agent.drug_class)
-    )
+    whole_category = agent_id in CATEGORIES
     return frozenset(
-        a.id for a in vocabulary.agents.values() if a.kind == "drug" and a.in_sources and same(a)
+        a.id
+        for a in vocabulary.agents.values()
+        if a.kind == "drug"
+        and a.in_sources
+        and (a.category == agent.category if whole_category else a.drug_class == agent.drug_class)
     )
 
 
@@ -439,14 +425,14 @@ def _agreement(
                 AgreementCondition.model_construct(
                     source=source,
                     publisher=sources[source].publisher if source in sources else source,
-                    agents=common,
-                    condition=condition,
+                    agents=tuple(common),
+                    condition=tuple(condition),
                     rule_id=rule.id,
                     citations=cite(said, sources),
                 )
             )
     return Agreement.model_construct(
-        supporting=sorted(entry.sources), conditions_not_met=conditions
+        supporting=tuple(sorted(entry.sources)), conditions_not_met=tuple(conditions)
     )
 
 
@@ -458,7 +444,7 @@ def rank(
     history: TreatmentHistory = NO_HISTORY,
     standing: Standing = Standing(),
     waiting: Sequence[Rule] = (),
-) -> tuple[list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem]]:
+) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
     """Turn the rules that fired into ranked options, not-recommended items and advice.
 
     ``history`` says what the cancer grew on (never offered again) and what else was given;
@@ -481,10 +467,10 @@ def rank(
             not_recommended.append(
                 NotRecommendedItem.model_construct(
                     category=statement.category,
-                    agents=list(statement.agents),
+                    agents=tuple(statement.agents),
                     reason=statement.reason,
                     citations=cite(rule.citations, sources),
-                    rule_ids=[rule.id],
+                    rule_ids=(rule.id,),
                 )
             )
         if rule.then.advice is not None:
@@ -493,7 +479,7 @@ def rank(
                     topic=rule.then.advice.topic,
                     text=rule.then.advice.text,
                     citations=cite(rule.citations, sources),
-                    rule_ids=[rule.id],
+                    rule_ids=(rule.id,),
                 )
             )
 
@@ -611,18 +597,18 @@ def rank(
                 rank=current_rank,
                 category=cast(Category, category),
                 tier=cast(Tier, TIERS[entry.tier]),
-                agents=agents,
-                regimens=[
-                    RegimenOption.model_construct(agents=list(c), name=regimen_name(c, vocabulary))
+                agents=tuple(agents),
+                regimens=tuple(
+                    RegimenOption.model_construct(agents=c, name=regimen_name(c, vocabulary))
                     for c in combos
-                ],
-                rationale=[r.title for r in strongest],
+                ),
+                rationale=tuple(r.title for r in strongest),
                 citations=cite(_unique_citations(strongest), sources),
-                rule_ids=[r.id for r in strongest],
-                source_ids=sorted(entry.sources),
+                rule_ids=tuple(r.id for r in strongest),
+                source_ids=tuple(sorted(entry.sources)),
                 agreement=_agreement(category, named, entry, waiting, sources),
-                given_before=given_before,
-                notes=notes,
+                given_before=tuple(given_before),
+                notes=tuple(notes),
             )
         )
 
@@ -642,13 +628,13 @@ def rank(
         not_recommended.append(
             NotRecommendedItem.model_construct(
                 category=None,
-                agents=[agent],
+                agents=(agent,),
                 reason=reason,
                 citations=cite(MOVE_ON, sources),
-                rule_ids=[],
+                rule_ids=(),
             )
         )
-    return options, not_recommended, advice
+    return tuple(options), tuple(not_recommended), tuple(advice)
 
 
 def _notes(

@@ -154,7 +154,12 @@ class Rulebase:
                 files.append(loaded)
         content_hash = _content_hash(files, root)
         bundled = bundled_rules_dir()
-        for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
+        defaults = (
+            ("sources", "sources.yaml"),
+            ("vocabulary", "vocabulary.yaml"),
+            ("statements", "statements.yaml"),
+        )
+        for section, file_name in defaults:
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
                 loaded, found = read_rule_file(bundled / file_name)
@@ -370,19 +375,19 @@ def _misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
             texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
         except OSError as error:
             problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
-    for rule in validated.rules:
-        where = validated.locations[rule.id]
-        for index, citation in enumerate(rule.citations):
-            text = texts.get(citation.source)
-            if text is not None and normalise_text(citation.excerpt) not in text:
-                problems.append(
-                    where.problem(
-                        f"citations[{index}].excerpt is not word for word in "
-                        f"{validated.sources[citation.source].document}",
-                        rule.id,
-                        ("citations", index, "excerpt"),
-                    )
+    # Every excerpt is written once, in the inventory, so each is checked once, where it stands.
+    for statement in validated.coverage:
+        text = texts.get(statement.source)
+        if text is not None and normalise_text(statement.excerpt) not in text:
+            where = validated.statement_locations[statement.id]
+            problems.append(
+                where.problem(
+                    f"statement {statement.id}: excerpt is not word for word in "
+                    f"{validated.sources[statement.source].document}",
+                    statement.id,
+                    ("excerpt",),
                 )
+            )
     return problems
 
 

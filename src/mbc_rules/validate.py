@@ -24,6 +24,7 @@ from mbc_rules.schema import (
     Rule,
     RuleFile,
     Source,
+    Statement,
     VocabularyEntry,
 )
 from mbc_rules.vocabulary import Agent, Vocabulary, name_key
@@ -55,6 +56,7 @@ class ValidatedRules:
     rules: tuple[Rule, ...]
     coverage: tuple[CoverageEntry, ...]
     locations: dict[str, Located]
+    statement_locations: dict[str, Located]
     version: str | None
 
 
@@ -190,6 +192,39 @@ def _unique(
     return kept
 
 
+def _statements(
+    files: Sequence[LoadedFile], source_ids: set[str], problems: list[Problem]
+) -> list[tuple[Statement, Located]]:
+    """The inventory: every statement of the sources, each once, under a unique id."""
+    found = []
+    for item, where in _unique(_items(files, "statements"), "statement", problems):
+        if isinstance(item, dict) and "rules" in item:
+            problems.append(
+                where.problem(
+                    "a statement does not list its rules: they are derived from the rules' "
+                    "citations, so cite the statement's id from the rule instead",
+                    _rule_id(item),
+                    ("rules",),
+                )
+            )
+            continue
+        context = {"source_ids": source_ids}
+        if (statement := _validate_item(Statement, item, where, problems, context)) is not None:
+            found.append((statement, where))
+    return found
+
+
+def _coverage(statements: Sequence[Statement], rules: Sequence[Rule]) -> tuple[CoverageEntry, ...]:
+    """Each statement with the rules that cite it: one list, derived, so the two cannot disagree."""
+    cited_by: dict[str, list[str]] = {}
+    for rule in rules:
+        for citation in rule.citations:
+            cited_by.setdefault(citation.statement, [])
+            if rule.id not in cited_by[citation.statement]:
+                cited_by[citation.statement].append(rule.id)
+    return tuple(CoverageEntry(**dict(s), rules=tuple(cited_by.get(s.id, ()))) for s in statements)
+
+
 def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> ValidatedRules:
     """Build the models of a rule set; every problem found is appended to ``problems``."""
     usable = _check_tops(files, problems)
@@ -206,7 +241,13 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
     ]
     vocabulary = _agents(entries, problems)
 
-    context = {"vocabulary": vocabulary, "source_ids": {s.id for s, _ in sources}}
+    source_ids = {s.id for s, _ in sources}
+    statements = _statements(usable, source_ids, problems)
+    context = {
+        "vocabulary": vocabulary,
+        "source_ids": source_ids,
+        "statements": {s.id: s for s, _ in statements},
+    }
     rules = [
         (r, w)
         for item, w in _unique(_items(usable, "rules"), "rule", problems)
@@ -224,16 +265,6 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
                 owner=(rule.id, in_rule),
             )
 
-    coverage_context = {
-        "source_ids": {s.id for s, _ in sources},
-        "rule_ids": {r.id for r, _ in rules},
-    }
-    coverage = [
-        entry
-        for item, w in _items(usable, "coverage")
-        if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
-    ]
-
     versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
@@ -241,7 +272,8 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
         rules=tuple(r for r, _ in rules),
-        coverage=tuple(coverage),
+        coverage=_coverage([s for s, _ in statements], [r for r, _ in rules]),
         locations={r.id: w for r, w in rules},
+        statement_locations={s.id: w for s, w in statements},
         version=min(versions) if versions else None,
     )

@@ -10,17 +10,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mbc_rules import Rulebase
-from mbc_rules.result import Evaluation
+from mbc_rules.result import Evaluation, TreatmentOption
 from mbc_rules.service.cards import (
     order_card,
     order_select_cards,
-    ordered_agent,
+    ordered_agents,
     patient_view_cards,
     record_warning_card,
     words,
 )
 from mbc_rules.service.hooks import Entry
 from mbc_rules.service.record import Finding, Record
+from mbc_rules.wording import agent_name, category_name
 from tests.servicekit import RESPONSE_VALIDATOR, SOURCES, medication_request
 from tests.strategies import profiles
 
@@ -95,10 +96,10 @@ def test_one_card_per_option_in_rank_order(bundled: Rulebase, source_texts: dict
         assert card["indicator"] == "info"
         summary = card["summary"]
         assert summary.startswith(f"#{option.rank} ")
-        assert option.category.replace("_", " ") in summary.lower()
+        assert category_name(option.category) in summary.lower()
         assert f"({option.tier})" in summary
         if option.agents:
-            first = bundled.vocabulary[option.agents[0]].name
+            first = agent_name(option.agents[0], bundled.vocabulary)
             assert first in summary
         assert card["source"]["label"] == option.citations[0].publisher
         assert quoted(card) == [c.excerpt for c in option.citations]
@@ -198,8 +199,7 @@ def test_cards_of_any_profile_meet_the_contract(profile: dict[str, Any]) -> None
 def _order(bundled: Rulebase, profile: dict[str, Any], name: str) -> dict[str, Any] | None:
     evaluation = bundled.evaluate(profile)
     order = medication_request("draft-1", name)
-    agent = ordered_agent(bundled, order)
-    assert agent is not None
+    agent = bundled.vocabulary.resolve(name)
     card = order_card(bundled, evaluation, order, agent)
     if card is not None:
         RESPONSE_VALIDATOR.validate({"cards": [card]})
@@ -260,9 +260,62 @@ def test_a_known_drug_outside_the_options_is_explained(bundled: Rulebase) -> Non
 
 
 def test_no_card_for_what_the_sources_do_not_name(bundled: Rulebase) -> None:
+    pytest.importorskip("mbc_rules.fhir")
     evaluation = bundled.evaluate(HR_POSITIVE)
+    record = Record(profile=evaluation.profile)
+    assert ordered_agents(bundled, medication_request("o1", "letrozole 2.5 MG Oral Tablet"))
     orders = [
         Entry(medication_request("o1", "aspirin")),
         Entry({"resourceType": "ServiceRequest", "id": "s1"}),
     ]
-    assert order_select_cards(bundled, evaluation, orders) == []
+    assert order_select_cards(bundled, evaluation, record, orders) == []
+
+
+@pytest.mark.skipif(
+    "agreement" not in TreatmentOption.model_fields, reason="options carry no agreement yet"
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_option_cards_show_the_source_agreement(profile: dict[str, Any]) -> None:
+    rulebase = Rulebase.bundled(engine="python")
+    evaluation = rulebase.evaluate(profile)
+    cards = patient_view_cards(rulebase, evaluation, Record(profile=evaluation.profile))
+    options = [c for c in cards if c["summary"].startswith("#")]
+    for card, option in zip(options, evaluation.options, strict=True):
+        agreement = option.agreement  # type: ignore[attr-defined,unused-ignore]
+        assert "**Source agreement:**" in card["detail"]
+        for source in agreement.supporting:
+            assert rulebase.sources[source].publisher in card["detail"]
+        for other in agreement.conditions_not_met:
+            assert f"- {other.publisher} names " in card["detail"]
+            for citation in other.citations:
+                assert f"> {citation.excerpt}" in card["detail"]
+
+
+GOOD_CARD: dict[str, Any] = {"summary": "s", "indicator": "info", "source": {"label": "x"}}
+BAD_CARDS: list[tuple[str, dict[str, Any]]] = [
+    ("summary over 140", {**GOOD_CARD, "summary": "x" * 141}),
+    ("indicator not in the table", {**GOOD_CARD, "indicator": "danger"}),
+    ("a null", {**GOOD_CARD, "uuid": None}),
+    ("no source label", {**GOOD_CARD, "source": {}}),
+    ("an attribute the spec does not have", {**GOOD_CARD, "priority": 1}),
+    ("suggestions without selectionBehavior", {**GOOD_CARD, "suggestions": [{"label": "do it"}]}),
+    (
+        "create without a resource",
+        {
+            **GOOD_CARD,
+            "selectionBehavior": "any",
+            "suggestions": [{"label": "l", "actions": [{"type": "create", "description": "d"}]}],
+        },
+    ),
+    (
+        "link of an unknown type",
+        {**GOOD_CARD, "links": [{"label": "l", "url": "https://x.org", "type": "web"}]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "card"), BAD_CARDS, ids=[c[0] for c in BAD_CARDS])
+def test_the_schema_refuses_what_the_specification_forbids(case: str, card: dict[str, Any]) -> None:
+    RESPONSE_VALIDATOR.validate({"cards": [GOOD_CARD]})
+    assert not RESPONSE_VALIDATOR.is_valid({"cards": [card]})

@@ -208,13 +208,13 @@ def test_a_body_over_20_mb_is_refused(server: Server) -> None:
 def test_412_without_the_data_and_without_a_fhir_server(server: Server) -> None:
     answer = post(server.base, PV, hook_call("patient-view", None))
     message = error_of(answer, 412)
-    assert "patient, conditions, observations" in message
+    assert "patient; conditions; observations" in message
     assert "fhirServer" in message
     partial = hr_positive_record()
     for key in ("medicationStatements", "medicationRequests", "medicationAdministrations"):
         partial[key] = None
     message = error_of(post(server.base, PV, hook_call("patient-view", partial)), 412)
-    assert "medicationStatements or medicationRequests" in message
+    assert "one of medicationStatements, medicationRequests" in message
 
 
 def test_412_when_the_fhir_server_is_unreachable_or_too_slow(server: Server) -> None:

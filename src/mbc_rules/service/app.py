@@ -173,12 +173,12 @@ class _Hooks:
             missing = []
         essential = [key for key in ESSENTIAL_PREFETCH if key in missing]
         if not any(key in prefetch for key in MEDICATION_PREFETCH):
-            essential.append(" or ".join(MEDICATION_PREFETCH))
+            essential.append("one of " + ", ".join(MEDICATION_PREFETCH))
         if essential:
             raise RequestError(
                 412,
-                f"the prefetch lacks {', '.join(essential)} and the request gives no fhirServer "
-                "to read them from",
+                f"the prefetch lacks {'; '.join(essential)}, and the request gives no "
+                "fhirServer to read them from",
                 "prefetch",
             )
         entries = [entry for key in prefetch for entry in prefetch[key]]
@@ -187,8 +187,8 @@ class _Hooks:
     def answer(self, service: Service, hook: HookRequest) -> list[dict[str, Any]]:
         """The cards for one checked hook call (runs in a worker thread)."""
         entries, missing = self._entries(hook)
-        record = read_record(entries, hook.patient_id)
         rulebase = self.config.rulebase
+        record = read_record(entries, hook.patient_id, rulebase)
         try:
             evaluation = rulebase.evaluate(record.profile)
         except ValidationError as error:
@@ -198,7 +198,7 @@ class _Hooks:
                 422, f"the record reads as an invalid profile: {where}: {first['msg']}"
             ) from None
         if service.hook == "order-select":
-            return order_select_cards(rulebase, evaluation, hook.draft_orders, entries)
+            return order_select_cards(rulebase, evaluation, record, hook.draft_orders, entries)
         return patient_view_cards(rulebase, evaluation, record, missing_keys=missing)
 
 

@@ -8,10 +8,9 @@ ends with the library's disclaimer. Cards are plain JSON-ready dicts in the shap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mbc_rules.errors import UnknownAgentError
 from mbc_rules.result import (
     CitedSource,
     Evaluation,
@@ -22,12 +21,12 @@ from mbc_rules.result import (
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
-from mbc_rules.service.record import Finding, Record
+from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
+from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 _FIELD_WORDS = {
     "er_status": "ER status",
@@ -49,6 +48,8 @@ _FIELD_WORDS = {
 
 def words(name: str) -> str:
     """A profile field or category in words: ``her2_status`` -> ``HER2 status``."""
+    if name in CATEGORY_NAMES:
+        return category_name(name)
     return _FIELD_WORDS.get(name, name.replace("_", " "))
 
 
@@ -73,8 +74,7 @@ def _listing(prefix: str, items: Sequence[str], limit: int = SUMMARY_LIMIT) -> s
 
 
 def _name(rulebase: Rulebase, agent_id: str) -> str:
-    vocabulary = rulebase.vocabulary
-    return vocabulary[agent_id].name if agent_id in vocabulary else agent_id
+    return agent_name(agent_id, rulebase.vocabulary)
 
 
 def _quotes(citations: Iterable[CitedSource]) -> list[str]:
@@ -139,24 +139,38 @@ def _about_record(evaluation: Evaluation, record: Record) -> list[str]:
     return lines
 
 
-def _agreement(option: TreatmentOption) -> list[str]:
+def _publisher(rulebase: Rulebase, source: str) -> str:
+    return rulebase.sources[source].publisher if source in rulebase.sources else source
+
+
+def _agreement(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
+    """Which sources support the option as offered, and which name it only at another time."""
     agreement = getattr(option, "agreement", None)
     if agreement is None:
         return []
-    if hasattr(agreement, "model_dump"):
-        agreement = agreement.model_dump(exclude_none=True)
-    if isinstance(agreement, Mapping):
-        parts = [f"{words(str(k))}: {_plain(v)}" for k, v in agreement.items()]
-        return ["**Source agreement:** " + "; ".join(parts), ""]
-    return [f"**Source agreement:** {_plain(agreement)}", ""]
+    supporting = [_publisher(rulebase, s) for s in getattr(agreement, "supporting", ())]
+    lines = [
+        "**Source agreement:** "
+        + (f"supported as offered by {', '.join(supporting)}" if supporting else "none as offered"),
+        "",
+    ]
+    for other in getattr(agreement, "conditions_not_met", ()):
+        named = ", ".join(_name(rulebase, a) for a in other.agents) or "this option"
+        when = " and ".join(f"`{c}`" for c in other.condition)
+        lines += [f"- {other.publisher} names {named} only when {when}, not met here:", ""]
+        lines += _quotes(other.citations)
+    return lines
 
 
-def _plain(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
-    return str(value)
+def _option_notes(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
+    lines: list[str] = []
+    given = getattr(option, "given_before", ())
+    if given:
+        said = ", ".join(f"{_name(rulebase, g.agent)} ({g.outcome}, {g.setting})" for g in given)
+        lines += [f"**Already in the history (not grown on):** {said}", ""]
+    for note in getattr(option, "notes", ()):
+        lines += [f"**Note:** {note.text}", "", *_quotes(note.citations)]
+    return lines
 
 
 def option_card(
@@ -167,9 +181,7 @@ def option_card(
     category = words(option.category)
     summary = _listing(f"#{option.rank} {category.capitalize()} ({option.tier})", agents)
     last_rank = max(o.rank for o in evaluation.options)
-    publishers = [
-        rulebase.sources[s].publisher if s in rulebase.sources else s for s in option.source_ids
-    ]
+    publishers = [_publisher(rulebase, s) for s in option.source_ids]
     detail = [
         f"**Rank {option.rank} of {last_rank}: {category}, {option.tier}** "
         "(options that tie share a rank)",
@@ -180,7 +192,8 @@ def option_card(
     if option.regimens:
         detail += [f"**Regimens:** {'; '.join(r.name for r in option.regimens)}", ""]
     detail += ["**Why**", "", *[f"- {line}" for line in option.rationale], ""]
-    detail += _agreement(option)
+    detail += _option_notes(rulebase, option)
+    detail += _agreement(rulebase, option)
     detail += [
         f"**Sources ({len(publishers)} of {len(rulebase.sources)}):** {', '.join(publishers)}",
         "",
@@ -249,6 +262,8 @@ def record_warning_card(
     """
     if not (record.conflicts or record.warnings or tests or missing_keys or evaluation.caveats):
         return None
+    if record.out_of_scope:
+        return _out_of_scope_card(evaluation, record)
     problems = []
     if record.conflicts:
         fields = sorted({words(c.field) for c in record.conflicts if c.field})
@@ -281,6 +296,28 @@ def record_warning_card(
     return _card(summary, [*detail, *_disclaimer(evaluation)], "warning", {"label": SERVICE_LABEL})
 
 
+def _out_of_scope_card(evaluation: Evaluation, record: Record) -> Card:
+    detail = [
+        "The rules cover metastatic (stage IV) breast cancer only, and this record does not "
+        "establish it, so no treatment option is shown:",
+        "",
+        *[
+            f"- {f.message}" + (f" ({', '.join(f.resources)})" if f.resources else "")
+            for f in record.out_of_scope
+        ],
+        "",
+    ]
+    others = [w for w in record.warnings if w not in record.out_of_scope]
+    detail += _findings("Conflicts in the record", record.conflicts)
+    detail += _findings("Reading the record", others)
+    return _card(
+        "Not metastatic breast cancer by this record: no treatment options shown",
+        [*detail, *_disclaimer(evaluation)],
+        "warning",
+        {"label": SERVICE_LABEL},
+    )
+
+
 def patient_view_cards(
     rulebase: Rulebase,
     evaluation: Evaluation,
@@ -289,6 +326,8 @@ def patient_view_cards(
     missing_keys: Sequence[str] = (),
 ) -> list[Card]:
     """The cards of ``patient-view``: the warning first (when any), the options, what not to use."""
+    if record.out_of_scope:
+        return [_out_of_scope_card(evaluation, record)]
     tests = rulebase.informative_tests(evaluation)
     cards: list[Card] = []
     warning = record_warning_card(rulebase, evaluation, record, tests, missing_keys)
@@ -339,31 +378,23 @@ def _medication_concept(order: Resource, entries: Sequence[Entry]) -> Any:
     return None
 
 
-def ordered_agent(
+def ordered_agents(
     rulebase: Rulebase, order: Resource, entries: Sequence[Entry] = ()
-) -> Agent | None:
-    """The drug a draft order names, by RxNorm code or by name; None when not in the vocabulary."""
+) -> tuple[Agent, ...]:
+    """The drugs a draft order names (by RxNorm code, else by name); () when none is known."""
     if order.get("resourceType") != "MedicationRequest":
-        return None
+        return ()
     concept = _medication_concept(order, entries)
-    from mbc_rules.service.record import agent_for_rxnorm
-
-    names: list[str] = []
-    for coding in _codings(concept):
-        if coding.get("system") == RXNORM and isinstance(coding.get("code"), str):
-            agent_id = agent_for_rxnorm(rulebase, coding["code"])
-            if agent_id is not None and agent_id in rulebase.vocabulary:
-                return rulebase.vocabulary[agent_id]
-        if isinstance(coding.get("display"), str):
-            names.append(coding["display"])
+    codes = [
+        (str(c.get("system")), c["code"])
+        for c in _codings(concept)
+        if isinstance(c.get("code"), str)
+    ]
+    names = [c["display"] for c in _codings(concept) if isinstance(c.get("display"), str)]
     if isinstance(concept, dict) and isinstance(concept.get("text"), str):
         names.insert(0, concept["text"])
-    for name in names:
-        try:
-            return rulebase.vocabulary.resolve(name[:200])
-        except UnknownAgentError:
-            continue
-    return None
+    found = drug_agents(codes, names, rulebase.vocabulary)
+    return tuple(rulebase.vocabulary[a] for a in found if a in rulebase.vocabulary)
 
 
 def _rules_naming(rulebase: Rulebase, rule_ids: Iterable[str], agent: str) -> list[str]:
@@ -473,8 +504,8 @@ def order_card(
         return card
     option = _option_of(evaluation, agent.id)
     if option is not None:
-        citations = _citations_of(rulebase, _rules_naming(rulebase, option.rule_ids, agent.id))
-        citations = citations or option.citations
+        named = _rules_naming(rulebase, option.rule_ids, agent.id)
+        citations = _citations_of(rulebase, named) or list(option.citations)
         detail = [
             f"**{name}** belongs to option #{option.rank}, {words(option.category)} "
             f"({option.tier}), for this record.",
@@ -512,16 +543,20 @@ def order_card(
 def order_select_cards(
     rulebase: Rulebase,
     evaluation: Evaluation,
+    record: Record,
     orders: Sequence[Entry],
     entries: Sequence[Entry] = (),
 ) -> list[Card]:
-    """The cards of ``order-select``: one per selected drug the sources speak of."""
+    """The cards of ``order-select``: one per selected drug the sources speak of.
+
+    None for a record that is not metastatic breast cancer: the rules do not speak of it.
+    """
+    if record.out_of_scope:
+        return []
     cards = []
     for order in orders:
-        agent = ordered_agent(rulebase, order.resource, [*orders, *entries])
-        if agent is None:
-            continue
-        card = order_card(rulebase, evaluation, order.resource, agent)
-        if card is not None:
-            cards.append(card)
+        for agent in ordered_agents(rulebase, order.resource, [*orders, *entries]):
+            card = order_card(rulebase, evaluation, order.resource, agent)
+            if card is not None:
+                cards.append(card)
     return cards

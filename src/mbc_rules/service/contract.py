@@ -102,19 +102,22 @@ def error_body(status: int, message: str, field: str | None = None) -> dict[str,
     return body
 
 
+@functools.cache
+def _schema_text(name: str) -> str:
+    return resources.files("mbc_rules.service").joinpath(name).read_text(encoding="utf-8")
+
+
 def _schema(name: str) -> dict[str, Any]:
-    text = resources.files("mbc_rules.service").joinpath(name).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    # A fresh copy each time: a caller may edit what it gets without changing anyone else's.
+    schema: dict[str, Any] = json.loads(_schema_text(name))
     return schema
 
 
-@functools.cache
 def response_schema() -> dict[str, Any]:
     """The JSON Schema of a CDS Hooks 2.0 response, as shipped in the package."""
     return _schema("cds_hooks_response.schema.json")
 
 
-@functools.cache
 def error_schema() -> dict[str, Any]:
     """The JSON Schema of the service's error bodies."""
     return _schema("error.schema.json")

@@ -16,9 +16,12 @@ from pydantic import ValidationError
 
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.profile import PatientProfile
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.service.contract import RequestError
 from mbc_rules.service.hooks import Entry
+from mbc_rules.vocabulary import Vocabulary
 
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
 # Where a resource names its patient.
 _SUBJECT_FIELDS = ("subject", "patient", "beneficiary")
@@ -41,6 +44,8 @@ class Record:
     provenance: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     conflicts: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    # Warnings that the record is not metastatic breast cancer: the rules do not apply.
+    out_of_scope: tuple[Finding, ...] = ()
 
 
 def _reference(resource: Mapping[str, Any], name: str) -> str | None:
@@ -115,33 +120,38 @@ def as_bundle(entries: Iterable[Entry]) -> dict[str, Any]:
 
 
 def _findings(items: Iterable[Any]) -> tuple[Finding, ...]:
-    found = []
-    for item in items:
-        get = item.get if isinstance(item, Mapping) else lambda name, o=item: getattr(o, name, None)
-        resources = get("resources") or ()
-        found.append(
-            Finding(
-                message=str(get("message")),
-                resources=tuple(str(r) for r in resources),
-                field=get("field"),
-            )
+    return tuple(
+        Finding(
+            message=str(item.message),
+            resources=tuple(str(r) for r in getattr(item, "resources", ())),
+            field=getattr(item, "field", None),
         )
-    return tuple(found)
+        for item in items
+    )
 
 
-def _reader() -> Any:
+# The reader's warnings that put a record outside what the rules are for. Matched by their
+# opening words until the reading says it as data; tests/test_service_fhir.py pins them.
+_OUT_OF_SCOPE = (
+    "the primary cancer recorded is not breast cancer",
+    "the record holds no breast cancer diagnosis",
+    "the record does not establish metastatic disease",
+)
+
+
+def _fhir() -> Any:
     # Imported on first use: the FHIR reader is the fhir extra's, loaded only when a hook comes.
     import importlib
 
     try:
-        return importlib.import_module("mbc_rules.fhir").read_fhir
+        return importlib.import_module("mbc_rules.fhir")
     except ImportError as error:
         raise RequestError(
             503, f"the FHIR reader is not installed (pip install 'mbc-rules[fhir]'): {error}"
         ) from None
 
 
-def read_record(entries: Sequence[Entry], patient_id: str) -> Record:
+def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -> Record:
     """Read the patient's resources into a profile, with the reading's provenance and problems.
 
     Raises:
@@ -149,7 +159,7 @@ def read_record(entries: Sequence[Entry], patient_id: str) -> Record:
     """
     check_one_patient(entries, patient_id)
     try:
-        reading = _reader()(as_bundle(entries), patient=patient_id)
+        reading = _fhir().read_fhir(as_bundle(entries), patient=patient_id, rulebase=rulebase)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "profile"
@@ -158,30 +168,33 @@ def read_record(entries: Sequence[Entry], patient_id: str) -> Record:
         ) from None
     except (MbcRulesError, ValueError) as error:
         raise RequestError(422, f"the record cannot be read: {error}") from None
-    provenance = {
-        name: tuple(str(r) for r in resources)
-        for name, resources in (getattr(reading, "provenance", None) or {}).items()
-    }
+    warnings = _findings(reading.warnings)
     return Record(
         profile=reading.profile,
-        provenance=provenance,
-        conflicts=_findings(getattr(reading, "conflicts", ())),
-        warnings=_findings(getattr(reading, "warnings", ())),
+        provenance={name: tuple(refs) for name, refs in reading.provenance.items()},
+        conflicts=_findings(reading.conflicts),
+        warnings=warnings,
+        out_of_scope=tuple(w for w in warnings if w.message.lower().startswith(_OUT_OF_SCOPE)),
     )
 
 
-_RXNORM_INDEX: dict[int, tuple[Any, dict[str, str]]] = {}
+def drug_agents(
+    codes: Iterable[tuple[str, str]], names: Iterable[str], vocabulary: Vocabulary
+) -> tuple[str, ...]:
+    """The vocabulary agents a medication names: by RxNorm code first, then by its words.
 
-
-def agent_for_rxnorm(rulebase: Any, code: str) -> str | None:
-    """The vocabulary id of an RxNorm code (ingredient level), or None when unmapped."""
-    vocabulary = rulebase.vocabulary
-    cached = _RXNORM_INDEX.get(id(vocabulary))
-    if cached is None or cached[0] is not vocabulary:
-        index: dict[str, str] = {}
-        for agent in vocabulary.agents.values():
-            for rxnorm in getattr(agent, "rxnorm", ()) or ():
-                index[str(rxnorm)] = agent.id
-        cached = (vocabulary, index)
-        _RXNORM_INDEX[id(vocabulary)] = cached
-    return cached[1].get(code)
+    Args:
+        codes: ``(system, code)`` pairs of the medication's codings.
+        names: its texts and displays.
+    """
+    drugs = _fhir().drugs
+    for system, code in codes:
+        if system == RXNORM:
+            found: tuple[str, ...] = drugs.agents_for_rxnorm(code, vocabulary)
+            if found:
+                return found
+    for name in names:
+        found = drugs.agents_named(name[:500], vocabulary)
+        if found:
+            return found
+    return ()

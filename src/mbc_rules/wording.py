@@ -407,9 +407,7 @@ def reading_words(
     return f"{need} (this patient: {state(reading.fact, reading.actual, profile, vocabulary)})"
 
 
-def needs_words(
-    node: Trace, profile: PatientProfile | None, vocabulary: Vocabulary | None
-) -> str:
+def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabulary | None) -> str:
     """What would have to hold for a failing condition, in words: every failing part of an
     ``all`` ("and"), every alternative of an ``any`` ("or"). ``node`` is read with
     :func:`mbc_rules.conditions.read` (no ``not`` left)."""

@@ -18,12 +18,13 @@ import yaml
 from pydantic import ValidationError
 
 from mbc_rules._version import __version__
+from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.errors import MbcRulesError, RulebaseError
 from mbc_rules.fhir import FhirReading, read_fhir
 from mbc_rules.load import parse_yaml
 from mbc_rules.profile import PatientProfile, describe_validation_error
 from mbc_rules.report import evaluation_markdown, evaluation_text
-from mbc_rules.rulebase import Rulebase, bundled_rules_dir
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 
 EXIT_USAGE = 2
@@ -185,8 +186,8 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
-    explanation = result.explain(args.subject)
+    rulebase = _rulebase(args)
+    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
 

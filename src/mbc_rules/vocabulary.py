@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mbc_rules.errors import UnknownAgentError
 
@@ -111,6 +113,45 @@ class Agent:
     @property
     def is_chemotherapy(self) -> bool:
         return self.category == "chemotherapy" and self.kind != "procedure"
+
+
+class VocabularyEntry(BaseModel):
+    """A drug, procedure or class of drugs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+    name: str
+    kind: AgentKind
+    drug_class: str | None = None
+    category: Category
+    brands: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    rxnorm: list[Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]] = Field(
+        default_factory=list,
+        description="RxNorm ingredient codes (RXCUI) of the drug, read from FHIR medications.",
+    )
+    in_sources: bool
+
+    @model_validator(mode="after")
+    def _drugs_have_a_class(self) -> VocabularyEntry:
+        if self.kind != "procedure" and self.drug_class is None:
+            raise ValueError(f"a {self.kind} needs a drug_class")
+        return self
+
+    def agent(self) -> Agent:
+        """The entry as the vocabulary holds it."""
+        return Agent(
+            id=self.id,
+            name=self.name,
+            kind=self.kind,
+            category=self.category,
+            drug_class=self.drug_class,
+            brands=tuple(self.brands),
+            aliases=tuple(self.aliases),
+            in_sources=self.in_sources,
+            rxnorm=tuple(self.rxnorm),
+        )
 
 
 def name_key(name: str) -> str:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mbc_rules.bundled import bundled_vocabulary
 from mbc_rules.errors import FhirReadError
 from mbc_rules.fhir.read import ConflictPolicy, read_record
 from mbc_rules.fhir.reading import FhirReading
 from mbc_rules.fhir.records import Resource, collect, parse, select
-from mbc_rules.rulebase import Rulebase, bundled_vocabulary
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import Vocabulary
 
 if TYPE_CHECKING:

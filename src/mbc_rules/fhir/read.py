@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+import mbc_rules.fhir.codes as codes
 from mbc_rules.errors import FhirReadError
-from mbc_rules.fhir import codes
 from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
 from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning
 from mbc_rules.fhir.records import Record, Resource, reference_key

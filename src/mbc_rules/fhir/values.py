@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mbc_rules.fhir import codes
+import mbc_rules.fhir.codes as codes
 
 Qualitative = Literal["positive", "negative", "equivocal"]
 

@@ -90,7 +90,10 @@ def _check_moves(rulebase: Rulebase, profile: dict[str, object]) -> int:
                 move = moves[category]
                 assert set(move.passes) == set(gained)
                 assert set(move.passed_by) == set(lost)
-                assert (move.rank_now, move.rank_then) == (now_ranks[category], then_ranks[category])
+                assert (move.rank_now, move.rank_then) == (
+                    now_ranks[category],
+                    then_ranks[category],
+                )
                 if gained and not lost:
                     assert move.direction == "up"
                 if lost and not gained:

@@ -40,7 +40,7 @@ def test_evaluate_json_is_the_library_result() -> None:
     expected = Rulebase.bundled().evaluate(yaml.safe_load(EXAMPLE.read_text()))
     data = json.loads(out)
     tests = data.pop("informative_tests")
-    assert Evaluation.model_validate(data) == expected
+    assert Evaluation.model_validate(data).model_dump_json() == expected.model_dump_json()
     # The tests that would change the answer travel with it, with their directions.
     pik3ca = next(t for t in tests if t["status"] == "pik3ca_status")
     assert pik3ca["outcomes"][0]["agents_appear"] == ["alpelisib"]

@@ -37,7 +37,8 @@ def test_evaluate_many_matches_one_by_one(bundled: Rulebase) -> None:
     cohort = evaluate_many(profiles)
     assert list(cohort.evaluations) == [p["patient_id"] for p in profiles]
     for profile in profiles:
-        assert cohort.evaluations[str(profile["patient_id"])] == bundled.evaluate(profile)
+        evaluation = cohort.evaluations[str(profile["patient_id"])]
+        assert evaluation.model_dump_json() == bundled.evaluate(profile).model_dump_json()
 
 
 def test_evaluate_many_raises_or_collects() -> None:

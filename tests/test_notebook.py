@@ -7,6 +7,7 @@ import re
 import nbformat
 from nbclient import NotebookClient
 
+import mbc_rules
 from mbc_rules import Rulebase, evaluate
 
 from .conftest import ROOT
@@ -36,7 +37,7 @@ def test_the_quickstart_notebook_executes() -> None:
 
 def test_the_html_of_a_result_shows_table_citations_and_tests() -> None:
     result = evaluate({"er_status": "negative", "pr_status": "negative", "her2_status": "negative"})
-    html = result._repr_html_()
+    html = mbc_rules.show(result)._repr_html_()
     body = html[html.index("<tbody>") : html.index("</tbody>")]
     assert body.count("<tr>") == len(result.options)
     assert "<details" in html
@@ -52,7 +53,7 @@ def _cells(html: str) -> list[str]:
 def test_every_cell_is_left_aligned_by_an_inline_style_that_no_notebook_css_outranks() -> None:
     # JupyterLab's ":not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td {text-align:right}"
     # beats any single class selector; an inline style beats every selector.
-    html = evaluate(EXAMPLE)._repr_html_()
+    html = mbc_rules.show(evaluate(EXAMPLE))._repr_html_()
     assert "<td>" not in html
     assert "<th>" not in html
     styles = _cells(html)
@@ -62,7 +63,7 @@ def test_every_cell_is_left_aligned_by_an_inline_style_that_no_notebook_css_outr
 
 
 def test_the_view_names_the_patient_and_the_deciding_facts_in_words() -> None:
-    html = evaluate(EXAMPLE)._repr_html_()
+    html = mbc_rules.show(evaluate(EXAMPLE))._repr_html_()
     assert "Patient example-1" in html
     assert "ER positive, PR positive, HER2 negative" in html
     assert "postmenopausal" in html
@@ -78,7 +79,7 @@ def test_the_html_of_a_tied_ranking_marks_the_tie() -> None:
     ranks = [o.rank for o in result.options]
     tied = {r for r in ranks if ranks.count(r) > 1}
     assert tied, "this profile's answer has options that share a rank"
-    html = result._repr_html_()
+    html = mbc_rules.show(result)._repr_html_()
     for rank in tied:
         assert html.count(f">{rank}=<br>") == ranks.count(rank)
     assert html.count(">tied</span>") == sum(ranks.count(r) for r in tied)
@@ -101,7 +102,7 @@ def test_citations_are_grouped_by_drug_strongest_first_with_source_dates() -> No
     targeted = next(v for v in views if v.option.category == "targeted_therapy")
     labels = [g.label for g in targeted.groups]
     assert any("everolimus" in label for label in labels)
-    html = result._repr_html_()
+    html = mbc_rules.show(result)._repr_html_()
     acs = rulebase.sources["acs"].dates
     if acs and any(c.source == "acs" for o in result.options for c in o.citations):
         assert f"last medical review {acs['last_medical_review']}" in html
@@ -109,11 +110,11 @@ def test_citations_are_grouped_by_drug_strongest_first_with_source_dates() -> No
 
 
 def test_tier_badges_are_coloured_labels() -> None:
-    html = evaluate(EXAMPLE)._repr_html_()
+    html = mbc_rules.show(evaluate(EXAMPLE))._repr_html_()
     assert re.search(r"background:#[0-9a-f]{6};color:#ffffff[^>]*>option</span>", html)
 
 
-def test_the_html_of_a_rulebase_counts_by_category_and_source() -> None:
-    html = Rulebase.bundled()._repr_html_()
-    assert f"{len(Rulebase.bundled().rules)} rules" in html
+def test_the_html_of_a_rulebase_counts_by_category_and_source(bundled: Rulebase) -> None:
+    html = bundled._repr_html_()
+    assert f"{len(bundled.rules)} rules" in html
     assert "American Cancer Society" in html

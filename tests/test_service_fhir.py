@@ -12,9 +12,8 @@ import pytest
 
 pytest.importorskip("mbc_rules.fhir")
 
-from mbc_rules.fhir import read_fhir
-
 from mbc_rules import Rulebase
+from mbc_rules.fhir import read_fhir
 from tests import service_docs
 from tests.servicekit import (
     NEGATIVE,

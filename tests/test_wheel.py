@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import json, mbc_rules
-from mbc_rules.rulebase import bundled_rules_dir
+from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.service import error_schema, response_schema
 r = mbc_rules.evaluate({"er_status": "negative", "pr_status": "negative"})
 print(json.dumps({"file": mbc_rules.__file__, "rules": str(bundled_rules_dir()),

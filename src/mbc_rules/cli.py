@@ -18,11 +18,13 @@ import yaml
 from pydantic import ValidationError
 
 from mbc_rules._version import __version__
+from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.errors import MbcRulesError, RulebaseError
+from mbc_rules.fhir import FhirReading, read_fhir
 from mbc_rules.load import parse_yaml
-from mbc_rules.profile import describe_validation_error
+from mbc_rules.profile import PatientProfile, describe_validation_error
 from mbc_rules.report import evaluation_markdown, evaluation_text
-from mbc_rules.rulebase import Rulebase, bundled_rules_dir
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 
 EXIT_USAGE = 2
@@ -83,9 +85,93 @@ def _rulebase(args: argparse.Namespace) -> Rulebase:
     return Rulebase.bundled()
 
 
+def _fhir_record(path: str) -> object | None:
+    """The parsed JSON when ``path`` holds a FHIR Bundle or resource array, else None."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).lstrip()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+    if not head.startswith((b"{", b"[")):
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (ValueError, RecursionError, OSError):
+        return None  # not JSON: read as a profile, which reports the problem
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        return data
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(item, dict) and "resourceType" in item for item in data[:20])
+    ):
+        return data
+    return None
+
+
+def _read_fhir(args: argparse.Namespace, record: object) -> FhirReading:
+    return read_fhir(
+        record,
+        patient=getattr(args, "patient", None),
+        conflicts=getattr(args, "conflicts", "report"),
+        rulebase=_rulebase(args),
+    )
+
+
+def _print_problems(reading: FhirReading, out: TextIO) -> None:
+    for conflict in reading.conflicts:
+        out.write(f"conflict: {conflict}\n")
+    for warning in reading.warnings:
+        out.write(f"warning: {warning}\n")
+    if reading.conflicts or reading.warnings:
+        out.write("\n")
+
+
+def _evaluate_input(args: argparse.Namespace, out: TextIO) -> PatientProfile | dict[str, Any]:
+    """The profile to evaluate: a profile file, or a FHIR record read (its problems shown)."""
+    record = _fhir_record(args.profile)
+    if record is None:
+        return _read_profile(args.profile)
+    reading = _read_fhir(args, record)
+    as_json = args.json or getattr(args, "format", None) == "json"
+    _print_problems(reading, sys.stderr if as_json else out)
+    return reading.profile
+
+
+def _read(args: argparse.Namespace, out: TextIO) -> int:
+    record = _fhir_record(args.record)
+    reading = _read_fhir(args, record if record is not None else args.record)
+    if args.json:
+        out.write(reading.model_dump_json(indent=2) + "\n")
+        return 0
+    profile = reading.profile
+    for name in PatientProfile.model_fields:
+        if name == "prior_therapies":
+            continue
+        value = getattr(profile, name)
+        if name not in profile.model_fields_set and name != "patient_id":
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        out.write(f"{name:<28} {shown:<28} {', '.join(reading.provenance.get(name, ()))}\n")
+    unset = [n for n in PatientProfile.model_fields if n not in profile.model_fields_set]
+    if "prior_therapies" in profile.model_fields_set:
+        out.write("prior_therapies:\n")
+        for index, therapy in enumerate(profile.prior_therapies or []):
+            refs = reading.provenance.get(f"prior_therapies[{index}]", ())
+            out.write(
+                f"  {therapy.agent:<26} {therapy.outcome:<11} {therapy.setting:<11} "
+                f"{', '.join(refs[:3])}{' ...' if len(refs) > 3 else ''}\n"
+            )
+    out.write(f"unknown (no resource gives them): {', '.join(unset) or 'none'}\n\n")
+    _print_problems(reading, out)
+    return 0
+
+
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
     rulebase = _rulebase(args)
-    result = rulebase.evaluate(_read_profile(args.profile))
+    result = rulebase.evaluate(_evaluate_input(args, out))
     tests = rulebase.informative_tests(result)
     form = "json" if args.json else args.format
     if form == "json":
@@ -100,8 +186,8 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
-    explanation = result.explain(args.subject)
+    rulebase = _rulebase(args)
+    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
 
@@ -177,6 +263,18 @@ class _VersionAction(argparse.Action):
         raise _ShowVersionError
 
 
+def _fhir_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--patient", help="FHIR input: the Patient id to read, when it holds several"
+    )
+    parser.add_argument(
+        "--conflicts",
+        choices=["report", "latest"],
+        default="report",
+        help="FHIR input: disagreeing resources leave a field unknown (report), or the latest wins",
+    )
+
+
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from mbc_rules.service.app import ServiceConfig, serve, trusted_issuers
@@ -235,7 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(a report to paste)",
     )
     evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    _fhir_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    read = commands.add_parser(
+        "read", help="read a FHIR R4 / mCODE bundle: the profile and where each field came from"
+    )
+    read.add_argument("record", help="a FHIR Bundle or a JSON array of resources")
+    read.add_argument("--json", action="store_true", help="print the reading as JSON")
+    read.add_argument("--rules", help="a rule directory whose drug vocabulary to use")
+    _fhir_options(read)
+    read.set_defaults(run=_read)
 
     explain = commands.add_parser("explain", help="why a category or drug is (not) offered")
     explain.add_argument("profile", help="profile file, or - for standard input")

@@ -45,6 +45,19 @@ _TIER_COLOURS = {
 }
 
 
+class Html:
+    """HTML that a notebook shows as such (``_repr_html_``); ``str()`` gives the markup."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
 def _td(content: str, extra: str = "") -> str:
     return f"<td style='{_CELL};{extra}'>{content}</td>"
 

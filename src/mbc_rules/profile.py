@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -22,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from mbc_rules.bundled import bundled_vocabulary
 from mbc_rules.vocabulary import (
     BrainMetastases,
     Complication,
@@ -38,23 +38,15 @@ from mbc_rules.vocabulary import (
 MAX_TEXT = 200
 MAX_PRIOR_THERAPIES = 100
 
-_default_vocabulary: Callable[[], Vocabulary] | None = None
-
-
-def set_default_vocabulary(provider: Callable[[], Vocabulary]) -> None:
-    """Name the vocabulary used to read drug names when no rulebase supplies one."""
-    global _default_vocabulary
-    _default_vocabulary = provider
-
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    # A rulebase passes its own vocabulary; a profile built on its own reads drug names with
+    # the bundled one.
     context = info.context
     if isinstance(context, dict) and isinstance(context.get("vocabulary"), Vocabulary):
         vocabulary: Vocabulary = context["vocabulary"]
         return vocabulary
-    if _default_vocabulary is None:  # pragma: no cover - set when the package is imported
-        raise RuntimeError("no drug vocabulary is available to read prior therapies")
-    return _default_vocabulary()
+    return bundled_vocabulary()
 
 
 _MODEL_CONFIG = ConfigDict(

@@ -504,8 +504,8 @@ def order_card(
         return card
     option = _option_of(evaluation, agent.id)
     if option is not None:
-        citations = _citations_of(rulebase, _rules_naming(rulebase, option.rule_ids, agent.id))
-        citations = citations or option.citations
+        named = _rules_naming(rulebase, option.rule_ids, agent.id)
+        citations = _citations_of(rulebase, named) or list(option.citations)
         detail = [
             f"**{name}** belongs to option #{option.rank}, {words(option.category)} "
             f"({option.tier}), for this record.",

@@ -64,7 +64,8 @@ class OptionView:
 @dataclass(frozen=True)
 class Context:
     """What a report reads beside the result: the producing rulebase's vocabulary (names),
-    rules (which drug each citation supports) and sources (publishers' dates)."""
+    rules (which drug each citation supports) and sources (publishers' dates).
+    """
 
     vocabulary: Vocabulary | None = None
     rules: Mapping[str, Rule] = field(default_factory=dict)
@@ -214,7 +215,8 @@ def evaluation_text(
 ) -> str:
     """The answer as the command line prints it: the patient, the ranked table with two
     citations per option, then what is not recommended, the advice, the tests that would
-    change the answer (when given) and the notes."""
+    change the answer (when given) and the notes.
+    """
     context = context or Context()
     vocabulary = context.vocabulary
     lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]

@@ -132,7 +132,10 @@ class Evaluation(BaseModel):
     )
     fired_rules: tuple[str, ...] = Field(description="Ids of every rule that fired, in rule order.")
     rulebase_version: str
-    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
+    rulebase_hash: str = Field(
+        description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
+        "included) and of the package version."
+    )
     profile: PatientProfile = Field(description="The profile as read.")
     disclaimer: str = DISCLAIMER
 

@@ -127,7 +127,8 @@ def therapy_words(therapy: PriorTherapy, vocabulary: Vocabulary | None) -> str:
 
 def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> list[tuple[str, str]]:
     """The facts that decide an answer, as (label, words) pairs, in the order a clinician
-    reads them: receptors, menopause, where it has spread, what was given and how it ended."""
+    reads them: receptors, menopause, where it has spread, what was given and how it ended.
+    """
     receptors = ", ".join(
         _status(STATUS_LABELS[s], getattr(profile, s))
         for s in ("er_status", "pr_status", "her2_status")
@@ -353,7 +354,8 @@ def state(
     fact: str, actual: FactValue, profile: PatientProfile | None, vocabulary: Vocabulary | None
 ) -> str:
     """What this patient's record says about ``fact``, naming the drugs where the history
-    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'."""
+    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'.
+    """
     definition = FACTS.get(fact)
     kind = definition.kind if definition is not None else "status"
     history = _HISTORY.get(fact)

@@ -260,7 +260,6 @@ def test_a_known_drug_outside_the_options_is_explained(bundled: Rulebase) -> Non
 
 
 def test_no_card_for_what_the_sources_do_not_name(bundled: Rulebase) -> None:
-    pytest.importorskip("mbc_rules.fhir")
     evaluation = bundled.evaluate(HR_POSITIVE)
     record = Record(profile=evaluation.profile)
     assert ordered_agents(bundled, medication_request("o1", "letrozole 2.5 MG Oral Tablet"))

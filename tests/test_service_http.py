@@ -256,7 +256,11 @@ def test_every_request_is_logged_on_one_line(server: Server) -> None:
     post(server.base, PV, b"{")
     lines = server.log_text().splitlines()
     assert any(re.search(r'"GET /cds-services" 200 [\d.]+ ms', line) for line in lines)
-    assert any(re.search(rf'"POST /cds-services/{PV}" 400 [\d.]+ ms', line) for line in lines)
+    refused = [
+        line for line in lines if re.search(rf'"POST /cds-services/{PV}" 400 [\d.]+ ms', line)
+    ]
+    assert any("refused: 'the body is not valid JSON" in line for line in refused)
+    assert not any(line.startswith("400 ") or " 400 mbc-rules" in line for line in lines)
     assert "Traceback" not in server.log_text()
 
 

@@ -189,12 +189,12 @@ class _Reader:
             if any(
                 code_set(c.get("code")) & {codes.GENE_STUDIED}
                 for c in components
-                if isinstance(c, Mapping)
+                if isinstance(c, dict)
             ):
                 self._variant(resource, components)
             else:
                 for component in components:
-                    if isinstance(component, Mapping):
+                    if isinstance(component, dict):
                         self._measurement(resource, component, code_set(component.get("code")))
         if codes.MENOPAUSAL_STATUS in found:
             values = code_set(data.get("valueCodeableConcept"))
@@ -363,7 +363,7 @@ class _Reader:
         significance: set[str] = set()
         detail = False
         for component in components:
-            if not isinstance(component, Mapping):
+            if not isinstance(component, dict):
                 continue
             found = code_set(component.get("code"))
             concept = component.get("valueCodeableConcept")
@@ -471,7 +471,7 @@ class _Reader:
             if "767444009" in found:
                 self.metastatic.append((ref, date, "metastatic breast cancer"))
             for stage in data.get("stage") or []:
-                if isinstance(stage, Mapping) and stage.get("summary") is not None:
+                if isinstance(stage, dict) and stage.get("summary") is not None:
                     self._staging(resource, stage.get("summary"), date)
             return
         secondary = [code for code in found if code in sites]
@@ -571,7 +571,7 @@ class _Reader:
             return None
         if key.startswith("#"):
             for contained in data.get("contained") or []:
-                if isinstance(contained, Mapping) and f"#{contained.get('id')}" == key:
+                if isinstance(contained, dict) and f"#{contained.get('id')}" == key:
                     return contained.get("code")
             return None
         target = self.record.by_ref.get(key)
@@ -975,9 +975,7 @@ def _is_cancer(data: Mapping[str, Any], found: set[str]) -> bool:
         for c in found
     ):
         return True
-    profiles = (
-        data.get("meta", {}).get("profile") if isinstance(data.get("meta"), Mapping) else None
-    )
+    profiles = data.get("meta", {}).get("profile") if isinstance(data.get("meta"), dict) else None
     return isinstance(profiles, list) and any(
         isinstance(p, str) and p.endswith("primary-cancer-condition") for p in profiles
     )

@@ -198,7 +198,8 @@ def move_words(move: RankChange) -> str:
 
 def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
-    whose outcome is unknown."""
+    whose outcome is unknown.
+    """
     if test.agent is not None:
         return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))

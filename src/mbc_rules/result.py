@@ -173,7 +173,8 @@ class Evaluation(BaseModel):
 
 class EvaluationReport(Evaluation):
     """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
-    prints (its schema: ``mbc-rules schema report``)."""
+    prints (its schema: ``mbc-rules schema report``).
+    """
 
     informative_tests: tuple[InformativeTest, ...] = Field(
         description="For each status (or treatment outcome) left unknown, what each result "

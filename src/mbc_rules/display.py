@@ -16,11 +16,11 @@ from html import escape
 from mbc_rules.report import (
     CitationGroup,
     Context,
+    informative_test_name,
     not_recommended_lines,
     outcome_lines,
     read_options,
     source_dates,
-    test_name,
 )
 from mbc_rules.result import Evaluation, InformativeTest
 from mbc_rules.schema import Rule, Source
@@ -216,7 +216,7 @@ def evaluation_html(
         parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
     if tests:
         items = "".join(
-            f"<li style='text-align:left'><b>{escape(test_name(t.status))}</b><ul>"
+            f"<li style='text-align:left'><b>{escape(informative_test_name(t, vocabulary))}</b><ul>"
             + "".join(
                 f"<li style='text-align:left'>{_outcome_html(line)}</li>"
                 for line in outcome_lines(t, vocabulary)

@@ -9,6 +9,7 @@ field no resource gives keeps its unknown default.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +44,8 @@ ConflictPolicy = Literal["report", "latest"]
 _FAR_FUTURE = "9999-12-31"
 _SKIPPED_OBSERVATION = frozenset({"entered-in-error", "cancelled"})
 _SKIPPED_CONDITION = frozenset({"refuted", "entered-in-error"})
+_UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+_ICD10_UNDOTTED = re.compile(r"^([A-Z]\d{2})(\w{1,4})$")
 # Classes whose members are routinely given together (trastuzumab with pertuzumab).
 _COMBINED_CLASSES = frozenset({"anti_her2_antibody"})
 _IHC_SCORES: dict[str, Qualitative] = {
@@ -463,10 +466,17 @@ class _Reader:
                 f"{ref} is {', '.join(sorted(verification & _SKIPPED_CONDITION))}; not read", ref
             )
             return
-        found = code_set(data.get("code"))
+        found = {_icd10(code) for code in code_set(data.get("code"))}
         date = when(data)
         sites = _secondary_sites()
-        if found & codes.BREAST_CANCER or any(c.upper().startswith("C50") for c in found):
+        breast_site = any(
+            code_set(site) & codes.BREAST_SITES for site in concepts(data.get("bodySite"))
+        )
+        if (
+            found & codes.BREAST_CANCER
+            or any(c.upper().startswith("C50") for c in found)
+            or (breast_site and _is_cancer(data, found))
+        ):
             self.breast.append(ref)
             if "767444009" in found:
                 self.metastatic.append((ref, date, "metastatic breast cancer"))
@@ -476,6 +486,13 @@ class _Reader:
             return
         secondary = [code for code in found if code in sites]
         if secondary:
+            if verification & _UNCONFIRMED:
+                self.warn(
+                    f"{ref}: the secondary cancer is "
+                    f"{', '.join(sorted(verification & _UNCONFIRMED))}, not confirmed; not read",
+                    ref,
+                )
+                return
             self._secondary(resource, secondary, date)
             return
         if _is_cancer(data, found):
@@ -716,8 +733,8 @@ class _Reader:
         if not self.breast:
             if self.other_cancers:
                 self.warn(
-                    "the primary cancer recorded is not breast cancer; the rules are for "
-                    "metastatic breast cancer only",
+                    "the primary cancer recorded is not breast cancer (no breast cancer code "
+                    "the reader knows); the rules are for metastatic breast cancer only",
                     *self.other_cancers,
                 )
             else:
@@ -924,6 +941,12 @@ class _Reader:
             conflicts=tuple(self.conflicts),
             warnings=tuple(self.warnings),
         )
+
+
+def _icd10(code: str) -> str:
+    """ICD-10 codes are written with or without their dot: C7951 is C79.51."""
+    match = _ICD10_UNDOTTED.match(code.upper())
+    return f"{match.group(1)}.{match.group(2)}" if match else code
 
 
 def _said(value: Value) -> str:

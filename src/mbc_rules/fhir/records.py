@@ -92,6 +92,8 @@ def _loads(text: str, what: str) -> object:
         ) from None
     except RecursionError:
         raise FhirReadError(f"{what} is nested too deeply to be a FHIR record") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit
+        raise FhirReadError(f"{what} is not JSON the reader accepts: {error}") from None
 
 
 def _entries(data: object, what: str) -> list[Any]:

@@ -180,7 +180,8 @@ class Explanation(BaseModel):
     @property
     def text(self) -> str:
         """The explanation in plain words: the verdict and its decisive reason first, then what
-        would change it, where it ranks, and each rule that names it with its sentence."""
+        would change it, where it ranks, and each rule that names it with its sentence.
+        """
         if not self.verdict:  # built by hand without the words: the rule form only
             return "\n".join([self.subject, *(f"- {r.rule_id}: {r.needs}" for r in self.rules)])
         lines = [self.verdict]
@@ -192,13 +193,14 @@ class Explanation(BaseModel):
         if self.would_change:
             lines += ["", "What would change it:"] + [f"- {line}" for line in self.would_change]
         if self.offered:
-            shown: list[RuleExplanation] = []
-            rest = [r for r in self.rules if not (r.fired and r.counted)]
+            shown = [r for r in self.rules if r.fired and not r.counted]
+            rest = [r for r in self.rules if not r.fired]
         else:
             candidates = [r for r in self.rules if r.said]
             shown, rest = candidates[:3], [r for r in self.rules if r not in candidates[:3]]
         if shown:
-            lines += ["", "The nearest rules that name it:"]
+            heading = "Not counted for this patient:" if self.offered else "The nearest rules:"
+            lines += ["", heading]
             for rule in shown:
                 lines.append(f"- {rule.title} [{rule.rule_id}]: {rule.said}")
                 for citation in rule.citations[:1]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mbc_rules import Rulebase
+from mbc_rules.result import RankChange
 
 AFTER_AI = {
     "er_status": "positive",
@@ -54,11 +57,11 @@ def test_rank_changes_are_reported(rulebase: Rulebase) -> None:
     assert then < now  # a BRCA mutation makes chemotherapy the typical treatment (ACS)
 
 
-def _order(ranks: dict[str, int], one: str, other: str) -> int:
+def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
     return (ranks[one] > ranks[other]) - (ranks[one] < ranks[other])
 
 
-def _check_moves(rulebase: Rulebase, profile: dict[str, object]) -> int:
+def _check_moves(rulebase: Rulebase, profile: Mapping[str, object]) -> int:
     """Every reported move matches the two answers; every real move is reported."""
     result = rulebase.evaluate(profile)
     checked = 0
@@ -67,10 +70,10 @@ def _check_moves(rulebase: Rulebase, profile: dict[str, object]) -> int:
             continue
         for outcome in test.outcomes:
             then = rulebase.evaluate({**profile, test.status: outcome.value})
-            now_ranks = {o.category: o.rank for o in result.options}
-            then_ranks = {o.category: o.rank for o in then.options}
+            now_ranks: dict[str, int] = {o.category: o.rank for o in result.options}
+            then_ranks: dict[str, int] = {o.category: o.rank for o in then.options}
             common = [c for c in now_ranks if c in then_ranks]
-            moves = {m.category: m for m in outcome.rank_changes}
+            moves: dict[str, RankChange] = {m.category: m for m in outcome.rank_changes}
             for category in common:
                 others = [c for c in common if c != category]
                 gained = [
@@ -125,7 +128,7 @@ def test_options_renumbered_only_because_another_appeared_have_not_moved(
     rulebase: Rulebase,
 ) -> None:
     # Unknown receptors before menopause: a positive ER adds hormone therapy ahead of others.
-    profiles: list[dict[str, object]] = [
+    profiles: list[Mapping[str, object]] = [
         {"menopausal_status": "premenopausal", "metastatic_sites": ["bone"]},
         {"er_status": "positive", "her2_status": "unknown", "metastatic_sites": ["liver"]},
         {"er_status": "negative", "pr_status": "negative", "metastatic_sites": ["brain"]},

@@ -210,7 +210,7 @@ def test_412_without_the_data_and_without_a_fhir_server(server: Server) -> None:
     message = error_of(answer, 412)
     assert "patient; conditions; observations" in message
     assert "fhirServer" in message
-    partial = hr_positive_record()
+    partial: dict[str, Any] = hr_positive_record()
     for key in ("medicationStatements", "medicationRequests", "medicationAdministrations"):
         partial[key] = None
     message = error_of(post(server.base, PV, hook_call("patient-view", partial)), 412)

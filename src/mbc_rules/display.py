@@ -147,7 +147,8 @@ def evaluation_html(
     """The result as HTML: the patient and the facts that decided the answer, the ranked
     options with tier badges, ties marked, the rationale and the citations grouped by drug
     or regimen (strongest first, with source dates), how the sources agree, what is not
-    recommended, the advice, the tests that would change the answer, and the notes."""
+    recommended, the advice, the tests that would change the answer, and the notes.
+    """
     context = context or Context()
     vocabulary = context.vocabulary
     views = read_options(result, context)
@@ -239,7 +240,8 @@ def evaluation_html(
 
 def explanation_html(text: str, offered: bool) -> str:
     """An explanation's text as HTML: the verdict first (green when offered, red when not),
-    then the reasons, with the quoted sentences indented under them."""
+    then the reasons, with the quoted sentences indented under them.
+    """
     lines = text.splitlines()
     head, rest = (lines[0], lines[1:]) if lines else ("", [])
     colour = "#1a7f37" if offered else "#cf222e"

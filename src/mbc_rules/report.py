@@ -71,7 +71,8 @@ class OptionView:
 @dataclass(frozen=True)
 class Context:
     """What a report reads beside the result: the producing rulebase's vocabulary (names),
-    rules (which drug each citation supports) and sources (publishers' dates)."""
+    rules (which drug each citation supports) and sources (publishers' dates).
+    """
 
     vocabulary: Vocabulary | None = None
     rules: Mapping[str, Rule] = field(default_factory=dict)
@@ -197,7 +198,8 @@ def move_words(move: RankChange) -> str:
 
 def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
-    whose outcome is unknown."""
+    whose outcome is unknown.
+    """
     if test.agent is not None:
         return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
@@ -240,7 +242,8 @@ def evaluation_text(
 ) -> str:
     """The answer as the command line prints it: the patient, the ranked table with two
     citations per option, then what is not recommended, the advice, the tests that would
-    change the answer (when given) and the notes."""
+    change the answer (when given) and the notes.
+    """
     context = context or Context()
     vocabulary = context.vocabulary
     lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]

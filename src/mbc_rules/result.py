@@ -154,7 +154,10 @@ class Evaluation(BaseModel):
     )
     fired_rules: tuple[str, ...] = Field(description="Ids of every rule that fired, in rule order.")
     rulebase_version: str
-    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
+    rulebase_hash: str = Field(
+        description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
+        "included) and of the package version."
+    )
     profile: PatientProfile = Field(description="The profile as read.")
     disclaimer: str = DISCLAIMER
 
@@ -170,7 +173,8 @@ class Evaluation(BaseModel):
 
 class EvaluationReport(Evaluation):
     """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
-    prints (its schema: ``mbc-rules schema report``)."""
+    prints (its schema: ``mbc-rules schema report``).
+    """
 
     informative_tests: tuple[InformativeTest, ...] = Field(
         description="For each status (or treatment outcome) left unknown, what each result "

@@ -151,7 +151,8 @@ def _history_tests(
     evaluation: Evaluation, evaluate: Callable[[PatientProfile], Evaluation]
 ) -> list[InformativeTest]:
     """For each treatment given with an unknown outcome, the answers if the cancer grew on it
-    and if it did not: an unknown history is not "no history", and asking settles it."""
+    and if it did not: an unknown history is not "no history", and asking settles it.
+    """
     profile = evaluation.profile
     therapies = list(profile.prior_therapies or ())
     tests = []

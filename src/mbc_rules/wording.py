@@ -128,7 +128,8 @@ def therapy_words(therapy: PriorTherapy, vocabulary: Vocabulary | None) -> str:
 
 def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> list[tuple[str, str]]:
     """The facts that decide an answer, as (label, words) pairs, in the order a clinician
-    reads them: receptors, menopause, where it has spread, what was given and how it ended."""
+    reads them: receptors, menopause, where it has spread, what was given and how it ended.
+    """
     receptors = ", ".join(
         _status(STATUS_LABELS[s], getattr(profile, s))
         for s in ("er_status", "pr_status", "her2_status")
@@ -369,7 +370,8 @@ def state(
     fact: str, actual: FactValue, profile: PatientProfile | None, vocabulary: Vocabulary | None
 ) -> str:
     """What this patient's record says about ``fact``, naming the drugs where the history
-    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'."""
+    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'.
+    """
     definition = FACTS.get(fact)
     kind = definition.kind if definition is not None else "status"
     history = _HISTORY.get(fact)
@@ -400,7 +402,8 @@ def reading_words(
     reading: Reading, profile: PatientProfile | None, vocabulary: Vocabulary | None
 ) -> str:
     """One fact test as it reads for this patient: 'after menopause (this patient: before
-    menopause)'; a test that passed is said without the patient's side."""
+    menopause)'; a test that passed is said without the patient's side.
+    """
     need = requirement(reading.fact, reading.operator, reading.operand)
     if reading.held:
         return need
@@ -410,7 +413,8 @@ def reading_words(
 def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabulary | None) -> str:
     """What would have to hold for a failing condition, in words: every failing part of an
     ``all`` ("and"), every alternative of an ``any`` ("or"). ``node`` is read with
-    :func:`mbc_rules.conditions.read` (no ``not`` left)."""
+    :func:`mbc_rules.conditions.read` (no ``not`` left).
+    """
     if node.test is not None:
         return reading_words(node.test, profile, vocabulary)
     if node.kind == "all":
@@ -423,7 +427,8 @@ def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabul
 
 def met_words(node: Trace) -> str:
     """Why a condition holds, in words: the tests that made it hold, joined with "and"; for
-    an ``any``, the alternative that held. ``node`` is read (no ``not`` left)."""
+    an ``any``, the alternative that held. ``node`` is read (no ``not`` left).
+    """
     if node.test is not None:
         return requirement(node.test.fact, node.test.operator, node.test.operand)
     if node.kind == "any":

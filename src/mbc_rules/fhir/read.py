@@ -60,6 +60,8 @@ _MARKER_WORDS = ("estrogen", "oestrogen", "progesterone", "her2", "erbb2", "pd-l
 
 @dataclass(frozen=True)
 class Finding:
+    """One value the record gives for a profile field, and the resources it comes from."""
+
     field: str
     value: Any
     ref: str
@@ -1004,4 +1006,5 @@ def _is_cancer(data: Mapping[str, Any], found: set[str]) -> bool:
 
 
 def read_record(record: Record, vocabulary: Vocabulary, policy: ConflictPolicy) -> FhirReading:
+    """Read one patient's resources into a profile, with provenance, conflicts and warnings."""
     return _Reader(record, vocabulary, policy).read()

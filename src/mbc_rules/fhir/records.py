@@ -1,5 +1,6 @@
 """From what the caller passed (a Bundle, JSON text, a path, a resource array) to one patient's
-resources: parsing, limits, entry checks and patient selection. Nothing clinical happens here."""
+resources: parsing, limits, entry checks and patient selection. Nothing clinical happens here.
+"""
 
 from __future__ import annotations
 

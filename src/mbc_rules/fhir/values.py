@@ -39,6 +39,7 @@ def codings(concept: object) -> list[tuple[str, str, str]]:
 
 
 def code_set(concept: object) -> set[str]:
+    """Every code of a CodeableConcept, whatever its system."""
     return {code for _, code, _ in codings(concept)}
 
 
@@ -138,6 +139,7 @@ class Value:
 
     @property
     def empty(self) -> bool:
+        """The value says nothing (no qualitative answer, number or text)."""
         return (
             self.qualitative is None
             and self.number is None
@@ -246,11 +248,12 @@ def value_of(holder: Mapping[str, Any]) -> Value:
 
 
 def is_percent(value: Value) -> bool:
+    """The value is a percentage (by its unit)."""
     return value.unit.strip() in ("%", "percent", "{percent}")
 
 
 def extension_concepts(data: Mapping[str, Any], names: tuple[str, ...]) -> list[object]:
-    """valueCodeableConcepts of the extensions whose URL ends with one of ``names``."""
+    """ValueCodeableConcepts of the extensions whose URL ends with one of ``names``."""
     found = []
     extensions = data.get("extension")
     if isinstance(extensions, list):

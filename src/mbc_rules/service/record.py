@@ -176,6 +176,7 @@ def drug_agents(
     Args:
         codes: ``(system, code)`` pairs of the medication's codings.
         names: its texts and displays.
+        vocabulary: the rulebase's vocabulary, which the agents belong to.
     """
     for system, code in codes:
         if system == RXNORM:

@@ -63,6 +63,11 @@ class DurableMatcher:
         )
 
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
+        """The ids of every rule that fires for ``facts``, in a session of its own.
+
+        Raises:
+            EngineError: the engine failed (the session is deleted all the same).
+        """
         engine = self._engine
         with self._lock:
             handle = self._handle

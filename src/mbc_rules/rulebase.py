@@ -20,7 +20,7 @@ from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
 from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
-from mbc_rules.load import LoadedFile, read_rule_file, rule_files
+from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file, read_source_document
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import cite, rank, speaking_of
 from mbc_rules.result import (
@@ -146,8 +146,8 @@ class Rulebase:
         if not root.is_dir():
             raise RulebaseError([Problem(root, None, None, "not a directory of rule files")])
         files: list[LoadedFile] = []
-        problems: list[Problem] = []
-        for path in rule_files(root):
+        paths, problems = find_rule_files(root)
+        for path in paths:
             loaded, found = read_rule_file(path)
             problems.extend(found)
             if loaded is not None:
@@ -365,11 +365,12 @@ def _misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
     texts: dict[str, str] = {}
     problems = []
     for source in validated.sources.values():
-        path = sources_dir / source.document
-        try:
-            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
+        text, problem = read_source_document(sources_dir, source.document)
+        if text is not None:
+            texts[source.id] = normalise_text(text)
+        if problem is not None:
+            message = f"source {source.id!r}: {problem.message}"
+            problems.append(Problem(problem.file, None, None, message))
     for rule in validated.rules:
         where = validated.locations[rule.id]
         for index, citation in enumerate(rule.citations):

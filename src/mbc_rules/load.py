@@ -222,7 +222,8 @@ class _Builder:
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == _MERGE_TAG:
             return _MERGE
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        marks: Any = (event.start_mark, event.end_mark)
+        node = yaml.ScalarNode(tag, event.value, *marks, event.style)
         try:
             return loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as error:

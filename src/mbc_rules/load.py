@@ -222,8 +222,8 @@ class _Builder:
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == _MERGE_TAG:
             return _MERGE
-        marks: Any = (event.start_mark, event.end_mark)
-        node = yaml.ScalarNode(tag, event.value, *marks, event.style)
+        start: Any = event.start_mark
+        node = yaml.ScalarNode(tag, event.value, start, event.end_mark, event.style)  # type: ignore[arg-type]
         try:
             return loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as error:

@@ -54,7 +54,14 @@ def _vocabulary(info: ValidationInfo) -> Vocabulary:
 
 
 _MODEL_CONFIG = ConfigDict(
-    extra="forbid", frozen=True, strict=True, str_max_length=MAX_TEXT, validate_default=False
+    extra="forbid",
+    frozen=True,
+    strict=True,
+    str_max_length=MAX_TEXT,
+    validate_default=False,
+    # A model built without validation (``model_construct``) and nested in a mapping is read
+    # again like any other input: it may carry a brand name or an impossible value.
+    revalidate_instances="always",
 )
 
 

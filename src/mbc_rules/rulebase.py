@@ -16,7 +16,14 @@ from typing import Any
 
 from mbc_rules._version import __version__
 from mbc_rules.compile import CompiledRuleset, compile_rules
-from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
+from mbc_rules.engine import (
+    EngineName,
+    Matcher,
+    PythonMatcher,
+    durable_problems,
+    make_matcher,
+    uses_durable,
+)
 from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
@@ -164,6 +171,10 @@ class Rulebase:
         validated = validate_files(files, problems)
         if not problems and check_examples:
             problems.extend(_failing_examples(validated))
+        if not problems and uses_durable(engine):
+            # Compiled and run in a child process first: durable-rules aborts the process on
+            # some rule sets instead of raising.
+            problems.extend(durable_problems(validated, compile_rules(validated.rules)))
         if sources_dir is not None:
             problems.extend(_misquoted(validated, Path(sources_dir)))
         if problems:

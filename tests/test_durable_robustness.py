@@ -19,7 +19,7 @@ import pytest
 
 from mbc_rules import EngineError, Rulebase, RulebaseError
 from mbc_rules.engine import DurableMatcher, _import_durable
-from mbc_rules.rulebase import bundled_rules_dir
+from mbc_rules.bundled import bundled_rules_dir
 
 pytestmark = pytest.mark.skipif(
     _import_durable() is None, reason="durable-rules does not import here"
@@ -145,7 +145,7 @@ def test_case_1_exception_from_start_action_for_state_leaves_a_usable_engine() -
         f"""
         import json
         from mbc_rules import EngineError, Rulebase
-        from mbc_rules.rulebase import bundled_rules_dir
+        from mbc_rules.bundled import bundled_rules_dir
 
         profiles = {PROFILES!r}
         durable = Rulebase.load(bundled_rules_dir(), engine="durable")
@@ -292,7 +292,7 @@ def test_case_2_about_250_any_rules_are_refused(tmp_path: Path) -> None:
 def test_case_2_the_bundled_rules_pass_the_probe_and_it_is_remembered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mbc_rules import engine as engine_module
+    from mbc_rules.engine import durable as engine_module
 
     monkeypatch.setenv("MBC_RULES_CACHE", str(tmp_path))
     monkeypatch.setattr(engine_module, "_passed", set())
@@ -315,7 +315,7 @@ def test_case_2_the_bundled_rules_pass_the_probe_and_it_is_remembered(
 def test_case_2_a_crashing_probe_is_a_located_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mbc_rules import engine as engine_module
+    from mbc_rules.engine import durable as engine_module
 
     # The child aborts the way durable-rules does (free(): invalid pointer -> SIGABRT).
     crashing = engine_module._PROBE_SCRIPT.replace(
@@ -372,7 +372,7 @@ def test_case_3_fork_while_another_thread_evaluates_never_deadlocks() -> None:
 
 
 def test_case_3_the_child_rebuilds_an_engine_held_at_fork(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mbc_rules import engine as engine_module
+    from mbc_rules.engine import durable as engine_module
 
     rulebase = Rulebase.load(bundled_rules_dir(), engine="durable")
     matcher = rulebase._matcher

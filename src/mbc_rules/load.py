@@ -363,6 +363,22 @@ def read_limited(path: Path, limit: int, what: str) -> tuple[bytes | None, str |
         os.close(descriptor)
 
 
+def parse_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """Parse YAML (or JSON) text the way rule files are parsed, with the same limits.
+
+    Returns the data and the problems as (line, message): a duplicate key, a tag, or a limit
+    (the data is then None).
+
+    Raises:
+        yaml.YAMLError: the text is not YAML (``MarkedYAMLError`` carries the line).
+    """
+    builder = _Builder(text)
+    try:
+        return builder.read(), builder.problems
+    except _LimitError as refused:
+        return None, [(refused.line, refused.message)]
+
+
 def read_rule_file(path: Path) -> tuple[LoadedFile | None, list[Problem]]:
     """Parse one YAML file. Returns the file (None when it cannot be parsed) and its problems."""
     content, refusal = read_limited(path, MAX_FILE_BYTES, "rule file")

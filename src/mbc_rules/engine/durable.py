@@ -1,4 +1,4 @@
-"""Stage 5, evaluate: match a profile's facts against the compiled rules.
+"""The durable-rules matcher: the engine of record.
 
 This is the only module that touches durable-rules. Its quirks, and how we keep them in here:
 
@@ -12,9 +12,15 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
 * State is kept per session id, and an engine that keeps about a thousand sessions fails with
   ``MemoryError``. Every evaluation uses a fresh session and deletes it, even when it fails.
 * The C engine is not safe to enter from several threads at once: a lock per handle
-  serialises calls, so concurrent evaluations never mix.
-* Its extension does not import on Python 3.13+; the plain-Python matcher interprets the same
-  compiled patterns and takes over there.
+  serialises calls, so concurrent evaluations never mix. The locks are taken before a fork and
+  re-created in the child, so a fork while another thread evaluates never deadlocks.
+* It is fragile native code: a KeyboardInterrupt between two of its calls, an exception in the
+  middle of the drain, or a rule set beyond its limits can abort the interpreter. Signals are
+  held back across the native calls of one evaluation and delivered after its session is
+  deleted; any failure rebuilds the ruleset; and every rule set is compiled, and its examples
+  run, in a child process at load (``durable_problems``), so a limit is a located load error.
+* Its extension does not import on Python 3.13+; the plain-Python matcher (``engine.python``)
+  takes over there.
 """
 
 from __future__ import annotations
@@ -29,13 +35,12 @@ import subprocess
 import sys
 import threading
 import uuid
-import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from mbc_rules._version import __version__
 from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression
@@ -43,54 +48,6 @@ from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
 from mbc_rules.validate import ValidatedRules
-
-EngineName = Literal["auto", "durable", "python"]
-
-
-class Matcher(Protocol):
-    """Finds the rules whose conditions a set of facts meets."""
-
-    name: str
-
-    def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
-        """The ids of every rule that fires for ``facts`` (empty when none does)."""
-        ...
-
-
-def _holds(expression: Expression, facts: Mapping[str, Any]) -> bool:
-    ((key, operand),) = expression.items()
-    if key == "$and":
-        return all(_holds(part, facts) for part in operand)
-    if key == "$or":
-        return any(_holds(part, facts) for part in operand)
-    if key in ("$neq", "$lt", "$lte", "$gt", "$gte"):
-        ((fact, value),) = operand.items()
-        actual = facts.get(fact)
-        if key == "$neq":
-            return bool(actual != value)
-        if actual is None:
-            return False
-        if key == "$lt":
-            return bool(actual < value)
-        if key == "$lte":
-            return bool(actual <= value)
-        if key == "$gt":
-            return bool(actual > value)
-        return bool(actual >= value)
-    return bool(facts.get(key) == operand)
-
-
-class PythonMatcher:
-    """Interprets the compiled patterns in plain Python: no durable-rules, no shared state."""
-
-    name = "python"
-
-    def __init__(self, ruleset: CompiledRuleset) -> None:
-        self._rules = tuple(zip(ruleset.rule_ids, ruleset.patterns, strict=True))
-
-    def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
-        marked = {**facts, "mbc_profile": 1}
-        return frozenset(rule_id for rule_id, pattern in self._rules if _holds(pattern, marked))
 
 
 def _import_durable() -> ModuleType | None:
@@ -470,6 +427,15 @@ def _meaning(message: str) -> str:
     return message
 
 
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$neq": lambda actual, value: bool(actual != value),
+    "$lt": lambda actual, value: bool(actual < value),
+    "$lte": lambda actual, value: bool(actual <= value),
+    "$gt": lambda actual, value: bool(actual > value),
+    "$gte": lambda actual, value: bool(actual >= value),
+}
+
+
 def _worst_case(ruleset: CompiledRuleset) -> dict[str, Any]:
     """Each compared fact set to the value that passes the most of its tests.
 
@@ -499,7 +465,7 @@ def _worst_case(ruleset: CompiledRuleset) -> dict[str, Any]:
             candidates = ["\0none", *(v for _, v in comparisons)]
         stressed[fact] = max(
             candidates,
-            key=lambda c: sum(_holds({k: {fact: v}}, {fact: c}) for k, v in comparisons),
+            key=lambda c: sum(_COMPARE[k](c, v) for k, v in comparisons),
         )
     return stressed
 
@@ -583,38 +549,12 @@ def _first_refused_prefix(compiled: CompiledRuleset) -> int:
     low, high = 0, len(compiled.rule_ids) - 1  # the whole set is refused
     while low < high:
         middle = (low + high) // 2
-        prefix = CompiledRuleset(compiled.rule_ids[: middle + 1], compiled.patterns[: middle + 1])
+        end = middle + 1
+        prefix = CompiledRuleset(
+            compiled.rule_ids[:end], compiled.patterns[:end], compiled.conditions[:end]
+        )
         if _run_probe(json.dumps(durable_definition(prefix)), [], 60.0).failed_at is None:
             low = middle + 1
         else:
             high = middle
     return low
-
-
-def uses_durable(engine: EngineName) -> bool:
-    """Whether ``make_matcher`` would build a durable-rules matcher for ``engine``."""
-    return engine == "durable" or (engine == "auto" and _import_durable() is not None)
-
-
-_warned_fallback = False
-
-
-def make_matcher(ruleset: CompiledRuleset, engine: EngineName = "auto") -> Matcher:
-    """Build the matcher ``engine`` names; ``auto`` prefers durable-rules when it imports.
-
-    Raises:
-        EngineError: ``engine="durable"`` where durable-rules cannot be imported.
-    """
-    global _warned_fallback
-    if engine == "python":
-        return PythonMatcher(ruleset)
-    if engine == "durable" or _import_durable() is not None:
-        return DurableMatcher(ruleset)
-    if not _warned_fallback:
-        _warned_fallback = True
-        warnings.warn(
-            "durable-rules cannot be imported on this Python; using the plain-Python matcher",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return PythonMatcher(ruleset)

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from mbc_rules import EngineError, Rulebase, RulebaseError
-from mbc_rules.engine import DurableMatcher, _import_durable
 from mbc_rules.bundled import bundled_rules_dir
+from mbc_rules.engine import DurableMatcher, _import_durable
 
 pytestmark = pytest.mark.skipif(
     _import_durable() is None, reason="durable-rules does not import here"

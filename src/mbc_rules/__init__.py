@@ -35,6 +35,7 @@ from mbc_rules.result import (
     NotRecommendedItem,
     RegimenOption,
     TreatmentOption,
+    Verification,
 )
 from mbc_rules.rulebase import Rulebase
 
@@ -60,6 +61,7 @@ __all__ = [
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
+    "Verification",
     "__version__",
     "evaluate",
     "evaluate_frame",

@@ -39,6 +39,10 @@ MAX_TEXT = 200
 MAX_PRIOR_THERAPIES = 100
 
 
+# Validation context key: the data is a profile as stored in a result, its agents already ids.
+STORED = "stored_profile"
+
+
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
     # A rulebase passes its own vocabulary; a profile built on its own reads drug names with
     # the bundled one.
@@ -86,6 +90,15 @@ class PriorTherapy(BaseModel):
     @field_validator("agent")
     @classmethod
     def _known_agent(cls, name: str, info: ValidationInfo) -> str:
+        context = info.context
+        if isinstance(context, dict) and context.get(STORED):
+            # A profile stored in a result holds the ids of the vocabulary that read it, which
+            # may be a rule set's own: reading them again with another vocabulary could turn a
+            # local 'arimidex' into the bundled 'anastrozole'. They are kept as written;
+            # ``Rulebase.verify`` checks them against a vocabulary.
+            if not name.strip():
+                raise ValueError("an agent id may not be empty")
+            return name
         return _vocabulary(info).resolve(name).id
 
 

@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from mbc_rules import Evaluation, Rulebase
 from mbc_rules.bundled import bundled_rules_dir
+from mbc_rules.facts import derive_facts
 from mbc_rules.profile import PatientProfile, PriorTherapy
+from mbc_rules.vocabulary import Agent
 
 from .conftest import write_rules
 from .test_rule_errors import GOOD_RULE
@@ -80,3 +82,23 @@ def test_case_5_a_stored_profile_is_still_checked(tmp_path: Path) -> None:
     assert broken != text
     with pytest.raises(ValidationError, match="er_status"):
         Evaluation.model_validate_json(broken)
+
+
+@pytest.mark.skipif(
+    not hasattr(Agent, "is_anticancer"),
+    reason="issue 11 item 5 (only anticancer treatments count) lands with i10's facts.py",
+)
+@pytest.mark.parametrize("agent", ["yoga", "palliative care", "clinical trial"])
+def test_case_5_yoga_that_progressed_is_not_a_failed_line(rulebase: Rulebase, agent: str) -> None:
+    base = {
+        "er_status": "positive",
+        "her2_status": "negative",
+        "menopausal_status": "postmenopausal",
+        "metastatic_sites": ["bone"],
+        "prior_therapies": [],
+    }
+    with_it = {**base, "prior_therapies": [{"agent": agent, "outcome": "progressed"}]}
+    facts = derive_facts(rulebase.read_profile(with_it), rulebase.vocabulary)
+    assert facts["lines_failed"] == 0
+    assert facts["treatment_failed"] is False
+    assert rulebase.evaluate(with_it).fired_rules == rulebase.evaluate(base).fired_rules

@@ -44,6 +44,29 @@ def test_evaluate_json_is_the_library_result() -> None:
     # The tests that would change the answer travel with it, with their directions.
     pik3ca = next(t for t in tests if t["status"] == "pik3ca_status")
     assert pik3ca["outcomes"][0]["agents_appear"] == ["alpelisib"]
+    brca = next(t for t in tests if t["status"] == "brca_status")
+    moves = {m["category"]: m["direction"] for m in brca["outcomes"][0]["rank_changes"]}
+    assert moves["chemotherapy"] == "up"
+    assert "down" in moves.values()
+
+
+def test_the_json_of_evaluate_follows_the_report_schema() -> None:
+    import jsonschema
+
+    _, schema_text, _ = run("schema", "report")
+    schema = json.loads(schema_text)
+    assert "informative_tests" in schema["required"]
+    direction = schema["$defs"]["RankChange"]["properties"]["direction"]
+    assert direction["enum"] == ["up", "down"]
+    status, out, _ = run("evaluate", str(EXAMPLE), "--json")
+    assert status == 0
+    jsonschema.validate(json.loads(out), schema)
+    bad = json.loads(out)
+    bad["informative_tests"][0]["outcomes"][0]["rank_changes"] = [
+        {"category": "chemotherapy", "rank_now": 2, "rank_then": 1, "direction": "sideways"}
+    ]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
 
 
 def test_evaluate_table_from_stdin_json() -> None:

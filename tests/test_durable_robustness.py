@@ -129,7 +129,7 @@ def test_case_1_ctrl_c_is_delivered_after_the_session_is_deleted() -> None:
     matcher = rulebase._matcher
     assert isinstance(matcher, DurableMatcher)
     engine = InterruptingEngine(matcher._engine)
-    matcher._engine = engine
+    matcher._engine = engine  # type: ignore[assignment]
     with pytest.raises(KeyboardInterrupt):
         rulebase.evaluate(PROFILES[0])
     # The drain went on to its end and the session was deleted before the interrupt was raised.
@@ -191,7 +191,7 @@ def test_case_1_a_native_error_is_an_engine_error_and_the_next_evaluation_is_rig
         def assert_fact(self, handle: int, message: str) -> Any:
             raise real.error("Could not assert fact, error code: 303")
 
-    matcher._engine = Broken()
+    matcher._engine = Broken()  # type: ignore[assignment]
     with pytest.raises(EngineError, match="303"):
         rulebase.evaluate(PROFILES[1])
     matcher._engine = real

@@ -83,3 +83,56 @@ def test_a_result_of_another_rulebase_is_not_explained_with_this_one(
     with pytest.raises(MbcRulesError, match="another rulebase"):
         bundled.explain(result, "trastuzumab")
     assert local.explain(result, "trastuzumab").offered
+
+
+HER2_POSITIVE = {"her2_status": "positive", "er_status": "negative", "pr_status": "negative"}
+
+
+def test_every_offered_category_is_explained_at_its_own_rank(bundled: Rulebase) -> None:
+    result = bundled.evaluate(HER2_POSITIVE)
+    # A regimen member named "chemotherapy" sits in the rank-1 targeted option; the
+    # chemotherapy category itself is ranked lower, and its explanation must say so.
+    chemotherapy = result.option("chemotherapy")
+    assert chemotherapy is not None
+    assert chemotherapy.rank > 1
+    for option in result.options:
+        explanation = bundled.explain(result, option.category)
+        assert explanation.offered
+        assert explanation.rank == option.rank, option.category
+
+
+def test_an_agent_is_explained_at_the_rank_of_the_first_option_naming_it(
+    bundled: Rulebase,
+) -> None:
+    result = bundled.evaluate(HER2_POSITIVE)
+    for option in result.options:
+        for agent in option.agents:
+            first = next(
+                o
+                for o in result.options
+                if agent in o.agents or any(agent in r.agents for r in o.regimens)
+            )
+            assert bundled.explain(result, agent).rank == first.rank, agent
+
+
+def test_a_rule_that_speaks_only_of_women_does_not_offer_for_a_man(bundled: Rulebase) -> None:
+    profile = {
+        "sex": "male",
+        "brca_status": "positive",
+        "her2_status": "negative",
+        "er_status": "negative",
+        "pr_status": "negative",
+    }
+    result = bundled.evaluate(profile)
+    explanation = bundled.explain(result, "chemotherapy")
+    rule = next(r for r in explanation.rules if r.rule_id == "brca-her2-negative-chemotherapy")
+    assert rule.fired
+    assert not rule.counted
+    assert "brca-her2-negative-chemotherapy offers it" not in explanation.text
+    assert "brca-her2-negative-chemotherapy fired, but its sources speak only of women" in str(
+        explanation
+    )
+    woman = bundled.evaluate({**profile, "sex": "female"})
+    assert next(
+        r for r in bundled.explain(woman, "chemotherapy").rules if r.rule_id == rule.rule_id
+    ).counted

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,10 +129,10 @@ def _deny(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
         return
     real_scandir, real_open = os.scandir, os.open
 
-    def scandir(path: object = ".") -> object:
+    def scandir(path: Any = ".") -> Any:
         if Path(str(path)) == denied:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)  # type: ignore[arg-type]
+        return real_scandir(path)
 
     def open_(path: object, flags: int, *args: object, **kwargs: object) -> int:
         if Path(str(path)) == denied:

@@ -32,7 +32,7 @@ def test_case_5_nested_model_construct_brand_name_is_read_again(rulebase: Ruleba
 
 
 def test_case_5_nested_model_construct_impossible_value_is_refused(rulebase: Rulebase) -> None:
-    unchecked = PriorTherapy.model_construct(agent="letrozole", outcome="PROGRESSED")
+    unchecked = PriorTherapy.model_construct(agent="letrozole", outcome="PROGRESSED")  # type: ignore[arg-type]
     with pytest.raises(ValidationError) as caught:
         rulebase.evaluate({"prior_therapies": [unchecked]})
     (error,) = caught.value.errors()
@@ -42,7 +42,7 @@ def test_case_5_nested_model_construct_impossible_value_is_refused(rulebase: Rul
 
 def test_case_5_a_constructed_profile_is_read_again(rulebase: Rulebase) -> None:
     with pytest.raises(ValidationError, match="er_status"):
-        rulebase.evaluate(PatientProfile.model_construct(er_status="POSITIVE"))
+        rulebase.evaluate(PatientProfile.model_construct(er_status="POSITIVE"))  # type: ignore[arg-type]
 
 
 def own_vocabulary_rulebase(directory: Path) -> Rulebase:

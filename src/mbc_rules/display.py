@@ -16,11 +16,11 @@ from html import escape
 from mbc_rules.report import (
     CitationGroup,
     Context,
+    informative_test_name,
     not_recommended_lines,
     outcome_lines,
     read_options,
     source_dates,
-    test_name,
 )
 from mbc_rules.result import Evaluation, InformativeTest
 from mbc_rules.schema import Rule, Source
@@ -147,7 +147,8 @@ def evaluation_html(
     """The result as HTML: the patient and the facts that decided the answer, the ranked
     options with tier badges, ties marked, the rationale and the citations grouped by drug
     or regimen (strongest first, with source dates), how the sources agree, what is not
-    recommended, the advice, the tests that would change the answer, and the notes."""
+    recommended, the advice, the tests that would change the answer, and the notes.
+    """
     context = context or Context()
     vocabulary = context.vocabulary
     views = read_options(result, context)
@@ -216,7 +217,7 @@ def evaluation_html(
         parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
     if tests:
         items = "".join(
-            f"<li style='text-align:left'><b>{escape(test_name(t.status))}</b><ul>"
+            f"<li style='text-align:left'><b>{escape(informative_test_name(t, vocabulary))}</b><ul>"
             + "".join(
                 f"<li style='text-align:left'>{_outcome_html(line)}</li>"
                 for line in outcome_lines(t, vocabulary)
@@ -239,7 +240,8 @@ def evaluation_html(
 
 def explanation_html(text: str, offered: bool) -> str:
     """An explanation's text as HTML: the verdict first (green when offered, red when not),
-    then the reasons, with the quoted sentences indented under them."""
+    then the reasons, with the quoted sentences indented under them.
+    """
     lines = text.splitlines()
     head, rest = (lines[0], lines[1:]) if lines else ("", [])
     colour = "#1a7f37" if offered else "#cf222e"

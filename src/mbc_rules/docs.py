@@ -124,6 +124,7 @@ def write_docs(directory: Path, rulebase: Rulebase) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    """Write every generated document into the folder ``argv[0]`` (``docs`` by default)."""
     directory = Path(argv[0]) if argv else Path("docs")
     for path in write_docs(directory, Rulebase.bundled(engine="python")):
         print(f"wrote {path}")

@@ -226,7 +226,8 @@ def _shown(value: object) -> str:
 
 def describe_validation_error(error: ValidationError) -> list[str]:
     """One line per problem of an invalid profile: the field's path, the message, the value
-    given and, for a misspelt field or value, the nearest accepted name."""
+    given and, for a misspelt field or value, the nearest accepted name.
+    """
     lines = []
     for detail in error.errors():
         where = ".".join(str(p) for p in detail["loc"]) or "(profile)"

@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mbc_rules.rank import cite
-from mbc_rules.result import CitedSource, Evaluation, InformativeTest, TreatmentOption
+from mbc_rules.result import (
+    CitedSource,
+    Evaluation,
+    InformativeTest,
+    RankChange,
+    TreatmentOption,
+)
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import (
+    STATUS_LABELS,
     agent_name,
     agent_names,
     category_name,
@@ -64,7 +71,8 @@ class OptionView:
 @dataclass(frozen=True)
 class Context:
     """What a report reads beside the result: the producing rulebase's vocabulary (names),
-    rules (which drug each citation supports) and sources (publishers' dates)."""
+    rules (which drug each citation supports) and sources (publishers' dates).
+    """
 
     vocabulary: Vocabulary | None = None
     rules: Mapping[str, Rule] = field(default_factory=dict)
@@ -174,6 +182,38 @@ def not_recommended_lines(result: Evaluation, vocabulary: Vocabulary | None) -> 
     return lines
 
 
+def move_words(move: RankChange) -> str:
+    """'moves chemotherapy up (rank 2 to 1): ahead of targeted therapy; level with ...'."""
+    name = category_name(move.category)
+    ahead = [category_name(c) for c in move.passes]
+    behind = [category_name(c) for c in move.passed_by]
+    said = f"moves {name} {move.direction} (rank {move.rank_now} to {move.rank_then})"
+    details = []
+    if ahead:
+        details.append(f"past {join_and(ahead)}")
+    if behind:
+        details.append(f"{join_and(behind)} {'moves' if len(behind) == 1 else 'move'} past it")
+    return said + (": " + ", and ".join(details) if details else "")
+
+
+def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
+    """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
+    whose outcome is unknown.
+    """
+    if test.agent is not None:
+        return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+    return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
+
+
+def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | None) -> str:
+    if test.agent is not None:
+        drug = agent_name(test.agent, vocabulary)
+        if value == "progressed":
+            return f"the cancer grew on {drug}"
+        return f"{drug} ended without the cancer growing ({value})"
+    return requirement(test.status, "equals", value)
+
+
 def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
     """For each value of a test: what it would add, remove, and move up or down."""
     lines = []
@@ -187,22 +227,10 @@ def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[
             changes.append(f"adds {join_and(added)}")
         if removed:
             changes.append(f"removes {join_and(removed)}")
-        for move in outcome.rank_changes:
-            direction = "up" if move.rank_then < move.rank_now else "down"
-            changes.append(
-                f"moves {category_name(move.category)} {direction} "
-                f"(rank {move.rank_now} to {move.rank_then})"
-            )
-        said = requirement(test.status, "equals", outcome.value)
-        lines.append(f"if {said}: {'; '.join(changes)}")
+        ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
+        changes += [move_words(m) for m in ordered]
+        lines.append(f"if {_value_words(test, outcome.value, vocabulary)}: {'; '.join(changes)}")
     return lines
-
-
-def test_name(status: str) -> str:
-    """'PIK3CA mutation' for ``pik3ca_status``."""
-    from mbc_rules.wording import STATUS_LABELS
-
-    return STATUS_LABELS.get(status, status.replace("_", " "))
 
 
 def _quote(citation: CitedSource, width: int) -> str:
@@ -214,7 +242,8 @@ def evaluation_text(
 ) -> str:
     """The answer as the command line prints it: the patient, the ranked table with two
     citations per option, then what is not recommended, the advice, the tests that would
-    change the answer (when given) and the notes."""
+    change the answer (when given) and the notes.
+    """
     context = context or Context()
     vocabulary = context.vocabulary
     lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]
@@ -240,7 +269,7 @@ def evaluation_text(
         (
             "Tests that would change the answer",
             [
-                f"{test_name(t.status)}: {line}"
+                f"{informative_test_name(t, vocabulary)}: {line}"
                 for t in tests
                 for line in outcome_lines(t, vocabulary)
             ],
@@ -312,7 +341,7 @@ def evaluation_markdown(
         (
             "Tests that would change the answer",
             [
-                f"{test_name(t.status)}: {line}"
+                f"{informative_test_name(t, vocabulary)}: {line}"
                 for t in tests
                 for line in outcome_lines(t, vocabulary)
             ],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -97,13 +97,27 @@ class AdviceItem(BaseModel):
 
 
 class RankChange(BaseModel):
-    """An option that stays but moves."""
+    """An option that stays but moves, against the options present both now and then.
+
+    An option whose number only changes because another option appears or leaves has not
+    moved and is not listed.
+    """
 
     model_config = _OUTPUT
 
     category: Category
     rank_now: int
     rank_then: int
+    direction: Literal["up", "down"] = Field(
+        description="up: it would come before (or level with) options it now follows; down: "
+        "the reverse."
+    )
+    passes: tuple[Category, ...] = Field(
+        default=(), description="Options it would move ahead of, or draw level with."
+    )
+    passed_by: tuple[Category, ...] = Field(
+        default=(), description="Options that would move ahead of it, or draw level with it."
+    )
 
 
 class TestOutcome(BaseModel):
@@ -124,7 +138,13 @@ class InformativeTest(BaseModel):
 
     model_config = _OUTPUT
 
-    status: str = Field(description="The profile field, e.g. pik3ca_status.")
+    status: str = Field(
+        description="The profile field, e.g. pik3ca_status; for a treatment whose outcome is "
+        "unknown, its path, e.g. prior_therapies.0.outcome."
+    )
+    agent: str | None = Field(
+        default=None, description="For a treatment whose outcome is unknown: the drug's id."
+    )
     outcomes: tuple[TestOutcome, ...] = Field(description="Only the values that change the answer.")
     citations: tuple[CitedSource, ...] = Field(
         description="The sources' advice to test the tumour or biopsy a metastasis."
@@ -144,7 +164,10 @@ class Evaluation(BaseModel):
     )
     fired_rules: tuple[str, ...] = Field(description="Ids of every rule that fired, in rule order.")
     rulebase_version: str
-    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
+    rulebase_hash: str = Field(
+        description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
+        "included) and of the package version."
+    )
     profile: PatientProfile = Field(
         description="The profile as read: prior therapies hold the agent ids of the vocabulary "
         "that read it, and are read back as they stand."
@@ -176,6 +199,23 @@ class Evaluation(BaseModel):
     def categories(self) -> list[str]:
         """The offered categories, in rank order."""
         return [o.category for o in self.options]
+
+
+class EvaluationReport(Evaluation):
+    """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
+    prints (its schema: ``mbc-rules schema report``).
+    """
+
+    informative_tests: tuple[InformativeTest, ...] = Field(
+        description="For each status (or treatment outcome) left unknown, what each result "
+        "would add, remove and move up or down; empty when nothing unknown would change it."
+    )
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, tests: tuple[InformativeTest, ...]) -> EvaluationReport:
+        """``evaluation`` with ``tests`` (both already validated: nothing is checked again)."""
+        fields = {name: getattr(evaluation, name) for name in Evaluation.model_fields}
+        return cls.model_construct(**fields, informative_tests=tests)
 
 
 ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules")

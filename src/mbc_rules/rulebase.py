@@ -67,13 +67,19 @@ SILENT_CAVEAT = (
 )
 
 
-def _content_hash(files: list[LoadedFile], root: Path) -> str:
+def content_hash(files: Mapping[str, str]) -> str:
+    """SHA-256 of everything that shapes an answer: every rule file, by name, and the code.
+
+    ``files`` maps each file's name in the rule set to its text; it must include the files
+    merged in from the bundled rules. The package version stands for the code that derives
+    facts and ranks (the engines are held to agree, so the engine is not part of it).
+    """
     digest = hashlib.sha256()
-    for file in sorted(files, key=lambda f: f.path.relative_to(root).as_posix()):
-        digest.update(file.path.relative_to(root).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(file.text.encode())
-        digest.update(b"\0")
+    digest.update(f"mbc-rules {__version__}\0".encode())
+    for name in sorted(files):
+        for part in (name, files[name]):
+            digest.update(part.encode())
+            digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -162,13 +168,15 @@ class Rulebase:
             problems.extend(found)
             if loaded is not None:
                 files.append(loaded)
-        content_hash = _content_hash(files, root)
+        inherited: list[LoadedFile] = []
         bundled = bundled_rules_dir()
         for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
-                files.append(bundled_file(file_name))
-        validated = validate_files(files, problems)
+                inherited.append(bundled_file(file_name))
+        texts = {f.path.relative_to(root).as_posix(): f.text for f in files}
+        texts.update({f"<bundled>/{f.path.name}": f.text for f in inherited})
+        validated = validate_files(files, problems, inherited)
         if not problems and check_examples:
             problems.extend(failing_examples(validated))
         if not problems and uses_durable(engine):
@@ -185,7 +193,7 @@ class Rulebase:
             rules=validated.rules,
             coverage=validated.coverage,
             version=validated.version or "unversioned",
-            content_hash=content_hash,
+            content_hash=content_hash(texts),
             engine=engine,
         )
 
@@ -333,7 +341,8 @@ class Rulebase:
     def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
         """``evaluation`` for a person: ``text`` (the command line's table) or ``markdown``
         (a page to paste), each with the patient, the tests that would change the answer,
-        what is not recommended and the advice."""
+        what is not recommended and the advice.
+        """
         tests = self.informative_tests(evaluation)
         render = evaluation_markdown if format == "markdown" else evaluation_text
         return render(evaluation, tests, self.report_context)
@@ -382,7 +391,4 @@ def _problem_order(problem: Problem) -> tuple[str, int]:
 
 @functools.cache
 def _bundled(engine: EngineName) -> Rulebase:
-    rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
-    if rulebase.version == "unversioned":
-        rulebase.version = __version__
-    return rulebase
+    return Rulebase.load(bundled_rules_dir(), engine=engine)

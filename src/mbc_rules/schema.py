@@ -149,6 +149,7 @@ class FactTest(BaseModel):
 
 
 def definition_hint(name: str) -> str:
+    """' (did you mean ...?)' with the fact names closest to ``name``, or ''."""
     import difflib
 
     close = difflib.get_close_matches(name, list(FACTS), n=3)
@@ -156,16 +157,22 @@ def definition_hint(name: str) -> str:
 
 
 class AllOf(BaseModel):
+    """Holds when every one of its conditions holds."""
+
     model_config = _STRICT
     all: Annotated[list[Condition], Field(min_length=1)]
 
 
 class AnyOf(BaseModel):
+    """Holds when at least one of its conditions holds."""
+
     model_config = _STRICT
     any: Annotated[list[Condition], Field(min_length=1)]
 
 
 class NotOf(BaseModel):
+    """Holds when its condition does not."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
     not_: Condition = Field(alias="not")
 
@@ -305,6 +312,7 @@ class Rule(BaseModel):
 
     @property
     def source_ids(self) -> tuple[str, ...]:
+        """The ids of the sources the rule cites, sorted."""
         return tuple(sorted({c.source for c in self.citations}))
 
 

@@ -37,9 +37,11 @@ class Located:
 
     @property
     def line(self) -> int | None:
+        """The line the item starts on."""
         return self.file.line_of(self.key)
 
     def problem(self, message: str, rule_id: str | None = None, key: PathKey = ()) -> Problem:
+        """A problem at the line of ``key`` inside this item (of the item itself by default)."""
         return Problem(self.file.path, self.file.line_of((*self.key, *key)), rule_id, message)
 
 
@@ -182,9 +184,18 @@ def _unique(
     return kept
 
 
-def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> ValidatedRules:
-    """Build the models of a rule set; every problem found is appended to ``problems``."""
-    usable = _check_tops(files, problems)
+def validate_files(
+    files: Sequence[LoadedFile],
+    problems: list[Problem],
+    inherited: Sequence[LoadedFile] = (),
+) -> ValidatedRules:
+    """Build the models of a rule set; every problem found is appended to ``problems``.
+
+    ``inherited`` files (the bundled sources or vocabulary merged into a rule set of one's own)
+    contribute their sections but not their ``version``: the rule set's version is its own.
+    """
+    usable = _check_tops([*files, *inherited], problems)
+    own = {id(file) for file in files}
 
     sources = [
         (s, w)
@@ -226,7 +237,9 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
         if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
     ]
 
-    versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
+    versions = {
+        f.data["version"] for f in usable if id(f) in own and f.data.get("version") is not None
+    }
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
     return ValidatedRules(

@@ -187,6 +187,11 @@ class DurableMatcher:
         self._stale = False
 
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
+        """The ids of every rule that fires for ``facts``, in a session of its own.
+
+        Raises:
+            EngineError: the engine failed (the session is deleted and the engine rebuilt).
+        """
         message = {**facts, PROFILE_MARK: 1}
         with signals_deferred(), self._lock:
             if self._handle is None:

@@ -33,6 +33,7 @@ EXPECTED = {
     "explain",
     "informative_tests",
     "show",
+    "report",
     "read_fhir",
     "read_fhir_many",
 }

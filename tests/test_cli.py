@@ -106,7 +106,12 @@ def test_missing_file() -> None:
 def test_explain() -> None:
     status, out, _ = run("explain", str(EXAMPLE), "alpelisib")
     assert status == 0
-    assert "pik3ca_status is unknown" in out
+    assert out.startswith("alpelisib: not offered: waiting on a test: PIK3CA status not known.")
+    status, out, _ = run("explain", str(EXAMPLE), "alpelisib", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["verdict"].startswith("alpelisib: not offered")
+    assert data["rules"][0]["needs"].startswith("needs pik3ca_status = positive")
 
 
 def test_lint_reports_every_problem(tmp_path: Path) -> None:

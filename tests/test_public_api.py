@@ -34,6 +34,7 @@ EXPECTED = {
     "explain",
     "informative_tests",
     "show",
+    "report",
     "read_fhir",
     "read_fhir_many",
 }

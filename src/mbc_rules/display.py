@@ -172,10 +172,12 @@ def evaluation_html(
             f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>"
             for r in view.option.rationale
         )
-        agreement = (
-            f"<div style='text-align:left'><b>Sources:</b> {escape(view.agreement)}</div>"
-            if view.agreement
-            else ""
+        agreement = "".join(
+            f"<div style='text-align:left;margin-top:2px'><b>Sources:</b> {escape(line)}</div>"
+            for line in view.agreement
+        ) + "".join(
+            f"<div style='text-align:left;margin-top:2px'><b>Note:</b> {escape(line)}</div>"
+            for line in view.history
         )
         rows.append(
             "<tr>"

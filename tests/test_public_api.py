@@ -26,6 +26,7 @@ EXPECTED = {
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
+    "Verification",
     "__version__",
     "evaluate",
     "evaluate_frame",

@@ -36,6 +36,7 @@ from mbc_rules.result import (
     NotRecommendedItem,
     RegimenOption,
     TreatmentOption,
+    Verification,
 )
 from mbc_rules.rulebase import Rulebase
 
@@ -61,6 +62,7 @@ __all__ = [
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
+    "Verification",
     "__version__",
     "evaluate",
     "evaluate_frame",

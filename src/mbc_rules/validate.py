@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from mbc_rules.conditions import holds
 from mbc_rules.errors import Problem
 from mbc_rules.facts import derive_facts
-from mbc_rules.load import LoadedFile, PathKey
+from mbc_rules.load import LoadedFile, PathKey, read_source_document
 from mbc_rules.profile import PatientProfile
 from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source
 from mbc_rules.vocabulary import Vocabulary, VocabularyEntry, name_key
@@ -291,11 +291,12 @@ def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
     texts: dict[str, str] = {}
     problems = []
     for source in validated.sources.values():
-        path = sources_dir / source.document
-        try:
-            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
+        text, problem = read_source_document(sources_dir, source.document)
+        if text is not None:
+            texts[source.id] = normalise_text(text)
+        if problem is not None:
+            message = f"source {source.id!r}: {problem.message}"
+            problems.append(Problem(problem.file, None, None, message))
     for rule in validated.rules:
         where = validated.locations[rule.id]
         for index, citation in enumerate(rule.citations):

@@ -300,7 +300,7 @@ def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def hr_positive_record(pid: str = "p1") -> dict[str, dict[str, Any]]:
+def hr_positive_record(pid: str = "p1") -> dict[str, Any]:
     """Prefetch of a woman after menopause: ER+ PR+ HER2- breast cancer spread to bone."""
     return {
         "patient": patient(pid),

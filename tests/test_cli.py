@@ -44,6 +44,29 @@ def test_evaluate_json_is_the_library_result() -> None:
     # The tests that would change the answer travel with it, with their directions.
     pik3ca = next(t for t in tests if t["status"] == "pik3ca_status")
     assert pik3ca["outcomes"][0]["agents_appear"] == ["alpelisib"]
+    brca = next(t for t in tests if t["status"] == "brca_status")
+    moves = {m["category"]: m["direction"] for m in brca["outcomes"][0]["rank_changes"]}
+    assert moves["chemotherapy"] == "up"
+    assert "down" in moves.values()
+
+
+def test_the_json_of_evaluate_follows_the_report_schema() -> None:
+    import jsonschema
+
+    _, schema_text, _ = run("schema", "report")
+    schema = json.loads(schema_text)
+    assert "informative_tests" in schema["required"]
+    direction = schema["$defs"]["RankChange"]["properties"]["direction"]
+    assert direction["enum"] == ["up", "down"]
+    status, out, _ = run("evaluate", str(EXAMPLE), "--json")
+    assert status == 0
+    jsonschema.validate(json.loads(out), schema)
+    bad = json.loads(out)
+    bad["informative_tests"][0]["outcomes"][0]["rank_changes"] = [
+        {"category": "chemotherapy", "rank_now": 2, "rank_then": 1, "direction": "sideways"}
+    ]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
 
 
 def test_evaluate_table_from_stdin_json() -> None:
@@ -83,7 +106,12 @@ def test_missing_file() -> None:
 def test_explain() -> None:
     status, out, _ = run("explain", str(EXAMPLE), "alpelisib")
     assert status == 0
-    assert "pik3ca_status is unknown" in out
+    assert out.startswith("alpelisib: not offered: waiting on a test: PIK3CA status not known.")
+    status, out, _ = run("explain", str(EXAMPLE), "alpelisib", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["verdict"].startswith("alpelisib: not offered")
+    assert data["rules"][0]["needs"].startswith("needs pik3ca_status = positive")
 
 
 def test_lint_reports_every_problem(tmp_path: Path) -> None:
@@ -240,5 +268,5 @@ def test_lint_says_whether_and_how_many_excerpts_it_checked() -> None:
         pytest.skip("the source texts are not on this machine")
     status, out, _ = run("lint", "--sources", str(sources))
     assert status == 0
-    excerpts = sum(len(r.citations) for r in Rulebase.bundled().rules)
-    assert f"{excerpts} excerpts checked word for word against the source texts" in out
+    statements = len(Rulebase.bundled().coverage)
+    assert f"{statements} statement excerpts checked word for word against the source texts" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,7 +17,7 @@ STATUSES = ("positive", "negative", "unknown")
 SITES = ("bone", "liver", "lung", "brain", "soft_tissue")
 
 
-def synthetic(n: int, seed: int = 7) -> list[dict[str, object]]:
+def synthetic(n: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [
         {
@@ -54,7 +55,11 @@ def test_evaluate_many_raises_or_collects() -> None:
 
 def test_frame_with_bad_rows_gives_results_and_an_errors_table() -> None:
     rows = synthetic(10_000)
-    bad = {17: {"er_status": "pos"}, 4242: {"metastatic_sites": ["bones"]}, 9999: {"sex": 3}}
+    bad: dict[int, dict[str, Any]] = {
+        17: {"er_status": "pos"},
+        4242: {"metastatic_sites": ["bones"]},
+        9999: {"sex": 3},
+    }
     for index, change in bad.items():
         rows[index].update(change)
     rows[5]["pdl1_status"] = math.nan  # an empty cell: not given, so unknown

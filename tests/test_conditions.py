@@ -147,7 +147,11 @@ def test_an_any_reads_as_or_and_a_not_as_its_negation() -> None:
             ]
         }
     )
-    facts = {"er_status": "positive", "pik3ca_status": "unknown", "endocrine_classes_failed": 3}
+    facts: dict[str, FactValue] = {
+        "er_status": "positive",
+        "pik3ca_status": "unknown",
+        "endocrine_classes_failed": 3,
+    }
     text = condition_text(trace(condition, facts))
     assert text == (
         "er_status = positive [met: positive] and (pik3ca_status = positive [not met: unknown]"
@@ -186,9 +190,7 @@ rules:
     then:
       offer: {category: targeted_therapy, tier: option, agents: [alpelisib]}
     citations:
-      - source: acs
-        section: HER2-positive cancers
-        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+      - acs-her2-positive-pertuzumab-1
     examples:
       - profile: {er_status: positive, pik3ca_status: positive}
         fires: true

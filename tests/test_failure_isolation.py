@@ -45,7 +45,7 @@ def test_a_failure_mid_evaluation_leaves_no_state_and_the_next_is_correct() -> N
     matcher = rulebase._matcher
     assert isinstance(matcher, DurableMatcher)
     failing = FailingEngine(matcher._engine)
-    matcher._engine = failing
+    matcher._engine = failing  # type: ignore[assignment]
     with pytest.raises(EngineError, match="injected failure"):
         rulebase.evaluate(PROFILE)
     assert failing.deleted == ["0"]  # the session of the failed evaluation was deleted

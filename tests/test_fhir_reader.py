@@ -56,6 +56,8 @@ def messages(reading: FhirReading) -> str:
         (quantity(1), "positive"),
         (quantity(0.5), "negative"),
         ({"valueString": "Positive"}, "positive"),
+        ({"valueString": "0.5 %"}, "negative"),
+        ({"valueCodeableConcept": {"text": "Negative"}}, "negative"),
     ],
 )
 def test_er_value_styles(value: dict[str, Any], expected: str) -> None:
@@ -324,6 +326,12 @@ def test_rxnorm_levels(code: str, agent: str) -> None:
     assert [t.agent for t in reading.profile.prior_therapies or []] == [agent]
 
 
+def test_rxnorm_by_its_oid() -> None:
+    statement = medication("m", "282357")
+    statement["medicationCodeableConcept"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.88"
+    assert [t.agent for t in read(statement).profile.prior_therapies or []] == ["fulvestrant"]
+
+
 @pytest.mark.parametrize(
     "kind", ["MedicationStatement", "MedicationRequest", "MedicationAdministration"]
 )
@@ -511,3 +519,28 @@ def test_read_many_frame_evaluates_and_bad_sources_are_error_rows() -> None:
     result = evaluate_frame(frames.profiles)
     assert len(result.errors) == 0
     assert set(result.long["patient_id"]) == {"p1"}
+
+
+def test_icd10_codes_with_or_without_their_dot() -> None:
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    for code in ("C79.51", "C7951"):
+        reading = read_fhir(bundle(patient(), breast_cancer(), condition("b", code, system=icd)))
+        assert reading.profile.metastatic_sites == ["bone"], code
+
+
+def test_a_provisional_metastasis_is_not_read() -> None:
+    status = concept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "provisional")
+    reading = read_fhir(
+        bundle(patient(), breast_cancer(), condition("b", "94222008", verificationStatus=status))
+    )
+    assert reading.profile.metastatic_sites == []
+    assert "not confirmed" in messages(reading)
+
+
+def test_a_cancer_of_the_breast_by_body_site_is_breast_cancer() -> None:
+    histology = extension("mcode-histology-morphology-behavior", SNOMED, "413448000")
+    primary = condition(
+        "primary", "363346000", bodySite=[concept(SNOMED, "80248007")], extension=[histology]
+    )
+    reading = read_fhir(bundle(patient(), primary, condition("b", "94222008")))
+    assert "not breast cancer" not in messages(reading)

@@ -17,7 +17,7 @@ HER2_POS = {"er_status": "negative", "pr_status": "negative", "her2_status": "po
 TNBC = {"er_status": "negative", "pr_status": "negative", "her2_status": "negative"}
 POST = {"menopausal_status": "postmenopausal"}
 PRE = {"menopausal_status": "premenopausal"}
-KNOWN = {"complications": []}
+KNOWN: dict[str, Any] = {"complications": []}
 
 
 def history(*entries: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def rank_of(result: Evaluation, category: str) -> int:
     return option.rank
 
 
-# --- 1. What the cancer grew on is offered again ----------------------------------------------
+# --- 1. What the cancer grew on is offered again ---
 
 
 def test_premenopausal_progressed_on_tamoxifen_is_not_offered_tamoxifen(
@@ -58,9 +58,11 @@ def test_premenopausal_progressed_on_tamoxifen_is_not_offered_tamoxifen(
     result = rulebase.evaluate({**HR_POS_HER2_NEG, **PRE, **progressed("tamoxifen")})
     assert "tamoxifen" not in offered_agents(result)
     hormone = result.option("hormone_therapy")
-    assert hormone is not None and hormone.tier != "preferred"
+    assert hormone is not None
+    assert hormone.tier != "preferred"
     grown = [item for item in result.not_recommended if item.agents == ("tamoxifen",)]
-    assert grown and "grew on" in grown[0].reason
+    assert grown
+    assert "grew on" in grown[0].reason
     assert any("stops working" in c.excerpt for c in grown[0].citations)
 
 
@@ -83,7 +85,9 @@ def test_kadcyla_is_not_offered_after_kadcyla_progressed(rulebase: Rulebase) -> 
 def test_palbociclib_is_not_offered_after_palbociclib_with_letrozole_progressed(
     rulebase: Rulebase,
 ) -> None:
-    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **progressed("palbociclib", "letrozole")})
+    result = rulebase.evaluate(
+        {**HR_POS_HER2_NEG, **POST, **progressed("palbociclib", "letrozole")}
+    )
     assert {"palbociclib", "letrozole"}.isdisjoint(offered_agents(result))
 
 
@@ -101,7 +105,9 @@ def test_letrozole_is_not_offered_after_recurrence_during_adjuvant_letrozole(
 def test_recurrence_after_completed_adjuvant_tamoxifen_counts_as_growth_on_it(
     rulebase: Rulebase,
 ) -> None:
-    result = rulebase.evaluate({**HR_POS_HER2_NEG, **PRE, **history(("tamoxifen", "completed", "early"))})
+    result = rulebase.evaluate(
+        {**HR_POS_HER2_NEG, **PRE, **history(("tamoxifen", "completed", "early"))}
+    )
     assert "tamoxifen" not in offered_agents(result)
 
 
@@ -124,7 +130,8 @@ def test_trastuzumab_continues_only_in_the_regimens_a_sentence_continues(
 def test_a_drug_stopped_for_intolerance_is_marked_as_given_before(rulebase: Rulebase) -> None:
     result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **history(("letrozole", "intolerant"))})
     hormone = result.option("hormone_therapy")
-    assert hormone is not None and "letrozole" in hormone.agents
+    assert hormone is not None
+    assert "letrozole" in hormone.agents
     assert [(g.agent, g.outcome) for g in hormone.given_before] == [("letrozole", "intolerant")]
     assert not any(i.agents == ("letrozole",) for i in result.not_recommended)
 
@@ -153,14 +160,16 @@ def test_first_treatment_rules_do_not_fire_after_a_metastatic_failure(rulebase: 
     assert first_line.isdisjoint(result.fired_rules)
 
 
-# --- 2. The sources' orderings -------------------------------------------------------------------
+# --- 2. The sources' orderings ---
 
 
 def test_after_one_aromatase_inhibitor_hormone_therapy_ranks_above_chemotherapy(
     rulebase: Rulebase,
 ) -> None:
     # YSC: "Chemotherapy is typically used only when endocrine therapy fails."
-    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["liver"], **progressed("anastrozole")})
+    result = rulebase.evaluate(
+        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["liver"], **progressed("anastrozole")}
+    )
     assert rank_of(result, "hormone_therapy") < rank_of(result, "chemotherapy")
     chemotherapy = result.option("chemotherapy")
     assert chemotherapy is not None
@@ -170,7 +179,9 @@ def test_after_one_aromatase_inhibitor_hormone_therapy_ranks_above_chemotherapy(
 def test_after_two_hormone_classes_chemotherapy_is_not_first_while_hormone_options_remain(
     rulebase: Rulebase,
 ) -> None:
-    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **progressed("letrozole", "fulvestrant")})
+    result = rulebase.evaluate(
+        {**HR_POS_HER2_NEG, **POST, **progressed("letrozole", "fulvestrant")}
+    )
     assert result.options[0].category == "hormone_therapy"
     assert "exemestane" in offered_agents(result)
     assert rank_of(result, "targeted_therapy") < rank_of(result, "chemotherapy")
@@ -244,7 +255,7 @@ def test_serious_problems_from_the_spread_put_chemotherapy_first(rulebase: Ruleb
     assert "hormone_therapy" in result.categories
 
 
-# --- 3. No condition and no indication without a sentence ----------------------------------------
+# --- 3. No condition and no indication without a sentence ---
 
 
 def test_sacituzumab_for_hr_positive_does_not_require_prior_chemotherapy(
@@ -254,20 +265,25 @@ def test_sacituzumab_for_hr_positive_does_not_require_prior_chemotherapy(
     # HER2-negative breast cancer": vague, so situational, with no condition from elsewhere.
     result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **history()})
     targeted = result.option("targeted_therapy")
-    assert targeted is not None and "sacituzumab_govitecan" in targeted.agents
+    assert targeted is not None
+    assert "sacituzumab_govitecan" in targeted.agents
     rule = rulebase.rule("sacituzumab-govitecan-hr-positive-her2-negative")
-    assert rule.then.offer is not None and rule.then.offer.tier == "situational"
+    assert rule.then.offer is not None
+    assert rule.then.offer.tier == "situational"
     assert "certain patients" in rule.title
 
 
 def test_bevacizumab_is_offered_only_with_a_chemotherapy_option(rulebase: Rulebase) -> None:
     # WebMD: the targeted drugs "along with chemotherapy".
-    first_line = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["bone"], **history()})
+    first_line = rulebase.evaluate(
+        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["bone"], **history()}
+    )
     assert first_line.option("chemotherapy") is None
     assert "bevacizumab" not in offered_agents(first_line)
     tnbc = rulebase.evaluate({**TNBC, **history()})
     targeted = tnbc.option("targeted_therapy")
-    assert targeted is not None and "bevacizumab" not in targeted.agents
+    assert targeted is not None
+    assert "bevacizumab" not in targeted.agents
     assert any(r.agents == ("bevacizumab", "chemotherapy") for r in targeted.regimens)
 
 
@@ -277,7 +293,9 @@ def test_neratinib_capecitabine_for_brain_spread_needs_progression_on_her2_drugs
     # ACS gives it under "Progression while being treated with HER2 drugs", "also".
     before = rulebase.evaluate({**HER2_POS, "metastatic_sites": ["brain"], **history()})
     assert "neratinib" not in offered_agents(before)
-    after = rulebase.evaluate({**HER2_POS, "metastatic_sites": ["brain"], **progressed("trastuzumab")})
+    after = rulebase.evaluate(
+        {**HER2_POS, "metastatic_sites": ["brain"], **progressed("trastuzumab")}
+    )
     assert "neratinib" in offered_agents(after)
 
 
@@ -324,7 +342,8 @@ def test_biopsy_advice_is_given_to_everyone(rulebase: Rulebase) -> None:
 
 def test_premenopausal_tamoxifen_is_an_option_not_preferred(rulebase: Rulebase) -> None:
     rule = rulebase.rule("premenopausal-tamoxifen-or-ovarian-suppression")
-    assert rule.then.offer is not None and rule.then.offer.tier == "option"
+    assert rule.then.offer is not None
+    assert rule.then.offer.tier == "option"
     assert rule.tier_word == "often"
 
 
@@ -332,7 +351,8 @@ def test_fulvestrant_before_other_hormone_therapy_is_situational(rulebase: Ruleb
     # WebMD: "Sometimes they recommend it for advanced breast cancer if you haven't been treated
     # with other hormone therapies."
     rule = rulebase.rule("fulvestrant-after-menopause")
-    assert rule.then.offer is not None and rule.then.offer.tier == "situational"
+    assert rule.then.offer is not None
+    assert rule.then.offer.tier == "situational"
     assert rule.tier_word == "Sometimes"
 
 
@@ -343,7 +363,7 @@ def test_palliative_care_names_anti_nausea_drugs_and_antidepressants(rulebase: R
     assert {"anti_nausea_drugs", "antidepressants"} <= set(palliative.agents)
 
 
-# --- 4. Source agreement ---------------------------------------------------------------------------
+# --- 4. Source agreement ---
 
 
 def test_parp_inhibitor_just_diagnosed_is_situational_and_shows_the_acs_condition(
@@ -353,7 +373,8 @@ def test_parp_inhibitor_just_diagnosed_is_situational_and_shows_the_acs_conditio
     # chemo".
     result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, "brca_status": "positive", **history()})
     targeted = result.option("targeted_therapy")
-    assert targeted is not None and "olaparib" in offered_agents(result)
+    assert targeted is not None
+    assert "olaparib" in offered_agents(result)
     waiting = [c for c in targeted.agreement.conditions_not_met if "olaparib" in c.agents]
     assert {c.source for c in waiting} >= {"acs"}
     assert any("chemotherapy_given" in " ".join(c.condition) for c in waiting)
@@ -367,7 +388,8 @@ def test_alpelisib_just_diagnosed_shows_the_acs_condition_after_an_aromatase_inh
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive", **history()}
     )
     targeted = result.option("targeted_therapy")
-    assert targeted is not None and "alpelisib" in offered_agents(result)
+    assert targeted is not None
+    assert "alpelisib" in offered_agents(result)
     waiting = [c for c in targeted.agreement.conditions_not_met if "alpelisib" in c.agents]
     assert any(c.source == "acs" for c in waiting)
 
@@ -383,7 +405,7 @@ def test_agreement_is_in_the_json_and_its_schema(rulebase: Rulebase) -> None:
     assert "Agreement" in schema["$defs"]
 
 
-# --- Issue 13 item 4: unknown history is not no history -------------------------------------------
+# --- Issue 13 item 4: unknown history is not no history ---
 
 
 def test_an_omitted_history_is_unknown_and_the_answer_says_it_assumes_none(
@@ -414,7 +436,7 @@ def test_omitted_complications_are_unknown_and_named_where_they_matter(
     )
 
 
-# --- 5. Tier words ---------------------------------------------------------------------------------
+# --- 5. Tier words ---
 
 
 def test_every_offering_rule_names_a_tier_word_of_its_tier(rulebase: Rulebase) -> None:

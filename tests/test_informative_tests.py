@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mbc_rules import Rulebase
+from mbc_rules.result import RankChange
 
 AFTER_AI = {
     "er_status": "positive",
@@ -61,3 +64,123 @@ def test_rank_changes_are_reported(rulebase: Rulebase) -> None:
     assert moved["targeted_therapy"][1] == 1
     now, then = moved["chemotherapy"]
     assert then > now
+
+
+def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
+    return (ranks[one] > ranks[other]) - (ranks[one] < ranks[other])
+
+
+def _check_moves(rulebase: Rulebase, profile: Mapping[str, object]) -> int:
+    """Every reported move matches the two answers; every real move is reported."""
+    result = rulebase.evaluate(profile)
+    checked = 0
+    for test in rulebase.informative_tests(result):
+        if test.agent is not None or test.status in ("prior_therapies", "complications"):
+            continue  # a history or a list of complications, not one status's value
+        for outcome in test.outcomes:
+            then = rulebase.evaluate({**profile, test.status: outcome.value})
+            now_ranks: dict[str, int] = {o.category: o.rank for o in result.options}
+            then_ranks: dict[str, int] = {o.category: o.rank for o in then.options}
+            common = [c for c in now_ranks if c in then_ranks]
+            moves: dict[str, RankChange] = {m.category: m for m in outcome.rank_changes}
+            for category in common:
+                others = [c for c in common if c != category]
+                gained = [
+                    c
+                    for c in others
+                    if _order(then_ranks, category, c) < _order(now_ranks, category, c)
+                ]
+                lost = [
+                    c
+                    for c in others
+                    if _order(then_ranks, category, c) > _order(now_ranks, category, c)
+                ]
+                if not gained and not lost:
+                    # Renumbered at most (an option appeared or left): not a move.
+                    assert category not in moves
+                    continue
+                move = moves[category]
+                assert set(move.passes) == set(gained)
+                assert set(move.passed_by) == set(lost)
+                assert (move.rank_now, move.rank_then) == (
+                    now_ranks[category],
+                    then_ranks[category],
+                )
+                if gained and not lost:
+                    assert move.direction == "up"
+                if lost and not gained:
+                    assert move.direction == "down"
+                checked += 1
+    return checked
+
+
+def test_a_test_result_moves_options_both_ways(rulebase: Rulebase) -> None:
+    # Hormone receptor negative, HER2 unknown: a positive HER2 puts anti-HER2 treatment first
+    # (YSC: "All therapies will involve the use of anti-HER2 treatment"), above chemotherapy.
+    # (Before issue 10 this used a BRCA mutation after an aromatase inhibitor; the sources'
+    # order keeps hormone therapy above chemotherapy there while a hormone drug is left.)
+    hr_negative = {"er_status": "negative", "pr_status": "negative", "prior_therapies": []}
+    result = rulebase.evaluate(hr_negative)
+    her2 = next(t for t in rulebase.informative_tests(result) if t.status == "her2_status")
+    positive = next(o for o in her2.outcomes if o.value == "positive")
+    directions = {m.category: m.direction for m in positive.rank_changes}
+    assert directions["targeted_therapy"] == "up"
+    assert "down" in directions.values()  # what targeted therapy passes moves down
+    down = next(m for m in positive.rank_changes if m.direction == "down")
+    assert "targeted_therapy" in down.passed_by
+    assert _check_moves(rulebase, hr_negative) >= 2
+    # The text and the notebook view say which way, in words.
+    report = rulebase.report(result)
+    assert "moves targeted therapy up (rank " in report
+    assert f"moves {down.category.replace('_', ' ')} down (rank " in report
+    html = rulebase.html(result)
+    assert "&#9650; up</span>" in html
+    assert "&#9660; down</span>" in html
+
+
+def test_options_renumbered_only_because_another_appeared_have_not_moved(
+    rulebase: Rulebase,
+) -> None:
+    # Unknown receptors before menopause: a positive ER adds hormone therapy ahead of others.
+    profiles: list[Mapping[str, object]] = [
+        {"menopausal_status": "premenopausal", "metastatic_sites": ["bone"]},
+        {"er_status": "positive", "her2_status": "unknown", "metastatic_sites": ["liver"]},
+        {"er_status": "negative", "pr_status": "negative", "metastatic_sites": ["brain"]},
+        AFTER_AI,
+    ]
+    assert sum(_check_moves(rulebase, p) for p in profiles) > 0
+
+
+def test_a_treatment_whose_outcome_is_unknown_is_a_question_worth_asking(
+    rulebase: Rulebase,
+) -> None:
+    # Exemestane with an unknown outcome: had the cancer grown on it, it would not be offered
+    # again (issue 10; capecitabine, used here before, now changes only not_recommended).
+    profile = {
+        **AFTER_AI,
+        "prior_therapies": [
+            {"agent": "anastrozole", "outcome": "progressed"},
+            {"agent": "exemestane"},
+        ],
+    }
+    result = rulebase.evaluate(profile)
+    history = [t for t in rulebase.informative_tests(result) if t.agent is not None]
+    (test,) = history
+    assert (test.status, test.agent) == ("prior_therapies.1.outcome", "exemestane")
+    grew = next(o for o in test.outcomes if o.value == "progressed")
+    then = rulebase.evaluate(
+        {
+            **profile,
+            "prior_therapies": [
+                {"agent": "anastrozole", "outcome": "progressed"},
+                {"agent": "exemestane", "outcome": "progressed"},
+            ],
+        }
+    )
+    assert "exemestane" in grew.agents_disappear
+    assert set(grew.options_appear) == {o.category for o in then.options} - {
+        o.category for o in result.options
+    }
+    assert "how exemestane ended (not known): if the cancer grew on exemestane" in (
+        rulebase.report(result)
+    )

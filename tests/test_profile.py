@@ -72,6 +72,7 @@ def test_brand_and_generic_names_in_any_case_read_as_the_generic_id() -> None:
             ]
         }
     )
+    assert profile.prior_therapies is not None
     assert [t.agent for t in profile.prior_therapies] == [
         "letrozole",
         "trastuzumab",

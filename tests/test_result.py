@@ -70,9 +70,9 @@ def test_one_result_cannot_change_another_patients_answer(bundled: Rulebase) -> 
     before = bundled.evaluate({**PROFILE, "patient_id": "two"}).model_dump_json()
     option = first.options[0]
     with pytest.raises(AttributeError):
-        option.agents.append("X")  # type: ignore[attr-defined]
+        option.agents.append("X")  # type: ignore[attr-defined,unused-ignore]
     with pytest.raises(ValidationError):
-        option.agents = ("X",)  # type: ignore[misc]
+        option.agents = ("X",)  # type: ignore[misc,unused-ignore]
     dumped = first.model_dump()
     dumped["options"][0]["rationale"] = ["X"]
     copied = first.model_copy(update={"caveats": ("X",)})

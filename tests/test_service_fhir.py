@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("mbc_rules.fhir")
-
 from mbc_rules import Rulebase
 from mbc_rules.fhir import read_fhir
 from tests import service_docs

@@ -5,6 +5,7 @@ The server is the real one (``mbc-rules serve`` under uvicorn) on a free port of
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
@@ -210,7 +211,7 @@ def test_412_without_the_data_and_without_a_fhir_server(server: Server) -> None:
     message = error_of(answer, 412)
     assert "patient; conditions; observations" in message
     assert "fhirServer" in message
-    partial = hr_positive_record()
+    partial: dict[str, Any] = hr_positive_record()
     for key in ("medicationStatements", "medicationRequests", "medicationAdministrations"):
         partial[key] = None
     message = error_of(post(server.base, PV, hook_call("patient-view", partial)), 412)
@@ -256,7 +257,11 @@ def test_every_request_is_logged_on_one_line(server: Server) -> None:
     post(server.base, PV, b"{")
     lines = server.log_text().splitlines()
     assert any(re.search(r'"GET /cds-services" 200 [\d.]+ ms', line) for line in lines)
-    assert any(re.search(rf'"POST /cds-services/{PV}" 400 [\d.]+ ms', line) for line in lines)
+    refused = [
+        line for line in lines if re.search(rf'"POST /cds-services/{PV}" 400 [\d.]+ ms', line)
+    ]
+    assert any("refused: 'the body is not valid JSON" in line for line in refused)
+    assert not any(line.startswith("400 ") or " 400 mbc-rules" in line for line in lines)
     assert "Traceback" not in server.log_text()
 
 
@@ -265,3 +270,23 @@ def test_the_server_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert request(running.base, "GET", "/cds-services").status == 200
         assert running.stop() == 0
     assert "Finished server process" in running.log_text() or "Shutting down" in running.log_text()
+
+
+def test_serve_takes_a_rule_directory_and_an_engine(tmp_path: Path) -> None:
+    rules = Path(__file__).resolve().parents[1] / "rules"
+    with running_server(tmp_path / "log", "--rules", str(rules), "--engine", "python") as running:
+        assert request(running.base, "GET", "/cds-services").status == 200
+    assert "engine=python>" in running.log_text()
+
+
+def test_serve_reports_bad_options_without_a_traceback(tmp_path: Path) -> None:
+    from mbc_rules.cli import main
+
+    err = io.StringIO()
+    assert main(["serve", "--rules", str(tmp_path / "none")], out=io.StringIO(), err=err) == 1
+    assert "not a directory of rule files" in err.getvalue()
+    err = io.StringIO()
+    assert main(["serve", "--trust", "no-equals"], out=io.StringIO(), err=err) == 1
+    assert "--trust" in err.getvalue()
+    assert "ISSUER=KEYFILE" in err.getvalue()
+    assert "Traceback" not in err.getvalue()

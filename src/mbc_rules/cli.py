@@ -24,6 +24,7 @@ from mbc_rules.fhir import FhirReading, read_fhir
 from mbc_rules.load import parse_yaml
 from mbc_rules.profile import PatientProfile, describe_validation_error
 from mbc_rules.report import evaluation_markdown, evaluation_text
+from mbc_rules.result import EvaluationReport
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 
@@ -175,9 +176,7 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
     tests = rulebase.informative_tests(result)
     form = "json" if args.json else args.format
     if form == "json":
-        data = result.model_dump(mode="json")
-        data["informative_tests"] = [t.model_dump(mode="json") for t in tests]
-        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        out.write(EvaluationReport.of(result, tests).model_dump_json(indent=2) + "\n")
     elif form == "markdown":
         out.write(evaluation_markdown(result, tests, rulebase.report_context))
     else:
@@ -198,10 +197,11 @@ def _lint(args: argparse.Namespace, out: TextIO) -> int:
     rulebase = Rulebase.load(directory, sources_dir=args.sources)
     rules = len(rulebase.rules)
     if args.sources:
-        excerpts = sum(len(rule.citations) for rule in rulebase.rules)
+        # Excerpts are written once, in the statement inventory; rules cite its ids.
+        excerpts = len(rulebase.coverage)
         out.write(
-            f"{directory}: {rules} rules, no problems; {excerpts} excerpts checked word for "
-            f"word against the source texts in {args.sources}\n"
+            f"{directory}: {rules} rules, no problems; {excerpts} statement excerpts checked "
+            f"word for word against the source texts in {args.sources}\n"
         )
     else:
         out.write(
@@ -360,7 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.set_defaults(run=_lint)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the profile or result")
-    schema.add_argument("which", choices=["profile", "result"])
+    schema.add_argument(
+        "which",
+        choices=["profile", "result", "report"],
+        help="report: the result with its informative tests, as evaluate --json prints it",
+    )
     schema.set_defaults(run=_schema)
 
     coverage = commands.add_parser("coverage", help="print the coverage of the sources (Markdown)")

@@ -69,7 +69,8 @@ class CohortResult:
 
     def summary(self) -> CohortSummary:
         """How often each category ranks first (ties counted once per patient), how often each
-        rule fires, and how many rows failed, as DataFrames (needs pandas)."""
+        rule fires, and how many rows failed, as DataFrames (needs pandas).
+        """
         return summarise(self.evaluations.values(), failed=len(self.errors))
 
 

@@ -52,7 +52,8 @@ class CohortSummary:
 
     def plot(self, ax: Any = None) -> Any:
         """A bar chart of how often each category ranks first (needs matplotlib); ties are
-        drawn as a lighter segment. Returns the matplotlib Axes."""
+        drawn as a lighter segment. Returns the matplotlib Axes.
+        """
         import importlib
 
         from mbc_rules.errors import MbcRulesError

@@ -88,7 +88,7 @@ def holds(condition: Condition, facts: Mapping[str, FactValue]) -> bool:
 class Reading:
     """One fact test, the value the fact had, and whether it passed.
 
-    In a trace read with :func:`read`, the test is the one under the ``not``\\ s above it
+    In a trace read with :func:`read`, the test is the one under the ``not`` nodes above it
     (negation pushed to the leaf): ``not {at_least: 2}`` on a count of 3 reads ``at_most 1``,
     not held.
     """

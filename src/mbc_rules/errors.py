@@ -69,4 +69,5 @@ class EngineError(MbcRulesError):
 class FhirReadError(MbcRulesError, ValueError):
     """A FHIR record could not be read at all (not JSON, not a Bundle or resource array, no
     resources, several patients and none chosen, too large). Problems inside a readable record
-    are warnings or conflicts of the reading, not errors."""
+    are warnings or conflicts of the reading, not errors.
+    """

@@ -40,7 +40,7 @@ from mbc_rules.result import (
     RegimenOption,
     TreatmentOption,
 )
-from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source
+from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
 from mbc_rules.vocabulary import (
     CATEGORIES,
     SYSTEMIC_CATEGORIES,
@@ -66,63 +66,46 @@ SUPPORTIVE = frozenset({"palliative_care", "complementary_therapy"})
 assert set(CATEGORY_ORDER) == set(CATEGORIES)
 
 
-def _sentence(source: str, section: str, excerpt: str) -> Citation:
-    return Citation(source=source, section=section, excerpt=excerpt)
+# The statements (rules/statements.yaml) behind the orderings and behind "not again". The
+# rulebase resolves them from its inventory and hands them to rank(); docs/ranking.md quotes
+# them, and a statement used here says so in its ``no_rule``.
+ORDERING_STATEMENTS: dict[str, tuple[str, ...]] = {
+    "systemic_first": ("acs-local-therapy-indications-3",),
+    "hormone_as_long_as_possible": (
+        "ysc-hr-positive-first-line-1",
+        "ysc-chemotherapy-after-hormone-therapy-1",
+    ),
+    "chemotherapy_first": ("acs-visceral-crisis-chemotherapy-1",),
+    "anti_her2_in_every_therapy": ("ysc-her2-positive-anti-her2-1",),
+    "move_on": (
+        "ysc-switch-on-progression-1",
+        "acs-continue-while-effective-1",
+        "acs-switch-on-progression-1",
+    ),
+}
+Sentences = Mapping[str, tuple[Citation, ...]]
 
 
-# The sentences behind the orderings and behind "not again" (tests check each word for word
-# against the source texts; docs/ranking.md quotes them).
-SYSTEMIC_FIRST = _sentence(
-    "acs",
-    "Local or regional treatments for stage IV breast cancer",
-    "Although systemic drugs are the main treatment for stage IV breast cancer, local and "
-    "regional treatments such as surgery, radiation therapy, or regional chemotherapy are "
-    "sometimes used as well.",
-)
-HORMONE_AS_LONG_AS_POSSIBLE = _sentence(
-    "ysc",
-    "ER/PR+ Disease",
-    "First-line therapy is endocrine (hormonal) therapy, which will be used as long as "
-    "possible. Chemotherapy is typically used only when endocrine therapy fails.",
-)
-CHEMOTHERAPY_WHEN_NO_HORMONE_DRUG_WORKS = _sentence(
-    "acs",
-    "Progression while being treated with hormone therapy",
-    "If the cancer is no longer responding to any hormone drugs, chemotherapy is usually the "
-    "next step.",
-)
-CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS = _sentence(
-    "acs",
-    "Hormone receptor-positive cancers",
-    "Because hormone therapy can take months to work, chemo is often the first treatment for "
-    "patients with serious problems from their cancer spread, such as breathing problems.",
-)
-ANTI_HER2_IN_EVERY_THERAPY = _sentence(
-    "ysc", "HER2+ Disease", "All therapies will involve the use of anti-HER2 treatment."
-)
-MOVE_ON = (
-    _sentence(
-        "ysc",
-        "Types of MBC Treatment",
-        "In general, metastatic disease will be treated with one therapy after another, "
-        "pursuing each one as long as it remains effective. If one course of therapy stops "
-        "working, your doctor will use another one.",
-    ),
-    _sentence(
-        "acs",
-        "Systemic (drug) treatments for stage IV breast cancer",
-        "Treatment often continues until the cancer starts growing again or until side effects "
-        "become unacceptable. If this happens, other drugs might be tried.",
-    ),
-)
-ORDERING_SENTENCES: tuple[Citation, ...] = (
-    SYSTEMIC_FIRST,
-    HORMONE_AS_LONG_AS_POSSIBLE,
-    CHEMOTHERAPY_WHEN_NO_HORMONE_DRUG_WORKS,
-    CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS,
-    ANTI_HER2_IN_EVERY_THERAPY,
-    *MOVE_ON,
-)
+def ordering_sentences(statements: Iterable[Statement]) -> dict[str, tuple[Citation, ...]]:
+    """The citations of ``ORDERING_STATEMENTS``, from an inventory of statements.
+
+    Raises:
+        KeyError: the inventory lacks one of them (the bundled one has them all).
+    """
+    by_id = {s.id: s for s in statements}
+    return {
+        key: tuple(
+            Citation.model_construct(
+                statement=by_id[i].id,
+                source=by_id[i].source,
+                section=by_id[i].section,
+                excerpt=by_id[i].excerpt,
+                population=by_id[i].population,
+            )
+            for i in ids
+        )
+        for key, ids in ORDERING_STATEMENTS.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +201,7 @@ def _cited(citation: Citation, publisher: str) -> CitedSource:
         publisher=publisher,
         section=citation.section,
         excerpt=citation.excerpt,
+        statement=citation.statement,
     )
 
 
@@ -444,16 +428,20 @@ def rank(
     history: TreatmentHistory = NO_HISTORY,
     standing: Standing = Standing(),
     waiting: Sequence[Rule] = (),
+    sentences: Sentences | None = None,
 ) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
     """Turn the rules that fired into ranked options, not-recommended items and advice.
 
     ``history`` says what the cancer grew on (never offered again) and what else was given;
     ``standing`` what the sources' orderings need; ``waiting`` the offering rules that did not
-    fire only because of a condition on the history (see :func:`waiting_rules`).
+    fire only because of a condition on the history (see :func:`waiting_rules`);
+    ``sentences`` the statements behind the orderings (:func:`ordering_sentences`), cited in
+    notes and in the not-recommended items of drugs the cancer grew on.
 
     The output models are built without re-validation (``model_construct``): every value
     comes from validated rules, and this is the hot path of every evaluation.
     """
+    sentences = sentences or {}
     removed_categories: set[str] = set()
     removed_agents: set[str] = set()
     not_recommended: list[NotRecommendedItem] = []
@@ -591,7 +579,9 @@ def rank(
             for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
             if use.agent in named and use.agent not in failed
         ]
-        notes = _notes(category, support, standing, levels, any_systemic, vocabulary, sources)
+        notes = _notes(
+            category, support, standing, levels, any_systemic, vocabulary, sources, sentences
+        )
         options.append(
             TreatmentOption.model_construct(
                 rank=current_rank,
@@ -630,7 +620,7 @@ def rank(
                 category=None,
                 agents=(agent,),
                 reason=reason,
-                citations=cite(MOVE_ON, sources),
+                citations=cite(sentences.get("move_on", ()), sources),
                 rule_ids=(),
             )
         )
@@ -645,6 +635,7 @@ def _notes(
     any_systemic: bool,
     vocabulary: Vocabulary,
     sources: Mapping[str, Source],
+    sentences: Sentences,
 ) -> list[OptionNote]:
     notes: list[OptionNote] = []
     if category in SUPPORTIVE:
@@ -657,7 +648,7 @@ def _notes(
                     text="Systemic drugs are the main treatment for stage IV breast cancer; "
                     "local treatment is used alongside them in certain situations, and is "
                     "listed after them.",
-                    citations=cite([SYSTEMIC_FIRST], sources),
+                    citations=cite(sentences.get("systemic_first", ()), sources),
                 )
             )
         return notes
@@ -669,7 +660,7 @@ def _notes(
                 topic="after_hormone_therapy",
                 text="A hormone therapy option is left untried: chemotherapy is typically used "
                 "only when endocrine therapy fails, and is listed after it.",
-                citations=cite([HORMONE_AS_LONG_AS_POSSIBLE], sources),
+                citations=cite(sentences.get("hormone_as_long_as_possible", ()), sources),
             )
         )
     if (
@@ -682,7 +673,7 @@ def _notes(
                 topic="chemotherapy_first",
                 text="Serious problems from the spread: chemotherapy is often the first "
                 "treatment, because hormone therapy can take months to work.",
-                citations=cite([CHEMOTHERAPY_FIRST_FOR_SERIOUS_PROBLEMS], sources),
+                citations=cite(sentences.get("chemotherapy_first", ()), sources),
             )
         )
     if standing.her2_positive and category != "targeted_therapy":
@@ -708,7 +699,7 @@ def _notes(
             OptionNote.model_construct(
                 topic="with_anti_her2_treatment",
                 text=text,
-                citations=cite([ANTI_HER2_IN_EVERY_THERAPY], sources),
+                citations=cite(sentences.get("anti_her2_in_every_therapy", ()), sources),
             )
         )
     return notes

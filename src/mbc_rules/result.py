@@ -9,9 +9,21 @@ the result as arguments: see ``Rulebase.explain`` and ``Rulebase.informative_tes
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from mbc_rules.profile import PatientProfile
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+
+from mbc_rules.profile import STORED, PatientProfile
 from mbc_rules.vocabulary import Category, Tier
 
 DISCLAIMER = (
@@ -31,6 +43,9 @@ class CitedSource(BaseModel):
     publisher: str
     section: str
     excerpt: str
+    statement: str = Field(
+        description="Id of the statement in the rulebase's inventory (rules/statements.yaml)."
+    )
 
 
 class RegimenOption(BaseModel):
@@ -154,13 +169,27 @@ class AdviceItem(BaseModel):
 
 
 class RankChange(BaseModel):
-    """An option that stays but moves."""
+    """An option that stays but moves, against the options present both now and then.
+
+    An option whose number only changes because another option appears or leaves has not
+    moved and is not listed.
+    """
 
     model_config = _OUTPUT
 
     category: Category
     rank_now: int
     rank_then: int
+    direction: Literal["up", "down"] = Field(
+        description="up: it would come before (or level with) options it now follows; down: "
+        "the reverse."
+    )
+    passes: tuple[Category, ...] = Field(
+        default=(), description="Options it would move ahead of, or draw level with."
+    )
+    passed_by: tuple[Category, ...] = Field(
+        default=(), description="Options that would move ahead of it, or draw level with it."
+    )
 
 
 class TestOutcome(BaseModel):
@@ -184,7 +213,11 @@ class InformativeTest(BaseModel):
     status: str = Field(
         description="The profile field, e.g. pik3ca_status; prior_therapies or complications "
         "when they are not given (values then name a history, e.g. 'letrozole progressed', or "
-        "a complication)."
+        "a complication); for a treatment whose outcome is unknown, its path, e.g. "
+        "prior_therapies.0.outcome."
+    )
+    agent: str | None = Field(
+        default=None, description="For a treatment whose outcome is unknown: the drug's id."
     )
     outcomes: tuple[TestOutcome, ...] = Field(description="Only the values that change the answer.")
     citations: tuple[CitedSource, ...] = Field(
@@ -205,9 +238,32 @@ class Evaluation(BaseModel):
     )
     fired_rules: tuple[str, ...] = Field(description="Ids of every rule that fired, in rule order.")
     rulebase_version: str
-    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
-    profile: PatientProfile = Field(description="The profile as read.")
+    rulebase_hash: str = Field(
+        description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
+        "included) and of the package version."
+    )
+    profile: PatientProfile = Field(
+        description="The profile as read: prior therapies hold the agent ids of the vocabulary "
+        "that read it, and are read back as they stand."
+    )
     disclaimer: str = DISCLAIMER
+    digest: str = Field(
+        "",
+        description="SHA-256 over the canonical JSON of every other field, the rulebase hash "
+        "among them (see result_digest); Rulebase.verify checks it.",
+    )
+
+    @field_validator("profile", mode="wrap")
+    @classmethod
+    def _stored_profile(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> PatientProfile:
+        # A result read back (from JSON, say) keeps its profile's agent ids as they were: they
+        # are ids of the vocabulary that produced it, which may not be the bundled one.
+        if isinstance(value, PatientProfile):
+            value = value.model_dump()
+        context = {**(info.context or {}), STORED: True}
+        return PatientProfile.model_validate(value, context=context)
 
     def option(self, category: str) -> TreatmentOption | None:
         """The option of ``category``, or None when it is not offered."""
@@ -217,3 +273,114 @@ class Evaluation(BaseModel):
     def categories(self) -> list[str]:
         """The offered categories, in rank order."""
         return [o.category for o in self.options]
+
+
+class EvaluationReport(Evaluation):
+    """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
+    prints (its schema: ``mbc-rules schema report``).
+    """
+
+    informative_tests: tuple[InformativeTest, ...] = Field(
+        description="For each status (or treatment outcome) left unknown, what each result "
+        "would add, remove and move up or down; empty when nothing unknown would change it."
+    )
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, tests: tuple[InformativeTest, ...]) -> EvaluationReport:
+        """``evaluation`` with ``tests`` (both already validated: nothing is checked again)."""
+        fields = {name: getattr(evaluation, name) for name in Evaluation.model_fields}
+        return cls.model_construct(**fields, informative_tests=tests)
+
+
+ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules")
+_DIGEST_FORMAT = "mbc-rules result digest 1"
+
+
+def canonical_json(data: Any) -> str:
+    """JSON with sorted keys, no spaces and unescaped text: one string per value."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (tuple, list)):
+        return [_json(item) for item in value]
+    return value
+
+
+def answer_digest(
+    options: Sequence[TreatmentOption],
+    not_recommended: Sequence[NotRecommendedItem],
+    advice: Sequence[AdviceItem],
+    caveats: Sequence[str],
+    fired_rules: Sequence[str],
+) -> str:
+    """SHA-256 of the canonical JSON of an answer's parts (the fields in ``ANSWER_FIELDS``)."""
+    values = (options, not_recommended, advice, caveats, fired_rules)
+    parts = dict(zip(ANSWER_FIELDS, values, strict=True))
+    text = canonical_json({name: _json(value) for name, value in parts.items()})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def evaluation_digest(
+    answer: str, profile: PatientProfile, rulebase_hash: str, rulebase_version: str, disclaimer: str
+) -> str:
+    """The digest of a result whose answer parts have the digest ``answer``."""
+    text = canonical_json(
+        {
+            "format": _DIGEST_FORMAT,
+            "answer": answer,
+            "profile": profile.model_dump(mode="json"),
+            "rulebase_hash": rulebase_hash,
+            "rulebase_version": rulebase_version,
+            "disclaimer": disclaimer,
+        }
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def result_digest(evaluation: Evaluation) -> str:
+    """What ``evaluation.digest`` must be for its content: computed from the content alone.
+
+    The digest covers every field but itself: the answer parts (hashed together first, so a
+    rulebase can keep the hash of each answer it ranks), the profile, the rulebase's hash and
+    version and the disclaimer, each as canonical JSON. It detects a change made to a stored
+    result; it is not a signature (anyone may compute it), which is why ``Rulebase.verify``
+    also evaluates the profile again.
+    """
+    answer = answer_digest(*(getattr(evaluation, name) for name in ANSWER_FIELDS))
+    return evaluation_digest(
+        answer,
+        evaluation.profile,
+        evaluation.rulebase_hash,
+        evaluation.rulebase_version,
+        evaluation.disclaimer,
+    )
+
+
+class Verification(BaseModel):
+    """Whether a stored result is what a rulebase gives for its profile, and if not, why."""
+
+    model_config = _OUTPUT
+
+    verified: bool = Field(description="True when every check below passed.")
+    digest_intact: bool = Field(
+        description="The stored digest matches the result's content (nothing edited since)."
+    )
+    same_rulebase: bool = Field(description="The result names this rulebase's content hash.")
+    differences: tuple[str, ...] = Field(
+        description="Each field where the stored result and this rulebase's answer differ, "
+        "with both values."
+    )
+
+    def __str__(self) -> str:
+        if self.verified:
+            return "verified: this rulebase gives the stored answer, and the digest is intact"
+        lines = []
+        if not self.digest_intact:
+            lines.append("the digest does not match the content: the result was edited")
+        if not self.same_rulebase:
+            lines.append("the result names another rulebase")
+        lines.extend(self.differences)
+        return "not verified:\n" + "\n".join(f"  {line}" for line in lines)

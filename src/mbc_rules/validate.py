@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 from mbc_rules.conditions import holds
 from mbc_rules.errors import Problem
 from mbc_rules.facts import derive_facts
-from mbc_rules.load import LoadedFile, PathKey
+from mbc_rules.load import LoadedFile, PathKey, read_source_document
 from mbc_rules.profile import PatientProfile
-from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source
+from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source, Statement
 from mbc_rules.vocabulary import Vocabulary, VocabularyEntry, name_key
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -37,9 +37,11 @@ class Located:
 
     @property
     def line(self) -> int | None:
+        """The line the item starts on."""
         return self.file.line_of(self.key)
 
     def problem(self, message: str, rule_id: str | None = None, key: PathKey = ()) -> Problem:
+        """A problem at the line of ``key`` inside this item (of the item itself by default)."""
         return Problem(self.file.path, self.file.line_of((*self.key, *key)), rule_id, message)
 
 
@@ -52,6 +54,7 @@ class ValidatedRules:
     rules: tuple[Rule, ...]
     coverage: tuple[CoverageEntry, ...]
     locations: dict[str, Located]
+    statement_locations: dict[str, Located]
     version: str | None
 
 
@@ -182,9 +185,51 @@ def _unique(
     return kept
 
 
-def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> ValidatedRules:
-    """Build the models of a rule set; every problem found is appended to ``problems``."""
-    usable = _check_tops(files, problems)
+def _statements(
+    files: Sequence[LoadedFile], source_ids: set[str], problems: list[Problem]
+) -> list[tuple[Statement, Located]]:
+    """The inventory: every statement of the sources, each once, under a unique id."""
+    found = []
+    for item, where in _unique(_items(files, "statements"), "statement", problems):
+        if isinstance(item, dict) and "rules" in item:
+            problems.append(
+                where.problem(
+                    "a statement does not list its rules: they are derived from the rules' "
+                    "citations, so cite the statement's id from the rule instead",
+                    _rule_id(item),
+                    ("rules",),
+                )
+            )
+            continue
+        context = {"source_ids": source_ids}
+        if (statement := _validate_item(Statement, item, where, problems, context)) is not None:
+            found.append((statement, where))
+    return found
+
+
+def _coverage(statements: Sequence[Statement], rules: Sequence[Rule]) -> tuple[CoverageEntry, ...]:
+    """Each statement with the rules that cite it: one list, derived, so the two cannot disagree."""
+    cited_by: dict[str, list[str]] = {}
+    for rule in rules:
+        for citation in rule.citations:
+            cited_by.setdefault(citation.statement, [])
+            if rule.id not in cited_by[citation.statement]:
+                cited_by[citation.statement].append(rule.id)
+    return tuple(CoverageEntry(**dict(s), rules=tuple(cited_by.get(s.id, ()))) for s in statements)
+
+
+def validate_files(
+    files: Sequence[LoadedFile],
+    problems: list[Problem],
+    inherited: Sequence[LoadedFile] = (),
+) -> ValidatedRules:
+    """Build the models of a rule set; every problem found is appended to ``problems``.
+
+    ``inherited`` files (the bundled sources or vocabulary merged into a rule set of one's own)
+    contribute their sections but not their ``version``: the rule set's version is its own.
+    """
+    usable = _check_tops([*files, *inherited], problems)
+    own = {id(file) for file in files}
 
     sources = [
         (s, w)
@@ -198,7 +243,13 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
     ]
     vocabulary = _agents(entries, problems)
 
-    context = {"vocabulary": vocabulary, "source_ids": {s.id for s, _ in sources}}
+    source_ids = {s.id for s, _ in sources}
+    statements = _statements(usable, source_ids, problems)
+    context = {
+        "vocabulary": vocabulary,
+        "source_ids": source_ids,
+        "statements": {s.id: s for s, _ in statements},
+    }
     rules = [
         (r, w)
         for item, w in _unique(_items(usable, "rules"), "rule", problems)
@@ -216,25 +267,18 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
                 owner=(rule.id, in_rule),
             )
 
-    coverage_context = {
-        "source_ids": {s.id for s, _ in sources},
-        "rule_ids": {r.id for r, _ in rules},
+    versions = {
+        f.data["version"] for f in usable if id(f) in own and f.data.get("version") is not None
     }
-    coverage = [
-        entry
-        for item, w in _items(usable, "coverage")
-        if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
-    ]
-
-    versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
     return ValidatedRules(
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
         rules=tuple(r for r, _ in rules),
-        coverage=tuple(coverage),
+        coverage=_coverage([s for s, _ in statements], [r for r, _ in rules]),
         locations={r.id: w for r, w in rules},
+        statement_locations={s.id: w for s, w in statements},
         version=min(versions) if versions else None,
     )
 
@@ -278,22 +322,23 @@ def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
     texts: dict[str, str] = {}
     problems = []
     for source in validated.sources.values():
-        path = sources_dir / source.document
-        try:
-            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
-    for rule in validated.rules:
-        where = validated.locations[rule.id]
-        for index, citation in enumerate(rule.citations):
-            text = texts.get(citation.source)
-            if text is not None and normalise_text(citation.excerpt) not in text:
-                problems.append(
-                    where.problem(
-                        f"citations[{index}].excerpt is not word for word in "
-                        f"{validated.sources[citation.source].document}",
-                        rule.id,
-                        ("citations", index, "excerpt"),
-                    )
+        text, problem = read_source_document(sources_dir, source.document)
+        if text is not None:
+            texts[source.id] = normalise_text(text)
+        if problem is not None:
+            message = f"source {source.id!r}: {problem.message}"
+            problems.append(Problem(problem.file, None, None, message))
+    # Every excerpt is written once, in the inventory, so each is checked once, where it stands.
+    for statement in validated.coverage:
+        text = texts.get(statement.source)
+        if text is not None and normalise_text(statement.excerpt) not in text:
+            where = validated.statement_locations[statement.id]
+            problems.append(
+                where.problem(
+                    f"statement {statement.id}: excerpt is not word for word in "
+                    f"{validated.sources[statement.source].document}",
+                    statement.id,
+                    ("excerpt",),
                 )
+            )
     return problems

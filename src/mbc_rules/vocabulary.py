@@ -143,10 +143,12 @@ class Agent:
 
     @property
     def is_endocrine(self) -> bool:
+        """A hormone (endocrine) therapy."""
         return self.drug_class in ENDOCRINE_CLASSES
 
     @property
     def is_her2_targeted(self) -> bool:
+        """A HER2-targeted drug (antibody, kinase inhibitor or antibody-drug conjugate)."""
         return self.drug_class in HER2_TARGETED_CLASSES
 
     @property
@@ -156,6 +158,7 @@ class Agent:
 
     @property
     def is_chemotherapy(self) -> bool:
+        """A chemotherapy drug (not a procedure of the chemotherapy category)."""
         return self.category == "chemotherapy" and self.kind != "procedure"
 
 
@@ -213,6 +216,7 @@ class Vocabulary:
 
     @classmethod
     def of(cls, agents: Iterable[Agent]) -> Vocabulary:
+        """The vocabulary of ``agents``, indexed by id, names, brands, aliases and RxNorm codes."""
         by_id = {agent.id: agent for agent in agents}
         by_name: dict[str, str] = {}
         for agent in by_id.values():

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import get_args
 
+from pydantic import ValidationError
+
 from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.rank import cite
 from mbc_rules.result import Evaluation, InformativeTest, RankChange, TestOutcome
@@ -55,14 +57,45 @@ def _outcome(value: str, now: Evaluation, then: Evaluation) -> TestOutcome:
         value=value,
         options_appear=tuple(c for c in after if c not in before),
         options_disappear=tuple(c for c in before if c not in after),
-        rank_changes=tuple(
-            RankChange(category=c, rank_now=before[c].rank, rank_then=after[c].rank)
-            for c in before
-            if c in after and before[c].rank != after[c].rank
+        rank_changes=_moves(
+            {c: o.rank for c, o in before.items()}, {c: o.rank for c, o in after.items()}
         ),
         agents_appear=tuple(sorted(then_agents - now_agents)),
         agents_disappear=tuple(sorted(now_agents - then_agents)),
     )
+
+
+def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
+    # -1: ``one`` comes first, 0: they share a rank, 1: ``one`` comes after.
+    return (ranks[one] > ranks[other]) - (ranks[one] < ranks[other])
+
+
+def _moves(now: Mapping[str, int], then: Mapping[str, int]) -> tuple[RankChange, ...]:
+    """The options that change place against the options present both times.
+
+    An option renumbered only because another appeared or left keeps its place among the
+    others and is not a move.
+    """
+    common = [c for c in now if c in then]
+    moves = []
+    for category in common:
+        others = [c for c in common if c != category]
+        passes = tuple(c for c in others if _order(then, category, c) < _order(now, category, c))
+        passed_by = tuple(c for c in others if _order(then, category, c) > _order(now, category, c))
+        if not passes and not passed_by:
+            continue
+        gained = sum(_order(now, category, c) - _order(then, category, c) for c in others)
+        moves.append(
+            RankChange(
+                category=category,
+                rank_now=now[category],
+                rank_then=then[category],
+                direction="up" if gained > 0 or (gained == 0 and passes) else "down",
+                passes=passes,
+                passed_by=passed_by,
+            )
+        )
+    return tuple(moves)
 
 
 def _changes(outcome: TestOutcome) -> bool:
@@ -106,7 +139,18 @@ def informative_tests(
             continue
         trials.append((status, [(value, {status: value}) for value in values]))
     if profile.prior_therapies is None and vocabulary is not None:
-        trials.append(("prior_therapies", _histories_that_matter(evaluation, vocabulary)))
+        # Unknown history is not "no history": each leading drug, had the cancer grown on it.
+        for agent, update in _histories_that_matter(evaluation, vocabulary):
+            then = evaluate(profile.model_copy(update=update))
+            if _changes(outcome := _outcome("progressed", evaluation, then)):
+                tests.append(
+                    InformativeTest(
+                        status="prior_therapies",
+                        agent=agent,
+                        outcomes=(outcome,),
+                        citations=citations,
+                    )
+                )
     if profile.complications is None:
         trials.append(("complications", [(c, {"complications": [c]}) for c in COMPLICATIONS_TRIED]))
     for status, tried in trials:
@@ -119,6 +163,7 @@ def informative_tests(
         )
         if outcomes:
             tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
+    tests.extend(_history_tests(evaluation, evaluate))
     return tuple(tests)
 
 
@@ -136,7 +181,7 @@ def _histories_that_matter(
     ]
     return [
         (
-            f"{agent} progressed",
+            agent,
             {
                 "prior_therapies": [
                     PriorTherapy.model_construct(
@@ -147,3 +192,42 @@ def _histories_that_matter(
         )
         for agent in list(dict.fromkeys(leading))[:MAX_HISTORIES_TRIED]
     ]
+
+
+# What is asked of a treatment whose outcome is unknown: did the cancer grow on it or not.
+HISTORY_VALUES = ("progressed", "completed")
+
+
+def _history_tests(
+    evaluation: Evaluation, evaluate: Callable[[PatientProfile], Evaluation]
+) -> list[InformativeTest]:
+    """For each treatment given with an unknown outcome, the answers if the cancer grew on it
+    and if it did not: an unknown history is not "no history", and asking settles it.
+    """
+    profile = evaluation.profile
+    therapies = list(profile.prior_therapies or ())
+    tests = []
+    for index, therapy in enumerate(therapies):
+        if therapy.outcome != "unknown":
+            continue
+        outcomes = []
+        for value in HISTORY_VALUES:
+            changed = [*therapies]
+            changed[index] = therapy.model_copy(update={"outcome": value})
+            try:
+                then = evaluate(profile.model_copy(update={"prior_therapies": changed}))
+            except ValidationError:
+                continue  # the same drug is already listed with this outcome
+            outcome = _outcome(value, evaluation, then)
+            if _changes(outcome):
+                outcomes.append(outcome)
+        if outcomes:
+            tests.append(
+                InformativeTest(
+                    status=f"prior_therapies.{index}.outcome",
+                    agent=therapy.agent,
+                    outcomes=tuple(outcomes),
+                    citations=(),
+                )
+            )
+    return tests

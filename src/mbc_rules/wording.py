@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mbc_rules.facts import FACTS, FactValue
 
 if TYPE_CHECKING:
+    from mbc_rules.conditions import Reading, Trace
     from mbc_rules.profile import PatientProfile, PriorTherapy
     from mbc_rules.vocabulary import Agent, Vocabulary
 
@@ -127,7 +128,8 @@ def therapy_words(therapy: PriorTherapy, vocabulary: Vocabulary | None) -> str:
 
 def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> list[tuple[str, str]]:
     """The facts that decide an answer, as (label, words) pairs, in the order a clinician
-    reads them: receptors, menopause, where it has spread, what was given and how it ended."""
+    reads them: receptors, menopause, where it has spread, what was given and how it ended.
+    """
     receptors = ", ".join(
         _status(STATUS_LABELS[s], getattr(profile, s))
         for s in ("er_status", "pr_status", "her2_status")
@@ -179,7 +181,7 @@ _STATUS_PHRASES: dict[str, dict[str, str]] = {
     "triple_negative": {
         "yes": "triple negative (ER, PR and HER2 negative)",
         "no": "not triple negative",
-        "unknown": "not known to be triple negative or not",
+        "unknown": "triple negative status not known",
     },
     "menopausal_status": {
         "premenopausal": "before menopause",
@@ -206,6 +208,7 @@ _STATUS_PHRASES: dict[str, dict[str, str]] = {
         "negative": "PD-L1 negative",
         "unknown": "PD-L1 status not known",
     },
+    "sex": {"female": "female", "male": "male", "unknown": "sex not given"},
     "de_novo": {
         "yes": "metastatic at first diagnosis",
         "no": "not metastatic at first diagnosis",
@@ -242,19 +245,27 @@ _HISTORY: dict[str, tuple[str, bool, Callable[[Agent], bool]]] = {
     "chemotherapy_failed": ("a chemotherapy drug", True, lambda a: a.is_chemotherapy),
 }
 
+# Counts: how a number of them reads ({n} and a plural {s}), and how none reads.
 _COUNTS: dict[str, tuple[str, str]] = {
-    # fact: (singular, plural) of what is counted
     "lines_failed": (
-        "line of treatment for metastatic disease the cancer grew on",
-        "lines of treatment for metastatic disease the cancer grew on",
+        "the cancer has grown on {n} line{s} of treatment for metastatic disease",
+        "no line of treatment for metastatic disease has failed yet",
     ),
-    "her2_targeted_drugs_given": ("HER2-targeted drug given", "HER2-targeted drugs given"),
-    "chemotherapy_drugs_given": ("chemotherapy drug given", "chemotherapy drugs given"),
+    "her2_targeted_drugs_given": (
+        "{n} HER2-targeted drug{s} given",
+        "no HER2-targeted drug given",
+    ),
+    "chemotherapy_drugs_given": ("{n} chemotherapy drug{s} given", "no chemotherapy drug given"),
     "endocrine_classes_failed": (
-        "kind of hormone therapy the cancer grew on",
-        "kinds of hormone therapy the cancer grew on",
+        "the cancer has grown on {n} kind{s} of hormone therapy",
+        "the cancer has not grown on any hormone therapy",
     ),
 }
+
+
+def _count(fact: str, number: str, plural: bool) -> str:
+    template = _COUNTS.get(fact, (fact.replace("_", " ") + ": {n}", ""))[0]
+    return template.format(n=number, s="s" if plural else "")
 
 
 def _site_or_complication(fact: str, value: bool) -> str | None:
@@ -297,18 +308,14 @@ def _status_phrase(fact: str, value: str) -> str:
 
 
 def _count_phrase(fact: str, low: int | None, high: int | None) -> str:
-    one, many = _COUNTS.get(fact, (fact.replace("_", " "), fact.replace("_", " ")))
+    none = _COUNTS.get(fact, ("", f"no {fact.replace('_', ' ')}"))[1]
     if high is not None and high <= 0:
-        return (
-            f"no {one}"
-            if fact != "lines_failed"
-            else ("no line of treatment for metastatic disease has failed yet")
-        )
+        return none
     if low is not None and high is None:
-        return f"at least {low} {one if low == 1 else many}"
+        return _count(fact, f"at least {low}", low != 1)
     if high is not None and low is None:
-        return f"at most {high} {one if high == 1 else many}"
-    return f"{low} to {high} {many}"
+        return _count(fact, f"at most {high}", high != 1)
+    return _count(fact, f"{low} to {high}", True)
 
 
 def requirement(fact: str, operator: str, expected: object) -> str:
@@ -320,14 +327,23 @@ def requirement(fact: str, operator: str, expected: object) -> str:
             return _count_phrase(fact, expected, None)
         if operator == "at_most":
             return _count_phrase(fact, None, expected)
-        return f"exactly {expected} {_COUNTS.get(fact, (fact, fact))[1]}"
+        if expected == 0 and operator == "equals":
+            return _count_phrase(fact, None, 0)
+        said = _count(fact, f"exactly {expected}", expected != 1)
+        return said if operator == "equals" else f"not {said}"
     if kind == "flag" and isinstance(expected, bool):
         wanted = expected if operator == "equals" else not expected
         return flag_phrase(fact, wanted)
-    if operator in ("in", "not_in") and isinstance(expected, list):
+    values = definition.values if definition is not None else ()
+    if operator == "not_equals" and values:
+        # "not unknown" reads better as what it leaves: "ER positive or ER negative".
+        return requirement(fact, "in", tuple(v for v in values if v != expected))
+    if operator == "not_in" and values and isinstance(expected, list | tuple):
+        return requirement(fact, "in", tuple(v for v in values if v not in expected))
+    if operator in ("in", "not_in") and isinstance(expected, list | tuple):
         phrases = [_status_phrase(fact, str(v)) for v in expected]
         said = join_and(phrases, "or")
-        return said if operator == "in" else f"not {said}"
+        return said if operator == "in" else f"neither {join_and(phrases, 'nor')}"
     if operator == "not_equals":
         return f"not {_status_phrase(fact, str(expected))}"
     return _status_phrase(fact, str(expected))
@@ -340,7 +356,8 @@ def flag_phrase(fact: str, value: bool) -> str:
         what, grew, _ = history
         if grew:
             return f"the cancer grew on {what}" if value else f"the cancer has not grown on {what}"
-        return f"{what} was given" if value else f"{what} has not been given"
+        bare = what.removeprefix("any ").removeprefix("a ").removeprefix("an ")
+        return f"{what} was given" if value else f"no {bare} given"
     said = _site_or_complication(fact, value)
     if said is not None:
         return said
@@ -353,7 +370,8 @@ def state(
     fact: str, actual: FactValue, profile: PatientProfile | None, vocabulary: Vocabulary | None
 ) -> str:
     """What this patient's record says about ``fact``, naming the drugs where the history
-    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'."""
+    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'.
+    """
     definition = FACTS.get(fact)
     kind = definition.kind if definition is not None else "status"
     history = _HISTORY.get(fact)
@@ -373,6 +391,53 @@ def state(
     if kind == "flag" and isinstance(actual, bool):
         return flag_phrase(fact, actual)
     if kind == "count" and isinstance(actual, int) and not isinstance(actual, bool):
-        one, many = _COUNTS.get(fact, (fact.replace("_", " "), fact.replace("_", " ")))
-        return f"{actual} {one if actual == 1 else many}" if actual else f"no {one}"
+        return _count(fact, str(actual), actual != 1) if actual else _count_phrase(fact, None, 0)
     return _status_phrase(fact, str(actual))
+
+
+# --- conditions in words -----------------------------------------------------------------------
+
+
+def reading_words(
+    reading: Reading, profile: PatientProfile | None, vocabulary: Vocabulary | None
+) -> str:
+    """One fact test as it reads for this patient: 'after menopause (this patient: before
+    menopause)'; a test that passed is said without the patient's side.
+    """
+    need = requirement(reading.fact, reading.operator, reading.operand)
+    if reading.held:
+        return need
+    return f"{need} (this patient: {state(reading.fact, reading.actual, profile, vocabulary)})"
+
+
+def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabulary | None) -> str:
+    """What would have to hold for a failing condition, in words: every failing part of an
+    ``all`` ("and"), every alternative of an ``any`` ("or"). ``node`` is read with
+    :func:`mbc_rules.conditions.read` (no ``not`` left).
+    """
+    if node.test is not None:
+        return reading_words(node.test, profile, vocabulary)
+    if node.kind == "all":
+        parts = [p for p in node.parts if not p.held]
+        said = [_grouped(p, needs_words(p, profile, vocabulary)) for p in parts]
+        return join_and(said)
+    said = [_grouped(p, needs_words(p, profile, vocabulary)) for p in node.parts]
+    return "either " + join_and(said, "or") if len(said) > 1 else "".join(said)
+
+
+def met_words(node: Trace) -> str:
+    """Why a condition holds, in words: the tests that made it hold, joined with "and"; for
+    an ``any``, the alternative that held. ``node`` is read (no ``not`` left).
+    """
+    if node.test is not None:
+        return requirement(node.test.fact, node.test.operator, node.test.operand)
+    if node.kind == "any":
+        first = next((p for p in node.parts if p.held), None)
+        return met_words(first) if first is not None else ""
+    said = [_grouped(p, met_words(p)) for p in node.parts if p.held]
+    return join_and([s for s in said if s])
+
+
+def _grouped(node: Trace, said: str) -> str:
+    # A nested group of several tests is bracketed so that "and" and "or" do not run together.
+    return f"({said})" if node.test is None and len(node.parts) > 1 else said

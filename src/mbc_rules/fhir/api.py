@@ -75,7 +75,8 @@ class FhirFrames:
     """Many records read: ``profiles`` (one row per patient, columns are profile fields, ready
     for :func:`mbc_rules.evaluate_frame`; a field no resource gave is missing), ``problems``
     (``source``, ``patient_id``, ``kind`` = conflict, warning or error, ``field``, ``message``,
-    ``resources``) and the readings themselves, by source label."""
+    ``resources``) and the readings themselves, by source label.
+    """
 
     profiles: pd.DataFrame
     problems: pd.DataFrame

@@ -97,6 +97,7 @@ BODY_SITES: Final = {
     "73056007": ("breast",),
     "181131000": ("breast",),
 }
+BREAST_SITES: Final = frozenset({"76752008", "80248007", "73056007", "181131000"})
 # Lymph nodes may be the breast's regional nodes: not by themselves distant spread.
 REGIONAL_NODE_SITES: Final = frozenset({"59441001", "245269009", "245265003", "245282001"})
 

@@ -9,6 +9,7 @@ field no resource gives keeps its unknown default.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +44,8 @@ ConflictPolicy = Literal["report", "latest"]
 _FAR_FUTURE = "9999-12-31"
 _SKIPPED_OBSERVATION = frozenset({"entered-in-error", "cancelled"})
 _SKIPPED_CONDITION = frozenset({"refuted", "entered-in-error"})
+_UNCONFIRMED = frozenset({"unconfirmed", "provisional", "differential"})
+_ICD10_UNDOTTED = re.compile(r"^([A-Z]\d{2})(\w{1,4})$")
 # Classes whose members are routinely given together (trastuzumab with pertuzumab).
 _COMBINED_CLASSES = frozenset({"anti_her2_antibody"})
 _IHC_SCORES: dict[str, Qualitative] = {
@@ -51,11 +54,14 @@ _IHC_SCORES: dict[str, Qualitative] = {
     "2+": "equivocal",
     "3+": "positive",
 }
+_RXNORM_OID = "urn:oid:2.16.840.1.113883.6.88"
 _MARKER_WORDS = ("estrogen", "oestrogen", "progesterone", "her2", "erbb2", "pd-l1", "pdl1")
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One value the record gives for a profile field, and the resources it comes from."""
+
     field: str
     value: Any
     ref: str
@@ -187,12 +193,12 @@ class _Reader:
             if any(
                 code_set(c.get("code")) & {codes.GENE_STUDIED}
                 for c in components
-                if isinstance(c, Mapping)
+                if isinstance(c, dict)
             ):
                 self._variant(resource, components)
             else:
                 for component in components:
-                    if isinstance(component, Mapping):
+                    if isinstance(component, dict):
                         self._measurement(resource, component, code_set(component.get("code")))
         if codes.MENOPAUSAL_STATUS in found:
             values = code_set(data.get("valueCodeableConcept"))
@@ -361,7 +367,7 @@ class _Reader:
         significance: set[str] = set()
         detail = False
         for component in components:
-            if not isinstance(component, Mapping):
+            if not isinstance(component, dict):
                 continue
             found = code_set(component.get("code"))
             concept = component.get("valueCodeableConcept")
@@ -461,19 +467,33 @@ class _Reader:
                 f"{ref} is {', '.join(sorted(verification & _SKIPPED_CONDITION))}; not read", ref
             )
             return
-        found = code_set(data.get("code"))
+        found = {_icd10(code) for code in code_set(data.get("code"))}
         date = when(data)
         sites = _secondary_sites()
-        if found & codes.BREAST_CANCER or any(c.upper().startswith("C50") for c in found):
+        breast_site = any(
+            code_set(site) & codes.BREAST_SITES for site in concepts(data.get("bodySite"))
+        )
+        if (
+            found & codes.BREAST_CANCER
+            or any(c.upper().startswith("C50") for c in found)
+            or (breast_site and _is_cancer(data, found))
+        ):
             self.breast.append(ref)
             if "767444009" in found:
                 self.metastatic.append((ref, date, "metastatic breast cancer"))
             for stage in data.get("stage") or []:
-                if isinstance(stage, Mapping) and stage.get("summary") is not None:
+                if isinstance(stage, dict) and stage.get("summary") is not None:
                     self._staging(resource, stage.get("summary"), date)
             return
         secondary = [code for code in found if code in sites]
         if secondary:
+            if verification & _UNCONFIRMED:
+                self.warn(
+                    f"{ref}: the secondary cancer is "
+                    f"{', '.join(sorted(verification & _UNCONFIRMED))}, not confirmed; not read",
+                    ref,
+                )
+                return
             self._secondary(resource, secondary, date)
             return
         if _is_cancer(data, found):
@@ -569,7 +589,7 @@ class _Reader:
             return None
         if key.startswith("#"):
             for contained in data.get("contained") or []:
-                if isinstance(contained, Mapping) and f"#{contained.get('id')}" == key:
+                if isinstance(contained, dict) and f"#{contained.get('id')}" == key:
                     return contained.get("code")
             return None
         target = self.record.by_ref.get(key)
@@ -582,7 +602,7 @@ class _Reader:
         coded: set[str] = set()
         unmapped: list[str] = []
         for system, code, display in codings(concept):
-            if "rxnorm" in system.lower():
+            if "rxnorm" in system.lower() or system == _RXNORM_OID:
                 found = agents_for_rxnorm(code, self.vocabulary)
                 if found:
                     coded.update(found)
@@ -714,8 +734,8 @@ class _Reader:
         if not self.breast:
             if self.other_cancers:
                 self.warn(
-                    "the primary cancer recorded is not breast cancer; the rules are for "
-                    "metastatic breast cancer only",
+                    "the primary cancer recorded is not breast cancer (no breast cancer code "
+                    "the reader knows); the rules are for metastatic breast cancer only",
                     *self.other_cancers,
                 )
             else:
@@ -924,6 +944,12 @@ class _Reader:
         )
 
 
+def _icd10(code: str) -> str:
+    """ICD-10 codes are written with or without their dot: C7951 is C79.51."""
+    match = _ICD10_UNDOTTED.match(code.upper())
+    return f"{match.group(1)}.{match.group(2)}" if match else code
+
+
 def _said(value: Value) -> str:
     if value.number is not None:
         return f"{value.number:g}{value.unit}"
@@ -973,13 +999,12 @@ def _is_cancer(data: Mapping[str, Any], found: set[str]) -> bool:
         for c in found
     ):
         return True
-    profiles = (
-        data.get("meta", {}).get("profile") if isinstance(data.get("meta"), Mapping) else None
-    )
+    profiles = data.get("meta", {}).get("profile") if isinstance(data.get("meta"), dict) else None
     return isinstance(profiles, list) and any(
         isinstance(p, str) and p.endswith("primary-cancer-condition") for p in profiles
     )
 
 
 def read_record(record: Record, vocabulary: Vocabulary, policy: ConflictPolicy) -> FhirReading:
+    """Read one patient's resources into a profile, with provenance, conflicts and warnings."""
     return _Reader(record, vocabulary, policy).read()

@@ -11,7 +11,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 class FhirConflict(BaseModel):
     """Resources that disagree about one field; the field was left unknown (or, with
-    ``conflicts="latest"``, set from the latest one and the conflict reported as a warning)."""
+    ``conflicts="latest"``, set from the latest one and the conflict reported as a warning).
+    """
 
     model_config = _FROZEN
 

@@ -1,5 +1,6 @@
 """From what the caller passed (a Bundle, JSON text, a path, a resource array) to one patient's
-resources: parsing, limits, entry checks and patient selection. Nothing clinical happens here."""
+resources: parsing, limits, entry checks and patient selection. Nothing clinical happens here.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +92,8 @@ def _loads(text: str, what: str) -> object:
         ) from None
     except RecursionError:
         raise FhirReadError(f"{what} is nested too deeply to be a FHIR record") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit
+        raise FhirReadError(f"{what} is not JSON the reader accepts: {error}") from None
 
 
 def _entries(data: object, what: str) -> list[Any]:
@@ -130,16 +133,16 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
         full_url = None
         resource = entry
         if in_bundle:
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, dict):
                 notes.append((f"entry {index} is not an object; not read", ()))
                 continue
             resource = entry.get("resource")
             url = entry.get("fullUrl")
             full_url = url if isinstance(url, str) else None
             search = entry.get("search")
-            if isinstance(search, Mapping) and search.get("mode") == "outcome":
+            if isinstance(search, dict) and search.get("mode") == "outcome":
                 continue  # a search's OperationOutcome, not patient data
-        if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             notes.append((f"entry {index} holds no resource with a resourceType; not read", ()))
             continue
         kind = resource["resourceType"]
@@ -175,7 +178,7 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
 def _invalid(resource: Mapping[str, Any]) -> str | None:
     forms: dict[str, list[str]] = {}
     for key in resource:
-        match = _CHOICE_KEY.match(key)
+        match = _CHOICE_KEY.match(key) if key[:1] in "veomap" else None
         if match:
             forms.setdefault(match.group(1), []).append(key)
     for name in _CHOICES:
@@ -189,15 +192,15 @@ def _invalid(resource: Mapping[str, Any]) -> str | None:
 
 
 def _is_concept(concept: object) -> bool:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return False
     coding = concept.get("coding", [])
-    return isinstance(coding, list) and all(isinstance(c, Mapping) for c in coding)
+    return isinstance(coding, list) and all(type(c) is dict for c in coding)
 
 
 def reference_key(reference: object) -> str | None:
     """``Patient/x`` for a relative or absolute reference; a ``urn:`` reference as given."""
-    if isinstance(reference, Mapping):
+    if isinstance(reference, dict):
         reference = reference.get("reference")
     if not isinstance(reference, str) or not reference:
         return None
@@ -294,6 +297,6 @@ def _identifiers(record: Resource) -> set[str]:
     identifiers = record.data.get("identifier")
     if isinstance(identifiers, list):
         for identifier in identifiers:
-            if isinstance(identifier, Mapping) and isinstance(identifier.get("value"), str):
+            if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
                 found.add(identifier["value"])
     return found

@@ -19,13 +19,13 @@ Qualitative = Literal["positive", "negative", "equivocal"]
 
 def codings(concept: object) -> list[tuple[str, str, str]]:
     """(system, code, display) of each well-formed coding of a CodeableConcept."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return []
     found = []
     coding = concept.get("coding")
     if isinstance(coding, list):
         for item in coding:
-            if isinstance(item, Mapping) and isinstance(item.get("code"), str):
+            if isinstance(item, dict) and isinstance(item.get("code"), str):
                 system = item.get("system")
                 display = item.get("display")
                 found.append(
@@ -39,6 +39,7 @@ def codings(concept: object) -> list[tuple[str, str, str]]:
 
 
 def code_set(concept: object) -> set[str]:
+    """Every code of a CodeableConcept, whatever its system."""
     return {code for _, code, _ in codings(concept)}
 
 
@@ -51,7 +52,7 @@ def concepts(value: object) -> list[object]:
 
 def text_of(concept: object) -> str:
     """The concept's text and displays, for messages and name matching."""
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return ""
     parts = [display for _, _, display in codings(concept) if display]
     text = concept.get("text")
@@ -105,7 +106,7 @@ def when(data: Mapping[str, Any]) -> str | None:
             return found
     for key in ("effectivePeriod", "onsetPeriod"):
         period = data.get(key)
-        if isinstance(period, Mapping):
+        if isinstance(period, dict):
             found = date_of(period.get("start")) or date_of(period.get("end"))
             if found:
                 return found
@@ -119,7 +120,7 @@ def when(data: Mapping[str, Any]) -> str | None:
 def span(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(start, end) of a medication record; a single date is both."""
     period = data.get("effectivePeriod")
-    if isinstance(period, Mapping):
+    if isinstance(period, dict):
         return date_of(period.get("start")), date_of(period.get("end"))
     single = date_of(data.get("effectiveDateTime")) or date_of(data.get("authoredOn"))
     return single, (None if data.get("status") in ("active", "in-progress") else single)
@@ -138,6 +139,7 @@ class Value:
 
     @property
     def empty(self) -> bool:
+        """The value says nothing (no qualitative answer, number or text)."""
         return (
             self.qualitative is None
             and self.number is None
@@ -155,6 +157,7 @@ _WORDS: dict[str, Qualitative] = {
     "-": "negative",
     "equivocal": "equivocal",
 }
+_PERCENT = re.compile(r"^\s*(\d{1,3}(?:\.\d+)?)\s*%\s*$")
 _SCORE = re.compile(r"^\s*([0-3])\s*(\+?)\s*$")
 
 
@@ -193,16 +196,21 @@ def value_of(holder: Mapping[str, Any]) -> Value:
             return Value(contradiction=contradiction)
         if qualitative is None:
             texts = [d for _, _, d in codings(concept)]
-            text = concept.get("text") if isinstance(concept, Mapping) else None
+            text = concept.get("text") if isinstance(concept, dict) else None
             if isinstance(text, str):
                 texts.append(text)
+            # No code the reader knows: the text alone may still say a plain word or a score
+            # ("Positive", "3+"), read exactly as a valueString would be.
+            words = {w for w in (_WORDS.get(t.strip().casefold()) for t in texts) if w}
             scores = {s for s in (_score(t) for t in texts) if s}
-            if len(scores) == 1:
+            if len(words) == 1 and not scores:
+                qualitative = words.pop()
+            elif len(scores) == 1 and not words:
                 score = scores.pop()
             else:
                 unread = shown(concept)
     quantity = holder.get("valueQuantity")
-    if isinstance(quantity, Mapping):
+    if isinstance(quantity, dict):
         raw = quantity.get("value")
         if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
             number = float(raw)
@@ -215,10 +223,13 @@ def value_of(holder: Mapping[str, Any]) -> Value:
     string = holder.get("valueString")
     if isinstance(string, str):
         word = _WORDS.get(string.strip().casefold())
+        percent = _PERCENT.match(string)
         if word:
             qualitative = word
         elif _score(string):
             score = _score(string)
+        elif percent:
+            number, unit = float(percent.group(1)), "%"
         else:
             unread = repr(string[:60])
     interpretation: set[str] = set()
@@ -237,16 +248,17 @@ def value_of(holder: Mapping[str, Any]) -> Value:
 
 
 def is_percent(value: Value) -> bool:
+    """The value is a percentage (by its unit)."""
     return value.unit.strip() in ("%", "percent", "{percent}")
 
 
 def extension_concepts(data: Mapping[str, Any], names: tuple[str, ...]) -> list[object]:
-    """valueCodeableConcepts of the extensions whose URL ends with one of ``names``."""
+    """ValueCodeableConcepts of the extensions whose URL ends with one of ``names``."""
     found = []
     extensions = data.get("extension")
     if isinstance(extensions, list):
         for extension in extensions:
-            if not isinstance(extension, Mapping):
+            if not isinstance(extension, dict):
                 continue
             url = extension.get("url")
             if isinstance(url, str) and url.rstrip("/").split("/")[-1] in names:

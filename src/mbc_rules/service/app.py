@@ -134,7 +134,8 @@ class _Hooks:
             request.state.log_note = f"hookInstance={hook.hook_instance[:64]}"
             cards = await run_in_threadpool(self.answer, service, hook)
         except RequestError as problem:
-            logger.info("%s %s: %s", problem.status, service_id[:80], problem.message[:300])
+            note = getattr(request.state, "log_note", "")
+            request.state.log_note = f"{note} refused: {problem.message[:300]!r}".strip()
             return _problem(problem)
         request.state.log_note = f"{getattr(request.state, 'log_note', '')} cards={len(cards)}"
         return _json(200, {"cards": cards})

@@ -1,5 +1,5 @@
 """The record of one patient, read from the hook's FHIR resources: the service's only use of
-the FHIR reader (``mbc_rules.read_fhir``), so that its interface is met in one place.
+the FHIR reader (:func:`mbc_rules.fhir.read_fhir`), so that its interface is met in one place.
 
 Before reading, every resource is checked to belong to the patient of the hook's context: data
 of another patient is refused, never evaluated.
@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.fhir import FhirConflict, FhirWarning, read_fhir
+from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.service.contract import RequestError
@@ -119,12 +121,12 @@ def as_bundle(entries: Iterable[Entry]) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": bundle_entries}
 
 
-def _findings(items: Iterable[Any]) -> tuple[Finding, ...]:
+def _findings(items: Iterable[FhirConflict | FhirWarning]) -> tuple[Finding, ...]:
     return tuple(
         Finding(
-            message=str(item.message),
-            resources=tuple(str(r) for r in getattr(item, "resources", ())),
-            field=getattr(item, "field", None),
+            message=item.message,
+            resources=tuple(item.resources),
+            field=item.field if isinstance(item, FhirConflict) else None,
         )
         for item in items
     )
@@ -139,18 +141,6 @@ _OUT_OF_SCOPE = (
 )
 
 
-def _fhir() -> Any:
-    # Imported on first use: the FHIR reader is the fhir extra's, loaded only when a hook comes.
-    import importlib
-
-    try:
-        return importlib.import_module("mbc_rules.fhir")
-    except ImportError as error:
-        raise RequestError(
-            503, f"the FHIR reader is not installed (pip install 'mbc-rules[fhir]'): {error}"
-        ) from None
-
-
 def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -> Record:
     """Read the patient's resources into a profile, with the reading's provenance and problems.
 
@@ -159,7 +149,7 @@ def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -
     """
     check_one_patient(entries, patient_id)
     try:
-        reading = _fhir().read_fhir(as_bundle(entries), patient=patient_id, rulebase=rulebase)
+        reading = read_fhir(as_bundle(entries), patient=patient_id, rulebase=rulebase)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "profile"
@@ -186,15 +176,15 @@ def drug_agents(
     Args:
         codes: ``(system, code)`` pairs of the medication's codings.
         names: its texts and displays.
+        vocabulary: the rulebase's vocabulary, which the agents belong to.
     """
-    drugs = _fhir().drugs
     for system, code in codes:
         if system == RXNORM:
-            found: tuple[str, ...] = drugs.agents_for_rxnorm(code, vocabulary)
+            found = agents_for_rxnorm(code, vocabulary)
             if found:
                 return found
     for name in names:
-        found = drugs.agents_named(name[:500], vocabulary)
+        found = agents_named(name[:500], vocabulary)
         if found:
             return found
     return ()

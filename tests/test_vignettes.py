@@ -62,7 +62,9 @@ VIGNETTES = [
             "denosumab",
             "zoledronic_acid",
         ),
-        no_drugs=("alpelisib", "everolimus", "trastuzumab", "olaparib", "pembrolizumab"),
+        # ACS names everolimus as a partner of the first hormone therapy (issue 10: encoded,
+        # situational, with PDQ's "not responded to other treatments" in its agreement).
+        no_drugs=("alpelisib", "trastuzumab", "olaparib", "pembrolizumab"),
         tiers={"hormone_therapy": "preferred"},
     ),
     # ACS: premenopausal "tamoxifen or ... medicines that keep the ovaries from making
@@ -110,7 +112,6 @@ VIGNETTES = [
             "atezolizumab",
             "toremifene",
             "letrozole",
-            "sacituzumab_govitecan",
         ),
         not_recommended=("hormone_therapy",),
         tiers={"chemotherapy": "preferred"},
@@ -200,11 +201,24 @@ VIGNETTES = [
     ),
     # ACS: "For HER2-positive cancers that have spread to the brain, ... neratinib and
     # capecitabine".
+    # The sentence stands under "Progression while being treated with HER2 drugs" and says
+    # "also": before any HER2 drug it does not apply (issue 10; this vignette used to expect
+    # neratinib before any HER2 drug).
     Vignette(
         "her2-positive with brain metastases, no prior HER2 drug",
         {"her2_status": "positive", "metastatic_sites": ["brain"], "brain_metastases": "few"},
-        drugs=("neratinib", "capecitabine", "stereotactic_radiosurgery", "metastasis_resection"),
-        no_drugs=("tucatinib", "margetuximab"),
+        drugs=("stereotactic_radiosurgery", "metastasis_resection"),
+        no_drugs=("tucatinib", "margetuximab", "neratinib"),
+    ),
+    Vignette(
+        "her2-positive with brain metastases, after trastuzumab",
+        {
+            "her2_status": "positive",
+            "metastatic_sites": ["brain"],
+            "brain_metastases": "few",
+            **progressed("trastuzumab"),
+        },
+        drugs=("neratinib", "capecitabine", "tucatinib"),
     ),
     # YSC: few brain tumors: "surgery or stereotactic radiosurgery".
     Vignette(
@@ -253,10 +267,12 @@ VIGNETTES = [
     ),
     Vignette(
         "PIK3CA mutation, no aromatase inhibitor yet",
+        # PDQ lists alpelisib for women just diagnosed; ACS after growth on an aromatase
+        # inhibitor (issue 10: both encoded; this vignette used to expect no alpelisib).
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive"},
         offered=("hormone_therapy",),
         first="hormone_therapy",
-        no_drugs=("alpelisib",),
+        drugs=("alpelisib",),
     ),
     # ACS: "no longer responding to any hormone drugs, chemotherapy is usually the next step";
     # after two classes, exemestane (ACS: after letrozole), tamoxifen and toremifene are still
@@ -288,7 +304,7 @@ VIGNETTES = [
     # stays first (YSC, ACS, WebMD).
     Vignette(
         "hr-positive with liver metastases, no crisis",
-        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["liver"]},
+        {**HR_POS_HER2_NEG, **POST, "metastatic_sites": ["liver"], "resectable_sites": ["liver"]},
         first="hormone_therapy",
         offered=("chemotherapy", "surgery", "radiation_therapy"),
         before=(("hormone_therapy", "chemotherapy"),),
@@ -337,7 +353,9 @@ VIGNETTES = [
         "triple negative, no chemotherapy yet",
         {**TNBC},
         offered=("chemotherapy",),
-        no_drugs=("sacituzumab_govitecan", "cisplatin", "carboplatin"),
+        # PDQ: sacituzumab govitecan "for certain patients" with triple-negative disease: vague,
+        # so offered situationally (issue 10); platinum only after common chemotherapy.
+        no_drugs=("cisplatin", "carboplatin"),
         not_recommended=("hormone_therapy",),
     ),
     Vignette(
@@ -392,7 +410,7 @@ VIGNETTES = [
     # spread to the lung".
     Vignette(
         "lung metastases",
-        {**HR_POS_HER2_NEG, "metastatic_sites": ["lung"]},
+        {**HR_POS_HER2_NEG, "metastatic_sites": ["lung"], "resectable_sites": ["lung"]},
         offered=("surgery", "chemotherapy"),
         drugs=("metastasis_resection",),
     ),
@@ -445,7 +463,10 @@ VIGNETTES = [
                 {"agent": "capecitabine", "outcome": "progressed", "line": 2},
             ],
         },
-        tiers={"clinical_trial": "option"},
+        # The rule that made a trial an "option" after two lines cited a sentence that does not
+        # mention trials (issue 10): removed; ACS's trial sentence asks for good health.
+        tiers={"clinical_trial": "situational"},
+        no_drugs=("paclitaxel", "capecitabine"),
         advice=("diminishing_response",),
     ),
     # PDQ: bone or soft tissue only, treated with tamoxifen: AI, megestrol, estrogen, androgen,

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mbc_rules.conditions import Reading, Trace, deciding, read, trace
 from mbc_rules.facts import FACTS, FactValue, derive_facts
 from mbc_rules.rank import SUPPORTIVE, cite, speaking_of
-from mbc_rules.result import CitedSource, Evaluation, TreatmentOption
+from mbc_rules.result import Agreement, CitedSource, Evaluation, TreatmentOption
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, Vocabulary
 from mbc_rules.wording import (
@@ -176,6 +176,11 @@ class Explanation(BaseModel):
         description="Where an offered subject ranks and why: its tier, its sources, the "
         "ordering rules that place it against its neighbours.",
     )
+    agreement: Agreement | None = Field(
+        default=None,
+        description="For an offered subject: the sources that support its option as offered, "
+        "and those that name it only in a situation not met here (with their sentence).",
+    )
 
     @property
     def text(self) -> str:
@@ -192,6 +197,13 @@ class Explanation(BaseModel):
             lines += ["", "Where it ranks:"] + [f"- {line}" for line in self.ranking]
         if self.would_change:
             lines += ["", "What would change it:"] + [f"- {line}" for line in self.would_change]
+        if self.agreement is not None and self.agreement.conditions_not_met:
+            lines += ["", "Where the sources differ on when:"]
+            for differ in self.agreement.conditions_not_met:
+                lines.append(
+                    f"- {differ.publisher} names it for another time: {differ.situation}"
+                    + (f' "{differ.citations[0].excerpt}"' if differ.citations else "")
+                )
         if self.offered:
             shown = [r for r in self.rules if r.fired and not r.counted]
             rest = [r for r in self.rules if not r.fired]
@@ -346,7 +358,22 @@ def explain(
         reasons=words[1],
         would_change=words[2],
         ranking=words[3],
+        agreement=_agreement_of(key, kind, evaluation),
     )
+
+
+def _agreement_of(key: str, kind: str, evaluation: Evaluation) -> Agreement | None:
+    for option in evaluation.options:
+        named = {*option.agents, *(a for r in option.regimens for a in r.agents)}
+        if (kind == "category" and option.category == key) or (kind == "agent" and key in named):
+            agreement = option.agreement
+            if kind == "agent":
+                differs = tuple(
+                    c for c in agreement.conditions_not_met if not c.agents or key in c.agents
+                )
+                return agreement.model_copy(update={"conditions_not_met": differs})
+            return agreement
+    return None
 
 
 _Words = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
@@ -476,8 +503,16 @@ def _refused_words(
     # 3. What the patient's record says against the rules that would offer it: the facts of
     # the history first (what was given and how it ended), then those that block most rules.
     blocking: dict[str, tuple[bool, int]] = {}
+    # Where some rule waits only on a test, a rule that also waits on one is not held back by
+    # the rest of the record (another source names the drug at another time).
+    waits_on_test = any(
+        not rule.fired and _against(node) and all(_unknown(r) for r in _against(node))
+        for rule, node in offering
+    )
     for rule, node in offering:
         if rule.fired:
+            continue
+        if waits_on_test and any(_unknown(r) for r in _against(node)):
             continue
         for reading in _against(node):
             if _unknown(reading):

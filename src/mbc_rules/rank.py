@@ -331,6 +331,23 @@ def _partner_categories_missing(
     )
 
 
+def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
+    # ", an aromatase inhibitor": the class the vocabulary names for the drug, where it has one.
+    drug_class = vocabulary[agent_id].drug_class
+    named = next(
+        (
+            a.name
+            for a in vocabulary.agents.values()
+            if a.kind == "therapy_class" and a.drug_class == drug_class and a.id not in CATEGORIES
+        ),
+        None,
+    )
+    if named is None:
+        return ""
+    article = "an" if named[:1].lower() in "aeiou" else "a"
+    return f", {article} {named}"
+
+
 def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
     ways = []
     for use in history.uses_of(agent):
@@ -412,6 +429,7 @@ def _agreement(
                     agents=tuple(common),
                     condition=tuple(condition),
                     rule_id=rule.id,
+                    situation=rule.title,
                     citations=cite(said, sources),
                 )
             )
@@ -603,10 +621,11 @@ def rank(
         )
 
     offered_regimens = {c for entry in support.values() for c in entry.regimens}
+    # What the cancer grew on is the decisive reason: listed before the sources' own
+    # not-recommended statements.
+    grown_items: list[NotRecommendedItem] = []
     for agent in sorted(failed):
-        if agent in removed_agents:
-            continue
-        name = vocabulary[agent].name
+        name = vocabulary[agent].name + _class_words(agent, vocabulary)
         reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again."
         kept_in = [
             regimen_name(c, vocabulary)
@@ -615,7 +634,7 @@ def rank(
         ]
         if kept_in:
             reason += f" A source continues it only in: {'; '.join(kept_in)}."
-        not_recommended.append(
+        grown_items.append(
             NotRecommendedItem.model_construct(
                 category=None,
                 agents=(agent,),
@@ -624,7 +643,7 @@ def rank(
                 rule_ids=(),
             )
         )
-    return tuple(options), tuple(not_recommended), tuple(advice)
+    return tuple(options), (*grown_items, *not_recommended), tuple(advice)
 
 
 def _notes(

@@ -78,6 +78,9 @@ class AgreementCondition(BaseModel):
         "(e.g. 'chemotherapy_given = true'); docs/facts.md defines each fact."
     )
     rule_id: str
+    situation: str = Field(
+        default="", description="The statement in words (the rule's title), for readers."
+    )
     citations: tuple[CitedSource, ...] = Field(description="The source's sentence stating it.")
 
 

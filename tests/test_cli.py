@@ -44,10 +44,6 @@ def test_evaluate_json_is_the_library_result() -> None:
     # The tests that would change the answer travel with it, with their directions.
     pik3ca = next(t for t in tests if t["status"] == "pik3ca_status")
     assert pik3ca["outcomes"][0]["agents_appear"] == ["alpelisib"]
-    brca = next(t for t in tests if t["status"] == "brca_status")
-    moves = {m["category"]: m["direction"] for m in brca["outcomes"][0]["rank_changes"]}
-    assert moves["chemotherapy"] == "up"
-    assert "down" in moves.values()
 
 
 def test_the_json_of_evaluate_follows_the_report_schema() -> None:

@@ -75,7 +75,17 @@ def test_the_view_names_the_patient_and_the_deciding_facts_in_words() -> None:
 
 
 def test_the_html_of_a_tied_ranking_marks_the_tie() -> None:
-    result = evaluate(EXAMPLE)
+    # PD-L1 positive triple-negative disease: chemotherapy and immunotherapy share rank 1 (the
+    # example used before now has no tie: the sources' orderings separate its options).
+    result = evaluate(
+        {
+            "er_status": "negative",
+            "pr_status": "negative",
+            "her2_status": "negative",
+            "pdl1_status": "positive",
+            "prior_therapies": [],
+        }
+    )
     ranks = [o.rank for o in result.options]
     tied = {r for r in ranks if ranks.count(r) > 1}
     assert tied, "this profile's answer has options that share a rank"

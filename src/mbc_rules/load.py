@@ -63,6 +63,8 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_UNSEEN = object()
 _MERGE = object()  # the merge key ``<<``, told apart from a quoted "<<"
 _KEY = "\0key"  # where a mapping key's own marks go: no data path holds it
 
@@ -110,6 +112,7 @@ class _Builder:
         self._anchors: dict[str, _Anchored] = {}
         self._open_anchors: set[str] = set()
         self._nodes = 0
+        self._plain: dict[tuple[str, Any], Any] = {}
 
     def read(self) -> Any:
         try:
@@ -219,9 +222,27 @@ class _Builder:
         loader = self._loader
         tag = event.tag
         if tag is None or tag == "!":
+            # Rule files repeat the same few keys and values: each is resolved and built once.
+            seen = (event.value, event.implicit)
+            known = self._plain.get(seen, _UNSEEN)
+            if known is not _UNSEEN:
+                return known
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if tag == _STR_TAG:
+                self._plain[seen] = event.value
+                return event.value
+            if tag == _MERGE_TAG:
+                return _MERGE
+            value = self._construct(tag, event, line)
+            if isinstance(value, (int, float, bool, type(None))):
+                self._plain[seen] = value
+            return value
         if tag == _MERGE_TAG:
             return _MERGE
+        return self._construct(tag, event, line)
+
+    def _construct(self, tag: str, event: yaml.ScalarEvent, line: int) -> Any:
+        loader = self._loader
         start: Any = event.start_mark
         node = yaml.ScalarNode(tag, event.value, start, event.end_mark, event.style)  # type: ignore[arg-type]
         try:

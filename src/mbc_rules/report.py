@@ -285,9 +285,13 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
     return requirement(test.status, "equals", value)
 
 
-def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
-    """For each value of a test: what it would add, remove, and move up or down."""
-    lines = []
+def outcome_changes(
+    test: InformativeTest, vocabulary: Vocabulary | None
+) -> list[tuple[str, list[str]]]:
+    """For each value of a test: the value in words, and what it would add, remove, and
+    move up or down (moves up first).
+    """
+    said = []
     for outcome in test.outcomes:
         changes = []
         added = [category_name(c) for c in outcome.options_appear]
@@ -300,8 +304,15 @@ def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[
             changes.append(f"removes {join_and(removed)}")
         ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
         changes += [move_words(m) for m in ordered]
-        lines.append(f"if {_value_words(test, outcome.value, vocabulary)}: {'; '.join(changes)}")
-    return lines
+        said.append((f"if {_value_words(test, outcome.value, vocabulary)}", changes))
+    return said
+
+
+def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
+    """For each value of a test, one line: what it would add, remove, and move up or down."""
+    return [
+        f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, vocabulary)
+    ]
 
 
 def _quote(citation: CitedSource, width: int) -> str:

@@ -211,9 +211,7 @@ RULE = """\
         tier: option
         agents: [trastuzumab]
     citations:
-      - source: acs
-        section: HER2-positive cancers
-        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+      - acs-her2-positive-pertuzumab-1
     examples:
       - profile: {{her2_status: positive}}
         fires: true

@@ -160,8 +160,13 @@ def test_an_explanation_has_an_html_view(rulebase: Rulebase) -> None:
     html = explanation._repr_html_()
     assert "color:#cf222e" in html  # not offered: red
     assert "letrozole: not offered: the cancer grew on letrozole" in html
-    assert "<li" in html
-    assert "&quot;" in html or "&ldquo;" in html or "&#x27;" in html or '"' not in html
+    assert not re.search(r"<li[^>]*></li>", html)  # no empty points from blank lines
+    assert re.search(r"<div style='[^']*'>What keeps it out:</div><ul", html)
+    # Each reason is a point; each quoted sentence sits under the rule it supports.
+    points = re.findall(r"<li style='[^']*'>(.*?)</li>", html)
+    assert len(points) >= len(explanation.reasons)
+    assert any("&quot;" in p and "<div" in p for p in points)
+    assert "<script" not in html
 
 
 HER2_POSITIVE = {"her2_status": "positive", "er_status": "negative", "pr_status": "negative"}

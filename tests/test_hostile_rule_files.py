@@ -76,15 +76,8 @@ def test_case_4_billion_laughs_is_refused_quickly(tmp_path: Path, levels: int) -
 
 
 def test_case_4_aliases_within_the_limit_still_work(tmp_path: Path) -> None:
-    text = (
-        "citation: &acs\n  source: acs\n  section: HER2-positive cancers\n"
-        "  excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.\n"
-        + GOOD_RULE.replace(
-            "      - source: acs\n        section: HER2-positive cancers\n"
-            "        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as "
-            "well.\n",
-            "      - *acs\n",
-        )
+    text = "citation: &acs acs-her2-positive-pertuzumab-1\n" + GOOD_RULE.replace(
+        "      - acs-her2-positive-pertuzumab-1\n", "      - *acs\n"
     )
     assert "*acs" in text
     write_rules(tmp_path, "local.yaml", text.replace("citation: &acs", "x-citation: &acs"))

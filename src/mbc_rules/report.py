@@ -267,12 +267,21 @@ def move_words(move: RankChange) -> str:
     return said + (": " + ", and ".join(details) if details else "")
 
 
+# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
+_LISTS = {
+    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
+    "complications": ("complications (not given)", "there were no complications"),
+}
+
+
 def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
     if test.agent is not None:
         return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+    if test.status in _LISTS:
+        return _LISTS[test.status][0]
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
 
 
@@ -282,12 +291,18 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
+    if test.status in _LISTS:
+        return _LISTS[test.status][1]
     return requirement(test.status, "equals", value)
 
 
-def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
-    """For each value of a test: what it would add, remove, and move up or down."""
-    lines = []
+def outcome_changes(
+    test: InformativeTest, vocabulary: Vocabulary | None
+) -> list[tuple[str, list[str]]]:
+    """For each value of a test: the value in words, and what it would add, remove, and
+    move up or down (moves up first).
+    """
+    said = []
     for outcome in test.outcomes:
         changes = []
         added = [category_name(c) for c in outcome.options_appear]
@@ -300,8 +315,15 @@ def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[
             changes.append(f"removes {join_and(removed)}")
         ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
         changes += [move_words(m) for m in ordered]
-        lines.append(f"if {_value_words(test, outcome.value, vocabulary)}: {'; '.join(changes)}")
-    return lines
+        said.append((f"if {_value_words(test, outcome.value, vocabulary)}", changes))
+    return said
+
+
+def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
+    """For each value of a test, one line: what it would add, remove, and move up or down."""
+    return [
+        f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, vocabulary)
+    ]
 
 
 def _quote(citation: CitedSource, width: int) -> str:

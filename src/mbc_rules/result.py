@@ -43,6 +43,9 @@ class CitedSource(BaseModel):
     publisher: str
     section: str
     excerpt: str
+    statement: str = Field(
+        description="Id of the statement in the rulebase's inventory (rules/statements.yaml)."
+    )
 
 
 class RegimenOption(BaseModel):

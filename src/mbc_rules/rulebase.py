@@ -170,7 +170,12 @@ class Rulebase:
                 files.append(loaded)
         inherited: list[LoadedFile] = []
         bundled = bundled_rules_dir()
-        for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
+        defaults = (
+            ("sources", "sources.yaml"),
+            ("vocabulary", "vocabulary.yaml"),
+            ("statements", "statements.yaml"),
+        )
+        for section, file_name in defaults:
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
                 inherited.append(bundled_file(file_name))

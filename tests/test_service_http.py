@@ -5,6 +5,7 @@ The server is the real one (``mbc-rules serve`` under uvicorn) on a free port of
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import re
@@ -204,6 +205,31 @@ def test_a_body_over_20_mb_is_refused(server: Server) -> None:
             reply += chunk
     assert reply.startswith("HTTP/1.1 413"), reply[:200]
     assert '"status":413' in reply.replace(" ", "")
+
+
+def test_a_chunked_body_over_20_mb_is_cut_off(server: Server) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"hook": "patient-view", "padding": "'
+        for _ in range(22):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    host, port = server.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request(
+            "POST",
+            f"/cds-services/{PV}",
+            body=chunks(),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert "larger than" in body["message"]
 
 
 def test_412_without_the_data_and_without_a_fhir_server(server: Server) -> None:

@@ -316,3 +316,29 @@ def test_serve_reports_bad_options_without_a_traceback(tmp_path: Path) -> None:
     assert "--trust" in err.getvalue()
     assert "ISSUER=KEYFILE" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_browsers_of_an_allowed_origin_may_call(tmp_path: Path) -> None:
+    origin = "https://sandbox.cds-hooks.org"
+    with running_server(tmp_path / "log", "--cors-origin", origin) as running:
+        host, port = running.base.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        connection.request("OPTIONS", f"/cds-services/{PV}", headers=headers)
+        allowed = connection.getresponse()
+        allowed.read()
+        connection.request(
+            "OPTIONS",
+            f"/cds-services/{PV}",
+            headers={**headers, "Origin": "https://elsewhere.example"},
+        )
+        other = connection.getresponse()
+        other.read()
+        connection.close()
+    assert allowed.status == 200
+    assert allowed.getheader("access-control-allow-origin") == origin
+    assert other.getheader("access-control-allow-origin") is None

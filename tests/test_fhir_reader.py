@@ -544,3 +544,16 @@ def test_a_cancer_of_the_breast_by_body_site_is_breast_cancer() -> None:
     )
     reading = read_fhir(bundle(patient(), primary, condition("b", "94222008")))
     assert "not breast cancer" not in messages(reading)
+
+
+def test_a_her2_panel_is_read_from_its_components() -> None:
+    panel = observation(
+        "panel",
+        "85319-2",
+        component=[
+            {"code": concept(LOINC, HER2_RATIO), **quantity(2.6, "{ratio}")},
+        ],
+    )
+    reading = read(panel)
+    assert reading.profile.her2_status == "positive"
+    assert "no value" not in messages(reading)

@@ -280,6 +280,8 @@ class _Reader:
             )
             return None
         if value.empty:
+            if holder is resource.data and value.unread is None and holder.get("component"):
+                return None  # a panel: its components hold the results
             detail = f" ({value.unread})" if value.unread else ""
             self.warn(
                 f"{resource.ref}: {label} result has no value the reader knows{detail}; not read",

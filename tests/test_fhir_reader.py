@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import pytest
 
 from mbc_rules import FhirReadError, FhirReading, evaluate_frame, read_fhir, read_fhir_many
+from mbc_rules.cli import main
 from mbc_rules.fhir import records
 
+from .conftest import ROOT
 from .fhir_builders import (
     LOINC,
     SNOMED,
@@ -557,3 +560,22 @@ def test_a_her2_panel_is_read_from_its_components() -> None:
     reading = read(panel)
     assert reading.profile.her2_status == "positive"
     assert "no value" not in messages(reading)
+
+
+def test_a_code_that_is_not_a_codeable_concept_is_a_validation_warning() -> None:
+    odd = observation("odd", ER)
+    odd["code"] = "40556-3"
+    reading = read(odd, observation("er", ER, **coded(SNOMED, "10828004")))
+    assert "Observation/odd fails validation: code is not a CodeableConcept" in messages(reading)
+    assert reading.profile.er_status == "positive"
+
+
+def test_cli_evaluate_json_keeps_stdout_json_and_problems_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = io.StringIO()
+    bundle_path = ROOT / "examples" / "fhir" / "patient-bundle.json"
+    assert main(["evaluate", str(bundle_path), "--json"], out, io.StringIO()) == 0
+    result = json.loads(out.getvalue())
+    assert result["profile"]["pik3ca_status"] == "positive"
+    assert "warning: staging before the metastases" in capsys.readouterr().err

@@ -245,6 +245,7 @@ def test_stage_iv_beside_cm0_is_a_conflict() -> None:
     )
     (conflict,) = reading.conflicts
     assert conflict.field == "metastatic_disease"
+    assert reading.metastatic is None
     assert set(conflict.resources) == {"Observation/stage", "Observation/m"}
     assert "does not establish metastatic disease" in messages(reading)
 
@@ -404,6 +405,7 @@ def test_two_cdk46_inhibitors_at_once_are_warned_about() -> None:
         medication("b", "1873916", status="active", start="2020-08-01", end=None),
     )
     assert "running at the same time" in messages(reading)
+    assert "drug_overlap" in {w.kind for w in reading.warnings}
     assert {t.agent for t in reading.profile.prior_therapies or []} == {"palbociclib", "ribociclib"}
 
 

@@ -440,6 +440,7 @@ def _citations_of(rulebase: Rulebase, rule_ids: Iterable[str]) -> list[CitedSour
                     publisher=publisher,
                     section=citation.section,
                     excerpt=citation.excerpt,
+                    statement=citation.statement,
                 ),
             )
     return list(seen.values())

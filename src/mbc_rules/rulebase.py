@@ -187,7 +187,7 @@ class Rulebase:
         if not problems and uses_durable(engine):
             # Compiled and run in a child process first: durable-rules aborts the process on
             # some rule sets instead of raising.
-            problems.extend(durable_problems(validated, compile_rules(validated.rules)))
+            problems.extend(durable_problems(validated, content_hash(texts)))
         if sources_dir is not None:
             problems.extend(misquoted(validated, Path(sources_dir)))
         if problems:

@@ -221,3 +221,41 @@ def test_a_rule_that_speaks_only_of_women_does_not_offer_for_a_man(bundled: Rule
     assert next(
         r for r in bundled.explain(woman, "chemotherapy").rules if r.rule_id == rule.rule_id
     ).counted
+
+
+SMOKE_PROFILES = [
+    {},
+    {"sex": "male", "er_status": "positive", "her2_status": "negative", "brca_status": "positive"},
+    {
+        "er_status": "negative",
+        "pr_status": "negative",
+        "her2_status": "positive",
+        "metastatic_sites": ["brain"],
+        "brain_metastases": "few",
+        "prior_therapies": [
+            {"agent": "trastuzumab", "outcome": "progressed"},
+            {"agent": "pertuzumab", "outcome": "progressed", "line": 1},
+        ],
+    },
+    {
+        "er_status": "positive",
+        "menopausal_status": "premenopausal",
+        "complications": ["visceral_crisis"],
+        "metastatic_sites": ["liver"],
+    },
+]
+
+
+@pytest.mark.parametrize("profile", SMOKE_PROFILES)
+def test_no_explanation_of_any_subject_speaks_rule_vocabulary(
+    bundled: Rulebase, profile: dict[str, object]
+) -> None:
+    from mbc_rules.vocabulary import CATEGORIES
+
+    result = bundled.evaluate(profile)
+    for subject in [*CATEGORIES, *bundled.vocabulary.agents]:
+        explanation = bundled.explain(result, subject)
+        text = str(explanation)
+        assert text.startswith(explanation.name), subject
+        assert text.splitlines()[0] == explanation.verdict
+        assert not RULE_VOCABULARY.search(_words_only(text)), (subject, text)

@@ -200,3 +200,9 @@ def test_cli_several_patients_is_a_one_line_error() -> None:
     assert main(["read", str(sample("03"))], out, err) == 1
     assert "--patient" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_cli_explain_takes_a_bundle() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["explain", str(sample("01")), "fulvestrant"], out, err) == 0
+    assert "fulvestrant" in out.getvalue().lower()

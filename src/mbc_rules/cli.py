@@ -186,7 +186,8 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     rulebase = _rulebase(args)
-    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
+    profile = _evaluate_input(args, out)
+    explanation = rulebase.explain(rulebase.evaluate(profile), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
 
@@ -346,10 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     read.set_defaults(run=_read)
 
     explain = commands.add_parser("explain", help="why a category or drug is (not) offered")
-    explain.add_argument("profile", help="profile file, or - for standard input")
+    explain.add_argument("profile", help="profile file or FHIR Bundle, or - for standard input")
     explain.add_argument("subject", help="a category, or a drug or procedure by any name")
     explain.add_argument("--json", action="store_true", help="print the structured form")
     explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    _fhir_options(explain)
     explain.set_defaults(run=_explain)
 
     lint = commands.add_parser("lint", help="load a rule directory and report every problem")

@@ -192,6 +192,21 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    path = args.result
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot be read: {error}") from error
+    try:
+        result = EvaluationReport.model_validate_json(text)
+    except ValidationError as error:
+        raise UserError(f"{path}: not a stored result (evaluate --json): {error}") from error
+    verdict = _rulebase(args).verify(result)
+    out.write(f"{verdict}\n")
+    return 0 if verdict.verified else EXIT_INVALID
+
+
 def _lint(args: argparse.Namespace, out: TextIO) -> int:
     directory = Path(args.rules_dir) if args.rules_dir else bundled_rules_dir()
     # RulebaseError lists every problem, excerpts not found in the source texts among them.
@@ -353,6 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
     _fhir_options(explain)
     explain.set_defaults(run=_explain)
+
+    verify = commands.add_parser(
+        "verify", help="check a stored result (evaluate --json) against the rules: digest, answer"
+    )
+    verify.add_argument("result", help="result JSON file, or - for standard input")
+    verify.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    verify.set_defaults(run=_verify)
 
     lint = commands.add_parser("lint", help="load a rule directory and report every problem")
     lint.add_argument("rules_dir", nargs="?", help="defaults to the bundled rules")

@@ -581,3 +581,17 @@ def test_cli_evaluate_json_keeps_stdout_json_and_problems_on_stderr(
     result = json.loads(out.getvalue())
     assert result["profile"]["pik3ca_status"] == "positive"
     assert "warning: staging before the metastases" in capsys.readouterr().err
+
+
+def test_an_ajcc_stage_code_not_listed_is_read_from_its_display() -> None:
+    stage = observation(
+        "s",
+        "399537006",
+        system=SNOMED,
+        valueCodeableConcept=concept(
+            SNOMED, "1222999999", "American Joint Committee on Cancer stage IVB"
+        ),
+    )
+    reading = read_fhir(bundle(patient(), breast_cancer(), stage))
+    assert reading.metastatic is True
+    assert "assumption" in {w.kind for w in reading.warnings}

@@ -453,6 +453,17 @@ class _Reader:
     def _staging(self, resource: Resource, concept: object, date: str | None) -> None:
         said = _stage(concept)
         if said is None:
+            # AJCC's many SNOMED stage codes (STU3+) are not all listed: their display names
+            # the stage plainly ("American Joint Committee on Cancer stage IIIC").
+            said = _stage_named(text_of(concept))
+            if said is not None:
+                self.warn(
+                    f"{resource.ref}: staging code {shown(concept)} read from its display "
+                    f"{text_of(concept)[:80]!r}",
+                    resource.ref,
+                    kind="assumption",
+                )
+        if said is None:
             self.warn(
                 f"{resource.ref}: staging value {shown(concept)} is not one the reader "
                 "knows; not read",
@@ -998,6 +1009,16 @@ def _stage(concept: object) -> bool | None:
             if said is not None:
                 return said
     return None
+
+
+_STAGE_NAMED = re.compile(r"\bstage\s+(IV|4|III|II|I|0|[123])(?:[ABC]\d?)?\b", re.IGNORECASE)
+_M_NAMED = re.compile(r"\b[cp]?M([01])(?:[a-d]\d?)?\b")
+
+
+def _stage_named(text: str) -> bool | None:
+    found = {m.group(1).upper() in ("IV", "4") for m in _STAGE_NAMED.finditer(text)}
+    found |= {m.group(1) == "1" for m in _M_NAMED.finditer(text)}
+    return found.pop() if len(found) == 1 else None
 
 
 def _ajcc(code: str) -> bool | None:

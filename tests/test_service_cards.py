@@ -126,9 +126,11 @@ def test_the_warning_card_names_the_tests_that_would_change_the_answer(bundled: 
     assert "PIK3CA status" in warning["summary"]
     for test in tests:
         for outcome in test.outcomes:
-            assert f"- {words(test.status)} {outcome.value}: " in warning["detail"]
+            if test.agent is None:
+                assert f"- {words(test.status)} {outcome.value}: " in warning["detail"]
     assert re.search(r"- PIK3CA status positive: .*adds .*alpelisib", warning["detail"])
     assert quoted(warning) == [c.excerpt for c in tests[0].citations]
+    assert tests[0].citations
     assert "PR status" in cards[1]["detail"]  # unknowns listed on the option cards
 
 
@@ -318,3 +320,16 @@ BAD_CARDS: list[tuple[str, dict[str, Any]]] = [
 def test_the_schema_refuses_what_the_specification_forbids(case: str, card: dict[str, Any]) -> None:
     RESPONSE_VALIDATOR.validate({"cards": [GOOD_CARD]})
     assert not RESPONSE_VALIDATOR.is_valid({"cards": [card]})
+
+
+def test_a_treatment_with_an_unknown_outcome_is_asked_about(bundled: Rulebase) -> None:
+    unknown_outcome = {
+        **HR_POSITIVE,
+        "prior_therapies": [{"agent": "fulvestrant", "outcome": "unknown"}],
+    }
+    evaluation = bundled.evaluate(unknown_outcome)
+    tests = [t for t in bundled.informative_tests(evaluation) if t.agent == "fulvestrant"]
+    assert tests, "whether the cancer grew on fulvestrant changes the answer"
+    warning = patient_view_cards(bundled, evaluation, Record(profile=evaluation.profile))[0]
+    assert "how fulvestrant ended" in warning["summary"]
+    assert "- how fulvestrant ended (the cancer grew on it): " in warning["detail"]

@@ -31,7 +31,9 @@ def _policy(conflicts: str) -> ConflictPolicy:
     raise ValueError(f"conflicts must be 'report' or 'latest', not {conflicts!r}")
 
 
-def _resources(source: object) -> tuple[list[Resource], list[tuple[str, tuple[str, ...]]]]:
+def _resources(
+    source: object,
+) -> tuple[list[Resource], list[tuple[str, str, tuple[str, ...]]]]:
     entries, in_bundle = parse(source)
     return collect(entries, in_bundle=in_bundle)
 

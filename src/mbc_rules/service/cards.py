@@ -43,6 +43,7 @@ _FIELD_WORDS = {
     "good_general_health": "general health",
     "prior_therapies": "treatment history",
     "metastatic_sites": "metastatic sites",
+    "complications": "complications of the spread",
 }
 
 
@@ -119,7 +120,7 @@ def unknowns(evaluation: Evaluation) -> list[str]:
     profile = evaluation.profile
     found = []
     for name in type(profile).model_fields:
-        if name in ("patient_id", "resectable_sites", "complications"):
+        if name in ("patient_id", "resectable_sites"):
             continue
         if name == "menopausal_status" and profile.sex == "male":
             continue
@@ -243,8 +244,28 @@ def _test_lines(rulebase: Rulebase, test: InformativeTest) -> list[str]:
         if outcome.agents_disappear:
             dropped = ", ".join(_name(rulebase, a) for a in outcome.agents_disappear)
             changes.append("removes " + dropped)
-        lines.append(f"- {words(test.status)} {outcome.value}: {'; '.join(changes)}")
+        lines.append(
+            f"- {_tested(rulebase, test)} {_value(test, outcome.value)}: {'; '.join(changes)}"
+        )
     return lines
+
+
+def _tested(rulebase: Rulebase, test: InformativeTest) -> str:
+    """What an informative test asks: a status, or how a treatment given ended."""
+    agent = getattr(test, "agent", None)
+    if agent:
+        return f"how {_name(rulebase, agent)} ended"
+    return words(test.status)
+
+
+def _value(test: InformativeTest, value: str) -> str:
+    if getattr(test, "agent", None):
+        return {"progressed": "(the cancer grew on it)", "completed": "(completed)"}.get(
+            value, f"({value})"
+        )
+    if value == "none":
+        return "(if there were none)"
+    return value
 
 
 def record_warning_card(
@@ -269,7 +290,7 @@ def record_warning_card(
         fields = sorted({words(c.field) for c in record.conflicts if c.field})
         problems.append("conflicting " + (", ".join(fields) if fields else "entries"))
     if tests:
-        statuses = ", ".join(words(t.status) for t in tests)
+        statuses = ", ".join(_tested(rulebase, t) for t in tests)
         problems.append(f"{statuses} unknown and would change the answer")
     if missing_keys:
         problems.append(f"{', '.join(missing_keys)} not sent")
@@ -290,7 +311,8 @@ def record_warning_card(
         detail += ["**Tests that would change the answer**", ""]
         for test in tests:
             detail += _test_lines(rulebase, test)
-        detail += ["", *_quotes(tests[0].citations)]
+        cited = next((t.citations for t in tests if t.citations), ())
+        detail += ["", *_quotes(cited)]
     for caveat in evaluation.caveats:
         detail += [f"**Note:** {caveat}", ""]
     return _card(summary, [*detail, *_disclaimer(evaluation)], "warning", {"label": SERVICE_LABEL})
@@ -420,6 +442,7 @@ def _citations_of(rulebase: Rulebase, rule_ids: Iterable[str]) -> list[CitedSour
                     publisher=publisher,
                     section=citation.section,
                     excerpt=citation.excerpt,
+                    statement=citation.statement,
                 ),
             )
     return list(seen.values())

@@ -143,8 +143,8 @@ MUTATIONS = (
     Mutation(
         "explanation-counts-rules-about-women-for-a-man",
         "src/mbc_rules/explain.py",
-        "counted=rule.id in counted,",
-        "counted=rule.id in fired,",
+        "is_fired, is_counted = rule.id in fired, rule.id in counted",
+        "is_fired, is_counted = rule.id in fired, rule.id in fired",
         "issue 9: explain() said a rule offers it for a man after the population filter",
     ),
     Mutation(

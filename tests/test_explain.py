@@ -110,10 +110,12 @@ def test_the_decisive_reason_comes_first_for_a_drug_that_failed(rulebase: Ruleba
     explanation = rulebase.explain(rulebase.evaluate(AFTER_AI), "letrozole")
     assert not explanation.offered
     assert explanation.verdict.startswith("letrozole: not offered: the cancer grew on letrozole")
-    assert "an aromatase inhibitor" in explanation.reasons[0]
+    assert explanation.reasons[0].lower().startswith("the cancer grew on letrozole")
+    assert any("aromatase inhibitor" in reason for reason in explanation.reasons[:2])
     lines = str(explanation).splitlines()
     assert lines[0] == explanation.verdict
-    assert "the cancer grew on letrozole" in lines[3].lower()  # the first reason, first
+    # The first reason, before anything else.
+    assert lines[3].lower().startswith("- the cancer grew on letrozole")
     # An irrelevant rule (one about hormone receptor negative cancer) is never first.
     assert "hr-negative" not in explanation.rules[0].rule_id
     assert not RULE_VOCABULARY.search(_words_only(str(explanation)))
@@ -244,3 +246,41 @@ def test_explain_shows_where_the_sources_differ_on_when(rulebase: Rulebase) -> N
     assert "American Cancer Society names it for another time" in str(explanation)
     waiting = [c for c in explanation.agreement.conditions_not_met if c.source == "acs"]
     assert any("chemotherapy_given = true" in c.condition for c in waiting)
+
+
+SMOKE_PROFILES = [
+    {},
+    {"sex": "male", "er_status": "positive", "her2_status": "negative", "brca_status": "positive"},
+    {
+        "er_status": "negative",
+        "pr_status": "negative",
+        "her2_status": "positive",
+        "metastatic_sites": ["brain"],
+        "brain_metastases": "few",
+        "prior_therapies": [
+            {"agent": "trastuzumab", "outcome": "progressed"},
+            {"agent": "pertuzumab", "outcome": "progressed", "line": 1},
+        ],
+    },
+    {
+        "er_status": "positive",
+        "menopausal_status": "premenopausal",
+        "complications": ["visceral_crisis"],
+        "metastatic_sites": ["liver"],
+    },
+]
+
+
+@pytest.mark.parametrize("profile", SMOKE_PROFILES)
+def test_no_explanation_of_any_subject_speaks_rule_vocabulary(
+    bundled: Rulebase, profile: dict[str, object]
+) -> None:
+    from mbc_rules.vocabulary import CATEGORIES
+
+    result = bundled.evaluate(profile)
+    for subject in [*CATEGORIES, *bundled.vocabulary.agents]:
+        explanation = bundled.explain(result, subject)
+        text = str(explanation)
+        assert text.startswith(explanation.name), subject
+        assert text.splitlines()[0] == explanation.verdict
+        assert not RULE_VOCABULARY.search(_words_only(text)), (subject, text)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
+
 from mbc_rules import Rulebase
 from mbc_rules.result import RankChange
 
@@ -184,3 +186,23 @@ def test_a_treatment_whose_outcome_is_unknown_is_a_question_worth_asking(
     assert "how exemestane ended (not known): if the cancer grew on exemestane" in (
         rulebase.report(result)
     )
+
+
+def test_an_unknown_history_is_asked_as_one_question(rulebase: Rulebase) -> None:
+    # An omitted history is unknown: the answer assumes no earlier treatment and says so
+    # (issue 13 item 4), and the informative tests name the drugs whose failure would change it.
+    profile = {k: v for k, v in AFTER_AI.items() if k != "prior_therapies"}
+    result = rulebase.evaluate(profile)
+    assert any("assumes no earlier treatment" in c for c in result.caveats)
+    history = [t for t in rulebase.informative_tests(result) if t.status == "prior_therapies"]
+    assert history
+    for test in history:
+        (outcome,) = test.outcomes
+        assert outcome.value == "progressed"
+        assert test.agent is not None
+        grown = rulebase.evaluate(
+            {**profile, "prior_therapies": [{"agent": test.agent, "outcome": "progressed"}]}
+        )
+        assert test.agent not in {a for o in grown.options for a in o.agents}
+
+

@@ -267,12 +267,21 @@ def move_words(move: RankChange) -> str:
     return said + (": " + ", and ".join(details) if details else "")
 
 
+# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
+_LISTS = {
+    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
+    "complications": ("complications (not given)", "there were no complications"),
+}
+
+
 def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
     if test.agent is not None:
         return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+    if test.status in _LISTS:
+        return _LISTS[test.status][0]
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
 
 
@@ -282,6 +291,8 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
+    if test.status in _LISTS:
+        return _LISTS[test.status][1]
     return requirement(test.status, "equals", value)
 
 

@@ -355,7 +355,7 @@ def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
             ways.append("it progressed on it")
         elif use.setting == "early" and use.outcome != "intolerant":
             ways.append("it recurred during or after it as adjuvant (early) treatment")
-    return " and ".join(dict.fromkeys(ways)) or "it grew on it"
+    return " and ".join(sorted(set(ways))) or "it grew on it"
 
 
 def _levels(

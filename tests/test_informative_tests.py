@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import pytest
-
 from mbc_rules import Rulebase
 from mbc_rules.result import RankChange
 
@@ -204,5 +202,3 @@ def test_an_unknown_history_is_asked_as_one_question(rulebase: Rulebase) -> None
             {**profile, "prior_therapies": [{"agent": test.agent, "outcome": "progressed"}]}
         )
         assert test.agent not in {a for o in grown.options for a in o.agents}
-
-

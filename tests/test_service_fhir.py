@@ -76,6 +76,8 @@ def verbatim(bundled: Rulebase) -> Any:
         for rule in bundled.rules
         for c in rule.citations
     }
+    # The sentences behind the sources' orderings are statements of the inventory too.
+    cited |= {(bundled.sources[s.source].publisher, s.excerpt): s.source for s in bundled.coverage}
     texts = {}
     if SOURCES is not None:
         texts = {

@@ -53,6 +53,47 @@ def _vocabulary(info: ValidationInfo) -> Vocabulary:
     return _default_vocabulary()
 
 
+# Spellings of the closed values that clinical data commonly uses, read in any case and with
+# surrounding spaces ignored. Anything else is an error that shows the value given.
+STATUS_SPELLINGS: dict[str, str] = {
+    "positive": "positive",
+    "pos": "positive",
+    "+": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-": "negative",
+    "unknown": "unknown",
+}
+MENOPAUSAL_SPELLINGS: dict[str, str] = {
+    "premenopausal": "premenopausal",
+    "pre-menopausal": "premenopausal",
+    "postmenopausal": "postmenopausal",
+    "post-menopausal": "postmenopausal",
+    "unknown": "unknown",
+}
+SEX_SPELLINGS: dict[str, str] = {
+    "female": "female",
+    "f": "female",
+    "male": "male",
+    "m": "male",
+    "unknown": "unknown",
+}
+# Fields that a model-level check reads together (the others are checked one by one): the
+# columnar cohort reader validates each group's distinct combinations at once.
+CHECKED_TOGETHER: tuple[tuple[str, ...], ...] = (
+    ("sex", "menopausal_status"),
+    ("metastatic_sites", "resectable_sites"),
+)
+
+
+def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
+    found = spellings.get(value.strip().lower()) if isinstance(value, str) else None
+    if found is None:
+        accepted = ", ".join(repr(s) for s in spellings)
+        raise ValueError(f"{value!r} is not a {what}; use one of {accepted} (any case)")
+    return found
+
+
 _MODEL_CONFIG = ConfigDict(
     extra="forbid", frozen=True, strict=True, str_max_length=MAX_TEXT, validate_default=False
 )
@@ -147,6 +188,29 @@ class PatientProfile(BaseModel):
     prior_therapies: Annotated[list[PriorTherapy], Field(max_length=MAX_PRIOR_THERAPIES)] = Field(
         default_factory=list, description="Treatments already given."
     )
+
+    @field_validator(
+        "er_status",
+        "pr_status",
+        "her2_status",
+        "brca_status",
+        "pik3ca_status",
+        "pdl1_status",
+        mode="before",
+    )
+    @classmethod
+    def _status_spelling(cls, value: Any) -> Any:
+        return _spelling(value, STATUS_SPELLINGS, "status")
+
+    @field_validator("menopausal_status", mode="before")
+    @classmethod
+    def _menopausal_spelling(cls, value: Any) -> Any:
+        return _spelling(value, MENOPAUSAL_SPELLINGS, "menopausal status")
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex_spelling(cls, value: Any) -> Any:
+        return _spelling(value, SEX_SPELLINGS, "sex")
 
     @field_validator("metastatic_sites", "resectable_sites")
     @classmethod

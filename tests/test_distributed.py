@@ -28,7 +28,7 @@ def test_a_rulebase_pickles_and_rebuilds_its_engine() -> None:
 
 def test_dask_local_cluster_with_two_worker_processes_matches_serial() -> None:
     rows = synthetic(3000, seed=11)
-    rows[10]["er_status"] = "pos"
+    rows[10]["er_status"] = "HER2+"
     frame = pd.DataFrame(rows)
     serial = evaluate_partition(frame)
     rulebase = Rulebase.bundled()

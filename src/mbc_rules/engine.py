@@ -33,7 +33,7 @@ from mbc_rules.compile import CompiledRuleset, Expression
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FactValue
 
-EngineName = Literal["auto", "durable", "python"]
+EngineName = Literal["auto", "durable", "python", "compiled"]
 
 
 class Matcher(Protocol):
@@ -165,6 +165,10 @@ def make_matcher(ruleset: CompiledRuleset, engine: EngineName = "auto") -> Match
     global _warned_fallback
     if engine == "python":
         return PythonMatcher(ruleset)
+    if engine == "compiled":
+        from mbc_rules.engine_compiled import CompiledMatcher
+
+        return CompiledMatcher(ruleset)
     if engine == "durable" or _import_durable() is not None:
         return DurableMatcher(ruleset)
     if not _warned_fallback:

@@ -265,8 +265,6 @@ class FrameResult:
         if position in self._failed:
             raise MbcRulesError(f"row {label!r} failed; see the errors table")
         mapping = frame_reader(self._frame, self._names)(position)
-        if ID_FIELD not in mapping:
-            mapping[ID_FIELD] = str(self.wide["patient_id"].iat[position])
         return self._rulebase.evaluate(mapping)
 
     def evaluations(self) -> Iterator[tuple[Hashable, Evaluation]]:
@@ -465,19 +463,8 @@ def _assemble(
         column = wide_ranks[:, category]
         wide[name] = pd.arrays.IntegerArray(column.astype(np.int64), column == 0)
     parts.errors.sort(key=lambda e: e[0])
-    error_positions = np.array([e[0] for e in parts.errors], dtype=np.int64)
-    errors = pd.DataFrame(
-        {
-            "patient_id": ids[error_positions] if len(error_positions) else [],
-            "field": [e[1] for e in parts.errors],
-            "value": _objects([e[2] for e in parts.errors]),
-            "message": [e[3] for e in parts.errors],
-        },
-        index=index.take(error_positions),
-        columns=list(ERROR_COLUMNS),
-    )
-    if not len(errors):
-        errors = errors.astype(object)
+    errors = _errors_frame(frame, parts.errors, ids)
+    error_positions = [e[0] for e in parts.errors]
     return FrameResult(
         long,
         wide,
@@ -581,12 +568,14 @@ def evaluate_frame(
         out = _concatenate(frame, names, rulebase, [d[0] for d in done])
         for _, fired in done:
             parts.row_fired.update(fired)
-        out.errors = _pandas().concat([_duplicates(frame, parts, ids), out.errors])
+        errors_frame = _pandas().concat([_errors_frame(frame, parts.errors, ids), out.errors])
+        out.errors = errors_frame.sort_values("_position", kind="stable")
         out._failed = out._failed | {e[0] for e in parts.errors}
     else:
         out, _ = _evaluate(frame, names, ids, repeated, rulebase, errors, watch, progress, parts)
     _verify(frame, names, rulebase, watch, parts, out.long, ids)
     out.long = out.long.drop(columns="_position")
+    out.errors = out.errors.drop(columns="_position")
     return out
 
 
@@ -594,23 +583,27 @@ def _pandas() -> Any:
     return _optional("pandas", "pandas")
 
 
-def _duplicates(frame: pd.DataFrame, parts: _Parts, ids: np.ndarray) -> pd.DataFrame:
+def _errors_frame(
+    frame: pd.DataFrame, entries: Sequence[tuple[int, str, Any, str]], ids: np.ndarray
+) -> pd.DataFrame:
     import numpy as np
 
-    positions = np.array([e[0] for e in parts.errors], dtype=np.int64)
-    return cast(
-        "pd.DataFrame",
-        _pandas().DataFrame(
-            {
-                "patient_id": ids[positions] if len(positions) else [],
-                "field": [e[1] for e in parts.errors],
-                "value": _objects([e[2] for e in parts.errors]),
-                "message": [e[3] for e in parts.errors],
-            },
-            index=frame.index.take(positions),
-            columns=list(ERROR_COLUMNS),
-        ),
+    pandas = _pandas()
+    positions = np.array([e[0] for e in entries], dtype=np.int64)
+    index = frame.index.take(positions)
+    columns = {
+        "patient_id": _objects(list(ids[positions])) if len(positions) else _objects([]),
+        "field": _objects([e[1] for e in entries]),
+        "value": _objects([e[2] for e in entries]),
+        "message": _objects([e[3] for e in entries]),
+    }
+    errors = pandas.DataFrame(
+        {k: pandas.Series(v, dtype=object, index=index) for k, v in columns.items()},
+        index=index,
+        columns=list(ERROR_COLUMNS),
     )
+    errors["_position"] = positions
+    return cast("pd.DataFrame", errors)
 
 
 def _evaluate(
@@ -648,6 +641,7 @@ def _run_part(task: tuple[Any, ...]) -> tuple[FrameResult, dict[int, frozenset[s
     out, parts = _evaluate(frame, names, ids, repeated, rulebase, errors, watch, False)
     out._frame = None  # the parent has it
     out.long["_position"] += start
+    out.errors["_position"] += start
     return out, {p + start: fired for p, fired in parts.row_fired.items()}
 
 
@@ -780,3 +774,32 @@ def evaluate_many(
             RowError(str(position), f"a profile is a mapping, not {type(profile).__name__}")
         )
     return result
+
+
+def columnar_trace(
+    frame: pd.DataFrame, rulebase: Rulebase | None = None
+) -> list[tuple[dict[str, Any], frozenset[str]] | None]:
+    """For each row, the facts and fired rules of the columnar engine (None: invalid row).
+
+    For checking the engine against :func:`mbc_rules.facts.derive_facts` and the matchers;
+    it keeps every row's facts, so it is not for large frames.
+    """
+    import numpy as np
+
+    rulebase = rulebase or Rulebase.bundled()
+    state = _engines(rulebase)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        names = _columns(frame, "ignore")
+    positions = {str(c): i for i, c in enumerate(frame.columns)}
+    columns = {name: encode_series(name, frame.iloc[:, positions[name]]) for name in names}
+    read = state.validator.read(columns, len(frame))
+    rows = np.flatnonzero(~read.invalid)
+    facts = state.engine.facts(read, rows)
+    fired = state.engine.masks(facts, len(rows))
+    out: list[tuple[dict[str, Any], frozenset[str]] | None] = [None] * len(frame)
+    for index, row in enumerate(rows):
+        row_facts = {name: values[codes[index]] for name, (codes, values) in facts.items()}
+        ids = frozenset(state.engine.rule_ids[j] for j in np.flatnonzero(fired[index]))
+        out[int(row)] = (row_facts, ids)
+    return out

@@ -176,9 +176,10 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     if isinstance(dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy(dtype=np.int64)
         cells = list(series.cat.categories)
-    elif isinstance(dtype, pd.ArrowDtype) and field in LIST_FIELDS:
-        values = series.to_numpy(dtype=object)
-        return _encode_objects(field, values)
+    elif isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
+        from mbc_rules.cohort.arrow import encode_arrow
+
+        return _blank_as_missing(encode_arrow(field, series))
     elif dtype != object:
         codes_, uniques = pd.factorize(series, use_na_sentinel=True)
         codes = np.asarray(codes_, dtype=np.int64)

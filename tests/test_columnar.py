@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import warnings
 
 import numpy as np
@@ -18,11 +19,11 @@ from mbc_rules.engine import _import_durable
 from mbc_rules.facts import derive_facts
 from mbc_rules.rank import CATEGORY_ORDER
 
-from .strategies import profiles
+from .strategies import profiles, random_profile
 
 ENGINES = ["python", "compiled", *(["durable"] if _import_durable() is not None else [])]
-BATCH = 20
-BATCHES = 5
+BATCH = 250
+BATCHES = 20  # 5,000 profiles
 
 
 def _options(evaluation: object) -> list[tuple[object, ...]]:
@@ -43,16 +44,7 @@ def _long_rows(long: pd.DataFrame, label: object) -> list[tuple[object, ...]]:
     ]
 
 
-@pytest.mark.slow
-@settings(
-    max_examples=BATCHES,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(st.lists(profiles(), min_size=BATCH, max_size=BATCH))
-def test_four_paths_give_identical_results(batch: list[dict[str, object]]) -> None:
-    """durable-rules, the plain-Python and the compiled matchers, and the columnar engine."""
+def _check_four_paths(batch: list[dict[str, object]]) -> None:
     rulebases = {engine: Rulebase.bundled(engine=engine) for engine in ENGINES}  # type: ignore[arg-type]
     reference = rulebases[ENGINES[-1]]
     frame = pd.DataFrame(batch)
@@ -73,6 +65,33 @@ def test_four_paths_give_identical_results(batch: list[dict[str, object]]) -> No
         wide = out.wide.iloc[position]
         for option in expected.options:
             assert wide[option.category] == option.rank
+
+
+@pytest.mark.slow
+@settings(max_examples=BATCHES, deadline=None, derandomize=True)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_four_paths_give_identical_results(seed: int) -> None:
+    """durable-rules, the plain-Python and compiled matchers and the columnar engine agree.
+
+    5,000 profiles with histories (every generated fact, every rule), in batches of 250.
+    """
+    rng = random.Random(seed)
+    _check_four_paths([random_profile(rng) for _ in range(BATCH)])
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+@given(st.lists(profiles(), min_size=1, max_size=20))
+def test_four_paths_agree_on_drawn_profiles(batch: list[dict[str, object]]) -> None:
+    """The same from hypothesis' own strategies, which shrink a failure to its core."""
+    _check_four_paths(batch)
 
 
 def test_every_fact_equals_derive_facts(bundled: Rulebase) -> None:

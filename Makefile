@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 VENV313 := .venv313
 
-.PHONY: demo test bench docs lint typecheck pytest pytest-py313 clean
+.PHONY: demo test bench bench-service docs lint typecheck pytest pytest-py313 clean screenshots mutation
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,19 +19,34 @@ demo: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/service.py
+
+bench-service: $(BIN)/.installed
+	$(BIN)/python benchmarks/service.py
+
+# The notebook view as a browser draws it (docs/images/); needs Chromium from the system's
+# packages (apt-get install chromium). Not part of `make test`.
+screenshots: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[screenshots]'
+	$(BIN)/python tools/screenshots.py
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m mbc_rules.docs docs
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff format --check src tests examples benchmarks
-	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks tools
+	$(BIN)/ruff check src tests examples benchmarks tools
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+# The coverage floor is fail_under in pyproject.toml ([tool.coverage.report]).
 pytest: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=mbc_rules --cov-report=term:skip-covered
+
+# Deliberate breakages that the fast suite must catch (tools/mutation.py lists them and why).
+mutation: $(BIN)/.installed
+	$(BIN)/python tools/mutation.py
 
 $(VENV313)/.installed: pyproject.toml
 	$(PYTHON313) -m venv $(VENV313)

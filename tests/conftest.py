@@ -15,7 +15,7 @@ RULES_DIR = ROOT / "rules"
 # The source texts are not shipped; CI clones the repository beside ../shared as here.
 SOURCES_DIR = ROOT.parent / "shared" / "sources"
 
-ENGINES = ["python", "durable"] if _import_durable() is not None else ["python"]
+ENGINES = ["python", "compiled", *(["durable"] if _import_durable() is not None else [])]
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -6,13 +6,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mbc_rules import Rulebase
+from mbc_rules.bundled import bundled_vocabulary
 from mbc_rules.vocabulary import COMPLICATIONS, SITES
 
 STATUS = st.sampled_from(["positive", "negative", "unknown"])
-AGENT_IDS = sorted(
-    a.id for a in Rulebase.bundled(engine="python").vocabulary.agents.values() if a.kind == "drug"
-)
+AGENT_IDS = sorted(a.id for a in bundled_vocabulary().agents.values() if a.kind == "drug")
 
 
 @st.composite

@@ -38,16 +38,46 @@ def test_evaluate_json_is_the_library_result() -> None:
     import yaml
 
     expected = Rulebase.bundled().evaluate(yaml.safe_load(EXAMPLE.read_text()))
-    assert Evaluation.model_validate_json(out) == expected
+    data = json.loads(out)
+    tests = data.pop("informative_tests")
+    assert Evaluation.model_validate(data).model_dump_json() == expected.model_dump_json()
+    # The tests that would change the answer travel with it, with their directions.
+    pik3ca = next(t for t in tests if t["status"] == "pik3ca_status")
+    assert pik3ca["outcomes"][0]["agents_appear"] == ["alpelisib"]
+    brca = next(t for t in tests if t["status"] == "brca_status")
+    moves = {m["category"]: m["direction"] for m in brca["outcomes"][0]["rank_changes"]}
+    assert moves["chemotherapy"] == "up"
+    assert "down" in moves.values()
+
+
+def test_the_json_of_evaluate_follows_the_report_schema() -> None:
+    import jsonschema
+
+    _, schema_text, _ = run("schema", "report")
+    schema = json.loads(schema_text)
+    assert "informative_tests" in schema["required"]
+    direction = schema["$defs"]["RankChange"]["properties"]["direction"]
+    assert direction["enum"] == ["up", "down"]
+    status, out, _ = run("evaluate", str(EXAMPLE), "--json")
+    assert status == 0
+    jsonschema.validate(json.loads(out), schema)
+    bad = json.loads(out)
+    bad["informative_tests"][0]["outcomes"][0]["rank_changes"] = [
+        {"category": "chemotherapy", "rank_now": 2, "rank_then": 1, "direction": "sideways"}
+    ]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
 
 
 def test_evaluate_table_from_stdin_json() -> None:
     profile = {"er_status": "negative", "pr_status": "negative", "her2_status": "negative"}
     status, out, _ = run("evaluate", "-", stdin=json.dumps(profile))
     assert status == 0
-    first = out.splitlines()[0].split()
-    assert first[:3] == ["1", "chemotherapy", "preferred"]
-    assert "not recommended: hormone_therapy" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("Patient (no id): receptors ER negative, PR negative, HER2 negative")
+    first = next(line for line in lines if line.startswith("1 "))
+    assert first.split()[:3] == ["1", "chemotherapy", "preferred"]
+    assert "Not recommended:\n- hormone therapy: " in out
 
 
 @pytest.mark.parametrize(
@@ -113,7 +143,7 @@ def test_python_dash_m_and_the_console_script() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "hormone_therapy" in done.stdout
+    assert "hormone therapy" in done.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "mbc_rules", "schema", "nothing"],
         capture_output=True,
@@ -122,3 +152,116 @@ def test_python_dash_m_and_the_console_script() -> None:
     )
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
+
+
+def test_version_names_the_package_the_rule_content_and_its_hash() -> None:
+    status, out, _ = run("--version")
+    assert status == 0
+    rulebase = Rulebase.bundled()
+    assert out.startswith("mbc-rules 0.")
+    assert f"rules {rulebase.version}" in out
+    assert rulebase.content_hash in out
+
+
+def test_the_table_names_the_patient_and_gives_the_advice() -> None:
+    status, out, _ = run("evaluate", str(EXAMPLE))
+    assert status == 0
+    assert out.startswith("Patient example-1: receptors ER positive, PR positive, HER2 negative")
+    assert "progressed on letrozole (progressed, for metastatic disease)" in out
+    assert "\nAdvice:\n- " in out
+    # The unknown PIK3CA status is a test that would add alpelisib.
+    assert "PIK3CA mutation: if a PIK3CA mutation in the tumour: adds alpelisib" in out
+    # Class placeholders read as classes, never as ids.
+    assert "cdk4_6_inhibitor" not in out
+    assert "a CDK4/6 inhibitor" in out
+
+
+def test_markdown_report_is_a_page_to_paste() -> None:
+    status, out, _ = run("evaluate", str(EXAMPLE), "--format", "markdown")
+    assert status == 0
+    assert out.startswith("## Treatment options: patient example-1\n")
+    assert "| rank | option | tier | drugs and regimens | sources |" in out
+    assert "### Tests that would change the answer" in out
+    # Every option has its own section with quoted sources.
+    import yaml
+
+    result = Rulebase.bundled().evaluate(yaml.safe_load(EXAMPLE.read_text()))
+    assert out.count("\n### ") >= len(result.options)
+    assert "\n> " in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"er_status: positive\nnote: caf\xe9\n",
+            "line 2: not UTF-8 text (byte 0xe9 at offset 29)",
+        ),
+        (b"er_status: positive\ner_status: negative\n", "line 2: duplicate key 'er_status'"),
+        (b'{"er_status": "positive", "er_status": "negative"}', "duplicate key 'er_status'"),
+        (b"", "the file is empty"),
+        (b"  \n\n", "the file is empty"),
+        (b"# only a comment\n", "the file is empty"),
+        (b"er_status: [positive\n", "not valid YAML or JSON"),
+        (b"!!python/object:os.system {}\n", "the tag"),
+    ],
+)
+def test_every_file_error_is_one_line_with_exit_1(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "profile.yaml"
+    path.write_bytes(content)
+    status, out, err = run("evaluate", str(path))
+    assert (status, out) == (1, "")
+    assert err.count("\n") == 1, err
+    assert message in err
+    assert str(path) in err
+    assert "Traceback" not in err
+
+
+def test_a_non_utf8_file_through_the_installed_command(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("er_status: positive\nnote: Ménard\n".encode("latin-1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "mbc_rules", "evaluate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"mbc-rules: {path}, line 2: not UTF-8 text (byte 0xe9 at offset 27); "
+        "save the file as UTF-8\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ('{"er_stauts": "positive"}', "er_stauts: Extra inputs are not permitted (did you mean "),
+        ('{"menopause_status": "postmenopausal"}', "did you mean 'menopausal_status'?"),
+        (
+            '{"prior_therapies": [{"agent": "letrozole", "outcom": "progressed"}]}',
+            "prior_therapies.0.outcom: Extra inputs are not permitted (did you mean 'outcome'?)",
+        ),
+        ('{"er_status": "postive"}', "got 'postive' (did you mean 'positive'?)"),
+    ],
+)
+def test_misspelt_fields_and_values_get_did_you_mean(stdin: str, message: str) -> None:
+    status, out, err = run("evaluate", "-", stdin=stdin)
+    assert (status, out) == (1, "")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_lint_says_whether_and_how_many_excerpts_it_checked() -> None:
+    status, out, _ = run("lint")
+    assert status == 0
+    assert "excerpts not checked against the source texts (give --sources DIR)" in out
+    sources = Path("/work/shared/sources")
+    if not sources.is_dir():
+        pytest.skip("the source texts are not on this machine")
+    status, out, _ = run("lint", "--sources", str(sources))
+    assert status == 0
+    excerpts = sum(len(r.citations) for r in Rulebase.bundled().rules)
+    assert f"{excerpts} excerpts checked word for word against the source texts" in out

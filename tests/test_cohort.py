@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from mbc_rules import Rulebase, evaluate_frame, evaluate_many
+from mbc_rules import Rulebase, evaluate, evaluate_frame, evaluate_many
 from mbc_rules.rank import CATEGORY_ORDER
 
 STATUSES = ("positive", "negative", "unknown")
 SITES = ("bone", "liver", "lung", "brain", "soft_tissue")
 
 
-def synthetic(n: int, seed: int = 7) -> list[dict[str, object]]:
+def synthetic(n: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [
         {
@@ -37,10 +38,8 @@ def test_evaluate_many_matches_one_by_one(bundled: Rulebase) -> None:
     cohort = evaluate_many(profiles)
     assert list(cohort.evaluations) == [p["patient_id"] for p in profiles]
     for profile in profiles:
-        again = bundled.evaluate(profile)
-        assert cohort.evaluations[str(profile["patient_id"])].model_dump_json() == (
-            again.model_dump_json()
-        )
+        evaluation = cohort.evaluations[str(profile["patient_id"])]
+        assert evaluation.model_dump_json() == bundled.evaluate(profile).model_dump_json()
 
 
 def test_evaluate_many_raises_or_collects() -> None:
@@ -56,7 +55,11 @@ def test_evaluate_many_raises_or_collects() -> None:
 
 def test_frame_with_bad_rows_gives_results_and_an_errors_table() -> None:
     rows = synthetic(10_000)
-    bad = {17: {"er_status": "HER2+"}, 4242: {"metastatic_sites": ["bones"]}, 9999: {"sex": 3}}
+    bad: dict[int, dict[str, Any]] = {
+        17: {"er_status": "HER2+"},
+        4242: {"metastatic_sites": ["bones"]},
+        9999: {"sex": 3},
+    }
     for index, change in bad.items():
         rows[index].update(change)
     rows[5]["pdl1_status"] = math.nan  # an empty cell: not given, so unknown
@@ -104,16 +107,74 @@ def test_frame_without_patient_ids_uses_the_index() -> None:
 
 
 def test_summary_counts_first_choices_and_rule_firings() -> None:
-    cohort = evaluate_many(synthetic(200))
+    rows = [*synthetic(200), {"patient_id": "bad", "er_status": "maybe"}]
+    cohort = evaluate_many(rows, errors="collect")
     summary = cohort.summary()
-    assert summary.patients == 200
-    firsts = sum(
-        len({o.category for o in r.options if o.rank == 1}) for r in cohort.evaluations.values()
-    )
-    assert sum(summary.first_choice.values()) == firsts
-    assert summary.rule_fired["palliative-care-alongside"] == 200
+    assert (summary.rows, summary.patients, summary.failed) == (201, 200, 1)
+    assert summary.totals.loc["failed", "patients"] == 1
+    firsts = [[o.category for o in r.options if o.rank == 1] for r in cohort.evaluations.values()]
+    for category, row in summary.first_choice.iterrows():
+        assert row["patients"] == sum(category in f for f in firsts)
+        assert row["alone"] == sum(f == [category] for f in firsts)
+    # Shares split a tied patient: they add up to the patients with any option, once each.
+    assert summary.first_choice["share"].sum() == pytest.approx(sum(1 for f in firsts if f))
+    assert summary.totals.loc["tied first place", "patients"] == sum(len(f) > 1 for f in firsts)
+    assert summary.rule_fired.loc["palliative-care-alongside", "patients"] == 200
     ax = summary.plot()
-    assert len(ax.patches) == len([c for c in summary.first_choice if summary.first_choice[c]])
+    assert len(ax.patches) == 2 * len(summary.first_choice)  # alone and tied segments
+    html = summary._repr_html_()
+    assert "201 rows</b>: 200 evaluated, 1 failed" in html
+
+
+def test_a_patient_with_two_tied_first_places_counts_once() -> None:
+    from mbc_rules.cohort_summary import summarise
+
+    base = evaluate({"er_status": "negative", "pr_status": "negative", "her2_status": "negative"})
+    first, second, *rest = base.options
+    tied = base.model_copy(
+        update={
+            "options": [
+                first.model_copy(update={"rank": 1}),
+                second.model_copy(update={"rank": 1}),
+                *[o.model_copy(update={"rank": o.rank}) for o in rest],
+            ]
+        }
+    )
+    summary = summarise([tied, base], failed=3)
+    table = summary.first_choice
+    assert table.loc[first.category, "patients"] == 2
+    assert table.loc[first.category, "alone"] == 1
+    assert table.loc[first.category, "tied"] == 1
+    assert table.loc[second.category, "patients"] == 1
+    assert table.loc[first.category, "share"] == pytest.approx(1.5)
+    assert table.loc[second.category, "share"] == pytest.approx(0.5)
+    assert table["share"].sum() == pytest.approx(2)  # two patients, not three first places
+    assert (summary.rows, summary.patients, summary.failed) == (5, 2, 3)
+
+
+def test_the_progress_bar_in_a_kernel_without_ipywidgets_is_the_text_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+    import sys
+    import types
+    import typing
+
+    import tqdm.std
+
+    from mbc_rules.cohort import rows as cohort
+
+    class Shell:
+        config: typing.ClassVar[dict[str, object]] = {"IPKernelApp": {}}
+
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: Shell()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name)
+    )
+    assert cohort._progress_bar() is tqdm.std.tqdm
 
 
 def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,11 @@
-"""The columnar cohort engine: the same answers as durable-rules, from frames as people have them."""
+"""The columnar cohort engine: durable-rules' answers, from frames as people have them."""
 
 from __future__ import annotations
 
 import math
 import random
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,11 @@ def _long_rows(long: pd.DataFrame, label: object) -> list[tuple[object, ...]]:
     return [
         (str(c), int(r), t, tuple(a), tuple(s))
         for c, r, t, a, s in zip(
-            mine["category"], mine["rank"], mine["tier"], mine["agents"], mine["source_ids"],
+            mine["category"],
+            mine["rank"],
+            mine["tier"],
+            mine["agents"],
+            mine["source_ids"],
             strict=True,
         )
     ]
@@ -95,7 +100,7 @@ def test_four_paths_agree_on_drawn_profiles(batch: list[dict[str, object]]) -> N
 
 
 def test_every_fact_equals_derive_facts(bundled: Rulebase) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"er_status": "positive", "metastatic_sites": ["bone", "liver"], "brain_metastases": "few"},
         {"sex": "male", "prior_therapies": [{"agent": "Femara", "outcome": "progressed"}]},
         {},
@@ -107,7 +112,9 @@ def test_every_fact_equals_derive_facts(bundled: Rulebase) -> None:
 
 def test_empty_frame() -> None:
     out = evaluate_frame(pd.DataFrame())
-    assert out.long.empty and out.wide.empty and out.errors.empty
+    assert out.long.empty
+    assert out.wide.empty
+    assert out.errors.empty
     assert list(out.errors.columns) == ["patient_id", "field", "value", "message"]
     out = evaluate_frame(pd.DataFrame(columns=["er_status"]))
     assert out.long.empty
@@ -152,9 +159,7 @@ def test_nan_and_empty_text_are_missing(bundled: Rulebase) -> None:
     assert out.errors.empty
     assert out.evaluation(1).profile.er_status == "unknown"
     assert out.evaluation(2).profile.er_status == "unknown"
-    assert out.evaluation(4).profile.metastatic_sites == ("bone", "lung") or list(
-        out.evaluation(4).profile.metastatic_sites
-    ) == ["bone", "lung"]
+    assert list(out.evaluation(4).profile.metastatic_sites) == ["bone", "lung"]
     expected = bundled.evaluate({"metastatic_sites": ["bone", "lung"]})
     assert _long_rows(out.long, 4) == _options(expected)
 
@@ -183,10 +188,10 @@ def test_bad_rows_go_to_the_errors_table_with_field_value_and_message() -> None:
     assert list(out.errors.columns) == ["patient_id", "field", "value", "message"]
     errors = out.errors
     assert list(errors.loc[[11], "value"]) == ["HER2+"]
-    assert "'HER2+'" in errors.loc[11, "message"]
+    assert "'HER2+'" in str(errors.loc[11, "message"])
     assert set(errors.loc[[12], "field"]) == {"metastatic_sites.0", "sex"}
     assert "3" in errors[errors["field"] == "sex"]["message"].iloc[0]
-    assert "male" in errors.loc[13, "message"]
+    assert "male" in str(errors.loc[13, "message"])
     # Failed rows keep their place in the wide table, with nothing offered.
     assert list(out.wide.index) == [10, 11, 12, 13]
     assert out.wide.loc[11, list(CATEGORY_ORDER)].isna().all()
@@ -226,9 +231,7 @@ def test_a_frame_as_people_have_it(bundled: Rulebase) -> None:
         {"er_status": "positive", "her2_status": "negative", "metastatic_sites": ["bone", "lung"]}
     )
     assert _long_rows(out.long, "r1") == _options(expected)
-    assert out.evaluation("r2").profile.metastatic_sites == ("liver", "bone") or list(
-        out.evaluation("r2").profile.metastatic_sites
-    ) == ["liver", "bone"]
+    assert list(out.evaluation("r2").profile.metastatic_sites) == ["liver", "bone"]
     with pytest.raises(Exception, match="mrn"):
         evaluate_frame(frame, extra="forbid")
 
@@ -278,10 +281,15 @@ def test_two_processes_give_the_same_tables() -> None:
 def test_evaluate_many_reads_models_and_mappings(bundled: Rulebase) -> None:
     from mbc_rules import PatientProfile
 
-    profiles = [PatientProfile(er_status="positive"), {"er_status": "negative", "pr_status": "negative"}]
+    profiles: list[PatientProfile | dict[str, Any]] = [
+        PatientProfile(er_status="positive"),
+        {"er_status": "negative", "pr_status": "negative"},
+    ]
     cohort = evaluate_many(profiles)
     assert list(cohort.evaluations) == ["0", "1"]
-    assert cohort.evaluations["1"].model_dump_json() == bundled.evaluate(profiles[1]).model_dump_json()
+    assert (
+        cohort.evaluations["1"].model_dump_json() == bundled.evaluate(profiles[1]).model_dump_json()
+    )
 
 
 def test_parquet_and_arrow_input(tmp_path: object, bundled: Rulebase) -> None:

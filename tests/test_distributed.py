@@ -34,7 +34,7 @@ def test_dask_local_cluster_with_two_worker_processes_matches_serial() -> None:
     rulebase = Rulebase.bundled()
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -32,8 +32,8 @@ def test_a_profile_that_matches_no_rule_gives_an_empty_answer(tmp_path: Path) ->
     for engine in ENGINES:
         local = Rulebase.load(tmp_path, engine=engine)  # type: ignore[arg-type]
         result = local.evaluate({"her2_status": "negative", "er_status": "negative"})
-        assert result.options == []
-        assert result.fired_rules == []
+        assert result.options == ()
+        assert result.fired_rules == ()
 
 
 @pytest.mark.skipif(_import_durable() is None, reason="durable-rules does not import here")

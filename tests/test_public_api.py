@@ -10,7 +10,12 @@ EXPECTED = {
     "CohortResult",
     "EngineError",
     "Evaluation",
+    "Explanation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
+    "Html",
+    "InformativeTest",
     "MbcRulesError",
     "NotRecommendedItem",
     "PatientProfile",
@@ -25,6 +30,11 @@ EXPECTED = {
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "explain",
+    "informative_tests",
+    "show",
+    "read_fhir",
+    "read_fhir_many",
 }
 
 
@@ -35,5 +45,5 @@ def test_all_is_exactly_the_public_surface() -> None:
 
 
 def test_every_error_shares_one_root() -> None:
-    for name in ("EngineError", "RulebaseError", "UnknownAgentError"):
+    for name in ("EngineError", "RulebaseError", "UnknownAgentError", "FhirReadError"):
         assert issubclass(getattr(mbc_rules, name), mbc_rules.MbcRulesError)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from mbc_rules import Evaluation, Rulebase, evaluate
 
 PROFILE = {
@@ -26,6 +29,7 @@ def test_json_round_trip_is_unchanged(rulebase: Rulebase) -> None:
     )
     text = result.model_dump_json()
     again = Evaluation.model_validate_json(text)
+    assert again.model_dump_json() == text
     assert again == result
     assert again.model_dump_json() == text
 
@@ -34,12 +38,12 @@ def test_the_result_carries_its_trace_and_rulebase_identity(bundled: Rulebase) -
     result = bundled.evaluate(PROFILE)
     assert result.rulebase_version == bundled.version
     assert len(result.rulebase_hash) == 64
-    assert result.fired_rules == [
-        r for r in result.fired_rules if r in {x.id for x in bundled.rules}
-    ]
+    assert result.fired_rules == tuple(
+        r.id for r in bundled.rules if r.id in set(result.fired_rules)
+    )
     for option in result.options:
         assert set(option.rule_ids) <= set(result.fired_rules)
-        assert option.source_ids == sorted({c.source for c in option.citations})
+        assert option.source_ids == tuple(sorted({c.source for c in option.citations}))
     assert "not medical advice" in result.disclaimer
 
 
@@ -49,3 +53,29 @@ def test_a_male_patient_is_told_the_sources_were_written_for_women() -> None:
         for c in evaluate({**PROFILE, "sex": "male", "menopausal_status": "unknown"}).caveats
     )
     assert not any("mainly for women" in c for c in evaluate(PROFILE).caveats)
+
+
+def test_different_results_are_unequal(bundled: Rulebase) -> None:
+    first = bundled.evaluate(PROFILE)
+    other = bundled.evaluate({**PROFILE, "her2_status": "positive"})
+    assert first != other
+    assert first != first.model_copy(update={"caveats": ("another caveat",)})
+    assert first == Evaluation.model_validate_json(first.model_dump_json())
+
+
+def test_one_result_cannot_change_another_patients_answer(bundled: Rulebase) -> None:
+    # Regression: ranked answers are cached per set of fired rules, and results once shared
+    # their inner lists, so appending to one patient's agents changed the next patient's.
+    first = bundled.evaluate({**PROFILE, "patient_id": "one"})
+    before = bundled.evaluate({**PROFILE, "patient_id": "two"}).model_dump_json()
+    option = first.options[0]
+    with pytest.raises(AttributeError):
+        option.agents.append("X")  # type: ignore[attr-defined,unused-ignore]
+    with pytest.raises(ValidationError):
+        option.agents = ("X",)  # type: ignore[misc,unused-ignore]
+    dumped = first.model_dump()
+    dumped["options"][0]["rationale"] = ["X"]
+    copied = first.model_copy(update={"caveats": ("X",)})
+    assert copied.options is first.options  # shared, and safe to share: nothing can change it
+    assert bundled.evaluate({**PROFILE, "patient_id": "two"}).model_dump_json() == before
+    assert "X" not in bundled.evaluate({**PROFILE, "patient_id": "three"}).options[0].agents

@@ -43,7 +43,7 @@ def test_a_good_local_rule_set_loads_beside_the_bundled_one(tmp_path: Path) -> N
     write_rules(tmp_path, "local.yaml", GOOD_RULE)
     local = Rulebase.load(tmp_path)
     assert [r.id for r in local.rules] == ["local-rule"]
-    assert local.evaluate({"her2_status": "positive"}).fired_rules == ["local-rule"]
+    assert local.evaluate({"her2_status": "positive"}).fired_rules == ("local-rule",)
     bundled = Rulebase.bundled()
     assert "local-rule" not in bundled.evaluate({"her2_status": "positive"}).fired_rules
 

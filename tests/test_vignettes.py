@@ -127,13 +127,16 @@ VIGNETTES = [
     Vignette(
         "triple negative, PD-L1 negative",
         {**TNBC, "pdl1_status": "negative"},
+        offered=("chemotherapy",),
         not_offered=("immunotherapy",),
+        not_recommended=("hormone_therapy",),
         no_drugs=("pembrolizumab", "atezolizumab"),
     ),
     # Immunotherapy is for triple-negative disease only.
     Vignette(
         "hr-positive, PD-L1 positive",
         {**HR_POS_HER2_NEG, "pdl1_status": "positive"},
+        offered=("hormone_therapy",),
         not_offered=("immunotherapy",),
     ),
     # YSC: HER2+ "All therapies will involve the use of anti-HER2 treatment".
@@ -238,16 +241,21 @@ VIGNETTES = [
     Vignette(
         "PIK3CA unknown, progressed on an aromatase inhibitor",
         {**HR_POS_HER2_NEG, **POST, **progressed("anastrozole")},
+        offered=("hormone_therapy", "targeted_therapy"),
         no_drugs=("alpelisib",),
+        advice=("tumour_testing",),
     ),
     Vignette(
         "PIK3CA mutation, premenopausal",
         {**HR_POS_HER2_NEG, **PRE, "pik3ca_status": "positive", **progressed("anastrozole")},
+        offered=("hormone_therapy",),
         no_drugs=("alpelisib",),
     ),
     Vignette(
         "PIK3CA mutation, no aromatase inhibitor yet",
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive"},
+        offered=("hormone_therapy",),
+        first="hormone_therapy",
         no_drugs=("alpelisib",),
     ),
     # ACS: "no longer responding to any hormone drugs, chemotherapy is usually the next step".
@@ -308,7 +316,9 @@ VIGNETTES = [
     Vignette(
         "BRCA unknown, after chemotherapy",
         {**HR_POS_HER2_NEG, "prior_therapies": [{"agent": "docetaxel", "outcome": "completed"}]},
+        offered=("hormone_therapy",),
         no_drugs=("olaparib", "talazoparib"),
+        advice=("tumour_testing",),
     ),
     # ACS: TNBC + BRCA no longer responding to common chemo: platinum drugs.
     Vignette(
@@ -321,7 +331,9 @@ VIGNETTES = [
     Vignette(
         "triple negative, no chemotherapy yet",
         {**TNBC},
+        offered=("chemotherapy",),
         no_drugs=("sacituzumab_govitecan", "cisplatin", "carboplatin"),
+        not_recommended=("hormone_therapy",),
     ),
     Vignette(
         "hr-positive HER2-negative after chemotherapy",
@@ -469,7 +481,7 @@ VIGNETTES = [
 
 
 def agents_of(result: Evaluation) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for option in result.options:
         names.update(option.agents)
         names.update(a for regimen in option.regimens for a in regimen.agents)
@@ -479,6 +491,16 @@ def agents_of(result: Evaluation) -> set[str]:
 def test_there_are_at_least_forty_vignettes() -> None:
     assert len(VIGNETTES) >= 40
     assert len({v.name for v in VIGNETTES}) == len(VIGNETTES)
+
+
+def test_every_vignette_expects_something_present() -> None:
+    # A vignette of absences alone passes on an empty answer.
+    vague = [
+        v.name
+        for v in VIGNETTES
+        if not (v.offered or v.first or v.drugs or v.not_recommended or v.advice or v.tiers)
+    ]
+    assert vague == []
 
 
 @pytest.mark.parametrize("vignette", VIGNETTES, ids=lambda v: v.name)

@@ -17,11 +17,13 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import json, mbc_rules
-from mbc_rules.rulebase import bundled_rules_dir
+from mbc_rules.bundled import bundled_rules_dir
+from mbc_rules.service import error_schema, response_schema
 r = mbc_rules.evaluate({"er_status": "negative", "pr_status": "negative"})
 print(json.dumps({"file": mbc_rules.__file__, "rules": str(bundled_rules_dir()),
                   "first": r.options[0].category, "version": r.rulebase_version,
-                  "typed": (bundled_rules_dir().parent / "py.typed").is_file()}))
+                  "typed": (bundled_rules_dir().parent / "py.typed").is_file(),
+                  "schemas": [response_schema()["title"], error_schema()["title"]]}))
 """
 
 
@@ -61,3 +63,4 @@ def test_the_wheel_installs_and_evaluates_with_its_bundled_rules(tmp_path: Path)
     assert report["rules"].startswith(str(env_dir))
     assert report["first"] == "chemotherapy"
     assert report["typed"] is True
+    assert report["schemas"] == ["CDS Hooks 2.0 service response", "mbc-rules service error"]

@@ -15,25 +15,28 @@ from typing import Any
 
 from mbc_rules._version import __version__
 from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
+from mbc_rules.display import Html
 from mbc_rules.errors import (
     EngineError,
+    FhirReadError,
     MbcRulesError,
     Problem,
     RulebaseError,
     UnknownAgentError,
 )
-from mbc_rules.profile import PatientProfile, PriorTherapy, set_default_vocabulary
+from mbc_rules.explain import Explanation
+from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
+from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.result import (
     AdviceItem,
     CitedSource,
     Evaluation,
+    InformativeTest,
     NotRecommendedItem,
     RegimenOption,
     TreatmentOption,
 )
-from mbc_rules.rulebase import Rulebase, bundled_vocabulary
-
-set_default_vocabulary(bundled_vocabulary)
+from mbc_rules.rulebase import Rulebase
 
 __all__ = [
     "AdviceItem",
@@ -41,7 +44,12 @@ __all__ = [
     "CohortResult",
     "EngineError",
     "Evaluation",
+    "Explanation",
+    "FhirReadError",
+    "FhirReading",
     "FrameResult",
+    "Html",
+    "InformativeTest",
     "MbcRulesError",
     "NotRecommendedItem",
     "PatientProfile",
@@ -56,6 +64,11 @@ __all__ = [
     "evaluate",
     "evaluate_frame",
     "evaluate_many",
+    "explain",
+    "informative_tests",
+    "read_fhir",
+    "read_fhir_many",
+    "show",
 ]
 
 
@@ -72,3 +85,42 @@ def evaluate(profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
         pydantic.ValidationError: the profile is invalid; the error names the field.
     """
     return Rulebase.bundled().evaluate(profile)
+
+
+def explain(result: Evaluation, subject: str, rulebase: Rulebase | None = None) -> Explanation:
+    """Why ``subject`` (a category, or a drug by any name) is or is not among ``result``'s options.
+
+    Args:
+        result: an evaluation (also one read back from JSON).
+        subject: a category, or a drug or procedure by id, generic, brand or alias name.
+        rulebase: the rulebase that produced ``result``; the bundled one when omitted.
+
+    Raises:
+        UnknownAgentError: ``subject`` is neither a category nor a known agent.
+        MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
+    """
+    return (rulebase or Rulebase.bundled()).explain(result, subject)
+
+
+def informative_tests(
+    result: Evaluation, rulebase: Rulebase | None = None
+) -> tuple[InformativeTest, ...]:
+    """For each status ``result``'s profile leaves unknown, the values that change the answer.
+
+    Args:
+        result: an evaluation (also one read back from JSON).
+        rulebase: the rulebase that produced ``result``; the bundled one when omitted.
+
+    Raises:
+        MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
+    """
+    return (rulebase or Rulebase.bundled()).informative_tests(result)
+
+
+def show(result: Evaluation, rulebase: Rulebase | None = None) -> Html:
+    """``result`` for a notebook: a ranked table with citations and informative tests.
+
+    Raises:
+        MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
+    """
+    return Html((rulebase or Rulebase.bundled()).html(result))

@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,9 +17,15 @@ from typing import Any, TextIO
 import yaml
 from pydantic import ValidationError
 
+from mbc_rules._version import __version__
+from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.errors import MbcRulesError, RulebaseError
-from mbc_rules.result import Evaluation
-from mbc_rules.rulebase import Rulebase, bundled_rules_dir
+from mbc_rules.fhir import FhirReading, read_fhir
+from mbc_rules.load import parse_yaml
+from mbc_rules.profile import PatientProfile, describe_validation_error
+from mbc_rules.report import evaluation_markdown, evaluation_text
+from mbc_rules.result import EvaluationReport
+from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 
 EXIT_USAGE = 2
@@ -32,16 +37,46 @@ class UserError(Exception):
 
 
 def _read_profile(path: str) -> dict[str, Any]:
+    name = "standard input" if path == "-" else path
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+    except AttributeError:  # a text-only stdin (tests, some embedders)
+        raw = sys.stdin.read().encode("utf-8")
+    return _profile_data(raw, name)
+
+
+def _profile_data(raw: bytes, name: str) -> dict[str, Any]:
+    """The mapping a profile file holds; every way the file can be wrong is one message."""
     try:
-        data = yaml.safe_load(text)  # YAML is a superset of JSON: both are read here
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UserError(
+            f"{name}, line {line}: not UTF-8 text (byte "
+            f"0x{raw[error.start]:02x} at offset {error.start}); "
+            "save the file as UTF-8"
+        ) from error
+    if not text.strip():
+        raise UserError(f"{name}: the file is empty; a profile is a mapping of fields")
+    try:
+        data, problems = parse_yaml(text)  # YAML is a superset of JSON: both are read here
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        what = error.problem or error.context
+        raise UserError(f"{name}{where}: not valid YAML or JSON: {what}") from error
     except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML or JSON: {error}") from error
+        raise UserError(f"{name}: not valid YAML or JSON: {error}") from error
+    if problems:
+        line, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(f"{name}, line {line}: {message}{more}")
+    if data is None:
+        raise UserError(f"{name}: the file is empty (no data); a profile is a mapping of fields")
     if not isinstance(data, dict):
-        raise UserError(f"{path}: a profile is a mapping of fields, not {type(data).__name__}")
+        raise UserError(f"{name}: a profile is a mapping of fields, not {type(data).__name__}")
     return data
 
 
@@ -51,38 +86,107 @@ def _rulebase(args: argparse.Namespace) -> Rulebase:
     return Rulebase.bundled()
 
 
-def _print_table(result: Evaluation, out: TextIO) -> None:
-    for option in result.options:
-        agents = ", ".join(option.agents) or "-"
-        out.write(f"{option.rank:>2}  {option.category:<24} {option.tier:<12} {agents}\n")
-        for regimen in option.regimens:
-            out.write(f"{'':<40}regimen: {regimen.name}\n")
-        for citation in option.citations[:2]:
-            quote = textwrap.shorten(citation.excerpt, 90)
-            out.write(f'{"":<4}[{citation.source}] {citation.section}: "{quote}"\n')
-    for item in result.not_recommended:
-        what = item.category or ", ".join(item.agents)
-        out.write(f"\nnot recommended: {what}: {item.reason}\n")
-    for test in result.informative_tests:
-        values = ", ".join(o.value for o in test.outcomes)
-        out.write(f"\ninformative test: {test.status} (the answer changes if {values})\n")
-    for caveat in result.caveats:
-        out.write(f"\nnote: {caveat}\n")
-    out.write(f"\n{result.disclaimer}\n")
+def _fhir_record(path: str) -> object | None:
+    """The parsed JSON when ``path`` holds a FHIR Bundle or resource array, else None."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).lstrip()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+    if not head.startswith((b"{", b"[")):
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (ValueError, RecursionError, OSError):
+        return None  # not JSON: read as a profile, which reports the problem
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        return data
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(item, dict) and "resourceType" in item for item in data[:20])
+    ):
+        return data
+    return None
+
+
+def _read_fhir(args: argparse.Namespace, record: object) -> FhirReading:
+    return read_fhir(
+        record,
+        patient=getattr(args, "patient", None),
+        conflicts=getattr(args, "conflicts", "report"),
+        rulebase=_rulebase(args),
+    )
+
+
+def _print_problems(reading: FhirReading, out: TextIO) -> None:
+    for conflict in reading.conflicts:
+        out.write(f"conflict: {conflict}\n")
+    for warning in reading.warnings:
+        out.write(f"warning: {warning}\n")
+    if reading.conflicts or reading.warnings:
+        out.write("\n")
+
+
+def _evaluate_input(args: argparse.Namespace, out: TextIO) -> PatientProfile | dict[str, Any]:
+    """The profile to evaluate: a profile file, or a FHIR record read (its problems shown)."""
+    record = _fhir_record(args.profile)
+    if record is None:
+        return _read_profile(args.profile)
+    reading = _read_fhir(args, record)
+    as_json = args.json or getattr(args, "format", None) == "json"
+    _print_problems(reading, sys.stderr if as_json else out)
+    return reading.profile
+
+
+def _read(args: argparse.Namespace, out: TextIO) -> int:
+    record = _fhir_record(args.record)
+    reading = _read_fhir(args, record if record is not None else args.record)
+    if args.json:
+        out.write(reading.model_dump_json(indent=2) + "\n")
+        return 0
+    profile = reading.profile
+    for name in PatientProfile.model_fields:
+        if name == "prior_therapies":
+            continue
+        value = getattr(profile, name)
+        if name not in profile.model_fields_set and name != "patient_id":
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        out.write(f"{name:<28} {shown:<28} {', '.join(reading.provenance.get(name, ()))}\n")
+    unset = [n for n in PatientProfile.model_fields if n not in profile.model_fields_set]
+    if "prior_therapies" in profile.model_fields_set:
+        out.write("prior_therapies:\n")
+        for index, therapy in enumerate(profile.prior_therapies or []):
+            refs = reading.provenance.get(f"prior_therapies[{index}]", ())
+            out.write(
+                f"  {therapy.agent:<26} {therapy.outcome:<11} {therapy.setting:<11} "
+                f"{', '.join(refs[:3])}{' ...' if len(refs) > 3 else ''}\n"
+            )
+    out.write(f"unknown (no resource gives them): {', '.join(unset) or 'none'}\n\n")
+    _print_problems(reading, out)
+    return 0
 
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
-    if args.json:
-        out.write(result.model_dump_json(indent=2) + "\n")
+    rulebase = _rulebase(args)
+    result = rulebase.evaluate(_evaluate_input(args, out))
+    tests = rulebase.informative_tests(result)
+    form = "json" if args.json else args.format
+    if form == "json":
+        out.write(EvaluationReport.of(result, tests).model_dump_json(indent=2) + "\n")
+    elif form == "markdown":
+        out.write(evaluation_markdown(result, tests, rulebase.report_context))
     else:
-        _print_table(result, out)
+        out.write(evaluation_text(result, tests, rulebase.report_context))
     return 0
 
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
-    result = _rulebase(args).evaluate(_read_profile(args.profile))
-    explanation = result.explain(args.subject)
+    rulebase = _rulebase(args)
+    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
 
@@ -91,7 +195,18 @@ def _lint(args: argparse.Namespace, out: TextIO) -> int:
     directory = Path(args.rules_dir) if args.rules_dir else bundled_rules_dir()
     # RulebaseError lists every problem, excerpts not found in the source texts among them.
     rulebase = Rulebase.load(directory, sources_dir=args.sources)
-    out.write(f"{directory}: {len(rulebase.rules)} rules, no problems\n")
+    rules = len(rulebase.rules)
+    if args.sources:
+        excerpts = sum(len(rule.citations) for rule in rulebase.rules)
+        out.write(
+            f"{directory}: {rules} rules, no problems; {excerpts} excerpts checked word for "
+            f"word against the source texts in {args.sources}\n"
+        )
+    else:
+        out.write(
+            f"{directory}: {rules} rules, no problems; excerpts not checked against the source "
+            "texts (give --sources DIR)\n"
+        )
     return 0
 
 
@@ -118,6 +233,78 @@ def _sources(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def version_text() -> str:
+    """The package version, and the version and content hash of the bundled rules."""
+    rulebase = Rulebase.bundled()
+    return (
+        f"mbc-rules {__version__}; rules {rulebase.version} "
+        f"(content sha256 {rulebase.content_hash}); engine {rulebase.engine}"
+    )
+
+
+class _ShowVersionError(Exception):
+    """Raised by ``--version`` so that ``main`` prints to its own output stream."""
+
+
+class _VersionAction(argparse.Action):
+    # argparse's own version action wants the text when the parser is built; loading the
+    # rules for it would slow every command down.
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        raise _ShowVersionError
+
+
+def _fhir_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--patient", help="FHIR input: the Patient id to read, when it holds several"
+    )
+    parser.add_argument(
+        "--conflicts",
+        choices=["report", "latest"],
+        default="report",
+        help="FHIR input: disagreeing resources leave a field unknown (report), or the latest wins",
+    )
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from mbc_rules.service.app import ServiceConfig, serve, trusted_issuers
+        from mbc_rules.service.auth import KeyFileError
+    except ImportError as error:
+        raise UserError(
+            f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
+        ) from None
+    rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
+    try:
+        verifier = trusted_issuers(args.trust)
+    except KeyFileError as error:
+        raise UserError(f"--trust {error}") from None
+    config = ServiceConfig(
+        rulebase=rulebase or Rulebase.bundled(args.engine),
+        verifier=verifier,
+        public_url=args.public_url,
+        fhir_timeout=args.fhir_timeout,
+        fhir_servers=tuple(args.fhir_server),
+        cors_origins=tuple(args.cors_origin),
+    )
+    if verifier is None:
+        out.write("mbc-rules serve: no --trust issuer given: bearer tokens are not checked\n")
+    out.write(
+        f"mbc-rules serve: {config.rulebase!r} on http://{args.host}:{args.port}/cds-services\n"
+    )
+    out.flush()
+    serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mbc-rules``."""
     parser = argparse.ArgumentParser(
@@ -125,13 +312,37 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cited treatment options for metastatic breast cancer, from five sources. "
         "Decision support, not medical advice.",
     )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the package version, the rule content version and its hash, and exit",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a profile (YAML or JSON file, or -)")
     evaluate.add_argument("profile", help="profile file, or - for standard input")
-    evaluate.add_argument("--json", action="store_true", help="print the full result as JSON")
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the full result as JSON (--format json)"
+    )
+    evaluate.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="table (the default), json (the result with its informative tests), or markdown "
+        "(a report to paste)",
+    )
     evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    _fhir_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
+
+    read = commands.add_parser(
+        "read", help="read a FHIR R4 / mCODE bundle: the profile and where each field came from"
+    )
+    read.add_argument("record", help="a FHIR Bundle or a JSON array of resources")
+    read.add_argument("--json", action="store_true", help="print the reading as JSON")
+    read.add_argument("--rules", help="a rule directory whose drug vocabulary to use")
+    _fhir_options(read)
+    read.set_defaults(run=_read)
 
     explain = commands.add_parser("explain", help="why a category or drug is (not) offered")
     explain.add_argument("profile", help="profile file, or - for standard input")
@@ -148,7 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint.set_defaults(run=_lint)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the profile or result")
-    schema.add_argument("which", choices=["profile", "result"])
+    schema.add_argument(
+        "which",
+        choices=["profile", "result", "report"],
+        help="report: the result with its informative tests, as evaluate --json prints it",
+    )
     schema.set_defaults(run=_schema)
 
     coverage = commands.add_parser("coverage", help="print the coverage of the sources (Markdown)")
@@ -158,6 +373,41 @@ def build_parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="list the source documents")
     sources.add_argument("--rules", help="a rule directory instead of the bundled rules")
     sources.set_defaults(run=_sources)
+
+    serve = commands.add_parser("serve", help="run the CDS Hooks service (needs the service extra)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    serve.add_argument(
+        "--engine", choices=["auto", "durable", "python"], default="auto", help="rule engine"
+    )
+    serve.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="ISSUER=KEYFILE",
+        help="check the EHR's bearer JWT: a trusted issuer and its public keys (JWKS or PEM "
+        "file); repeat for more issuers",
+    )
+    serve.add_argument("--public-url", help="the base URL the EHR calls, for the token's aud claim")
+    serve.add_argument(
+        "--fhir-timeout",
+        type=float,
+        default=5.0,
+        help="seconds allowed for reading each missing prefetch key from fhirServer",
+    )
+    serve.add_argument(
+        "--fhir-server",
+        action="append",
+        default=[],
+        metavar="URL_PREFIX",
+        help="a FHIR server the service may read (repeat); by default any",
+    )
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], help="a browser origin allowed to call"
+    )
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="info")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -167,18 +417,19 @@ def main(
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _ShowVersionError:
+        out.write(version_text() + "\n")
+        return 0
     try:
         status: int = args.run(args, out)
     except UserError as error:
         err.write(f"mbc-rules: {error}\n")
         return EXIT_INVALID
     except ValidationError as error:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}"
-            for e in error.errors()
-        ]
-        err.write("mbc-rules: invalid profile:\n" + "\n".join(lines) + "\n")
+        for line in describe_validation_error(error):
+            err.write(f"mbc-rules: invalid profile: {line}\n")
         return EXIT_INVALID
     except BrokenPipeError:
         # The reader (``| head``) stopped early; that is not an error of ours.

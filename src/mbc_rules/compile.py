@@ -6,8 +6,9 @@ but no general ``not``. Every pattern also requires the ``PROFILE_MARK`` field, 
 engine's own bookkeeping facts (session state) can never match a rule whose test is a
 negation such as ``$neq``.
 
-The compiled form is plain JSON-able data, and both matchers in ``engine`` read it: the
-durable-rules one hands it to the Rete network, the plain-Python one interprets it.
+Negation uses the one table of ``conditions`` (``conditions.negation``), and a property test
+checks every compiled pattern against ``conditions.holds``. The compiled ruleset also keeps
+the validated conditions themselves, which the plain-Python matcher evaluates directly.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mbc_rules.conditions import negation
 from mbc_rules.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
 
 PROFILE_MARK = "mbc_profile"
 
 Expression = dict[str, Any]
 
-_NEGATED_COMPARISON = {"$gte": "$lt", "$lte": "$gt", "$lt": "$gte", "$gt": "$lte"}
-
 
 @dataclass(frozen=True)
 class CompiledRuleset:
-    """Rule ids and their patterns in rule-file order; ``patterns[i]`` is ``rule_ids[i]``'s."""
+    """Rule ids, conditions and patterns in rule-file order (index ``i`` is one rule's)."""
 
     rule_ids: tuple[str, ...]
     patterns: tuple[Expression, ...]
+    conditions: tuple[Condition, ...]
 
     def to_durable(self) -> dict[str, Any]:
         """The ruleset in durable-rules' JSON format; rule names are positional (``r0``, ...)."""
@@ -50,17 +51,14 @@ class CompiledRuleset:
 
 def _leaf(test: FactTest, negate: bool) -> Expression:
     fact, operator, operand = test.fact, test.operator, test.operand
+    if negate:
+        operator, operand = negation(operator, operand)
     if operator in ("at_least", "at_most"):
-        comparison = "$gte" if operator == "at_least" else "$lte"
-        if negate:
-            comparison = _NEGATED_COMPARISON[comparison]
-        return {comparison: {fact: operand}}
+        return {"$gte" if operator == "at_least" else "$lte": {fact: operand}}
     if operator in ("equals", "not_equals"):
-        positive = (operator == "equals") != negate
-        return {fact: operand} if positive else {"$neq": {fact: operand}}
+        return {fact: operand} if operator == "equals" else {"$neq": {fact: operand}}
     values: list[Any] = list(dict.fromkeys(operand))
-    member = (operator == "in") != negate
-    if member:
+    if operator == "in":
         alternatives = [{fact: value} for value in values]
         return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
     exclusions = [{"$neq": {fact: value}} for value in values]
@@ -86,7 +84,12 @@ def compile_condition(condition: Condition, negate: bool = False) -> Expression:
     raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
 
 
+def compile_conditions(rule_ids: Sequence[str], conditions: Sequence[Condition]) -> CompiledRuleset:
+    """Compile conditions under the given rule ids (``compile_rules`` for bare conditions)."""
+    patterns = tuple({"$and": [{PROFILE_MARK: 1}, compile_condition(c)]} for c in conditions)
+    return CompiledRuleset(tuple(rule_ids), patterns, tuple(conditions))
+
+
 def compile_rules(rules: Sequence[Rule]) -> CompiledRuleset:
     """Compile validated rules; the result is what a matcher runs."""
-    patterns = tuple({"$and": [{PROFILE_MARK: 1}, compile_condition(rule.when)]} for rule in rules)
-    return CompiledRuleset(tuple(rule.id for rule in rules), patterns)
+    return compile_conditions([rule.id for rule in rules], [rule.when for rule in rules])

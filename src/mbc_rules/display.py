@@ -1,98 +1,275 @@
-"""Rich display in notebooks: HTML for a result and for a rulebase."""
+"""Rich display in notebooks: HTML for a result, an explanation and a rulebase.
+
+Every style is inline. Notebook front ends style tables with their own rules, and some of
+those outrank a class selector (JupyterLab's ``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon
+td {text-align: right}``); GitHub and some viewers drop ``<style>`` elements altogether. An
+inline style beats any selector, so the view reads the same in JupyterLab, the classic
+Notebook, VS Code and a plain browser.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from mbc_rules.result import CitedSource, Evaluation
-    from mbc_rules.rulebase import Rulebase
-
-_STYLE = (
-    "<style>.mbc table{border-collapse:collapse}.mbc td,.mbc th{padding:2px 8px;"
-    "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
-    ".mbc details{margin:2px 0}.mbc .muted{color:#666}</style>"
+from mbc_rules.report import (
+    CitationGroup,
+    Context,
+    informative_test_name,
+    not_recommended_lines,
+    outcome_lines,
+    read_options,
+    source_dates,
 )
+from mbc_rules.result import Evaluation, InformativeTest
+from mbc_rules.schema import Rule, Source
+from mbc_rules.wording import category_name, patient_facts
+
+_BOX = (
+    "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;"
+    "line-height:1.45;text-align:left;max-width:1100px"
+)
+_TABLE = "border-collapse:collapse;margin:6px 0;width:100%;table-layout:auto"
+_CELL = (
+    "text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid #d0d7de;"
+    "white-space:normal"
+)
+_HEAD = _CELL + ";font-weight:600;border-bottom:2px solid #8c959f"
+_MUTED = "color:#57606a"
+_H = "margin:12px 0 4px 0;font-size:14px;font-weight:600;text-align:left"
+_TIER_COLOURS = {
+    "preferred": ("#1a7f37", "#ffffff"),
+    "option": ("#0969da", "#ffffff"),
+    "situational": ("#9a6700", "#ffffff"),
+}
 
 
-def _citations(citations: list[CitedSource]) -> str:
-    items = "".join(
-        f"<li><b>{escape(c.publisher)}</b>, <i>{escape(c.section)}</i>: "
-        f"&ldquo;{escape(c.excerpt)}&rdquo;</li>"
-        for c in citations
+class Html:
+    """HTML that a notebook shows as such (``_repr_html_``); ``str()`` gives the markup."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+def _td(content: str, extra: str = "") -> str:
+    return f"<td style='{_CELL};{extra}'>{content}</td>"
+
+
+def _th(content: str) -> str:
+    return f"<th style='{_HEAD}'>{content}</th>"
+
+
+def badge(text: str, background: str = "#6e7781", colour: str = "#ffffff") -> str:
+    """A small coloured label."""
+    return (
+        f"<span style='display:inline-block;padding:0 6px;border-radius:8px;font-size:11px;"
+        f"font-weight:600;background:{background};color:{colour};white-space:nowrap'>"
+        f"{escape(text)}</span>"
     )
-    return f"<details><summary>{len(citations)} citations</summary><ul>{items}</ul></details>"
 
 
-def evaluation_html(result: Evaluation) -> str:
-    """The result as HTML: ranked table, drugs, collapsible citations, what is not
-    recommended, informative tests and caveats."""
-    rows = "".join(
-        "<tr>"
-        f"<td>{o.rank}</td><td>{escape(o.category)}</td><td>{escape(o.tier)}</td>"
-        f"<td>{escape(', '.join(o.agents)) or '&ndash;'}"
-        + "".join(f"<br><span class='muted'>{escape(r.name)}</span>" for r in o.regimens)
-        + f"</td><td>{_citations(o.citations)}</td>"
-        "</tr>"
-        for o in result.options
-    )
-    parts = [
-        _STYLE,
-        "<div class='mbc'>",
-        "<table><tr><th>rank</th><th>category</th><th>tier</th><th>agents and regimens</th>"
-        f"<th>sources</th></tr>{rows}</table>",
-    ]
-    if result.not_recommended:
-        items = "".join(
-            f"<li><b>{escape(n.category or ', '.join(n.agents))}</b>: {escape(n.reason)}"
-            f"{_citations(n.citations)}</li>"
-            for n in result.not_recommended
+def tier_badge(tier: str) -> str:
+    """The tier as a coloured badge: preferred green, option blue, situational amber."""
+    background, colour = _TIER_COLOURS.get(tier, ("#6e7781", "#ffffff"))
+    return badge(tier, background, colour)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _group_html(group: CitationGroup, context: Context) -> str:
+    items = []
+    for citation in group.citations:
+        dates = source_dates(context, citation.source)
+        items.append(
+            f"<li style='margin:3px 0;text-align:left'>&ldquo;{escape(citation.excerpt)}&rdquo;"
+            f"<br><span style='{_MUTED}'>{escape(citation.publisher)}, "
+            f"<i>{escape(citation.section)}</i>"
+            + (f" ({escape(dates)})" if dates else "")
+            + "</span></li>"
         )
-        parts.append(f"<h4>Not recommended</h4><ul>{items}</ul>")
-    tests = result.informative_tests
+    title = (
+        f"<div style='margin-top:4px;text-align:left'><b>{escape(group.label)}</b> "
+        f"{tier_badge(group.tier)}</div>"
+        if group.label
+        else ""
+    )
+    return (
+        f"{title}<ul style='margin:2px 0 4px 18px;padding:0;text-align:left'>{''.join(items)}</ul>"
+    )
+
+
+def _citations_html(groups: Sequence[CitationGroup], context: Context) -> str:
+    count = sum(len(g.citations) for g in groups)
+    sources = len({c.source for g in groups for c in g.citations})
+    summary = f"{_plural(count, 'citation')} from {_plural(sources, 'source')}"
+    body = "".join(_group_html(g, context) for g in groups)
+    return (
+        f"<details style='text-align:left'><summary style='cursor:pointer;{_MUTED}'>{summary}"
+        f"</summary>{body}</details>"
+    )
+
+
+def _header(result: Evaluation, context: Context) -> str:
+    vocabulary = context.vocabulary
+    who = result.profile.patient_id or "(no patient id)"
+    facts = "".join(
+        f"<tr style='background:transparent'><td style='{_CELL};{_MUTED};border:none;"
+        "padding:1px 8px 1px 0;white-space:nowrap'>"
+        f"{escape(label)}</td><td style='{_CELL};border:none;padding:1px 0'>{escape(words)}</td>"
+        "</tr>"
+        for label, words in patient_facts(result.profile, vocabulary)
+    )
+    return (
+        f"<div style='font-size:15px;font-weight:600;text-align:left'>Patient {escape(who)}</div>"
+        f"<table style='border-collapse:collapse;margin:2px 0 6px 0'>{facts}</table>"
+    )
+
+
+def _outcome_html(line: str) -> str:
+    # Directions get an arrow the eye finds: up in green, down in red.
+    text = escape(line)
+    text = text.replace(" up (", " <span style='color:#1a7f37'>&#9650; up</span> (")
+    return text.replace(" down (", " <span style='color:#cf222e'>&#9660; down</span> (")
+
+
+def evaluation_html(
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
+) -> str:
+    """The result as HTML: the patient and the facts that decided the answer, the ranked
+    options with tier badges, ties marked, the rationale and the citations grouped by drug
+    or regimen (strongest first, with source dates), how the sources agree, what is not
+    recommended, the advice, the tests that would change the answer, and the notes.
+    """
+    context = context or Context()
+    vocabulary = context.vocabulary
+    views = read_options(result, context)
+    rows = []
+    for view in views:
+        rank = escape(view.rank_label)
+        if view.tied:
+            rank += "<br>" + badge("tied", "#eaeef2", "#24292f")
+        drugs = "<br>".join(escape(d) for d in view.drugs) or (
+            f"<span style='{_MUTED}'>no single drug named</span>"
+        )
+        regimens = "".join(
+            f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>" for r in view.regimens
+        )
+        if regimens:
+            regimens = (
+                f"<div style='{_MUTED};margin-top:4px;text-align:left'>regimens:</div>"
+                f"<ul style='margin:0 0 0 16px;padding:0;text-align:left'>{regimens}</ul>"
+            )
+        why = "".join(
+            f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>"
+            for r in view.option.rationale
+        )
+        agreement = (
+            f"<div style='text-align:left'><b>Sources:</b> {escape(view.agreement)}</div>"
+            if view.agreement
+            else ""
+        )
+        rows.append(
+            "<tr>"
+            + _td(rank, "font-weight:600;white-space:nowrap")
+            + _td(f"<b>{escape(view.name)}</b>")
+            + _td(tier_badge(view.option.tier))
+            + _td(drugs + regimens)
+            + _td(
+                f"<ul style='margin:0 0 0 16px;padding:0;text-align:left'>{why}</ul>{agreement}"
+                + _citations_html(view.groups, context)
+            )
+            + "</tr>"
+        )
+    parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result, context)]
+    if rows:
+        parts.append(
+            f"<table style='{_TABLE}'><thead><tr>{_th('rank')}{_th('option')}{_th('tier')}"
+            f"{_th('drugs and regimens')}{_th('why')}</tr></thead><tbody>{''.join(rows)}"
+            "</tbody></table>"
+        )
+        if any(v.tied for v in views):
+            parts.append(
+                f"<div style='{_MUTED};text-align:left'>= marks options that share a rank: "
+                "equal on every ordering rule.</div>"
+            )
+    refused = not_recommended_lines(result, vocabulary)
+    if refused:
+        items = "".join(
+            f"<li style='text-align:left'>{escape(line)}"
+            + _citations_html([CitationGroup("", "", tuple(item.citations))], context)
+            + "</li>"
+            for line, item in zip(refused, result.not_recommended, strict=True)
+        )
+        parts.append(
+            f"<div style='{_H}'>Not recommended</div><ul style='text-align:left'>{items}</ul>"
+        )
+    if result.advice:
+        items = "".join(f"<li style='text-align:left'>{escape(a.text)}</li>" for a in result.advice)
+        parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
     if tests:
         items = "".join(
-            f"<li><b>{escape(t.status)}</b>: "
-            + "; ".join(
-                f"if {escape(o.value)}: "
-                + ", ".join(
-                    x
-                    for x in (
-                        "adds " + escape(", ".join(o.options_appear + o.agents_appear))
-                        if o.options_appear or o.agents_appear
-                        else "",
-                        "removes " + escape(", ".join(o.options_disappear + o.agents_disappear))
-                        if o.options_disappear or o.agents_disappear
-                        else "",
-                        f"moves {len(o.rank_changes)} options" if o.rank_changes else "",
-                    )
-                    if x
-                )
-                for o in t.outcomes
+            f"<li style='text-align:left'><b>{escape(informative_test_name(t, vocabulary))}</b><ul>"
+            + "".join(
+                f"<li style='text-align:left'>{_outcome_html(line)}</li>"
+                for line in outcome_lines(t, vocabulary)
             )
-            + "</li>"
+            + "</ul></li>"
             for t in tests
         )
-        parts.append(f"<h4>Tests that would change the answer</h4><ul>{items}</ul>")
-    if result.advice:
-        items = "".join(f"<li>{escape(a.text)}</li>" for a in result.advice)
-        parts.append(f"<h4>Advice</h4><ul>{items}</ul>")
+        parts.append(
+            f"<div style='{_H}'>Tests that would change the answer</div>"
+            f"<ul style='text-align:left'>{items}</ul>"
+        )
     for caveat in result.caveats:
-        parts.append(f"<p><b>Note:</b> {escape(caveat)}</p>")
+        parts.append(f"<p style='text-align:left'><b>Note:</b> {escape(caveat)}</p>")
     parts.append(
-        f"<p class='muted'>{escape(result.disclaimer)} Rulebase {escape(result.rulebase_version)}"
-        f" ({escape(result.rulebase_hash[:12])}).</p></div>"
+        f"<p style='{_MUTED};text-align:left'>{escape(result.disclaimer)} Rulebase "
+        f"{escape(result.rulebase_version)} ({escape(result.rulebase_hash[:12])}).</p></div>"
     )
     return "".join(parts)
 
 
-def rulebase_html(rulebase: Rulebase) -> str:
-    """The rulebase as HTML: counts of rules by category and of citations by source."""
+def explanation_html(text: str, offered: bool) -> str:
+    """An explanation's text as HTML: the verdict first (green when offered, red when not),
+    then the reasons, with the quoted sentences indented under them.
+    """
+    lines = text.splitlines()
+    head, rest = (lines[0], lines[1:]) if lines else ("", [])
+    colour = "#1a7f37" if offered else "#cf222e"
+    items = "".join(
+        f"<li style='text-align:left;margin:2px 0'>{escape(line.strip().removeprefix('- '))}</li>"
+        if not line.startswith("    ")
+        else f"<div style='{_MUTED};margin-left:18px;text-align:left'>{escape(line.strip())}</div>"
+        for line in rest
+    )
+    return (
+        f"<div class='mbc-explanation' style=\"{_BOX}\">"
+        f"<div style='font-weight:600;color:{colour};text-align:left'>{escape(head)}</div>"
+        f"<ul style='text-align:left'>{items}</ul></div>"
+    )
+
+
+def rulebase_html(
+    *,
+    version: str,
+    rules: Sequence[Rule],
+    sources: Mapping[str, Source],
+    agents: int,
+    engine: str,
+) -> str:
+    """A rulebase as HTML: counts of rules by category and of citations by source."""
     by_category: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    for rule in rulebase.rules:
+    for rule in rules:
         then = rule.then
         if then.offer is not None:
             by_category[then.offer.category] += 1
@@ -101,20 +278,23 @@ def rulebase_html(rulebase: Rulebase) -> str:
             kinds["not recommended"] += 1
         else:
             kinds["advice"] += 1
-    by_source = Counter(c.source for r in rulebase.rules for c in r.citations)
+    by_source = Counter(c.source for r in rules for c in r.citations)
     category_rows = "".join(
-        f"<tr><td>{escape(c)}</td><td>{n}</td></tr>" for c, n in by_category.most_common()
+        f"<tr>{_td(escape(category_name(c)))}{_td(str(n), 'text-align:right')}</tr>"
+        for c, n in by_category.most_common()
     )
     source_rows = "".join(
-        f"<tr><td>{escape(s.publisher)}</td><td>{by_source[s.id]}</td></tr>"
-        for s in rulebase.sources.values()
+        f"<tr>{_td(escape(s.publisher))}{_td(str(by_source[s.id]), 'text-align:right')}</tr>"
+        for s in sources.values()
     )
+    table = "border-collapse:collapse;display:inline-table;vertical-align:top;margin-right:2em"
     return (
-        f"{_STYLE}<div class='mbc'><p><b>Rulebase {escape(rulebase.version)}</b>: "
-        f"{len(rulebase.rules)} rules ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
-        f"{len(rulebase.vocabulary)} drugs and procedures, engine {escape(rulebase.engine)}.</p>"
-        "<table style='display:inline-table;margin-right:2em'><tr><th>category</th>"
-        f"<th>offering rules</th></tr>{category_rows}</table>"
-        "<table style='display:inline-table'><tr><th>source</th><th>citations</th></tr>"
+        f"<div class='mbc-rulebase' style=\"{_BOX}\"><p style='text-align:left'><b>Rulebase "
+        f"{escape(version)}</b>: {len(rules)} rules "
+        f"({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
+        f"{agents} drugs and procedures, engine {escape(engine)}.</p>"
+        f"<table style='{table}'><tr>{_th('category')}{_th('offering rules')}</tr>"
+        f"{category_rows}</table>"
+        f"<table style='{table}'><tr>{_th('source')}{_th('citations')}</tr>"
         f"{source_rows}</table></div>"
     )

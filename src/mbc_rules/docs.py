@@ -137,9 +137,9 @@ def _spellings() -> list[str]:
         "## Frames",
         "",
         "`evaluate_frame` reads a frame as people have it: columns that are not profile fields "
-        "are ignored with one warning naming them (`extra=\"forbid\"` makes them an error); "
-        "an empty cell (None, NaN, `\"\"`, blanks) leaves its field unknown; a list field also "
-        "reads a delimited string (`\"bone; lung\"`, `\"bone,lung\"`), and in "
+        'are ignored with one warning naming them (`extra="forbid"` makes them an error); '
+        'an empty cell (None, NaN, `""`, blanks) leaves its field unknown; a list field also '
+        'reads a delimited string (`"bone; lung"`, `"bone,lung"`), and in '
         "`prior_therapies` each name is a drug whose outcome is unknown; the `patient_id` may "
         "be any hashable value (the tables keep it as given, the profile reads its text); a "
         "row without one is named by its index label. A repeated id makes each row that "
@@ -163,6 +163,7 @@ def write_docs(directory: Path, rulebase: Rulebase) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    """Write every generated document into the folder ``argv[0]`` (``docs`` by default)."""
     directory = Path(argv[0]) if argv else Path("docs")
     for path in write_docs(directory, Rulebase.bundled(engine="python")):
         print(f"wrote {path}")

@@ -8,7 +8,8 @@
     │                          ids, failing rule examples), each with file, line and rule id
     ├── UnknownAgentError      a prior therapy names a drug the vocabulary does not hold
     │                          (also a ValueError, so pydantic reports it as a field error)
-    └── EngineError            the rule engine failed during an evaluation
+    ├── EngineError            the rule engine failed during an evaluation
+    └── FhirReadError          a FHIR record could not be read at all (also a ValueError)
 
 Invalid patient profiles raise :class:`pydantic.ValidationError`, which names the field.
 """
@@ -63,3 +64,10 @@ class UnknownAgentError(MbcRulesError, ValueError):
 
 class EngineError(MbcRulesError):
     """The rule engine raised while evaluating a profile; no engine state was kept."""
+
+
+class FhirReadError(MbcRulesError, ValueError):
+    """A FHIR record could not be read at all (not JSON, not a Bundle or resource array, no
+    resources, several patients and none chosen, too large). Problems inside a readable record
+    are warnings or conflicts of the reading, not errors.
+    """

@@ -95,6 +95,17 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unreadable YAML"
 
 
+def parse_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """Parse YAML (or JSON) text the way rule files are parsed: returns the data and the
+    problems as (line, message), a duplicate key or a tag among them.
+
+    Raises:
+        yaml.YAMLError: the text is not YAML (``MarkedYAMLError`` carries the line).
+    """
+    reader = _Reader(text)
+    return reader.read(), reader.problems
+
+
 def read_rule_file(path: Path) -> tuple[LoadedFile | None, list[Problem]]:
     """Parse one YAML file. Returns the file (None when it cannot be parsed) and its problems."""
     try:

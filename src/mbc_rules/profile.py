@@ -6,18 +6,22 @@ them). Every status defaults to ``unknown`` and no rule reads ``unknown`` as neg
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+import re
 from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
+from mbc_rules.bundled import bundled_vocabulary
 from mbc_rules.vocabulary import (
     BrainMetastases,
     Complication,
@@ -34,23 +38,15 @@ from mbc_rules.vocabulary import (
 MAX_TEXT = 200
 MAX_PRIOR_THERAPIES = 100
 
-_default_vocabulary: Callable[[], Vocabulary] | None = None
-
-
-def set_default_vocabulary(provider: Callable[[], Vocabulary]) -> None:
-    """Name the vocabulary used to read drug names when no rulebase supplies one."""
-    global _default_vocabulary
-    _default_vocabulary = provider
-
 
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    # A rulebase passes its own vocabulary; a profile built on its own reads drug names with
+    # the bundled one.
     context = info.context
     if isinstance(context, dict) and isinstance(context.get("vocabulary"), Vocabulary):
         vocabulary: Vocabulary = context["vocabulary"]
         return vocabulary
-    if _default_vocabulary is None:  # pragma: no cover - set when the package is imported
-        raise RuntimeError("no drug vocabulary is available to read prior therapies")
-    return _default_vocabulary()
+    return bundled_vocabulary()
 
 
 # Spellings of the closed values that clinical data commonly uses, read in any case and with
@@ -247,3 +243,40 @@ class PatientProfile(BaseModel):
                 f"resectable_sites names {', '.join(not_spread)}, not in metastatic_sites"
             )
         return self
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _suggestion(error: ErrorDetails) -> str:
+    # A misspelt field or value gets the nearest name the profile accepts.
+    loc = error["loc"]
+    if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        model = PriorTherapy if "prior_therapies" in loc[:-1] else PatientProfile
+        names = list(model.model_fields)
+        close = difflib.get_close_matches(loc[-1], names, n=1, cutoff=0.6)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+    if error["type"] == "literal_error" and isinstance(error.get("input"), str):
+        expected = _QUOTED.findall(str(error.get("ctx", {}).get("expected", "")))
+        close = difflib.get_close_matches(str(error["input"]).lower(), expected, n=1, cutoff=0.6)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+    return ""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """One line per problem of an invalid profile: the field's path, the message, the value
+    given and, for a misspelt field or value, the nearest accepted name.
+    """
+    lines = []
+    for detail in error.errors():
+        where = ".".join(str(p) for p in detail["loc"]) or "(profile)"
+        given = ""
+        if detail["type"] not in ("extra_forbidden", "missing") and detail["loc"]:
+            given = f"; got {_shown(detail.get('input'))}"
+        lines.append(f"{where}: {detail['msg']}{given}{_suggestion(detail)}")
+    return lines

@@ -57,12 +57,12 @@ class _Support:
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
 
 
-def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> list[CitedSource]:
+def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> tuple[CitedSource, ...]:
     """The result's form of citations, with each source's publisher."""
-    return [
+    return tuple(
         _cited(c, sources[c.source].publisher if c.source in sources else c.source)
         for c in citations
-    ]
+    )
 
 
 @functools.lru_cache(maxsize=8192)
@@ -133,7 +133,7 @@ def ordering_key(category: str, tier: str, source_ids: Sequence[str]) -> tuple[i
 
 def rank(
     fired: Sequence[Rule], vocabulary: Vocabulary, sources: Mapping[str, Source]
-) -> tuple[list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem]]:
+) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
     """Turn the rules that fired into ranked options, not-recommended items and advice.
 
     The output models are built without re-validation (``model_construct``): every value
@@ -152,10 +152,10 @@ def rank(
             not_recommended.append(
                 NotRecommendedItem.model_construct(
                     category=statement.category,
-                    agents=list(statement.agents),
+                    agents=tuple(statement.agents),
                     reason=statement.reason,
                     citations=cite(rule.citations, sources),
-                    rule_ids=[rule.id],
+                    rule_ids=(rule.id,),
                 )
             )
         if rule.then.advice is not None:
@@ -164,7 +164,7 @@ def rank(
                     topic=rule.then.advice.topic,
                     text=rule.then.advice.text,
                     citations=cite(rule.citations, sources),
-                    rule_ids=[rule.id],
+                    rule_ids=(rule.id,),
                 )
             )
 
@@ -216,21 +216,20 @@ def rank(
         # A regimen's partners from other categories (the fulvestrant of alpelisib with
         # fulvestrant) are named in the regimen, not listed as this category's agents.
         members = [a for combo in combos for a in combo if vocabulary[a].category == category]
-        agents = list(dict.fromkeys([*single, *members]))
         options.append(
             TreatmentOption.model_construct(
                 rank=current_rank,
                 category=cast(Category, category),
                 tier=cast(Tier, TIERS[entry.tier]),
-                agents=agents,
-                regimens=[
-                    RegimenOption.model_construct(agents=list(c), name=regimen_name(c, vocabulary))
+                agents=tuple(dict.fromkeys([*single, *members])),
+                regimens=tuple(
+                    RegimenOption.model_construct(agents=c, name=regimen_name(c, vocabulary))
                     for c in combos
-                ],
-                rationale=[r.title for r in strongest],
+                ),
+                rationale=tuple(r.title for r in strongest),
                 citations=cite(_unique_citations(strongest), sources),
-                rule_ids=[r.id for r in strongest],
-                source_ids=sorted(entry.sources),
+                rule_ids=tuple(r.id for r in strongest),
+                source_ids=tuple(sorted(entry.sources)),
             )
         )
-    return options, not_recommended, advice
+    return tuple(options), tuple(not_recommended), tuple(advice)

@@ -1,20 +1,20 @@
 """The result of an evaluation: ranked, cited treatment options and what is not recommended.
 
 These models are the public contract of the output (they serialise to JSON and back
-unchanged, and their JSON Schema is published for applications in other languages).
+unchanged, and their JSON Schema is published for applications in other languages). They are
+values: frozen, with tuples for every sequence, and no reference to the rulebase that made
+them. What needs the rules (explanations, informative tests, display) takes the rulebase and
+the result as arguments: see ``Rulebase.explain`` and ``Rulebase.informative_tests``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.profile import PatientProfile
 from mbc_rules.vocabulary import Category, Tier
-
-if TYPE_CHECKING:
-    from mbc_rules.explain import Explanation
 
 DISCLAIMER = (
     "Decision support that cites its sources, not medical advice: every option is traced to "
@@ -40,7 +40,7 @@ class RegimenOption(BaseModel):
 
     model_config = _OUTPUT
 
-    agents: list[str]
+    agents: tuple[str, ...]
     name: str = Field(description="The regimen in words, e.g. 'alpelisib with fulvestrant'.")
 
 
@@ -52,15 +52,15 @@ class TreatmentOption(BaseModel):
     rank: int = Field(ge=1, description="1 is first; options that tie share a rank.")
     category: Category
     tier: Tier = Field(description="preferred, option or situational, from the sources' words.")
-    agents: list[str] = Field(
+    agents: tuple[str, ...] = Field(
         description="The drugs or procedures of this category: single agents first, then the "
         "regimen members that belong to the category."
     )
-    regimens: list[RegimenOption]
-    rationale: list[str] = Field(description="One line per rule that offers this option.")
-    citations: list[CitedSource]
-    rule_ids: list[str]
-    source_ids: list[str]
+    regimens: tuple[RegimenOption, ...]
+    rationale: tuple[str, ...] = Field(description="One line per rule that offers this option.")
+    citations: tuple[CitedSource, ...]
+    rule_ids: tuple[str, ...]
+    source_ids: tuple[str, ...]
 
 
 class NotRecommendedItem(BaseModel):
@@ -69,10 +69,10 @@ class NotRecommendedItem(BaseModel):
     model_config = _OUTPUT
 
     category: Category | None
-    agents: list[str]
+    agents: tuple[str, ...]
     reason: str
-    citations: list[CitedSource]
-    rule_ids: list[str]
+    citations: tuple[CitedSource, ...]
+    rule_ids: tuple[str, ...]
 
 
 class AdviceItem(BaseModel):
@@ -82,18 +82,32 @@ class AdviceItem(BaseModel):
 
     topic: str
     text: str
-    citations: list[CitedSource]
-    rule_ids: list[str]
+    citations: tuple[CitedSource, ...]
+    rule_ids: tuple[str, ...]
 
 
 class RankChange(BaseModel):
-    """An option that stays but moves."""
+    """An option that stays but moves, against the options present both now and then.
+
+    An option whose number only changes because another option appears or leaves has not
+    moved and is not listed.
+    """
 
     model_config = _OUTPUT
 
     category: Category
     rank_now: int
     rank_then: int
+    direction: Literal["up", "down"] = Field(
+        description="up: it would come before (or level with) options it now follows; down: "
+        "the reverse."
+    )
+    passes: tuple[Category, ...] = Field(
+        default=(), description="Options it would move ahead of, or draw level with."
+    )
+    passed_by: tuple[Category, ...] = Field(
+        default=(), description="Options that would move ahead of it, or draw level with it."
+    )
 
 
 class TestOutcome(BaseModel):
@@ -102,11 +116,11 @@ class TestOutcome(BaseModel):
     model_config = _OUTPUT
 
     value: str
-    options_appear: list[Category]
-    options_disappear: list[Category]
-    rank_changes: list[RankChange]
-    agents_appear: list[str]
-    agents_disappear: list[str]
+    options_appear: tuple[Category, ...]
+    options_disappear: tuple[Category, ...]
+    rank_changes: tuple[RankChange, ...]
+    agents_appear: tuple[str, ...]
+    agents_disappear: tuple[str, ...]
 
 
 class InformativeTest(BaseModel):
@@ -114,9 +128,15 @@ class InformativeTest(BaseModel):
 
     model_config = _OUTPUT
 
-    status: str = Field(description="The profile field, e.g. pik3ca_status.")
-    outcomes: list[TestOutcome] = Field(description="Only the values that change the answer.")
-    citations: list[CitedSource] = Field(
+    status: str = Field(
+        description="The profile field, e.g. pik3ca_status; for a treatment whose outcome is "
+        "unknown, its path, e.g. prior_therapies.0.outcome."
+    )
+    agent: str | None = Field(
+        default=None, description="For a treatment whose outcome is unknown: the drug's id."
+    )
+    outcomes: tuple[TestOutcome, ...] = Field(description="Only the values that change the answer.")
+    citations: tuple[CitedSource, ...] = Field(
         description="The sources' advice to test the tumour or biopsy a metastasis."
     )
 
@@ -126,72 +146,20 @@ class Evaluation(BaseModel):
 
     model_config = _OUTPUT
 
-    options: list[TreatmentOption] = Field(description="Ranked, rank 1 first.")
-    not_recommended: list[NotRecommendedItem]
-    advice: list[AdviceItem]
-    caveats: list[str] = Field(
+    options: tuple[TreatmentOption, ...] = Field(description="Ranked, rank 1 first.")
+    not_recommended: tuple[NotRecommendedItem, ...]
+    advice: tuple[AdviceItem, ...]
+    caveats: tuple[str, ...] = Field(
         description="What the reader should know about the reach of this answer."
     )
-    fired_rules: list[str] = Field(description="Ids of every rule that fired, in rule order.")
+    fired_rules: tuple[str, ...] = Field(description="Ids of every rule that fired, in rule order.")
     rulebase_version: str
-    rulebase_hash: str = Field(description="SHA-256 of the rule files' content.")
+    rulebase_hash: str = Field(
+        description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
+        "included) and of the package version."
+    )
     profile: PatientProfile = Field(description="The profile as read.")
     disclaimer: str = DISCLAIMER
-
-    # The rulebase that produced this result, for explanations; not part of the JSON.
-    _rulebase: Any = PrivateAttr(default=None)
-    _informative: list[InformativeTest] | None = PrivateAttr(default=None)
-
-    @property
-    def informative_tests(self) -> list[InformativeTest]:
-        """For each status left unknown, the values that would change the answer.
-
-        Computed on first use (each possible value is evaluated), then kept. ``options`` only
-        ever holds what the profile supports now; what waits on a test is listed here.
-        """
-        if self._informative is None:
-            self._informative = self._source_rulebase().informative_tests(self)
-        return self._informative
-
-    def _source_rulebase(self) -> Any:
-        from mbc_rules.rulebase import Rulebase
-
-        rulebase = self._rulebase
-        if rulebase is None:
-            rulebase = Rulebase.bundled()
-            if rulebase.content_hash != self.rulebase_hash:
-                from mbc_rules.errors import MbcRulesError
-
-                raise MbcRulesError(
-                    "this result came from another rulebase; use that rulebase's explain()"
-                )
-        return rulebase
-
-    def explain(self, subject: str) -> Explanation:
-        """Why ``subject`` (a category, or a drug or procedure by any name) is or is not offered.
-
-        ``str(explanation)`` reads as text; the model holds the same in structured form.
-
-        Raises:
-            UnknownAgentError: ``subject`` is neither a category nor a known agent.
-            MbcRulesError: the result was read back from JSON and the bundled rulebase is not
-                the one that produced it.
-        """
-        explanation: Explanation = self._source_rulebase().explain(self, subject)
-        return explanation
-
-    def _repr_html_(self) -> str:
-        from mbc_rules.display import evaluation_html
-
-        return evaluation_html(self)
-
-    def __eq__(self, other: object) -> bool:
-        # Equal results say the same thing; the cached rulebase and tests are not content.
-        if not isinstance(other, Evaluation):
-            return NotImplemented
-        return self.model_dump() == other.model_dump()
-
-    __hash__ = None  # type: ignore[assignment]
 
     def option(self, category: str) -> TreatmentOption | None:
         """The option of ``category``, or None when it is not offered."""
@@ -201,3 +169,20 @@ class Evaluation(BaseModel):
     def categories(self) -> list[str]:
         """The offered categories, in rank order."""
         return [o.category for o in self.options]
+
+
+class EvaluationReport(Evaluation):
+    """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
+    prints (its schema: ``mbc-rules schema report``).
+    """
+
+    informative_tests: tuple[InformativeTest, ...] = Field(
+        description="For each status (or treatment outcome) left unknown, what each result "
+        "would add, remove and move up or down; empty when nothing unknown would change it."
+    )
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, tests: tuple[InformativeTest, ...]) -> EvaluationReport:
+        """``evaluation`` with ``tests`` (both already validated: nothing is checked again)."""
+        fields = {name: getattr(evaluation, name) for name in Evaluation.model_fields}
+        return cls.model_construct(**fields, informative_tests=tests)

@@ -2,7 +2,9 @@
 
 load (``load``) -> schema and validate (``validate``) -> compile (``compile``) -> evaluate
 (``engine``) -> rank (``rank``). Everything static is done once, at load; an evaluation only
-derives facts, matches and ranks.
+derives facts, matches and ranks. What needs the rules and a result (explanations in
+``explain``, informative tests in ``whatif``, HTML in ``display``) is a method here that hands
+both to those modules; the result itself is a plain value.
 """
 
 from __future__ import annotations
@@ -10,31 +12,34 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from mbc_rules._version import __version__
+from mbc_rules.bundled import bundled_file, bundled_rules_dir
 from mbc_rules.compile import CompiledRuleset, compile_rules
-from mbc_rules.engine import EngineName, Matcher, PythonMatcher, make_matcher
-from mbc_rules.errors import Problem, RulebaseError
+from mbc_rules.display import evaluation_html, rulebase_html
+from mbc_rules.engine import EngineName, Matcher, make_matcher
+from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, read_rule_file, rule_files
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import cite, rank, speaking_of
+from mbc_rules.rank import rank, speaking_of
+from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
     AdviceItem,
     Evaluation,
     InformativeTest,
     NotRecommendedItem,
-    RankChange,
-    TestOutcome,
     TreatmentOption,
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
-from mbc_rules.validate import ValidatedRules, validate_files
+from mbc_rules.validate import failing_examples, misquoted, validate_files
 from mbc_rules.vocabulary import Vocabulary
+from mbc_rules.whatif import informative_tests
+
+__all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
@@ -42,7 +47,11 @@ MALE_CAVEAT = (
 )
 SUPPORT_AND_TRIALS = frozenset({"palliative_care", "complementary_therapy", "clinical_trial"})
 _Answer = tuple[
-    list[TreatmentOption], list[NotRecommendedItem], list[AdviceItem], list[str], list[str]
+    tuple[TreatmentOption, ...],
+    tuple[NotRecommendedItem, ...],
+    tuple[AdviceItem, ...],
+    tuple[str, ...],
+    tuple[str, ...],
 ]
 SILENT_CAVEAT = (
     "No source covers an anticancer treatment for this profile as given; nothing is offered "
@@ -50,21 +59,19 @@ SILENT_CAVEAT = (
 )
 
 
-def bundled_rules_dir() -> Path:
-    """The rule files shipped with the package (in a wheel) or beside ``src/`` (in a checkout)."""
-    packaged = Path(str(resources.files("mbc_rules"))) / "rules"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "rules"
+def content_hash(files: Mapping[str, str]) -> str:
+    """SHA-256 of everything that shapes an answer: every rule file, by name, and the code.
 
-
-def _content_hash(files: list[LoadedFile], root: Path) -> str:
+    ``files`` maps each file's name in the rule set to its text; it must include the files
+    merged in from the bundled rules. The package version stands for the code that derives
+    facts and ranks (the engines are held to agree, so the engine is not part of it).
+    """
     digest = hashlib.sha256()
-    for file in sorted(files, key=lambda f: f.path.relative_to(root).as_posix()):
-        digest.update(file.path.relative_to(root).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(file.text.encode())
-        digest.update(b"\0")
+    digest.update(f"mbc-rules {__version__}\0".encode())
+    for name in sorted(files):
+        for part in (name, files[name]):
+            digest.update(part.encode())
+            digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -98,7 +105,8 @@ class Rulebase:
         self._matcher: Matcher = make_matcher(self._compiled, engine)
         # Ranking is a pure function of the rules that fired (and of whether the sentences
         # about women apply): a cohort repeats the same few hundred sets, so each is ranked
-        # once. The engine itself still runs for every evaluation.
+        # once. The engine itself still runs for every evaluation. What the cache holds is
+        # immutable (tuples of frozen models), so results that share it cannot change it.
         self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -152,20 +160,19 @@ class Rulebase:
             problems.extend(found)
             if loaded is not None:
                 files.append(loaded)
-        content_hash = _content_hash(files, root)
+        inherited: list[LoadedFile] = []
         bundled = bundled_rules_dir()
         for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
-                loaded, found = read_rule_file(bundled / file_name)
-                problems.extend(found)
-                if loaded is not None:
-                    files.append(loaded)
-        validated = validate_files(files, problems)
+                inherited.append(bundled_file(file_name))
+        texts = {f.path.relative_to(root).as_posix(): f.text for f in files}
+        texts.update({f"<bundled>/{f.path.name}": f.text for f in inherited})
+        validated = validate_files(files, problems, inherited)
         if not problems and check_examples:
-            problems.extend(_failing_examples(validated))
+            problems.extend(failing_examples(validated))
         if sources_dir is not None:
-            problems.extend(_misquoted(validated, Path(sources_dir)))
+            problems.extend(misquoted(validated, Path(sources_dir)))
         if problems:
             raise RulebaseError(sorted(problems, key=_problem_order))
         return cls(
@@ -174,7 +181,7 @@ class Rulebase:
             rules=validated.rules,
             coverage=validated.coverage,
             version=validated.version or "unversioned",
-            content_hash=content_hash,
+            content_hash=content_hash(texts),
             engine=engine,
         )
 
@@ -223,22 +230,19 @@ class Rulebase:
         read = self.read_profile(profile)
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
-        answer = self._answer(fired_ids, read.sex == "male")
-        options, not_recommended, advice, caveats, fired_rules = answer
-        # Top-level lists are copied so that no caller can edit what the cache holds; the
-        # models inside are frozen.
-        result = Evaluation.model_construct(
-            options=list(options),
-            not_recommended=list(not_recommended),
-            advice=list(advice),
-            caveats=list(caveats),
-            fired_rules=list(fired_rules),
+        options, not_recommended, advice, caveats, fired_rules = self._answer(
+            fired_ids, read.sex == "male"
+        )
+        return Evaluation.model_construct(
+            options=options,
+            not_recommended=not_recommended,
+            advice=advice,
+            caveats=caveats,
+            fired_rules=fired_rules,
             rulebase_version=self.version,
             rulebase_hash=self.content_hash,
             profile=read,
         )
-        result._rulebase = self
-        return result
 
     def _ranked_answer(self, fired_ids: frozenset[str], male: bool) -> _Answer:
         fired = [rule for rule in self.rules if rule.id in fired_ids]
@@ -248,76 +252,70 @@ class Rulebase:
         caveats = [MALE_CAVEAT] if male else []
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
-        return options, not_recommended, advice, caveats, [rule.id for rule in fired]
+        return options, not_recommended, advice, tuple(caveats), tuple(r.id for r in fired)
+
+    def _check_origin(self, evaluation: Evaluation) -> None:
+        if evaluation.rulebase_hash != self.content_hash:
+            raise MbcRulesError(
+                f"this result came from another rulebase (hash {evaluation.rulebase_hash[:12]}, "
+                f"this one is {self.content_hash[:12]}); explain it with the rulebase that "
+                "produced it"
+            )
 
     def explain(self, evaluation: Evaluation, subject: str) -> Explanation:
-        """Why ``subject`` is or is not among ``evaluation``'s options (see Evaluation.explain)."""
-        facts = derive_facts(evaluation.profile, self.vocabulary)
-        offered_rank: dict[str, int] = {}
-        for option in evaluation.options:
-            offered_rank.setdefault(option.category, option.rank)
-            for agent in [*option.agents, *(a for r in option.regimens for a in r.agents)]:
-                offered_rank.setdefault(agent, option.rank)
-        refused: set[str] = {i.category for i in evaluation.not_recommended if i.category}
-        refused |= {a for item in evaluation.not_recommended for a in item.agents}
+        """Why ``subject`` (a category, or a drug or procedure by any name) is or is not offered.
+
+        ``str(explanation)`` reads as text; the model holds the same in structured form.
+
+        Raises:
+            UnknownAgentError: ``subject`` is neither a category nor a known agent.
+            MbcRulesError: ``evaluation`` was produced by another rulebase.
+        """
+        self._check_origin(evaluation)
         return explain(
-            subject,
-            rules=self.rules,
-            facts=facts,
-            fired=set(evaluation.fired_rules),
-            vocabulary=self.vocabulary,
-            sources=self.sources,
-            offered_rank=offered_rank,
-            not_recommended=refused,
+            subject, evaluation, rules=self.rules, vocabulary=self.vocabulary, sources=self.sources
         )
 
-    def informative_tests(self, evaluation: Evaluation) -> list[InformativeTest]:
-        """The unknown statuses whose value would change ``evaluation``'s answer, and how."""
-        profile = evaluation.profile
-        now = {o.category: o for o in evaluation.options}
-        now_agents = _all_agents(evaluation)
-        biopsy = [r for r in self.rules if r.then.advice and r.then.advice.topic in TEST_ADVICE]
-        citations = cite([c for r in biopsy for c in r.citations], self.sources)
-        tests = []
-        for status, values in STATUS_VALUES.items():
-            if getattr(profile, status) != "unknown":
-                continue
-            if status == "menopausal_status" and profile.sex == "male":
-                continue
-            outcomes = []
-            for value in values:
-                then = self.evaluate(profile.model_copy(update={status: value}))
-                later = {o.category: o for o in then.options}
-                then_agents = _all_agents(then)
-                outcome = TestOutcome(
-                    value=value,
-                    options_appear=[c for c in later if c not in now],
-                    options_disappear=[c for c in now if c not in later],
-                    rank_changes=[
-                        RankChange(category=c, rank_now=now[c].rank, rank_then=later[c].rank)
-                        for c in now
-                        if c in later and now[c].rank != later[c].rank
-                    ],
-                    agents_appear=sorted(then_agents - now_agents),
-                    agents_disappear=sorted(now_agents - then_agents),
-                )
-                changes = (
-                    outcome.options_appear,
-                    outcome.options_disappear,
-                    outcome.rank_changes,
-                    outcome.agents_appear,
-                    outcome.agents_disappear,
-                )
-                if any(changes):
-                    outcomes.append(outcome)
-            if outcomes:
-                tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
-        return tests
+    def informative_tests(self, evaluation: Evaluation) -> tuple[InformativeTest, ...]:
+        """The unknown statuses whose value would change ``evaluation``'s answer, and how.
+
+        ``options`` only ever holds what the profile supports now; what waits on a test is
+        listed here (each possible value is evaluated).
+
+        Raises:
+            MbcRulesError: ``evaluation`` was produced by another rulebase.
+        """
+        self._check_origin(evaluation)
+        return informative_tests(
+            evaluation, evaluate=self.evaluate, rules=self.rules, sources=self.sources
+        )
+
+    @property
+    def report_context(self) -> Context:
+        """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
+        return Context.of(self.vocabulary, self.rules, self.sources)
+
+    def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
+        """``evaluation`` for a person: ``text`` (the command line's table) or ``markdown``
+        (a page to paste), each with the patient, the tests that would change the answer,
+        what is not recommended and the advice.
+        """
+        tests = self.informative_tests(evaluation)
+        render = evaluation_markdown if format == "markdown" else evaluation_text
+        return render(evaluation, tests, self.report_context)
+
+    def html(self, evaluation: Evaluation) -> str:
+        """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
+        return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
 
     def _repr_html_(self) -> str:
-        from mbc_rules.display import rulebase_html
-
-        return rulebase_html(self)
+        return rulebase_html(
+            version=self.version,
+            rules=self.rules,
+            sources=self.sources,
+            agents=len(self.vocabulary),
+            engine=self.engine,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -326,111 +324,10 @@ class Rulebase:
         )
 
 
-STATUS_VALUES: dict[str, tuple[str, ...]] = {
-    "er_status": ("positive", "negative"),
-    "pr_status": ("positive", "negative"),
-    "her2_status": ("positive", "negative"),
-    "brca_status": ("positive", "negative"),
-    "pik3ca_status": ("positive", "negative"),
-    "pdl1_status": ("positive", "negative"),
-    "menopausal_status": ("premenopausal", "postmenopausal"),
-}
-# Advice topics whose citations ground the informative tests (test the tumour, biopsy it).
-TEST_ADVICE = frozenset({"biopsy_metastasis", "tumour_testing"})
-
-
-def _all_agents(evaluation: Evaluation) -> set[str]:
-    agents: set[str] = set()
-    for option in evaluation.options:
-        agents.update(option.agents)
-        agents.update(a for regimen in option.regimens for a in regimen.agents)
-    return agents
-
-
 def _problem_order(problem: Problem) -> tuple[str, int]:
     return (str(problem.file or ""), problem.line or 0)
 
 
-_TYPOGRAPHY = str.maketrans(
-    {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-", "\u2013": "-"}
-)
-
-
-def normalise_text(text: str) -> str:
-    """Text as citations are compared: case, white space and typographic quotes aside."""
-    return " ".join(text.translate(_TYPOGRAPHY).replace("\u2022", " ").split()).casefold()
-
-
-def _misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
-    texts: dict[str, str] = {}
-    problems = []
-    for source in validated.sources.values():
-        path = sources_dir / source.document
-        try:
-            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
-    for rule in validated.rules:
-        where = validated.locations[rule.id]
-        for index, citation in enumerate(rule.citations):
-            text = texts.get(citation.source)
-            if text is not None and normalise_text(citation.excerpt) not in text:
-                problems.append(
-                    where.problem(
-                        f"citations[{index}].excerpt is not word for word in "
-                        f"{validated.sources[citation.source].document}",
-                        rule.id,
-                        ("citations", index, "excerpt"),
-                    )
-                )
-    return problems
-
-
-def _failing_examples(validated: ValidatedRules) -> list[Problem]:
-    # The plain-Python matcher is the reference semantics and needs no engine: examples are
-    # checked the same way wherever the library runs.
-    rules, vocabulary = validated.rules, validated.vocabulary
-    matcher = PythonMatcher(compile_rules(rules))
-    problems = []
-    for rule in rules:
-        where = validated.locations[rule.id]
-        for index, example in enumerate(rule.examples):
-            profile = PatientProfile.model_validate(
-                example.profile, context={"vocabulary": vocabulary}
-            )
-            fires = rule.id in matcher.match(derive_facts(profile, vocabulary))
-            if fires != example.fires:
-                expected = "fire" if example.fires else "not fire"
-                problems.append(
-                    where.problem(
-                        f"example {index + 1} should {expected}, but the rule "
-                        f"{'fires' if fires else 'does not fire'}",
-                        rule.id,
-                        ("examples", index),
-                    )
-                )
-    return problems
-
-
 @functools.cache
 def _bundled(engine: EngineName) -> Rulebase:
-    rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
-    if rulebase.version == "unversioned":
-        rulebase.version = __version__
-    return rulebase
-
-
-def bundled_vocabulary() -> Vocabulary:
-    """The drug vocabulary of the bundled rulebase."""
-    return _bundled_vocabulary()
-
-
-@functools.cache
-def _bundled_vocabulary() -> Vocabulary:
-    problems: list[Problem] = []
-    loaded, found = read_rule_file(bundled_rules_dir() / "vocabulary.yaml")
-    problems.extend(found)
-    validated = validate_files([loaded] if loaded else [], problems)
-    if problems:
-        raise RulebaseError(problems)
-    return validated.vocabulary
+    return Rulebase.load(bundled_rules_dir(), engine=engine)

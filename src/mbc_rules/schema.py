@@ -8,6 +8,7 @@ line. Checks across rules (duplicate ids, examples) are the next stage's, in ``v
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,7 +24,7 @@ from pydantic import (
 )
 
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.vocabulary import AgentKind, Category, Tier, Vocabulary
+from mbc_rules.vocabulary import Category, Tier, Vocabulary
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -43,27 +44,6 @@ class Source(BaseModel):
         default_factory=dict, description="Dates the page gives, by kind."
     )
     note: str | None = None
-
-
-class VocabularyEntry(BaseModel):
-    """A drug, procedure or class of drugs."""
-
-    model_config = _STRICT
-
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
-    name: str
-    kind: AgentKind
-    drug_class: str | None = None
-    category: Category
-    brands: list[str] = Field(default_factory=list)
-    aliases: list[str] = Field(default_factory=list)
-    in_sources: bool
-
-    @model_validator(mode="after")
-    def _drugs_have_a_class(self) -> VocabularyEntry:
-        if self.kind != "procedure" and self.drug_class is None:
-            raise ValueError(f"a {self.kind} needs a drug_class")
-        return self
 
 
 def _known_source(source: str, info: ValidationInfo) -> str:
@@ -128,15 +108,19 @@ class FactTest(BaseModel):
     at_least: int | None = None
     at_most: int | None = None
 
-    @property
+    # Operator and operand are found once (cached): conditions are read on the hot path of
+    # every evaluation on the plain-Python engine.
+    @functools.cached_property
     def operator(self) -> str:
+        """The operator's name as rule files write it (``in``, not ``in_``)."""
         for name in ("equals", "not_equals", "in_", "not_in", "at_least", "at_most"):
             if getattr(self, name) is not None:
                 return name.rstrip("_")
         raise AssertionError("validated FactTest has an operator")  # pragma: no cover
 
-    @property
+    @functools.cached_property
     def operand(self) -> Any:
+        """The value (or list of values) the fact is tested against."""
         return getattr(self, "in_" if self.operator == "in" else self.operator)
 
     @model_validator(mode="after")
@@ -165,6 +149,7 @@ class FactTest(BaseModel):
 
 
 def definition_hint(name: str) -> str:
+    """' (did you mean ...?)' with the fact names closest to ``name``, or ''."""
     import difflib
 
     close = difflib.get_close_matches(name, list(FACTS), n=3)
@@ -172,16 +157,22 @@ def definition_hint(name: str) -> str:
 
 
 class AllOf(BaseModel):
+    """Holds when every one of its conditions holds."""
+
     model_config = _STRICT
     all: Annotated[list[Condition], Field(min_length=1)]
 
 
 class AnyOf(BaseModel):
+    """Holds when at least one of its conditions holds."""
+
     model_config = _STRICT
     any: Annotated[list[Condition], Field(min_length=1)]
 
 
 class NotOf(BaseModel):
+    """Holds when its condition does not."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
     not_: Condition = Field(alias="not")
 
@@ -321,6 +312,7 @@ class Rule(BaseModel):
 
     @property
     def source_ids(self) -> tuple[str, ...]:
+        """The ids of the sources the rule cites, sorted."""
         return tuple(sorted({c.source for c in self.citations}))
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from mbc_rules.profile import PatientProfile
-from mbc_rules.result import Evaluation
+from mbc_rules.result import Evaluation, EvaluationReport
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 
 
-def json_schema(which: Literal["profile", "result"]) -> dict[str, Any]:
-    """The JSON Schema of the patient profile (input) or of the evaluation (output).
+def json_schema(which: Literal["profile", "result", "report"]) -> dict[str, Any]:
+    """The JSON Schema of the patient profile (input), of the evaluation (output), or of the
+    report (the evaluation with its informative tests, as ``mbc-rules evaluate --json``).
 
     Raises:
         ValueError: ``which`` is neither ``profile`` nor ``result``.
@@ -20,6 +21,8 @@ def json_schema(which: Literal["profile", "result"]) -> dict[str, Any]:
         schema = PatientProfile.model_json_schema(mode="validation")
     elif which == "result":
         schema = Evaluation.model_json_schema(mode="serialization")
+    elif which == "report":
+        schema = EvaluationReport.model_json_schema(mode="serialization")
     else:
-        raise ValueError(f"no schema named {which!r}: choose profile or result")
+        raise ValueError(f"no schema named {which!r}: choose profile, result or report")
     return {"$schema": SCHEMA_URL, **schema}

@@ -3,30 +3,27 @@
 Each item of each section is validated on its own, so one bad rule never hides the next. A
 pydantic error's location is walked along the file's data to find the node it names, and the
 loader's line marks give its line. Checks across items (duplicate ids, example profiles) run
-here too; checks that need the engine (do the examples fire as they say?) run after compile,
-in ``rulebase``.
+here too, and so do the checks of a whole rule set: do the rules' own examples fire as they
+say (read with ``conditions``, the reference semantics), and does every excerpt stand word
+for word in its source text. ``Rulebase.load`` and ``mbc-rules lint`` run the same checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from mbc_rules.conditions import holds
 from mbc_rules.errors import Problem
+from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, PathKey
 from mbc_rules.profile import PatientProfile
-from mbc_rules.schema import (
-    SECTION_KEYS,
-    CoverageEntry,
-    Rule,
-    RuleFile,
-    Source,
-    VocabularyEntry,
-)
-from mbc_rules.vocabulary import Agent, Vocabulary, name_key
+from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source
+from mbc_rules.vocabulary import Vocabulary, VocabularyEntry, name_key
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -40,9 +37,11 @@ class Located:
 
     @property
     def line(self) -> int | None:
+        """The line the item starts on."""
         return self.file.line_of(self.key)
 
     def problem(self, message: str, rule_id: str | None = None, key: PathKey = ()) -> Problem:
+        """A problem at the line of ``key`` inside this item (of the item itself by default)."""
         return Problem(self.file.path, self.file.line_of((*self.key, *key)), rule_id, message)
 
 
@@ -140,8 +139,8 @@ def _check_tops(files: Sequence[LoadedFile], problems: list[Problem]) -> list[Lo
 def _agents(
     entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[Problem]
 ) -> Vocabulary:
-    agents: list[Agent] = []
     owner: dict[str, str] = {}
+    code_owner: dict[str, str] = {}
     for entry, where in entries:
         names = {entry.id, entry.name, *entry.brands, *entry.aliases}
         for name in sorted(names):
@@ -151,19 +150,14 @@ def _agents(
                     where.problem(f"name {name!r} already belongs to {owner[key]!r}", entry.id)
                 )
             owner.setdefault(key, entry.id)
-        agents.append(
-            Agent(
-                id=entry.id,
-                name=entry.name,
-                kind=entry.kind,
-                category=entry.category,
-                drug_class=entry.drug_class,
-                brands=tuple(entry.brands),
-                aliases=tuple(entry.aliases),
-                in_sources=entry.in_sources,
-            )
-        )
-    return Vocabulary.of(agents)
+        for code in entry.rxnorm:
+            if code_owner.setdefault(code, entry.id) != entry.id:
+                problems.append(
+                    where.problem(
+                        f"RxNorm code {code} already belongs to {code_owner[code]!r}", entry.id
+                    )
+                )
+    return Vocabulary.of(entry.agent() for entry, _ in entries)
 
 
 def _unique(
@@ -190,9 +184,18 @@ def _unique(
     return kept
 
 
-def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> ValidatedRules:
-    """Build the models of a rule set; every problem found is appended to ``problems``."""
-    usable = _check_tops(files, problems)
+def validate_files(
+    files: Sequence[LoadedFile],
+    problems: list[Problem],
+    inherited: Sequence[LoadedFile] = (),
+) -> ValidatedRules:
+    """Build the models of a rule set; every problem found is appended to ``problems``.
+
+    ``inherited`` files (the bundled sources or vocabulary merged into a rule set of one's own)
+    contribute their sections but not their ``version``: the rule set's version is its own.
+    """
+    usable = _check_tops([*files, *inherited], problems)
+    own = {id(file) for file in files}
 
     sources = [
         (s, w)
@@ -234,7 +237,9 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
         if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
     ]
 
-    versions = {f.data["version"] for f in usable if f.data.get("version") is not None}
+    versions = {
+        f.data["version"] for f in usable if id(f) in own and f.data.get("version") is not None
+    }
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
     return ValidatedRules(
@@ -245,3 +250,63 @@ def validate_files(files: Sequence[LoadedFile], problems: list[Problem]) -> Vali
         locations={r.id: w for r, w in rules},
         version=min(versions) if versions else None,
     )
+
+
+def failing_examples(validated: ValidatedRules) -> list[Problem]:
+    """Every rule example that does not fire (or not fire) as it says, by ``conditions``."""
+    vocabulary = validated.vocabulary
+    problems = []
+    for rule in validated.rules:
+        where = validated.locations[rule.id]
+        for index, example in enumerate(rule.examples):
+            profile = PatientProfile.model_validate(
+                example.profile, context={"vocabulary": vocabulary}
+            )
+            fires = holds(rule.when, derive_facts(profile, vocabulary))
+            if fires != example.fires:
+                expected = "fire" if example.fires else "not fire"
+                problems.append(
+                    where.problem(
+                        f"example {index + 1} should {expected}, but the rule "
+                        f"{'fires' if fires else 'does not fire'}",
+                        rule.id,
+                        ("examples", index),
+                    )
+                )
+    return problems
+
+
+_TYPOGRAPHY = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2014": "-", "\u2013": "-"}
+)
+
+
+def normalise_text(text: str) -> str:
+    """Text as citations are compared: case, white space and typographic quotes aside."""
+    return " ".join(text.translate(_TYPOGRAPHY).replace("\u2022", " ").split()).casefold()
+
+
+def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
+    """Every source text that cannot be read, and every excerpt not word for word in its text."""
+    texts: dict[str, str] = {}
+    problems = []
+    for source in validated.sources.values():
+        path = sources_dir / source.document
+        try:
+            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
+    for rule in validated.rules:
+        where = validated.locations[rule.id]
+        for index, citation in enumerate(rule.citations):
+            text = texts.get(citation.source)
+            if text is not None and normalise_text(citation.excerpt) not in text:
+                problems.append(
+                    where.problem(
+                        f"citations[{index}].excerpt is not word for word in "
+                        f"{validated.sources[citation.source].document}",
+                        rule.id,
+                        ("citations", index, "excerpt"),
+                    )
+                )
+    return problems

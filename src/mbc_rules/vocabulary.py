@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mbc_rules.errors import UnknownAgentError
 
@@ -98,18 +100,61 @@ class Agent:
     brands: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     in_sources: bool = False
+    rxnorm: tuple[str, ...] = ()
 
     @property
     def is_endocrine(self) -> bool:
+        """A hormone (endocrine) therapy."""
         return self.drug_class in ENDOCRINE_CLASSES
 
     @property
     def is_her2_targeted(self) -> bool:
+        """A HER2-targeted drug (antibody, kinase inhibitor or antibody-drug conjugate)."""
         return self.drug_class in HER2_TARGETED_CLASSES
 
     @property
     def is_chemotherapy(self) -> bool:
+        """A chemotherapy drug (not a procedure of the chemotherapy category)."""
         return self.category == "chemotherapy" and self.kind != "procedure"
+
+
+class VocabularyEntry(BaseModel):
+    """A drug, procedure or class of drugs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+    name: str
+    kind: AgentKind
+    drug_class: str | None = None
+    category: Category
+    brands: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    rxnorm: list[Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]] = Field(
+        default_factory=list,
+        description="RxNorm ingredient codes (RXCUI) of the drug, read from FHIR medications.",
+    )
+    in_sources: bool
+
+    @model_validator(mode="after")
+    def _drugs_have_a_class(self) -> VocabularyEntry:
+        if self.kind != "procedure" and self.drug_class is None:
+            raise ValueError(f"a {self.kind} needs a drug_class")
+        return self
+
+    def agent(self) -> Agent:
+        """The entry as the vocabulary holds it."""
+        return Agent(
+            id=self.id,
+            name=self.name,
+            kind=self.kind,
+            category=self.category,
+            drug_class=self.drug_class,
+            brands=tuple(self.brands),
+            aliases=tuple(self.aliases),
+            in_sources=self.in_sources,
+            rxnorm=tuple(self.rxnorm),
+        )
 
 
 def name_key(name: str) -> str:
@@ -123,15 +168,18 @@ class Vocabulary:
 
     agents: Mapping[str, Agent]
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
+    _by_rxnorm: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, agents: Iterable[Agent]) -> Vocabulary:
+        """The vocabulary of ``agents``, indexed by id, names, brands, aliases and RxNorm codes."""
         by_id = {agent.id: agent for agent in agents}
         by_name: dict[str, str] = {}
         for agent in by_id.values():
             for name in (agent.id, agent.name, *agent.brands, *agent.aliases):
                 by_name.setdefault(name_key(name), agent.id)
-        return cls(agents=by_id, _by_name=by_name)
+        by_rxnorm = {code: agent.id for agent in by_id.values() for code in agent.rxnorm}
+        return cls(agents=by_id, _by_name=by_name, _by_rxnorm=by_rxnorm)
 
     def __contains__(self, agent_id: object) -> bool:
         return agent_id in self.agents
@@ -152,6 +200,11 @@ class Vocabulary:
         if agent_id is None:
             raise UnknownAgentError(name, self.suggest(name))
         return self.agents[agent_id]
+
+    def by_rxnorm(self, code: str) -> Agent | None:
+        """The agent whose RxNorm ingredient code this is, or None."""
+        agent_id = self._by_rxnorm.get(code)
+        return None if agent_id is None else self.agents[agent_id]
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """The vocabulary names closest to ``name``, as ids, nearest first."""

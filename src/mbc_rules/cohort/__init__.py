@@ -19,7 +19,8 @@ from mbc_rules.cohort.frames import (
     evaluate_partition,
     partition_meta,
 )
-from mbc_rules.cohort.rows import CohortResult, CohortSummary, RowError
+from mbc_rules.cohort.rows import CohortResult, RowError
+from mbc_rules.cohort_summary import CohortSummary
 
 __all__ = [
     "ERROR_COLUMNS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mbc_rules.cohort.reading import THERAPY_FIELD, EncodedColumn, _first_rows
+from mbc_rules.cohort.codes import EncodedColumn, first_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,8 +29,8 @@ def arrow_to_frame(data: Any) -> pd.DataFrame:
     return frame
 
 
-def encode_arrow(field: str, series: pd.Series) -> EncodedColumn:
-    """Codes and distinct cells of an Arrow-backed column."""
+def encode_arrow(field: str, series: pd.Series, *, structured: bool) -> EncodedColumn | None:
+    """Codes and distinct cells of an Arrow-backed column (None: read its cells in Python)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -40,29 +40,18 @@ def encode_arrow(field: str, series: pd.Series) -> EncodedColumn:
         array = array.combine_chunks()
     kind = array.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        if field != THERAPY_FIELD and pa.types.is_string(kind.value_type):
+        if not structured and pa.types.is_string(kind.value_type):
             joined = pc.binary_join(array, _SEPARATOR)
             lengths = pc.cast(pc.list_value_length(array), pa.string())
             key = pc.binary_join_element_wise(lengths, joined, ":")
         else:
-            # Structured lists (prior therapies): each distinct cell read once in Python.
-            return _python_cells(field, array)
+            return None  # structured lists (prior therapies): read cell by cell
     else:
         key = array
     encoded = pc.dictionary_encode(key)
     codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
     count = len(encoded.dictionary)
-    first = _first_rows(codes, count)
+    first = first_rows(codes, count)
     cells = [array[int(i)].as_py() for i in first]
     keys = [("arrow", str(kind), v) for v in encoded.dictionary.to_pylist()]
     return EncodedColumn(field, codes, cells, keys)
-
-
-def _python_cells(field: str, array: Any) -> EncodedColumn:
-    import numpy as np
-
-    from mbc_rules.cohort.reading import _encode_objects
-
-    values = np.empty(len(array), dtype=object)
-    values[:] = array.to_pylist()
-    return _encode_objects(field, values)

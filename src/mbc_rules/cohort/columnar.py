@@ -20,66 +20,23 @@ values cost, and memory stays flat in the number of rows apart from the output t
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mbc_rules.compile import PROFILE_MARK, Expression
+from mbc_rules.cohort.codes import combine
+from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import CATEGORY_ORDER, ordering_key
 from mbc_rules.result import TreatmentOption
+from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 
 if TYPE_CHECKING:
     import numpy as np
 
     from mbc_rules.cohort.reading import ReadColumns
     from mbc_rules.rulebase import Rulebase
-
-_INT62 = 1 << 62
-
-
-def combine(codes: Sequence[np.ndarray], radices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """One code per row for the combination of several code columns (-1 allowed in each).
-
-    Returns the combined codes and, for each combined code, the first row that has it.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from mbc_rules.cohort.reading import _first_rows
-
-    if not codes:
-        raise ValueError("nothing to combine")
-    key = codes[0].astype(np.int64) + 1
-    bound = radices[0] + 1
-    for column, radix in zip(codes[1:], radices[1:], strict=True):
-        if bound * (radix + 1) >= _INT62:
-            key_, uniques = pd.factorize(key)
-            key, bound = np.asarray(key_, dtype=np.int64), len(uniques)
-        key = key * (radix + 1) + (column.astype(np.int64) + 1)
-        bound *= radix + 1
-    combined_, uniques = pd.factorize(key)
-    combined = np.asarray(combined_, dtype=np.int64)
-    return combined, _first_rows(combined, len(uniques))
-
-
-def _leaf(key: str, actual: FactValue | None, operand: Any) -> bool:
-    # The meaning of a compiled leaf, as the plain-Python matcher reads it.
-    if key == "$neq":
-        return bool(actual != operand)
-    if key in ("$lt", "$lte", "$gt", "$gte"):
-        if actual is None:
-            return False
-        if key == "$lt":
-            return bool(actual < operand)  # type: ignore[operator]
-        if key == "$lte":
-            return bool(actual <= operand)  # type: ignore[operator]
-        if key == "$gt":
-            return bool(actual > operand)  # type: ignore[operator]
-        return bool(actual >= operand)  # type: ignore[operator]
-    return bool(actual == operand)
 
 
 @dataclass
@@ -98,7 +55,7 @@ class ColumnarEngine:
     def __init__(self, rulebase: Rulebase) -> None:
         self.rulebase = rulebase
         self.rule_ids = tuple(rule.id for rule in rulebase.rules)
-        self.patterns: tuple[Expression, ...] = rulebase._compiled.patterns
+        self.conditions: tuple[Condition, ...] = rulebase._compiled.conditions
         groups: dict[tuple[str, ...], list[str]] = {}
         for fact in FACTS.values():
             groups.setdefault(tuple(sorted(set(fact.reads))), []).append(fact.name)
@@ -163,57 +120,51 @@ class ColumnarEngine:
         return np.zeros(count, dtype=np.int64)
 
     # -- conditions ----------------------------------------------------------------------
-    def masks(
-        self, facts: dict[str, tuple[np.ndarray, list[FactValue]]], count: int
-    ) -> np.ndarray:
-        """(rows, rules): which rules fire for which rows."""
+    def masks(self, facts: dict[str, tuple[np.ndarray, list[FactValue]]], count: int) -> np.ndarray:
+        """(rows, rules): which rules fire for which rows.
+
+        A fact test is decided by :func:`mbc_rules.conditions.passes` once per distinct value
+        of its fact; ``all``, ``any`` and ``not`` join the tests' masks as
+        :func:`mbc_rules.conditions.holds` joins their verdicts.
+        """
         import numpy as np
 
-        cache: dict[str, np.ndarray] = {}
-        everyone = np.ones(count, dtype=bool)
+        cache: dict[Any, np.ndarray] = {}
 
-        def mask(expression: Expression) -> np.ndarray:
-            ((key, operand),) = expression.items()
-            if key == PROFILE_MARK:
-                return everyone
-            signature = json.dumps(expression, sort_keys=True)
-            found = cache.get(signature)
-            if found is not None:
+        def mask(condition: Condition) -> np.ndarray:
+            if isinstance(condition, FactTest):
+                operand = condition.operand
+                key: Any = (
+                    condition.fact,
+                    condition.operator,
+                    tuple(operand) if isinstance(operand, list) else operand,
+                    type(operand).__name__,
+                )
+                found = cache.get(key)
+                if found is None:
+                    codes, values = facts[condition.fact]
+                    small = np.fromiter(
+                        (passes(condition.operator, operand, v) for v in values),
+                        dtype=bool,
+                        count=len(values),
+                    )
+                    found = cache[key] = small[codes]
                 return found
-            if key in ("$and", "$or"):
-                parts = [mask(part) for part in operand]
-                combined = parts[0].copy()
-                join: Callable[..., Any] = np.logical_and if key == "$and" else np.logical_or
-                for part in parts[1:]:
-                    join(combined, part, out=combined)
-                result = combined
-            else:
-                if key.startswith("$"):
-                    ((fact, value),) = operand.items()
-                else:
-                    fact, value = key, operand
-                codes, values = facts[fact]
-                result = self._leaf_values(key, values, value)[codes]
-            cache[signature] = result
-            return result
-
-        fired = np.empty((count, len(self.patterns)), dtype=bool, order="F")
-        for index, pattern in enumerate(self.patterns):
-            fired[:, index] = mask(pattern)
-        return fired
-
-    @staticmethod
-    def _leaf_values(key: str, values: list[FactValue], operand: Any) -> np.ndarray:
-        import numpy as np
-
-        if key in ("$neq", "$lt", "$lte", "$gt", "$gte") or key.startswith("$"):
-            return np.fromiter(
-                (_leaf(key, v, operand) for v in values), dtype=bool, count=len(values)
+            if isinstance(condition, NotOf):
+                return ~mask(condition.not_)
+            parts = condition.all if isinstance(condition, AllOf) else condition.any
+            join: Callable[..., Any] = (
+                np.logical_and if isinstance(condition, AllOf) else np.logical_or
             )
-        # Equality, the commonest test, element by element in C (Python's own ==).
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-        return np.asarray(array == operand, dtype=bool)
+            combined = mask(parts[0]).copy()
+            for part in parts[1:]:
+                join(combined, mask(part), out=combined)
+            return combined
+
+        fired = np.empty((count, len(self.conditions)), dtype=bool, order="F")
+        for index, condition in enumerate(self.conditions):
+            fired[:, index] = mask(condition)
+        return fired
 
     # -- ranking -------------------------------------------------------------------------
     def _option(self, category: int, key: int | bytes, ids: frozenset[str], male: bool) -> int:
@@ -285,7 +236,7 @@ class ColumnarEngine:
         )[None, :, :]
         first = ~equal_before.any(axis=2)
         below = keys[:, None, :] < keys[:, :, None]
-        ranks = 1 + (below & first[:, None, :]).sum(axis=2)
+        ranks: np.ndarray = 1 + (below & first[:, None, :]).sum(axis=2)
         ranks[options < 0] = 0
         return ranks
 

@@ -21,18 +21,17 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import ValidationError
 
 from mbc_rules.cohort.columnar import ColumnarEngine
+from mbc_rules.cohort.codes import EncodedColumn
 from mbc_rules.cohort.reading import (
     FIELDS,
     ID_FIELD,
     ColumnValidator,
-    EncodedColumn,
     encode_series,
     field_errors,
     frame_reader,
-    is_missing,
-    plain,
 )
-from mbc_rules.cohort.rows import CohortResult, CohortSummary, RowError, _optional, evaluate_rows
+from mbc_rules.cohort.rows import CohortResult, RowError, _optional, evaluate_rows
+from mbc_rules.cohort_summary import CohortSummary, FirstChoiceCounts, from_counts
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import CATEGORY_ORDER
@@ -172,8 +171,8 @@ def _chunk(
     }
     read = state.validator.read(columns, count)
     invalid = read.invalid | excluded
-    for position in np.flatnonzero(read.invalid & ~excluded):
-        row = int(position)
+    for found in np.flatnonzero(read.invalid & ~excluded):
+        row = int(found)
         mapping = frame_reader(frame, names)(row)
         try:
             evaluation = rulebase.evaluate(mapping)
@@ -250,6 +249,11 @@ class FrameResult:
         self._fired = dict(fired)
         self._failed = failed
         self._result: Any = None
+        import numpy as np
+
+        self._long_positions = (
+            long["_position"].to_numpy() if "_position" in long.columns else np.zeros(0, int)
+        )
 
     def evaluation(self, label: Hashable) -> Evaluation:
         """The full result of the row with this index label (built now, not stored).
@@ -290,11 +294,30 @@ class FrameResult:
         return self._result
 
     def summary(self) -> CohortSummary:
-        """How often each category ranks first; how often each rule fires."""
-        first = self.long[self.long["rank"] == 1]["category"].astype(str).value_counts()
-        patients = len(self.wide) - len(self._failed)
-        fired = dict(sorted(self._fired.items(), key=lambda kv: (-kv[1], kv[0])))
-        return CohortSummary(patients, {str(k): int(v) for k, v in first.items()}, fired)
+        """How often each category ranks first (ties counted once per patient), how often each
+        rule fires, and how many rows failed, counted from the tables.
+        """
+        import numpy as np
+
+        first = self.long["rank"].to_numpy() == 1
+        positions = self._long_positions[first]
+        categories = self.long["category"].astype(str).to_numpy()[first]
+        per_patient = np.bincount(positions, minlength=len(self.wide)) if len(positions) else None
+        alone: Counter[str] = Counter()
+        tied: Counter[str] = Counter()
+        share: dict[str, float] = {}
+        if per_patient is not None:
+            ways = per_patient[positions]
+            for category, k in zip(categories.tolist(), ways.tolist(), strict=True):
+                (alone if k == 1 else tied)[category] += 1
+                share[category] = share.get(category, 0.0) + 1 / k
+        evaluated = len(self.wide) - len(self._failed)
+        with_first = int((per_patient > 0).sum()) if per_patient is not None else 0
+        tied_first = int((per_patient > 1).sum()) if per_patient is not None else 0
+        counts = FirstChoiceCounts(
+            alone, tied, share, Counter(self._fired), evaluated, evaluated - with_first, tied_first
+        )
+        return from_counts(counts, len(self._failed), rows=len(self.wide))
 
 
 class _LazyEvaluations(Mapping[str, Evaluation]):
@@ -354,7 +377,11 @@ def _verify(
         ours = [
             (str(c), int(r), str(t), tuple(a), tuple(s))
             for c, r, t, a, s in zip(
-                mine["category"], mine["rank"], mine["tier"], mine["agents"], mine["source_ids"],
+                mine["category"],
+                mine["rank"],
+                mine["tier"],
+                mine["agents"],
+                mine["source_ids"],
                 strict=True,
             )
         ]
@@ -364,7 +391,9 @@ def _verify(
         ]
         if ours != theirs:
             first = next(
-                (a, b) for a, b in zip(ours + [None] * 10, theirs + [None] * 10) if a != b  # type: ignore[list-item]
+                (a, b)
+                for a, b in zip(ours + [None] * 10, theirs + [None] * 10, strict=False)
+                if a != b
             )
             raise VerificationError(
                 f"row {label!r} (patient {ids[position]!r}): the columnar engine gives "
@@ -400,7 +429,7 @@ def _assemble(
 
     state = _engines(rulebase)
     index = frame.index
-    count = len(frame)
+    len(frame)
     rows = np.concatenate(parts.long_rows) if parts.long_rows else np.zeros(0, np.int64)
     categories = (
         np.concatenate(parts.long_categories) if parts.long_categories else np.zeros(0, np.int64)
@@ -426,7 +455,14 @@ def _assemble(
         sources[where] = table_sources[chosen]
     if parts.spilled:
         extra = [
-            (p, CATEGORY_ORDER.index(o.category), o.rank, o.tier, tuple(o.agents), tuple(o.source_ids))
+            (
+                p,
+                CATEGORY_ORDER.index(o.category),
+                o.rank,
+                o.tier,
+                tuple(o.agents),
+                tuple(o.source_ids),
+            )
             for p, evaluation in parts.spilled.items()
             for o in evaluation.options
         ]
@@ -443,7 +479,9 @@ def _assemble(
     long = pd.DataFrame(
         {
             "patient_id": pd.Series(ids[rows], dtype=object, index=index.take(rows)),
-            "category": pd.Categorical.from_codes(categories, categories=list(CATEGORY_ORDER)),
+            "category": pd.Categorical.from_codes(
+                categories.astype(np.int64), categories=pd.Index(list(CATEGORY_ORDER))
+            ),
             "rank": ranks.astype(np.int64),
             "tier": pd.Series(tiers, dtype=object, index=index.take(rows)),
             "agents": pd.Series(agents, dtype=object, index=index.take(rows)),
@@ -501,7 +539,8 @@ def _as_frame(data: Any) -> pd.DataFrame:
 
         return arrow_to_frame(data)
     raise MbcRulesError(
-        f"a cohort is a pandas DataFrame, an Arrow table or a Parquet path, not {type(data).__name__}"
+        "a cohort is a pandas DataFrame, an Arrow table or a Parquet path, "
+        f"not {type(data).__name__}"
     )
 
 
@@ -559,8 +598,16 @@ def evaluate_frame(
     if jobs > 1 and total > CHUNK_ROWS // 8:
         step = -(-total // jobs)
         tasks = [
-            (frame.iloc[b : b + step], names, b, ids[b : b + step], repeated[b : b + step],
-             rulebase, errors, {p - b for p in watch if b <= p < b + step})
+            (
+                frame.iloc[b : b + step],
+                names,
+                b,
+                ids[b : b + step],
+                repeated[b : b + step],
+                rulebase,
+                errors,
+                {p - b for p in watch if b <= p < b + step},
+            )
             for b in range(0, total, step)
         ]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -617,12 +664,13 @@ def _evaluate(
     progress: bool,
     parts: _Parts | None = None,
 ) -> tuple[FrameResult, _Parts]:
-    from mbc_rules.cohort.rows import _progress
+    from mbc_rules.cohort.rows import _progress_bar
 
     parts = parts or _Parts()
     total = len(frame)
     bounds = list(range(0, total, CHUNK_ROWS)) or [0]
-    for start in _progress(bounds, progress, len(bounds)):
+    bar = _progress_bar()(total=total, unit="patient") if progress else None
+    for start in bounds:
         _chunk(
             frame.iloc[start : start + CHUNK_ROWS],
             names,
@@ -633,6 +681,10 @@ def _evaluate(
             errors,
             watch,
         )
+        if bar is not None:
+            bar.update(min(CHUNK_ROWS, total - start))
+    if bar is not None:
+        bar.close()
     return _assemble(frame, names, rulebase, parts, ids, keep_frame=True), parts
 
 

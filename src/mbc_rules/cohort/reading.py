@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from mbc_rules.cohort.codes import EncodedColumn, first_rows
 from mbc_rules.profile import CHECKED_TOGETHER, PatientProfile
 from mbc_rules.vocabulary import Vocabulary
 
@@ -49,7 +50,9 @@ def _is_list_annotation(annotation: Any) -> bool:
 
 
 LIST_FIELDS = frozenset(
-    name for name, info in PatientProfile.model_fields.items() if _is_list_annotation(info.annotation)
+    name
+    for name, info in PatientProfile.model_fields.items()
+    if _is_list_annotation(info.annotation)
 )
 _DELIMITER = re.compile(r"[;,]")
 
@@ -141,32 +144,6 @@ def key_of(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-@dataclass
-class EncodedColumn:
-    """A column as distinct cells: ``codes[row]`` indexes ``cells`` (-1: missing)."""
-
-    field: str
-    codes: np.ndarray
-    cells: list[Any]
-    keys: list[Any] | None = None  # hashable, one per cell: how validations are remembered
-
-    def key(self, code: int) -> Any:
-        if code < 0:
-            return None
-        return self.keys[code] if self.keys is not None else key_of(self.cells[code])
-
-
-def _first_rows(codes: np.ndarray, count: int) -> np.ndarray:
-    import numpy as np
-
-    first = np.full(count, -1, dtype=np.int64)
-    seen = codes >= 0
-    positions = np.flatnonzero(seen)
-    # Writing in reverse leaves each code's first row.
-    first[codes[positions][::-1]] = positions[::-1]
-    return first
-
-
 def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     """Factorise one column into codes and distinct cells, in C where the dtype allows."""
     import numpy as np
@@ -179,11 +156,16 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     elif isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
         from mbc_rules.cohort.arrow import encode_arrow
 
-        return _blank_as_missing(encode_arrow(field, series))
-    elif dtype != object:
+        encoded = encode_arrow(field, series, structured=field == THERAPY_FIELD)
+        if encoded is None:
+            return _encode_objects(field, series.to_numpy(dtype=object))
+        return _blank_as_missing(encoded)
+    elif dtype != np.dtype(object):
         codes_, uniques = pd.factorize(series, use_na_sentinel=True)
         codes = np.asarray(codes_, dtype=np.int64)
-        cells = list(uniques.to_numpy(dtype=object)) if hasattr(uniques, "to_numpy") else list(uniques)
+        cells = (
+            list(uniques.to_numpy(dtype=object)) if hasattr(uniques, "to_numpy") else list(uniques)
+        )
     else:
         return _encode_objects(field, series.to_numpy(dtype=object))
     return _blank_as_missing(EncodedColumn(field, codes, cells))
@@ -203,9 +185,11 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
         # A list of text equals only a list of the same text; lists with anything else in them
         # are invalid whichever they are, and the row path reports each of them exactly.
         keys = np.empty(len(values), dtype=object)
-        keys[:] = [tuple(v) if type(v) is list else v if type(v) is str else key_of(v) for v in values]
+        keys[:] = [
+            tuple(v) if type(v) is list else v if type(v) is str else key_of(v) for v in values
+        ]
     else:
-        type_codes, types_seen = pd.factorize(
+        _type_codes, types_seen = pd.factorize(
             np.fromiter(map(type, values), dtype=object, count=len(values))
         )
         if len(types_seen) <= 1:
@@ -221,7 +205,7 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
         codes_, uniques = pd.factorize(keys, use_na_sentinel=True)
     codes = np.asarray(codes_, dtype=np.int64)
     count = int(codes.max()) + 1 if len(codes) else 0
-    first = _first_rows(codes, count)
+    first = first_rows(codes, count)
     cells = [values[i] for i in first]
     if field == ID_FIELD:
         return _blank_as_missing(EncodedColumn(field, codes, cells))
@@ -299,8 +283,9 @@ class ColumnValidator:
             dtype=np.int64,
             count=len(column.cells),
         )
-        too_long = np.append(lengths > MAX_TEXT, False)
-        return too_long[column.codes]
+        too_long: np.ndarray = np.append(lengths > MAX_TEXT, False)
+        bad: np.ndarray = too_long[column.codes]
+        return bad
 
     def _code(self, field: str, value: Any) -> int:
         table = self._canonical.setdefault(field, {})
@@ -315,7 +300,7 @@ class ColumnValidator:
         """Validate every field; fields without a column take their default."""
         import numpy as np
 
-        from mbc_rules.cohort.columnar import combine
+        from mbc_rules.cohort.codes import combine
 
         codes: dict[str, np.ndarray] = {}
         invalid = np.zeros(rows, dtype=bool)
@@ -335,7 +320,7 @@ class ColumnValidator:
             for index in range(len(first)):
                 at = [c[index] for c in member_codes]
                 cells = [m.cells[c] if c >= 0 else None for m, c in zip(members, at, strict=True)]
-                keys = tuple(m.key(c) for m, c in zip(members, at, strict=True))
+                keys = tuple(m.key(c, key_of) for m, c in zip(members, at, strict=True))
                 outcome = self._validate(group, cells, keys)
                 if outcome is None:
                     bad[index] = True
@@ -351,9 +336,7 @@ class ColumnValidator:
         return ReadColumns(codes, self._canonical_values, invalid)
 
 
-def frame_reader(
-    frame: pd.DataFrame, columns: Sequence[str]
-) -> Callable[[int], dict[str, Any]]:
+def frame_reader(frame: pd.DataFrame, columns: Sequence[str]) -> Callable[[int], dict[str, Any]]:
     """A function from a row position to that row's profile mapping (for the row path)."""
     series = {name: frame.iloc[:, position] for position, name in enumerate(frame.columns)}
     wanted = [(str(name), s) for name, s in series.items() if str(name) in columns]

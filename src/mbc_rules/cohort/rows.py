@@ -7,14 +7,13 @@ matplotlib (``mbc-rules[plot]``) are optional and imported only when used.
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from mbc_rules.cohort_summary import CohortSummary, summarise
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import CATEGORY_ORDER
@@ -22,7 +21,7 @@ from mbc_rules.result import Evaluation
 from mbc_rules.rulebase import Rulebase
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 ErrorMode = Literal["raise", "collect"]
 
@@ -35,30 +34,6 @@ class RowError:
 
     row_id: str
     message: str
-
-
-@dataclass(frozen=True)
-class CohortSummary:
-    """How often each category ranks first, and how often each rule fires."""
-
-    patients: int
-    first_choice: dict[str, int]
-    rule_fired: dict[str, int]
-
-    def plot(self, ax: Any = None) -> Any:
-        """A bar chart of how often each category ranks first (needs matplotlib).
-
-        Returns the matplotlib Axes.
-        """
-        plt = _optional("matplotlib.pyplot", "plot")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3.5))
-        categories = [c for c in CATEGORY_ORDER if self.first_choice.get(c)]
-        ax.barh(categories, [self.first_choice[c] for c in categories])
-        ax.invert_yaxis()
-        ax.set_xlabel("patients for whom it ranks first")
-        ax.set_title(f"First-ranked category, {self.patients} patients")
-        return ax
 
 
 @dataclass(frozen=True)
@@ -78,7 +53,11 @@ class CohortResult:
         if self.frame_result is not None:
             long = self.frame_result.long.astype({"category": str})
             return [
-                {**record, "agents": list(record["agents"]), "source_ids": list(record["source_ids"])}
+                {
+                    **record,
+                    "agents": list(record["agents"]),
+                    "source_ids": list(record["source_ids"]),
+                }
                 for record in long.to_dict(orient="records")
             ]
         return [
@@ -110,16 +89,13 @@ class CohortResult:
         return records
 
     def summary(self) -> CohortSummary:
-        """How often each category ranks first; how often each rule fires."""
+        """How often each category ranks first (ties counted once per patient), how often each
+        rule fires, and how many rows failed, as DataFrames (needs pandas).
+        """
         if self.frame_result is not None:
             summary: CohortSummary = self.frame_result.summary()
             return summary
-        first: Counter[str] = Counter()
-        fired: Counter[str] = Counter()
-        for result in self.evaluations.values():
-            first.update(o.category for o in result.options if o.rank == 1)
-            fired.update(result.fired_rules)
-        return CohortSummary(len(self.evaluations), dict(first), dict(fired.most_common()))
+        return summarise(self.evaluations.values(), failed=len(self.errors))
 
 
 def _optional(module: str, extra: str) -> Any:
@@ -133,11 +109,24 @@ def _optional(module: str, extra: str) -> Any:
         ) from error
 
 
+def _progress_bar() -> Any:
+    # tqdm.auto picks the widget bar in any Jupyter kernel and warns ("IProgress not found")
+    # where ipywidgets is missing: the widget bar is used only where it can be drawn.
+    import importlib.util
+    import sys
+
+    shell = sys.modules.get("IPython")
+    ipython = getattr(shell, "get_ipython", lambda: None)() if shell is not None else None
+    in_kernel = ipython is not None and "IPKernelApp" in getattr(ipython, "config", {})
+    if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
+        return _optional("tqdm.notebook", "progress").tqdm
+    return _optional("tqdm.std", "progress").tqdm
+
+
 def _progress(items: Iterable[Any], enabled: bool, total: int | None) -> Iterable[Any]:
     if not enabled:
         return items
-    tqdm = _optional("tqdm.auto", "progress").tqdm
-    wrapped: Iterable[Any] = tqdm(items, total=total, unit="patient")
+    wrapped: Iterable[Any] = _progress_bar()(items, total=total, unit="patient")
     return wrapped
 
 

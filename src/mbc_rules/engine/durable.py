@@ -1,4 +1,4 @@
-"""Stage 5, evaluate: match a profile's facts against the compiled rules.
+"""The durable-rules matcher: the engine of record.
 
 This is the only module that touches durable-rules. Its quirks, and how we keep them in here:
 
@@ -13,8 +13,8 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
   ``MemoryError``. Every evaluation uses a fresh session and deletes it, even when it fails.
 * The C engine is not safe to enter from several threads at once: a lock per handle
   serialises calls, so concurrent evaluations never mix.
-* Its extension does not import on Python 3.13+; the plain-Python matcher interprets the same
-  compiled patterns and takes over there.
+* Its extension does not import on Python 3.13+; the plain-Python matcher (``engine.python``)
+  takes over there.
 """
 
 from __future__ import annotations
@@ -24,62 +24,12 @@ import itertools
 import json
 import threading
 import uuid
-import warnings
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, Literal, Protocol
 
-from mbc_rules.compile import CompiledRuleset, Expression
+from mbc_rules.compile import CompiledRuleset
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FactValue
-
-EngineName = Literal["auto", "durable", "python", "compiled"]
-
-
-class Matcher(Protocol):
-    """Finds the rules whose conditions a set of facts meets."""
-
-    name: str
-
-    def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
-        """The ids of every rule that fires for ``facts`` (empty when none does)."""
-        ...
-
-
-def _holds(expression: Expression, facts: Mapping[str, Any]) -> bool:
-    ((key, operand),) = expression.items()
-    if key == "$and":
-        return all(_holds(part, facts) for part in operand)
-    if key == "$or":
-        return any(_holds(part, facts) for part in operand)
-    if key in ("$neq", "$lt", "$lte", "$gt", "$gte"):
-        ((fact, value),) = operand.items()
-        actual = facts.get(fact)
-        if key == "$neq":
-            return bool(actual != value)
-        if actual is None:
-            return False
-        if key == "$lt":
-            return bool(actual < value)
-        if key == "$lte":
-            return bool(actual <= value)
-        if key == "$gt":
-            return bool(actual > value)
-        return bool(actual >= value)
-    return bool(facts.get(key) == operand)
-
-
-class PythonMatcher:
-    """Interprets the compiled patterns in plain Python: no durable-rules, no shared state."""
-
-    name = "python"
-
-    def __init__(self, ruleset: CompiledRuleset) -> None:
-        self._rules = tuple(zip(ruleset.rule_ids, ruleset.patterns, strict=True))
-
-    def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
-        marked = {**facts, "mbc_profile": 1}
-        return frozenset(rule_id for rule_id, pattern in self._rules if _holds(pattern, marked))
 
 
 def _import_durable() -> ModuleType | None:
@@ -113,6 +63,11 @@ class DurableMatcher:
         )
 
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
+        """The ids of every rule that fires for ``facts``, in a session of its own.
+
+        Raises:
+            EngineError: the engine failed (the session is deleted all the same).
+        """
         engine = self._engine
         with self._lock:
             handle = self._handle
@@ -151,31 +106,3 @@ class DurableMatcher:
         # At interpreter shutdown the extension module may already be torn down.
         with contextlib.suppress(Exception):
             self.close()
-
-
-_warned_fallback = False
-
-
-def make_matcher(ruleset: CompiledRuleset, engine: EngineName = "auto") -> Matcher:
-    """Build the matcher ``engine`` names; ``auto`` prefers durable-rules when it imports.
-
-    Raises:
-        EngineError: ``engine="durable"`` where durable-rules cannot be imported.
-    """
-    global _warned_fallback
-    if engine == "python":
-        return PythonMatcher(ruleset)
-    if engine == "compiled":
-        from mbc_rules.engine_compiled import CompiledMatcher
-
-        return CompiledMatcher(ruleset)
-    if engine == "durable" or _import_durable() is not None:
-        return DurableMatcher(ruleset)
-    if not _warned_fallback:
-        _warned_fallback = True
-        warnings.warn(
-            "durable-rules cannot be imported on this Python; using the plain-Python matcher",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return PythonMatcher(ruleset)

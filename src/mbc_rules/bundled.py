@@ -1,0 +1,54 @@
+"""The files shipped with the package: where they are, and their vocabulary, read once.
+
+The bundled rulebase itself (one per engine) is built by ``Rulebase.bundled``; this module sits
+below the profile, which reads drug names with the bundled vocabulary when no rulebase
+supplies one.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mbc_rules.errors import Problem, RulebaseError
+from mbc_rules.load import LoadedFile, read_rule_file
+from mbc_rules.vocabulary import Vocabulary, VocabularyEntry
+
+
+def bundled_rules_dir() -> Path:
+    """The rule files shipped with the package (in a wheel) or beside ``src/`` (in a checkout)."""
+    packaged = Path(str(resources.files("mbc_rules"))) / "rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+@functools.cache
+def bundled_file(name: str) -> LoadedFile:
+    """One bundled rule file, read (and parsed) once per process.
+
+    Raises:
+        RulebaseError: the file cannot be read or parsed (a broken installation).
+    """
+    loaded, problems = read_rule_file(bundled_rules_dir() / name)
+    if loaded is None or problems:
+        raise RulebaseError(problems or [Problem(bundled_rules_dir() / name, None, None, "empty")])
+    return loaded
+
+
+@functools.cache
+def bundled_vocabulary() -> Vocabulary:
+    """The drug and procedure vocabulary shipped with the package.
+
+    Raises:
+        RulebaseError: the bundled vocabulary is not valid (a broken installation).
+    """
+    loaded = bundled_file("vocabulary.yaml")
+    try:
+        entries = [VocabularyEntry.model_validate(item) for item in loaded.data["vocabulary"]]
+    except (ValidationError, KeyError, TypeError) as error:
+        raise RulebaseError([Problem(loaded.path, None, None, str(error))]) from error
+    return Vocabulary.of(entry.agent() for entry in entries)

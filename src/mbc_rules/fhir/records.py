@@ -1,0 +1,302 @@
+"""From what the caller passed (a Bundle, JSON text, a path, a resource array) to one patient's
+resources: parsing, limits, entry checks and patient selection. Nothing clinical happens here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mbc_rules.errors import FhirReadError
+
+# Bounds keep a hostile or runaway record cheap to refuse: a 50,000-entry bundle reads in a
+# few seconds; beyond these it is refused with an error rather than read slowly.
+MAX_BYTES = 256 * 1024 * 1024
+MAX_ENTRIES = 200_000
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# FHIR choice elements ("value[x]") that the reader uses; two forms at once is invalid FHIR.
+_CHOICES = ("value", "effective", "onset", "medication", "abatement", "performed")
+_CHOICE_KEY = re.compile(r"^(value|effective|onset|medication|abatement|performed)[A-Z]")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of the record with the reference it is known by (``Type/id``)."""
+
+    ref: str
+    type: str
+    data: Mapping[str, Any]
+    full_url: str | None = None
+
+
+@dataclass
+class Record:
+    """The resources of one patient, with what was noticed on the way."""
+
+    resources: list[Resource]
+    patient: Resource | None
+    patient_ref: str | None
+    notes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    by_ref: dict[str, Resource] = field(default_factory=dict)
+
+
+def parse(source: object) -> tuple[list[Any], bool]:
+    """The entries of ``source`` and whether they are Bundle entries (else bare resources)."""
+    data: object
+    what = "the input"
+    if isinstance(source, Path) or (isinstance(source, str) and not _looks_like_json(source)):
+        path = Path(source)
+        what = str(path)
+        try:
+            size = os.stat(path).st_size
+            if size > MAX_BYTES:
+                raise FhirReadError(f"{path}: {size:,} bytes is over the {MAX_BYTES:,}-byte limit")
+            text = path.read_text(encoding="utf-8-sig")
+        except FhirReadError:
+            raise
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise FhirReadError(f"cannot read {path}: {error}") from None
+        data = _loads(text, what)
+    elif isinstance(source, bytes | bytearray):
+        if len(source) > MAX_BYTES:
+            raise FhirReadError(f"the input is over the {MAX_BYTES:,}-byte limit")
+        try:
+            data = _loads(bytes(source).decode("utf-8-sig"), what)
+        except UnicodeDecodeError as error:
+            raise FhirReadError(f"the input is not UTF-8 text: {error}") from None
+    elif isinstance(source, str):
+        if len(source) > MAX_BYTES:
+            raise FhirReadError(f"the input is over the {MAX_BYTES:,}-byte limit")
+        data = _loads(source, what)
+    else:
+        data = source
+    return _entries(data, what), isinstance(data, Mapping)
+
+
+def _looks_like_json(text: str) -> bool:
+    head = text.lstrip()[:1]
+    return head in ("{", "[") or "\n" in text or len(text) > 4096
+
+
+def _loads(text: str, what: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FhirReadError(
+            f"{what} is not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise FhirReadError(f"{what} is nested too deeply to be a FHIR record") from None
+    except ValueError as error:  # e.g. an integer beyond Python's digit limit
+        raise FhirReadError(f"{what} is not JSON the reader accepts: {error}") from None
+
+
+def _entries(data: object, what: str) -> list[Any]:
+    if isinstance(data, list | tuple):
+        entries = list(data)
+    elif isinstance(data, Mapping):
+        kind = data.get("resourceType")
+        if kind != "Bundle":
+            shown = repr(kind) if kind is not None else "no resourceType"
+            raise FhirReadError(
+                f"{what} is not a FHIR Bundle or an array of resources (resourceType: {shown})"
+            )
+        raw = data.get("entry", [])
+        if not isinstance(raw, list):
+            raise FhirReadError(f"{what}: Bundle.entry is not an array")
+        entries = raw
+    else:
+        raise FhirReadError(
+            f"{what} is not a FHIR Bundle or an array of resources (got {type(data).__name__})"
+        )
+    if not entries:
+        raise FhirReadError(f"{what} holds no resources")
+    if len(entries) > MAX_ENTRIES:
+        raise FhirReadError(
+            f"{what} holds {len(entries):,} entries, over the {MAX_ENTRIES:,}-entry limit"
+        )
+    return entries
+
+
+def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource], list[Any]]:
+    """The well-formed resources and the notes about the rest (each note: message, refs)."""
+    resources: list[Resource] = []
+    notes: list[tuple[str, tuple[str, ...]]] = []
+    seen: dict[str, Mapping[str, Any]] = {}
+    repeated: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        full_url = None
+        resource = entry
+        if in_bundle:
+            if not isinstance(entry, dict):
+                notes.append((f"entry {index} is not an object; not read", ()))
+                continue
+            resource = entry.get("resource")
+            url = entry.get("fullUrl")
+            full_url = url if isinstance(url, str) else None
+            search = entry.get("search")
+            if isinstance(search, dict) and search.get("mode") == "outcome":
+                continue  # a search's OperationOutcome, not patient data
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            notes.append((f"entry {index} holds no resource with a resourceType; not read", ()))
+            continue
+        kind = resource["resourceType"]
+        raw_id = resource.get("id")
+        if raw_id is None:
+            ref = f"{kind}/entry-{index}"
+        elif isinstance(raw_id, str) and _ID.match(raw_id):
+            ref = f"{kind}/{raw_id}"
+        else:
+            ref = f"{kind}/entry-{index}"
+            notes.append((f"entry {index}: id {str(raw_id)[:80]!r} is not a valid FHIR id", (ref,)))
+        problem = _invalid(resource)
+        if problem:
+            notes.append((f"{ref} fails validation: {problem}", (ref,)))
+        if ref in seen:
+            repeated[ref] = repeated.get(ref, 1) + 1
+            if seen[ref] == resource:
+                continue  # the very same resource twice: read once (reported below)
+        else:
+            seen[ref] = resource
+        resources.append(Resource(ref=ref, type=kind, data=resource, full_url=full_url))
+    for ref, count in repeated.items():
+        notes.append(
+            (
+                f"{ref} appears {count} times; identical copies were read once, "
+                "differing ones each",
+                (ref,),
+            )
+        )
+    return resources, notes
+
+
+def _invalid(resource: Mapping[str, Any]) -> str | None:
+    forms: dict[str, list[str]] = {}
+    for key in resource:
+        match = _CHOICE_KEY.match(key) if key[:1] in "veomap" else None
+        if match:
+            forms.setdefault(match.group(1), []).append(key)
+    for name in _CHOICES:
+        if len(forms.get(name, ())) > 1:
+            return f"{name}[x] is given {len(forms[name])} ways ({', '.join(forms[name])})"
+    for name in ("code", "valueCodeableConcept", "medicationCodeableConcept"):
+        concept = resource.get(name)
+        if concept is not None and not _is_concept(concept):
+            return f"{name} is not a CodeableConcept"
+    return None
+
+
+def _is_concept(concept: object) -> bool:
+    if not isinstance(concept, dict):
+        return False
+    coding = concept.get("coding", [])
+    return isinstance(coding, list) and all(type(c) is dict for c in coding)
+
+
+def reference_key(reference: object) -> str | None:
+    """``Patient/x`` for a relative or absolute reference; a ``urn:`` reference as given."""
+    if isinstance(reference, dict):
+        reference = reference.get("reference")
+    if not isinstance(reference, str) or not reference:
+        return None
+    if reference.startswith("urn:"):
+        return reference
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 else reference
+
+
+def select(resources: list[Resource], patient: str | None) -> Record:
+    """The resources of the chosen patient (or of the only one)."""
+    patients = [r for r in resources if r.type == "Patient"]
+    aliases: dict[str, str] = {}
+    for record in patients:
+        aliases[record.ref] = record.ref
+        aliases["urn:uuid:" + record.ref.split("/", 1)[1]] = record.ref
+        if record.full_url:
+            aliases[record.full_url] = record.ref
+            aliases[reference_key(record.full_url) or record.full_url] = record.ref
+    subjects: dict[str, str | None] = {}
+    for record in resources:
+        if record.type == "Patient":
+            continue
+        key = reference_key(record.data.get("subject") or record.data.get("patient"))
+        subjects[record.ref] = None if key is None else aliases.get(key, key)
+    known = {r.ref for r in patients} | {s for s in subjects.values() if s is not None}
+    chosen = _choose(patients, known, patient)
+    by_ref = {r.ref: r for r in resources}
+    notes: list[tuple[str, tuple[str, ...]]] = []
+    if chosen is None:
+        mine = list(resources)
+    else:
+        mine = [r for r in resources if r.ref == chosen or subjects.get(r.ref) == chosen]
+        loose = [
+            r.ref
+            for r in resources
+            if r.type != "Patient" and subjects.get(r.ref) is None and r.type in _CLINICAL
+        ]
+        if loose and len(known) > 1:
+            notes.append(
+                (
+                    "these resources name no patient and the record holds several; not read",
+                    tuple(loose[:50]),
+                )
+            )
+        elif loose:
+            mine += [by_ref[ref] for ref in loose]
+    patient_resource = by_ref.get(chosen) if chosen else None
+    if patient_resource is not None and patient_resource.type != "Patient":
+        patient_resource = None
+    return Record(
+        resources=mine,
+        patient=patient_resource,
+        patient_ref=chosen,
+        notes=notes,
+        by_ref=by_ref,
+    )
+
+
+_CLINICAL = frozenset(
+    {
+        "Observation",
+        "Condition",
+        "MedicationStatement",
+        "MedicationRequest",
+        "MedicationAdministration",
+        "DiagnosticReport",
+        "Procedure",
+    }
+)
+
+
+def _choose(patients: list[Resource], known: set[str], patient: str | None) -> str | None:
+    if patient is None:
+        if len(known) > 1:
+            listed = ", ".join(sorted(known)[:10])
+            raise FhirReadError(
+                f"the record holds {len(known)} patients ({listed}); "
+                "choose one with patient='<id>' (command line: --patient)"
+            )
+        return next(iter(known), None)
+    wanted = patient if "/" in patient or patient.startswith("urn:") else f"Patient/{patient}"
+    if wanted in known:
+        return wanted
+    for record in patients:
+        if record.full_url == patient or patient in _identifiers(record):
+            return record.ref
+    listed = ", ".join(sorted(known)[:10]) or "none"
+    raise FhirReadError(f"no patient {patient!r} in the record; patients: {listed}")
+
+
+def _identifiers(record: Resource) -> set[str]:
+    found = set()
+    identifiers = record.data.get("identifier")
+    if isinstance(identifiers, list):
+        for identifier in identifiers:
+            if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+                found.add(identifier["value"])
+    return found

@@ -1,0 +1,359 @@
+"""Reports of one answer for a person: the text table of the command line and a Markdown page.
+
+Both, and the notebook view (``display``), are built from the same reading of a result
+(:func:`read_options`): readable names, ranks with ties marked, the rationale, and the
+citations grouped by the drug or regimen they support, strongest first, with the dates the
+sources give. They are functions of values: the result, its informative tests and what the
+rulebase that produced it knows (its vocabulary for names, its rules for per-drug citations,
+its sources for dates); ``Rulebase.report`` and ``Rulebase.html`` hand them over. Without a
+vocabulary, names fall back to ids.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mbc_rules.rank import cite
+from mbc_rules.result import (
+    CitedSource,
+    Evaluation,
+    InformativeTest,
+    RankChange,
+    TreatmentOption,
+)
+from mbc_rules.schema import Rule, Source
+from mbc_rules.vocabulary import Vocabulary
+from mbc_rules.wording import (
+    STATUS_LABELS,
+    agent_name,
+    agent_names,
+    category_name,
+    join_and,
+    patient_facts,
+    patient_line,
+    requirement,
+)
+
+ReportFormat = Literal["text", "markdown"]
+_TIER_ORDER = {"preferred": 0, "option": 1, "situational": 2}
+
+
+@dataclass(frozen=True)
+class CitationGroup:
+    """The citations of the rules that name the same drugs or regimens within one option."""
+
+    label: str
+    tier: str
+    citations: tuple[CitedSource, ...]
+
+
+@dataclass(frozen=True)
+class OptionView:
+    """One option as a person reads it."""
+
+    option: TreatmentOption
+    tied: bool
+    name: str
+    drugs: tuple[str, ...]
+    regimens: tuple[str, ...]
+    groups: tuple[CitationGroup, ...]
+    agreement: str | None
+
+    @property
+    def rank_label(self) -> str:
+        """'2' or, when another option shares the rank, '2='."""
+        return f"{self.option.rank}=" if self.tied else str(self.option.rank)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a report reads beside the result: the producing rulebase's vocabulary (names),
+    rules (which drug each citation supports) and sources (publishers' dates).
+    """
+
+    vocabulary: Vocabulary | None = None
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    sources: Mapping[str, Source] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        vocabulary: Vocabulary | None = None,
+        rules: Sequence[Rule] = (),
+        sources: Mapping[str, Source] | None = None,
+    ) -> Context:
+        """A context from a rulebase's parts."""
+        return cls(vocabulary, {rule.id: rule for rule in rules}, dict(sources or {}))
+
+
+def source_dates(context: Context, source_id: str) -> str:
+    """'last medical review 2019-09-18, last revised 2019-12-23', or '' when none is given."""
+    source = context.sources.get(source_id)
+    if source is None:
+        return ""
+    return ", ".join(f"{kind.replace('_', ' ')} {day}" for kind, day in source.dates.items())
+
+
+def agreement_text(option: TreatmentOption) -> str | None:
+    """How the sources agree on the option, when the result says (a field of later versions)."""
+    agreement: Any = getattr(option, "agreement", None)
+    if agreement is None:
+        return None
+    for attribute in ("text", "summary", "description"):
+        said = getattr(agreement, attribute, None)
+        if isinstance(said, str):
+            return said
+    return str(agreement)
+
+
+def _groups(option: TreatmentOption, context: Context) -> tuple[CitationGroup, ...]:
+    vocabulary = context.vocabulary
+    rules = [context.rules[r] for r in option.rule_ids if r in context.rules]
+    if not rules:
+        everything = tuple(option.citations)
+        return (CitationGroup(category_name(option.category), option.tier, everything),)
+    offered_agents = set(option.agents)
+    offered_regimens = {
+        tuple(r.agents): regimen_words(r.agents, vocabulary) for r in option.regimens
+    }
+    groups: dict[str, tuple[int, list[CitedSource]]] = {}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        named = [agent_name(a, vocabulary) for a in offer.agents if a in offered_agents]
+        named += [
+            offered_regimens[tuple(r.agents)]
+            for r in offer.regimens
+            if tuple(r.agents) in offered_regimens
+        ]
+        label = join_and(named) if named else f"{category_name(option.category)} in general"
+        tier = _TIER_ORDER.get(offer.tier, 3)
+        best, cited = groups.get(label, (tier, []))
+        for citation in cite(rule.citations, context.sources):
+            if citation not in cited and citation in option.citations:
+                cited.append(citation)
+        groups[label] = (min(best, tier), cited)
+    ordered = sorted(
+        (kv for kv in groups.items() if kv[1][1]),
+        key=lambda kv: (kv[1][0], -len({c.source for c in kv[1][1]})),
+    )
+    tiers = {v: k for k, v in _TIER_ORDER.items()}
+    return tuple(CitationGroup(label, tiers[t], tuple(c)) for label, (t, c) in ordered)
+
+
+def regimen_words(agents: Sequence[str], vocabulary: Vocabulary | None) -> str:
+    """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes."""
+    if vocabulary is None:
+        return " with ".join(agents)
+    names = [agent_name(a, vocabulary) for a in agents]
+    return names[0] + (" with " + join_and(names[1:]) if len(names) > 1 else "")
+
+
+def read_options(result: Evaluation, context: Context) -> list[OptionView]:
+    """The options of ``result`` as a person reads them (see the module's docstring)."""
+    vocabulary = context.vocabulary
+    ranks = [o.rank for o in result.options]
+    return [
+        OptionView(
+            option=option,
+            tied=ranks.count(option.rank) > 1,
+            name=category_name(option.category),
+            drugs=tuple(agent_name(a, vocabulary) for a in option.agents),
+            regimens=tuple(regimen_words(r.agents, vocabulary) for r in option.regimens),
+            groups=_groups(option, context),
+            agreement=agreement_text(option),
+        )
+        for option in result.options
+    ]
+
+
+def not_recommended_lines(result: Evaluation, vocabulary: Vocabulary | None) -> list[str]:
+    """'hormone therapy: <reason>' per item."""
+    lines = []
+    for item in result.not_recommended:
+        what = (
+            category_name(item.category) if item.category else agent_names(item.agents, vocabulary)
+        )
+        lines.append(f"{what}: {item.reason}")
+    return lines
+
+
+def move_words(move: RankChange) -> str:
+    """'moves chemotherapy up (rank 2 to 1): ahead of targeted therapy; level with ...'."""
+    name = category_name(move.category)
+    ahead = [category_name(c) for c in move.passes]
+    behind = [category_name(c) for c in move.passed_by]
+    said = f"moves {name} {move.direction} (rank {move.rank_now} to {move.rank_then})"
+    details = []
+    if ahead:
+        details.append(f"past {join_and(ahead)}")
+    if behind:
+        details.append(f"{join_and(behind)} {'moves' if len(behind) == 1 else 'move'} past it")
+    return said + (": " + ", and ".join(details) if details else "")
+
+
+def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
+    """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
+    whose outcome is unknown.
+    """
+    if test.agent is not None:
+        return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+    return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
+
+
+def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | None) -> str:
+    if test.agent is not None:
+        drug = agent_name(test.agent, vocabulary)
+        if value == "progressed":
+            return f"the cancer grew on {drug}"
+        return f"{drug} ended without the cancer growing ({value})"
+    return requirement(test.status, "equals", value)
+
+
+def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
+    """For each value of a test: what it would add, remove, and move up or down."""
+    lines = []
+    for outcome in test.outcomes:
+        changes = []
+        added = [category_name(c) for c in outcome.options_appear]
+        added += [agent_name(a, vocabulary) for a in outcome.agents_appear]
+        removed = [category_name(c) for c in outcome.options_disappear]
+        removed += [agent_name(a, vocabulary) for a in outcome.agents_disappear]
+        if added:
+            changes.append(f"adds {join_and(added)}")
+        if removed:
+            changes.append(f"removes {join_and(removed)}")
+        ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
+        changes += [move_words(m) for m in ordered]
+        lines.append(f"if {_value_words(test, outcome.value, vocabulary)}: {'; '.join(changes)}")
+    return lines
+
+
+def _quote(citation: CitedSource, width: int) -> str:
+    return textwrap.shorten(citation.excerpt, width, placeholder=" ...")
+
+
+def evaluation_text(
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
+) -> str:
+    """The answer as the command line prints it: the patient, the ranked table with two
+    citations per option, then what is not recommended, the advice, the tests that would
+    change the answer (when given) and the notes.
+    """
+    context = context or Context()
+    vocabulary = context.vocabulary
+    lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]
+    lines.append("")
+    views = read_options(result, context)
+    if views:
+        lines.append(f"{'rank':<5} {'option':<23} {'tier':<12} drugs and regimens")
+    for view in views:
+        drugs = ", ".join(view.drugs) or "(no single drug named)"
+        row = f"{view.rank_label:<5} {view.name:<23} {view.option.tier:<12} {drugs}"
+        lines.append(textwrap.fill(row, 100, subsequent_indent=" " * 43))
+        for regimen in view.regimens:
+            lines.append(f"{'':<43}+ {regimen}")
+        if view.agreement:
+            lines.append(f"{'':<6}sources: {view.agreement}")
+        for citation in view.option.citations[:2]:
+            lines.append(f'{"":<6}[{citation.source}] {citation.section}: "{_quote(citation, 80)}"')
+    if any(v.tied for v in views):
+        lines.append("(= marks options that share a rank)")
+    sections: list[tuple[str, list[str]]] = [
+        ("Not recommended", not_recommended_lines(result, vocabulary)),
+        ("Advice", [a.text for a in result.advice]),
+        (
+            "Tests that would change the answer",
+            [
+                f"{informative_test_name(t, vocabulary)}: {line}"
+                for t in tests
+                for line in outcome_lines(t, vocabulary)
+            ],
+        ),
+        ("Notes", list(result.caveats)),
+    ]
+    for title, items in sections:
+        if items:
+            lines += ["", f"{title}:"]
+            lines += [
+                textwrap.fill(i, 98, initial_indent="- ", subsequent_indent="  ") for i in items
+            ]
+    lines += [
+        "",
+        result.disclaimer,
+        f"Rulebase {result.rulebase_version} (sha256 {result.rulebase_hash[:12]}).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    # Table cells and inline text: pipes and line breaks would break the table.
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def evaluation_markdown(
+    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
+) -> str:
+    """One patient's answer as a Markdown page a clinician can paste into a note."""
+    context = context or Context()
+    vocabulary = context.vocabulary
+    who = result.profile.patient_id or "(no id)"
+    lines = [f"## Treatment options: patient {_md(who)}", ""]
+    lines += [
+        f"- **{label}**: {_md(words)}" for label, words in patient_facts(result.profile, vocabulary)
+    ]
+    views = read_options(result, context)
+    lines += [
+        "",
+        "| rank | option | tier | drugs and regimens | sources |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for view in views:
+        drugs = ", ".join([*view.drugs, *view.regimens]) or "(no single drug named)"
+        sources = ", ".join(view.option.source_ids)
+        lines.append(
+            f"| {view.rank_label} | {_md(view.name)} | {view.option.tier} | {_md(drugs)} | "
+            f"{_md(sources)} |"
+        )
+    if any(v.tied for v in views):
+        lines += ["", "= marks options that share a rank."]
+    for view in views:
+        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({view.option.tier})", ""]
+        lines += [f"- {_md(r)}" for r in view.option.rationale]
+        if view.agreement:
+            lines.append(f"- Sources: {_md(view.agreement)}")
+        for group in view.groups:
+            lines += ["", f"**{_md(group.label)}** ({group.tier})", ""]
+            for citation in group.citations:
+                dates = source_dates(context, citation.source)
+                where = f"{citation.publisher}, {citation.section}" + (
+                    f" ({dates})" if dates else ""
+                )
+                lines.append(f"> {_md(citation.excerpt)}  \n> -- {_md(where)}")
+                lines.append("")
+    sections: list[tuple[str, list[str]]] = [
+        ("Not recommended", not_recommended_lines(result, vocabulary)),
+        ("Advice", [a.text for a in result.advice]),
+        (
+            "Tests that would change the answer",
+            [
+                f"{informative_test_name(t, vocabulary)}: {line}"
+                for t in tests
+                for line in outcome_lines(t, vocabulary)
+            ],
+        ),
+        ("Notes", list(result.caveats)),
+    ]
+    for title, items in sections:
+        if items:
+            lines += ["", f"### {title}", ""] + [f"- {_md(i)}" for i in items]
+    lines += [
+        "",
+        f"_{_md(result.disclaimer)} Rulebase {result.rulebase_version} "
+        f"(sha256 {result.rulebase_hash[:12]})._",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,190 @@
+"""The record of one patient, read from the hook's FHIR resources: the service's only use of
+the FHIR reader (:func:`mbc_rules.fhir.read_fhir`), so that its interface is met in one place.
+
+Before reading, every resource is checked to belong to the patient of the hook's context: data
+of another patient is refused, never evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from mbc_rules.errors import MbcRulesError
+from mbc_rules.fhir import FhirConflict, FhirWarning, read_fhir
+from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
+from mbc_rules.profile import PatientProfile
+from mbc_rules.rulebase import Rulebase
+from mbc_rules.service.contract import RequestError
+from mbc_rules.service.hooks import Entry
+from mbc_rules.vocabulary import Vocabulary
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]*)?$")
+# Where a resource names its patient.
+_SUBJECT_FIELDS = ("subject", "patient", "beneficiary")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A conflict or warning of the reading, with the resources it concerns."""
+
+    message: str
+    resources: tuple[str, ...] = ()
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the service knows of the patient: the profile and what the reading found."""
+
+    profile: PatientProfile
+    provenance: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    conflicts: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+    # Warnings that the record is not metastatic breast cancer: the rules do not apply.
+    out_of_scope: tuple[Finding, ...] = ()
+
+
+def _reference(resource: Mapping[str, Any], name: str) -> str | None:
+    value = resource.get(name)
+    if isinstance(value, dict) and isinstance(value.get("reference"), str):
+        reference: str = value["reference"]
+        return reference
+    return None
+
+
+def _label(resource: Mapping[str, Any]) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '(no id)')}"
+
+
+def check_one_patient(entries: Sequence[Entry], patient_id: str) -> None:
+    """Refuse data that is not about ``patient_id``.
+
+    Raises:
+        RequestError: (422) naming the resource that belongs to someone else.
+    """
+    patients = {
+        e.full_url: e.resource["id"]
+        for e in entries
+        if e.full_url
+        and e.resource.get("resourceType") == "Patient"
+        and isinstance(e.resource.get("id"), str)
+    }
+    for entry in entries:
+        resource = entry.resource
+        if resource.get("resourceType") == "Patient":
+            if resource.get("id") != patient_id:
+                raise RequestError(
+                    422,
+                    f"{_label(resource)} is another patient than context.patientId "
+                    f"{patient_id!r}: the record of one patient is read at a time",
+                    "prefetch",
+                )
+            continue
+        for name in _SUBJECT_FIELDS:
+            reference = _reference(resource, name)
+            if reference is None:
+                continue
+            matched = _PATIENT_REFERENCE.search(reference)
+            named = matched.group(1) if matched else None
+            if named is None and reference in patients:
+                named = patients[reference]
+            if named is not None and named != patient_id:
+                raise RequestError(
+                    422,
+                    f"{_label(resource)}.{name} refers to {reference!r}, not to "
+                    f"context.patientId {patient_id!r}",
+                    "prefetch",
+                )
+
+
+def as_bundle(entries: Iterable[Entry]) -> dict[str, Any]:
+    """The request's resources as one collection Bundle (each once, by type and id)."""
+    seen: set[tuple[str, str]] = set()
+    bundle_entries: list[dict[str, Any]] = []
+    for entry in entries:
+        resource = entry.resource
+        if isinstance(resource.get("id"), str):
+            key = (str(resource["resourceType"]), resource["id"])
+            if key in seen:
+                continue
+            seen.add(key)
+        item: dict[str, Any] = {"resource": resource}
+        if entry.full_url:
+            item["fullUrl"] = entry.full_url
+        bundle_entries.append(item)
+    return {"resourceType": "Bundle", "type": "collection", "entry": bundle_entries}
+
+
+def _findings(items: Iterable[FhirConflict | FhirWarning]) -> tuple[Finding, ...]:
+    return tuple(
+        Finding(
+            message=item.message,
+            resources=tuple(item.resources),
+            field=item.field if isinstance(item, FhirConflict) else None,
+        )
+        for item in items
+    )
+
+
+# The reader's warnings that put a record outside what the rules are for. Matched by their
+# opening words until the reading says it as data; tests/test_service_fhir.py pins them.
+_OUT_OF_SCOPE = (
+    "the primary cancer recorded is not breast cancer",
+    "the record holds no breast cancer diagnosis",
+    "the record does not establish metastatic disease",
+)
+
+
+def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -> Record:
+    """Read the patient's resources into a profile, with the reading's provenance and problems.
+
+    Raises:
+        RequestError: (422) the resources belong to another patient, or cannot be read.
+    """
+    check_one_patient(entries, patient_id)
+    try:
+        reading = read_fhir(as_bundle(entries), patient=patient_id, rulebase=rulebase)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "profile"
+        raise RequestError(
+            422, f"the record reads as an invalid profile: {where}: {first['msg']}"
+        ) from None
+    except (MbcRulesError, ValueError) as error:
+        raise RequestError(422, f"the record cannot be read: {error}") from None
+    warnings = _findings(reading.warnings)
+    return Record(
+        profile=reading.profile,
+        provenance={name: tuple(refs) for name, refs in reading.provenance.items()},
+        conflicts=_findings(reading.conflicts),
+        warnings=warnings,
+        out_of_scope=tuple(w for w in warnings if w.message.lower().startswith(_OUT_OF_SCOPE)),
+    )
+
+
+def drug_agents(
+    codes: Iterable[tuple[str, str]], names: Iterable[str], vocabulary: Vocabulary
+) -> tuple[str, ...]:
+    """The vocabulary agents a medication names: by RxNorm code first, then by its words.
+
+    Args:
+        codes: ``(system, code)`` pairs of the medication's codings.
+        names: its texts and displays.
+        vocabulary: the rulebase's vocabulary, which the agents belong to.
+    """
+    for system, code in codes:
+        if system == RXNORM:
+            found = agents_for_rxnorm(code, vocabulary)
+            if found:
+                return found
+    for name in names:
+        found = agents_named(name[:500], vocabulary)
+        if found:
+            return found
+    return ()

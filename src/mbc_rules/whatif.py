@@ -1,0 +1,182 @@
+"""Informative tests: the unknown statuses whose value would change an evaluation's answer.
+
+Each status the profile leaves unknown is tried at each of its known values, and the answers
+are compared. The statuses are read from the profile model itself (every field whose values
+are a closed set that includes ``unknown`` and that a test of the tumour or of the patient
+settles), so a status added to the profile is tried without a change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import get_args
+
+from pydantic import ValidationError
+
+from mbc_rules.profile import PatientProfile
+from mbc_rules.rank import cite
+from mbc_rules.result import Evaluation, InformativeTest, RankChange, TestOutcome
+from mbc_rules.schema import Rule, Source
+from mbc_rules.vocabulary import MenopausalStatus, Status
+
+# The value types of the fields a test settles: receptor and mutation statuses, menopause.
+_TESTED_TYPES: tuple[object, ...] = (Status, MenopausalStatus)
+# Advice topics whose citations ground the informative tests (test the tumour, biopsy it).
+TEST_ADVICE = frozenset({"biopsy_metastasis", "tumour_testing"})
+
+
+def tested_statuses() -> dict[str, tuple[str, ...]]:
+    """Each profile field a test settles, with the values it may take other than unknown."""
+    return {
+        name: tuple(v for v in get_args(field.annotation) if v != "unknown")
+        for name, field in PatientProfile.model_fields.items()
+        if field.annotation in _TESTED_TYPES
+    }
+
+
+STATUS_VALUES: Mapping[str, tuple[str, ...]] = tested_statuses()
+
+
+def _all_agents(evaluation: Evaluation) -> set[str]:
+    agents: set[str] = set()
+    for option in evaluation.options:
+        agents.update(option.agents)
+        agents.update(a for regimen in option.regimens for a in regimen.agents)
+    return agents
+
+
+def _outcome(value: str, now: Evaluation, then: Evaluation) -> TestOutcome:
+    before = {o.category: o for o in now.options}
+    after = {o.category: o for o in then.options}
+    now_agents, then_agents = _all_agents(now), _all_agents(then)
+    return TestOutcome(
+        value=value,
+        options_appear=tuple(c for c in after if c not in before),
+        options_disappear=tuple(c for c in before if c not in after),
+        rank_changes=_moves(
+            {c: o.rank for c, o in before.items()}, {c: o.rank for c, o in after.items()}
+        ),
+        agents_appear=tuple(sorted(then_agents - now_agents)),
+        agents_disappear=tuple(sorted(now_agents - then_agents)),
+    )
+
+
+def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
+    # -1: ``one`` comes first, 0: they share a rank, 1: ``one`` comes after.
+    return (ranks[one] > ranks[other]) - (ranks[one] < ranks[other])
+
+
+def _moves(now: Mapping[str, int], then: Mapping[str, int]) -> tuple[RankChange, ...]:
+    """The options that change place against the options present both times.
+
+    An option renumbered only because another appeared or left keeps its place among the
+    others and is not a move.
+    """
+    common = [c for c in now if c in then]
+    moves = []
+    for category in common:
+        others = [c for c in common if c != category]
+        passes = tuple(c for c in others if _order(then, category, c) < _order(now, category, c))
+        passed_by = tuple(c for c in others if _order(then, category, c) > _order(now, category, c))
+        if not passes and not passed_by:
+            continue
+        gained = sum(_order(now, category, c) - _order(then, category, c) for c in others)
+        moves.append(
+            RankChange(
+                category=category,
+                rank_now=now[category],
+                rank_then=then[category],
+                direction="up" if gained > 0 or (gained == 0 and passes) else "down",
+                passes=passes,
+                passed_by=passed_by,
+            )
+        )
+    return tuple(moves)
+
+
+def _changes(outcome: TestOutcome) -> bool:
+    return bool(
+        outcome.options_appear
+        or outcome.options_disappear
+        or outcome.rank_changes
+        or outcome.agents_appear
+        or outcome.agents_disappear
+    )
+
+
+def informative_tests(
+    evaluation: Evaluation,
+    *,
+    evaluate: Callable[[PatientProfile], Evaluation],
+    rules: Sequence[Rule],
+    sources: Mapping[str, Source],
+) -> tuple[InformativeTest, ...]:
+    """For each status left unknown, the values that would change ``evaluation``'s answer.
+
+    Args:
+        evaluation: the result to examine.
+        evaluate: the evaluation of the rulebase that produced it.
+        rules: that rulebase's rules (their test and biopsy advice is cited).
+        sources: that rulebase's sources.
+    """
+    profile = evaluation.profile
+    grounds = [r for r in rules if r.then.advice and r.then.advice.topic in TEST_ADVICE]
+    citations = cite([c for r in grounds for c in r.citations], sources)
+    tests = []
+    for status, values in STATUS_VALUES.items():
+        if getattr(profile, status) != "unknown":
+            continue
+        if status == "menopausal_status" and profile.sex == "male":
+            continue
+        outcomes = tuple(
+            outcome
+            for value in values
+            if _changes(
+                outcome := _outcome(
+                    value, evaluation, evaluate(profile.model_copy(update={status: value}))
+                )
+            )
+        )
+        if outcomes:
+            tests.append(InformativeTest(status=status, outcomes=outcomes, citations=citations))
+    tests.extend(_history_tests(evaluation, evaluate))
+    return tuple(tests)
+
+
+# What is asked of a treatment whose outcome is unknown: did the cancer grow on it or not.
+HISTORY_VALUES = ("progressed", "completed")
+
+
+def _history_tests(
+    evaluation: Evaluation, evaluate: Callable[[PatientProfile], Evaluation]
+) -> list[InformativeTest]:
+    """For each treatment given with an unknown outcome, the answers if the cancer grew on it
+    and if it did not: an unknown history is not "no history", and asking settles it.
+    """
+    profile = evaluation.profile
+    therapies = list(profile.prior_therapies or ())
+    tests = []
+    for index, therapy in enumerate(therapies):
+        if therapy.outcome != "unknown":
+            continue
+        outcomes = []
+        for value in HISTORY_VALUES:
+            changed = [*therapies]
+            changed[index] = therapy.model_copy(update={"outcome": value})
+            try:
+                then = evaluate(profile.model_copy(update={"prior_therapies": changed}))
+            except ValidationError:
+                continue  # the same drug is already listed with this outcome
+            outcome = _outcome(value, evaluation, then)
+            if _changes(outcome):
+                outcomes.append(outcome)
+        if outcomes:
+            tests.append(
+                InformativeTest(
+                    status=f"prior_therapies.{index}.outcome",
+                    agent=therapy.agent,
+                    outcomes=tuple(outcomes),
+                    citations=(),
+                )
+            )
+    return tests

@@ -1,0 +1,443 @@
+"""Plain words for the reader of an answer: names, statuses, facts and the patient in one line.
+
+Everything a person reads (the text table, the Markdown report, the notebook view and the
+explanations) takes its words from here, so a drug, a status or a fact is called the same
+thing everywhere. Rule vocabulary (``lines_failed ≤ 0``) never reaches the reader: each fact
+is said as the sources would say it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from mbc_rules.facts import FACTS, FactValue
+
+if TYPE_CHECKING:
+    from mbc_rules.conditions import Reading, Trace
+    from mbc_rules.profile import PatientProfile, PriorTherapy
+    from mbc_rules.vocabulary import Agent, Vocabulary
+
+CATEGORY_NAMES: dict[str, str] = {
+    "hormone_therapy": "hormone therapy",
+    "targeted_therapy": "targeted therapy",
+    "immunotherapy": "immunotherapy",
+    "chemotherapy": "chemotherapy",
+    "radiation_therapy": "radiation therapy",
+    "surgery": "surgery",
+    "bone_modifying_therapy": "bone-modifying therapy",
+    "palliative_care": "palliative care",
+    "complementary_therapy": "complementary therapy",
+    "clinical_trial": "clinical trial",
+}
+
+TIER_WORDS: dict[str, str] = {
+    "preferred": "preferred: the sources' first or usual choice",
+    "option": "an option the sources name",
+    "situational": "for some patients or situations",
+}
+
+STATUS_LABELS: dict[str, str] = {
+    "er_status": "ER",
+    "pr_status": "PR",
+    "her2_status": "HER2",
+    "brca_status": "germline BRCA1/2 mutation",
+    "pik3ca_status": "PIK3CA mutation",
+    "pdl1_status": "PD-L1",
+    "menopausal_status": "menopausal status",
+}
+
+
+def category_name(category: str | None) -> str:
+    """'hormone therapy' for ``hormone_therapy``."""
+    if category is None:
+        return "(no category)"
+    return CATEGORY_NAMES.get(category, category.replace("_", " "))
+
+
+# Initialisms read letter by letter whose first letter sounds like a vowel ("an mTOR inhibitor").
+_AN_INITIALISMS = ("mTOR", "LHRH", "FDA", "MRI", "NSAID", "RANKL")
+
+
+# Classes named as a kind of treatment read without an article ("with hormone therapy").
+_MASS_NOUNS = ("therapy", "suppression", "chemotherapy", "care", "radiation")
+
+
+def _article(noun: str) -> str:
+    if noun.split()[-1].lower() in _MASS_NOUNS:
+        return noun
+    vowel = noun[:1].lower() in "aeiou" or noun.startswith(_AN_INITIALISMS)
+    return f"an {noun}" if vowel else f"a {noun}"
+
+
+def agent_name(agent_id: str, vocabulary: Vocabulary | None) -> str:
+    """The vocabulary's name; a class placeholder reads as a class ('a CDK4/6 inhibitor')."""
+    agent = vocabulary.agents.get(agent_id) if vocabulary is not None else None
+    if agent is None:
+        return agent_id.replace("_", " ")
+    if agent.kind == "therapy_class":
+        return _article(agent.name)
+    return agent.name
+
+
+def agent_names(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> str:
+    """'letrozole, anastrozole and exemestane'."""
+    return join_and([agent_name(a, vocabulary) for a in agent_ids])
+
+
+def join_and(items: Sequence[str], word: str = "and") -> str:
+    """'a, b and c' (or 'a, b or c')."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def class_of(agent: Agent, vocabulary: Vocabulary | None) -> str | None:
+    """'an aromatase inhibitor' for letrozole, when the vocabulary names the class."""
+    if agent.drug_class is None or agent.kind == "therapy_class":
+        return None
+    if vocabulary is not None and agent.drug_class in vocabulary.agents:
+        return agent_name(agent.drug_class, vocabulary)
+    return _article(agent.drug_class.replace("_", " "))
+
+
+def agent_with_class(agent_id: str, vocabulary: Vocabulary | None) -> str:
+    """'letrozole, an aromatase inhibitor'."""
+    name = agent_name(agent_id, vocabulary)
+    agent = vocabulary.agents.get(agent_id) if vocabulary is not None else None
+    kind = class_of(agent, vocabulary) if agent is not None else None
+    return f"{name}, {kind}" if kind else name
+
+
+# --- the patient in one line -------------------------------------------------------------------
+
+
+def _status(label: str, value: str) -> str:
+    return f"{label} {value}"
+
+
+def therapy_words(therapy: PriorTherapy, vocabulary: Vocabulary | None) -> str:
+    """'letrozole (progressed, metastatic line 1)'."""
+    details: list[str] = [therapy.outcome if therapy.outcome != "unknown" else "outcome unknown"]
+    details.append("before metastasis" if therapy.setting == "early" else "for metastatic disease")
+    if therapy.line is not None:
+        details.append(f"line {therapy.line}")
+    return f"{agent_name(therapy.agent, vocabulary)} ({', '.join(details)})"
+
+
+def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> list[tuple[str, str]]:
+    """The facts that decide an answer, as (label, words) pairs, in the order a clinician
+    reads them: receptors, menopause, where it has spread, what was given and how it ended.
+    """
+    receptors = ", ".join(
+        _status(STATUS_LABELS[s], getattr(profile, s))
+        for s in ("er_status", "pr_status", "her2_status")
+    )
+    markers = ", ".join(
+        _status(STATUS_LABELS[s], getattr(profile, s))
+        for s in ("brca_status", "pik3ca_status", "pdl1_status")
+    )
+    rows = [("receptors", receptors), ("markers", markers)]
+    if profile.sex != "female":
+        rows.append(("sex", profile.sex))
+    if profile.sex != "male":
+        rows.append(("menopause", profile.menopausal_status))
+    sites = [s.replace("_", " ") for s in profile.metastatic_sites]
+    if profile.brain_metastases != "unknown":
+        sites.append(f"brain metastases: {profile.brain_metastases.replace('_', ' ')}")
+    rows.append(("spread to", ", ".join(sites) or "no site given"))
+    if profile.complications:
+        rows.append(
+            ("complications", ", ".join(c.replace("_", " ") for c in profile.complications))
+        )
+    progressed = [t for t in profile.prior_therapies if t.outcome == "progressed"]
+    other = [t for t in profile.prior_therapies if t.outcome != "progressed"]
+    rows.append(
+        (
+            "progressed on",
+            "; ".join(therapy_words(t, vocabulary) for t in progressed) or "nothing reported",
+        )
+    )
+    if other:
+        rows.append(("other treatment", "; ".join(therapy_words(t, vocabulary) for t in other)))
+    return rows
+
+
+def patient_line(profile: PatientProfile, vocabulary: Vocabulary | None) -> str:
+    """The patient in one line: id, receptors, menopause, sites, what progressed."""
+    who = f"Patient {profile.patient_id}" if profile.patient_id else "Patient (no id)"
+    return who + ": " + "; ".join(f"{k} {v}" for k, v in patient_facts(profile, vocabulary))
+
+
+# --- facts in words ----------------------------------------------------------------------------
+
+_STATUS_PHRASES: dict[str, dict[str, str]] = {
+    "hormone_receptor_status": {
+        "positive": "hormone receptor positive (ER or PR positive)",
+        "negative": "hormone receptor negative (ER and PR negative)",
+        "unknown": "hormone receptor status not known",
+    },
+    "triple_negative": {
+        "yes": "triple negative (ER, PR and HER2 negative)",
+        "no": "not triple negative",
+        "unknown": "triple negative status not known",
+    },
+    "menopausal_status": {
+        "premenopausal": "before menopause",
+        "postmenopausal": "after menopause",
+        "unknown": "menopausal status not known",
+    },
+    "bone_or_soft_tissue_only": {
+        "yes": "spread only to bone or soft tissue",
+        "no": "spread beyond bone and soft tissue",
+        "unknown": "where the cancer has spread is not given",
+    },
+    "brca_status": {
+        "positive": "a germline BRCA1/2 mutation",
+        "negative": "no germline BRCA1/2 mutation",
+        "unknown": "BRCA1/2 status not known",
+    },
+    "pik3ca_status": {
+        "positive": "a PIK3CA mutation in the tumour",
+        "negative": "no PIK3CA mutation",
+        "unknown": "PIK3CA status not known",
+    },
+    "pdl1_status": {
+        "positive": "PD-L1 positive",
+        "negative": "PD-L1 negative",
+        "unknown": "PD-L1 status not known",
+    },
+    "sex": {"female": "female", "male": "male", "unknown": "sex not given"},
+    "de_novo": {
+        "yes": "metastatic at first diagnosis",
+        "no": "not metastatic at first diagnosis",
+        "unknown": "not known whether metastatic at first diagnosis",
+    },
+    "good_general_health": {
+        "yes": "otherwise in good general health",
+        "no": "not otherwise in good general health",
+        "unknown": "general health not given",
+    },
+}
+
+# Flags read from the treatment history: what the therapies have in common, and whether the
+# cancer had to grow on them (True) or they only had to be given (False).
+_HISTORY: dict[str, tuple[str, bool, Callable[[Agent], bool]]] = {
+    "treatment_failed": ("a treatment", True, lambda a: True),
+    "any_prior_therapy": ("any treatment", False, lambda a: True),
+    "her2_therapy_failed": ("a HER2-targeted drug", True, lambda a: a.is_her2_targeted),
+    "trastuzumab_failed": ("trastuzumab", True, lambda a: a.id == "trastuzumab"),
+    "endocrine_therapy_given": ("a hormone therapy", False, lambda a: a.is_endocrine),
+    "endocrine_therapy_failed": ("a hormone therapy", True, lambda a: a.is_endocrine),
+    "tamoxifen_given": ("tamoxifen", False, lambda a: a.id == "tamoxifen"),
+    "aromatase_inhibitor_failed": (
+        "an aromatase inhibitor",
+        True,
+        lambda a: a.drug_class == "aromatase_inhibitor",
+    ),
+    "letrozole_or_anastrozole_failed": (
+        "letrozole or anastrozole",
+        True,
+        lambda a: a.id in ("letrozole", "anastrozole"),
+    ),
+    "chemotherapy_given": ("a chemotherapy drug", False, lambda a: a.is_chemotherapy),
+    "chemotherapy_failed": ("a chemotherapy drug", True, lambda a: a.is_chemotherapy),
+}
+
+# Counts: how a number of them reads ({n} and a plural {s}), and how none reads.
+_COUNTS: dict[str, tuple[str, str]] = {
+    "lines_failed": (
+        "the cancer has grown on {n} line{s} of treatment for metastatic disease",
+        "no line of treatment for metastatic disease has failed yet",
+    ),
+    "her2_targeted_drugs_given": (
+        "{n} HER2-targeted drug{s} given",
+        "no HER2-targeted drug given",
+    ),
+    "chemotherapy_drugs_given": ("{n} chemotherapy drug{s} given", "no chemotherapy drug given"),
+    "endocrine_classes_failed": (
+        "the cancer has grown on {n} kind{s} of hormone therapy",
+        "the cancer has not grown on any hormone therapy",
+    ),
+}
+
+
+def _count(fact: str, number: str, plural: bool) -> str:
+    template = _COUNTS.get(fact, (fact.replace("_", " ") + ": {n}", ""))[0]
+    return template.format(n=number, s="s" if plural else "")
+
+
+def _site_or_complication(fact: str, value: bool) -> str | None:
+    if fact.startswith("spread_to_"):
+        where = fact.removeprefix("spread_to_").replace("_", " ")
+        where = "an organ (liver, lung, brain, pleura, pericardium)" if where == "organs" else where
+        return f"spread to {where}" if value else f"no spread to {where} reported"
+    if fact == "widespread_bone_metastases":
+        return "spread to bones throughout the body" if value else "bone spread not widespread"
+    definition = FACTS.get(fact)
+    if definition is not None and definition.reads == ("complications",):
+        name = fact.replace("_", " ")
+        return f"{name} reported" if value else f"no {name} reported"
+    return None
+
+
+def _status_phrase(fact: str, value: str) -> str:
+    phrases = _STATUS_PHRASES.get(fact)
+    if phrases is not None and value in phrases:
+        return phrases[value]
+    if fact in STATUS_LABELS:
+        return (
+            f"{STATUS_LABELS[fact]} {value}"
+            if value != "unknown"
+            else (f"{STATUS_LABELS[fact]} not known")
+        )
+    if fact.endswith("_resectable"):
+        site = fact.removesuffix("_resectable").replace("_", " ")
+        return {
+            "yes": f"{site} metastases judged operable",
+            "no": f"{site} metastases not judged operable",
+        }.get(value, f"not known whether {site} metastases are operable")
+    if fact == "brain_metastases":
+        return (
+            "brain metastases not described"
+            if value == "unknown"
+            else (f"brain metastases: {value.replace('_', ' ')}")
+        )
+    return f"{fact.replace('_', ' ')}: {value}"
+
+
+def _count_phrase(fact: str, low: int | None, high: int | None) -> str:
+    none = _COUNTS.get(fact, ("", f"no {fact.replace('_', ' ')}"))[1]
+    if high is not None and high <= 0:
+        return none
+    if low is not None and high is None:
+        return _count(fact, f"at least {low}", low != 1)
+    if high is not None and low is None:
+        return _count(fact, f"at most {high}", high != 1)
+    return _count(fact, f"{low} to {high}", True)
+
+
+def requirement(fact: str, operator: str, expected: object) -> str:
+    """What a condition asks, in words: 'after menopause', 'no hormone therapy has failed'."""
+    definition = FACTS.get(fact)
+    kind = definition.kind if definition is not None else "status"
+    if kind == "count" and isinstance(expected, int):
+        if operator == "at_least":
+            return _count_phrase(fact, expected, None)
+        if operator == "at_most":
+            return _count_phrase(fact, None, expected)
+        if expected == 0 and operator == "equals":
+            return _count_phrase(fact, None, 0)
+        said = _count(fact, f"exactly {expected}", expected != 1)
+        return said if operator == "equals" else f"not {said}"
+    if kind == "flag" and isinstance(expected, bool):
+        wanted = expected if operator == "equals" else not expected
+        return flag_phrase(fact, wanted)
+    values = definition.values if definition is not None else ()
+    if operator == "not_equals" and values:
+        # "not unknown" reads better as what it leaves: "ER positive or ER negative".
+        return requirement(fact, "in", tuple(v for v in values if v != expected))
+    if operator == "not_in" and values and isinstance(expected, list | tuple):
+        return requirement(fact, "in", tuple(v for v in values if v not in expected))
+    if operator in ("in", "not_in") and isinstance(expected, list | tuple):
+        phrases = [_status_phrase(fact, str(v)) for v in expected]
+        said = join_and(phrases, "or")
+        return said if operator == "in" else f"neither {join_and(phrases, 'nor')}"
+    if operator == "not_equals":
+        return f"not {_status_phrase(fact, str(expected))}"
+    return _status_phrase(fact, str(expected))
+
+
+def flag_phrase(fact: str, value: bool) -> str:
+    """A true or false flag in words."""
+    history = _HISTORY.get(fact)
+    if history is not None:
+        what, grew, _ = history
+        if grew:
+            return f"the cancer grew on {what}" if value else f"the cancer has not grown on {what}"
+        bare = what.removeprefix("any ").removeprefix("a ").removeprefix("an ")
+        return f"{what} was given" if value else f"no {bare} given"
+    said = _site_or_complication(fact, value)
+    if said is not None:
+        return said
+    definition = FACTS.get(fact)
+    description = definition.description.split(" (")[0].rstrip(".") if definition else fact
+    return description[:1].lower() + description[1:] if value else f"not so: {description}"
+
+
+def state(
+    fact: str, actual: FactValue, profile: PatientProfile | None, vocabulary: Vocabulary | None
+) -> str:
+    """What this patient's record says about ``fact``, naming the drugs where the history
+    decides it: 'the cancer grew on letrozole, an aromatase inhibitor'.
+    """
+    definition = FACTS.get(fact)
+    kind = definition.kind if definition is not None else "status"
+    history = _HISTORY.get(fact)
+    if history is not None and actual is True and profile is not None and vocabulary is not None:
+        _, grew, belongs = history
+        named = [
+            t.agent
+            for t in profile.prior_therapies
+            if t.agent in vocabulary.agents
+            and belongs(vocabulary[t.agent])
+            and (t.outcome == "progressed" or not grew)
+        ]
+        named = list(dict.fromkeys(named))
+        if named:
+            drugs = join_and([agent_with_class(a, vocabulary) for a in named])
+            return f"the cancer grew on {drugs}" if grew else f"{drugs} was given"
+    if kind == "flag" and isinstance(actual, bool):
+        return flag_phrase(fact, actual)
+    if kind == "count" and isinstance(actual, int) and not isinstance(actual, bool):
+        return _count(fact, str(actual), actual != 1) if actual else _count_phrase(fact, None, 0)
+    return _status_phrase(fact, str(actual))
+
+
+# --- conditions in words -----------------------------------------------------------------------
+
+
+def reading_words(
+    reading: Reading, profile: PatientProfile | None, vocabulary: Vocabulary | None
+) -> str:
+    """One fact test as it reads for this patient: 'after menopause (this patient: before
+    menopause)'; a test that passed is said without the patient's side.
+    """
+    need = requirement(reading.fact, reading.operator, reading.operand)
+    if reading.held:
+        return need
+    return f"{need} (this patient: {state(reading.fact, reading.actual, profile, vocabulary)})"
+
+
+def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabulary | None) -> str:
+    """What would have to hold for a failing condition, in words: every failing part of an
+    ``all`` ("and"), every alternative of an ``any`` ("or"). ``node`` is read with
+    :func:`mbc_rules.conditions.read` (no ``not`` left).
+    """
+    if node.test is not None:
+        return reading_words(node.test, profile, vocabulary)
+    if node.kind == "all":
+        parts = [p for p in node.parts if not p.held]
+        said = [_grouped(p, needs_words(p, profile, vocabulary)) for p in parts]
+        return join_and(said)
+    said = [_grouped(p, needs_words(p, profile, vocabulary)) for p in node.parts]
+    return "either " + join_and(said, "or") if len(said) > 1 else "".join(said)
+
+
+def met_words(node: Trace) -> str:
+    """Why a condition holds, in words: the tests that made it hold, joined with "and"; for
+    an ``any``, the alternative that held. ``node`` is read (no ``not`` left).
+    """
+    if node.test is not None:
+        return requirement(node.test.fact, node.test.operator, node.test.operand)
+    if node.kind == "any":
+        first = next((p for p in node.parts if p.held), None)
+        return met_words(first) if first is not None else ""
+    said = [_grouped(p, met_words(p)) for p in node.parts if p.held]
+    return join_and([s for s in said if s])
+
+
+def _grouped(node: Trace, said: str) -> str:
+    # A nested group of several tests is bracketed so that "and" and "or" do not run together.
+    return f"({said})" if node.test is None and len(node.parts) > 1 else said

@@ -1,0 +1,29 @@
+"""Derived facts count what the sources count: distinct drugs, not entries of the history."""
+
+from __future__ import annotations
+
+from mbc_rules import Rulebase
+from mbc_rules.facts import derive_facts
+
+
+def facts_of(rulebase: Rulebase, therapies: list[dict[str, str]]) -> dict[str, object]:
+    profile = rulebase.read_profile({"her2_status": "positive", "prior_therapies": therapies})
+    return dict(derive_facts(profile, rulebase.vocabulary))
+
+
+def test_a_her2_drug_given_twice_counts_once(bundled: Rulebase) -> None:
+    twice = [
+        {"agent": "trastuzumab", "setting": "early", "outcome": "completed"},
+        {"agent": "trastuzumab", "setting": "metastatic", "outcome": "progressed"},
+    ]
+    assert facts_of(bundled, twice)["her2_targeted_drugs_given"] == 1
+    two_drugs = [*twice, {"agent": "pertuzumab", "outcome": "progressed"}]
+    assert facts_of(bundled, two_drugs)["her2_targeted_drugs_given"] == 2
+
+
+def test_a_chemotherapy_drug_given_twice_counts_once(bundled: Rulebase) -> None:
+    twice = [
+        {"agent": "paclitaxel", "setting": "early", "outcome": "completed"},
+        {"agent": "paclitaxel", "setting": "metastatic", "outcome": "progressed"},
+    ]
+    assert facts_of(bundled, twice)["chemotherapy_drugs_given"] == 1

@@ -1,0 +1,77 @@
+"""Plain words: no rule vocabulary ever reaches the reader, whatever the fact or operator."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mbc_rules import Rulebase
+from mbc_rules.facts import FACTS
+from mbc_rules.wording import agent_name, agent_with_class, requirement, state
+
+RULE_VOCABULARY = re.compile(r"[a-z]+_[a-z]+|[≤≥≠=]|\btrue\b|\bfalse\b")
+
+
+def _tests(fact: str) -> list[tuple[str, object]]:
+    definition = FACTS[fact]
+    if definition.kind == "count":
+        return [("at_least", 1), ("at_least", 2), ("at_most", 0), ("at_most", 1)]
+    if definition.kind == "flag":
+        return [("equals", True), ("equals", False), ("not_equals", True)]
+    values = list(definition.values)
+    return [
+        *[("equals", v) for v in values],
+        *[("not_equals", v) for v in values],
+        ("in", tuple(values[:2])),
+        ("not_in", tuple(values[:2])),
+    ]
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_every_test_of_every_fact_reads_in_plain_words(fact: str) -> None:
+    for operator, operand in _tests(fact):
+        said = requirement(fact, operator, operand)
+        assert said
+        assert not RULE_VOCABULARY.search(said), (fact, operator, operand, said)
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_every_value_of_every_fact_reads_in_plain_words(fact: str) -> None:
+    definition = FACTS[fact]
+    values: list[object] = (
+        [0, 1, 3]
+        if definition.kind == "count"
+        else [True, False]
+        if definition.kind == "flag"
+        else list(definition.values)
+    )
+    for value in values:
+        said = state(fact, value, None, None)  # type: ignore[arg-type]
+        assert not RULE_VOCABULARY.search(said), (fact, value, said)
+
+
+def test_an_any_of_values_reads_with_or() -> None:
+    said = requirement("hormone_receptor_status", "in", ("positive", "unknown"))
+    assert said == (
+        "hormone receptor positive (ER or PR positive) or hormone receptor status not known"
+    )
+
+
+def test_the_history_names_the_drug_and_its_class() -> None:
+    rulebase = Rulebase.bundled()
+    profile = rulebase.read_profile(
+        {"prior_therapies": [{"agent": "Femara", "outcome": "progressed"}]}
+    )
+    said = state("aromatase_inhibitor_failed", True, profile, rulebase.vocabulary)
+    assert said == "the cancer grew on letrozole, an aromatase inhibitor"
+    assert agent_with_class("letrozole", rulebase.vocabulary) == "letrozole, an aromatase inhibitor"
+
+
+def test_class_placeholders_read_as_classes() -> None:
+    vocabulary = Rulebase.bundled().vocabulary
+    assert agent_name("cdk4_6_inhibitor", vocabulary) == "a CDK4/6 inhibitor"
+    assert agent_name("aromatase_inhibitor", vocabulary) == "an aromatase inhibitor"
+    assert agent_name("mtor_inhibitor", vocabulary) == "an mTOR inhibitor"
+    assert agent_name("hormone_therapy", vocabulary) == "hormone therapy"
+    assert agent_name("letrozole", vocabulary) == "letrozole"

@@ -1,0 +1,263 @@
+"""Mutation check: deliberate breakages that the fast test suite must catch (``make mutation``).
+
+Each mutation replaces one exact piece of source text in a copy of the repository, then the fast
+suite runs against that copy (stopping at the first failure). A mutation that the suite does not
+catch "survives": the suite has a blind spot there, and this script fails. A mutation whose text
+is no longer in the source fails too, so that the list is kept in step with the code.
+
+Grow the list whenever a bug slips through the suite (see issue 9): every entry names the bug it
+stands for.
+
+Usage: python tools/mutation.py [--list] [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("src", "rules", "tests", "docs", "examples", "benchmarks", "pyproject.toml")
+# The fast suite, most discriminating files first: a caught mutation stops at its first failure.
+FAST_SUITE = (
+    "tests/test_conditions.py",
+    "tests/test_result.py",
+    "tests/test_explain.py",
+    "tests/test_provenance.py",
+    "tests/test_facts.py",
+    "tests/test_informative_tests.py",
+    "tests/test_ranking.py",
+    "tests/test_rule_errors.py",
+    "tests/test_engine.py",
+    "tests/test_vignettes.py",
+    "tests/test_properties.py",
+)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One deliberate breakage: in ``file``, ``old`` (which must occur once) becomes ``new``."""
+
+    name: str
+    file: str
+    old: str
+    new: str
+    why: str
+
+
+MUTATIONS = (
+    Mutation(
+        "result-equality-always-true",
+        "src/mbc_rules/result.py",
+        "    disclaimer: str = DISCLAIMER\n",
+        "    disclaimer: str = DISCLAIMER\n\n"
+        "    def __eq__(self, other: object) -> bool:\n        return True\n",
+        "issue 9: tests that asserted only == passed whatever the result said",
+    ),
+    Mutation(
+        "hash-ignores-file-contents",
+        "src/mbc_rules/rulebase.py",
+        "        for part in (name, files[name]):",
+        "        for part in (name,):",
+        "issue 9: two different rule sets shared a hash",
+    ),
+    Mutation(
+        "hash-ignores-merged-bundled-files",
+        "src/mbc_rules/rulebase.py",
+        '        texts.update({f"<bundled>/{f.path.name}": f.text for f in inherited})\n',
+        "",
+        "issue 9: the hash was taken before the bundled sources and vocabulary were merged",
+    ),
+    Mutation(
+        "custom-rule-set-inherits-bundled-version",
+        "src/mbc_rules/validate.py",
+        "if id(f) in own and f.data.get",
+        "if f.data.get",
+        "issue 9: a custom rule set inherited the bundled version string",
+    ),
+    Mutation(
+        "negated-at-least-off-by-one",
+        "src/mbc_rules/conditions.py",
+        'return "at_most", operand - 1',
+        'return "at_most", operand',
+        "issue 9: explanations misread not(at_least k)",
+    ),
+    Mutation(
+        "explained-rank-mixes-agents-and-categories",
+        "src/mbc_rules/explain.py",
+        'ranks = category_ranks if kind == "category" else agent_ranks',
+        "ranks = {**category_ranks, **agent_ranks}",
+        "issue 9: a regimen member named like a category gave that category the wrong rank",
+    ),
+    Mutation(
+        "explained-rank-off-by-one",
+        "src/mbc_rules/explain.py",
+        "categories.setdefault(option.category, option.rank)",
+        "categories.setdefault(option.category, option.rank + 1)",
+        "issue 9: explanations reported a wrong rank",
+    ),
+    Mutation(
+        "her2-drugs-counted-per-entry",
+        "src/mbc_rules/facts.py",
+        '"her2_targeted_drugs_given": len(her2_drugs),',
+        '"her2_targeted_drugs_given": sum(1 for a, _ in agents if a.is_her2_targeted),',
+        "issue 9: therapy entries counted instead of distinct HER2-targeted drugs",
+    ),
+    Mutation(
+        "explained-any-reads-as-and",
+        "src/mbc_rules/explain.py",
+        'return " or ".join(_group(p, _needs(p), "any") for p in node.parts)',
+        'return " and ".join(_group(p, _needs(p), "any") for p in node.parts)',
+        "issue 9: explain() printed an any: as 'needs A and needs B'",
+    ),
+    Mutation(
+        "any-evaluated-as-all",
+        "src/mbc_rules/conditions.py",
+        "return any(holds(part, facts) for part in condition.any)",
+        "return all(holds(part, facts) for part in condition.any)",
+        "the reference semantics of any",
+    ),
+    Mutation(
+        "deciding-any-picks-nothing",
+        "src/mbc_rules/conditions.py",
+        'if node.kind == "any" and node.held:',
+        'if node.kind == "any" and not node.held:',
+        "the tests that decide a verdict, read by explanations",
+    ),
+    Mutation(
+        "result-lists-shared-through-the-cache",
+        "src/mbc_rules/rank.py",
+        "agents=tuple(dict.fromkeys([*single, *members])),",
+        "agents=list(dict.fromkeys([*single, *members])),",
+        "issue 9: appending to one patient's agents changed another patient's answer",
+    ),
+    Mutation(
+        "explanation-counts-rules-about-women-for-a-man",
+        "src/mbc_rules/explain.py",
+        "counted=rule.id in counted,",
+        "counted=rule.id in fired,",
+        "issue 9: explain() said a rule offers it for a man after the population filter",
+    ),
+    Mutation(
+        "population-filter-off",
+        "src/mbc_rules/rank.py",
+        "citations = [c for c in rule.citations if c.population not in excluded]",
+        "citations = list(rule.citations)",
+        "sentences about women support nothing for a man",
+    ),
+    Mutation(
+        "informative-tests-ask-known-statuses",
+        "src/mbc_rules/whatif.py",
+        '        if getattr(profile, status) != "unknown":\n            continue\n',
+        "",
+        "only an unknown status is an informative test",
+    ),
+    Mutation(
+        "rule-examples-not-checked",
+        "src/mbc_rules/validate.py",
+        "if fires != example.fires:",
+        "if False:",
+        "a rule whose own example fails must not load",
+    ),
+    Mutation(
+        "weakest-tier-wins",
+        "src/mbc_rules/rank.py",
+        "entry.tier = min(entry.tier, tier)",
+        "entry.tier = max(entry.tier, tier)",
+        "an option takes the best tier any rule gives it",
+    ),
+    Mutation(
+        "not-recommended-category-still-offered",
+        "src/mbc_rules/rank.py",
+        "if offer is None or offer.category in removed_categories:",
+        "if offer is None:",
+        "what the sources rule out is never offered",
+    ),
+    Mutation(
+        "durable-negated-any-stays-or",
+        "src/mbc_rules/compile.py",
+        'return _junction("$and" if negate else "$or", parts)',
+        'return _junction("$or", parts)',
+        "the durable-rules compiler must agree with conditions (De Morgan)",
+    ),
+)
+
+
+def copy_repository(target: Path) -> None:
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        elif source.is_file():
+            shutil.copy2(source, target / name)
+
+
+def run_suite(copy: Path) -> tuple[int, str, float]:
+    env = {**os.environ, "PYTHONPATH": str(copy / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *FAST_SUITE],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    seconds = time.perf_counter() - started
+    return done.returncode, (lines[0] if lines else done.stdout[-200:]), seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="run only these mutations")
+    parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
+    if args.list:
+        for mutation in MUTATIONS:
+            print(f"{mutation.name}: {mutation.why}")
+        return 0
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="mbc-mutation-") as temporary:
+        copy = Path(temporary)
+        copy_repository(copy)
+        code, first, seconds = run_suite(copy)
+        print(f"baseline: {'passes' if code == 0 else 'FAILS'} ({seconds:.0f} s)", flush=True)
+        if code != 0:
+            print(f"  {first}\nthe fast suite must pass before mutations mean anything")
+            return 1
+        for mutation in chosen:
+            path = copy / mutation.file
+            original = path.read_text(encoding="utf-8")
+            if original.count(mutation.old) != 1:
+                failures.append(mutation.name)
+                print(f"NOT APPLICABLE {mutation.name}: its text is not in {mutation.file} once")
+                continue
+            path.write_text(original.replace(mutation.old, mutation.new), encoding="utf-8")
+            try:
+                py_compile.compile(str(path), doraise=True)
+                code, first, seconds = run_suite(copy)
+            finally:
+                path.write_text(original, encoding="utf-8")
+            caught = code != 0
+            if not caught:
+                failures.append(mutation.name)
+            verdict = "caught  " if caught else "SURVIVED"
+            print(f"{verdict} {mutation.name} ({seconds:.0f} s): {first}", flush=True)
+    print(f"{len(chosen) - len(failures)} of {len(chosen)} mutations caught")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
 
-from mbc_rules.cohort.columnar import ColumnarEngine
 from mbc_rules.cohort.codes import EncodedColumn
+from mbc_rules.cohort.columnar import ColumnarEngine
 from mbc_rules.cohort.reading import (
     FIELDS,
     ID_FIELD,

@@ -85,8 +85,10 @@ CHECKED_TOGETHER: tuple[tuple[str, ...], ...] = (
 def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
     found = spellings.get(value.strip().lower()) if isinstance(value, str) else None
     if found is None:
-        accepted = ", ".join(repr(s) for s in spellings)
-        raise ValueError(f"{value!r} is not a {what}; use one of {accepted} (any case)")
+        canonical = list(dict.fromkeys(spellings.values()))
+        others = [s for s in spellings if s not in canonical]
+        also = f"; also {', '.join(others)}" if others else ""
+        raise ValueError(f"{value!r} is not a {what} ({', '.join(canonical)}{also}; in any case)")
     return found
 
 
@@ -246,6 +248,21 @@ class PatientProfile(BaseModel):
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+_SPELLED: dict[str, dict[str, str]] = {
+    **{
+        field: STATUS_SPELLINGS
+        for field in (
+            "er_status",
+            "pr_status",
+            "her2_status",
+            "brca_status",
+            "pik3ca_status",
+            "pdl1_status",
+        )
+    },
+    "menopausal_status": MENOPAUSAL_SPELLINGS,
+    "sex": SEX_SPELLINGS,
+}
 
 
 def _suggestion(error: ErrorDetails) -> str:
@@ -255,6 +272,12 @@ def _suggestion(error: ErrorDetails) -> str:
         model = PriorTherapy if "prior_therapies" in loc[:-1] else PatientProfile
         names = list(model.model_fields)
         close = difflib.get_close_matches(loc[-1], names, n=1, cutoff=0.6)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+    spelled = _SPELLED.get(str(loc[-1])) if loc else None
+    if error["type"] == "value_error" and spelled and isinstance(error.get("input"), str):
+        expected = list(dict.fromkeys(spelled.values()))
+        given = str(error["input"]).strip().lower()
+        close = difflib.get_close_matches(given, expected, n=1, cutoff=0.6)
         return f" (did you mean {close[0]!r}?)" if close else ""
     if error["type"] == "literal_error" and isinstance(error.get("input"), str):
         expected = _QUOTED.findall(str(error.get("ctx", {}).get("expected", "")))

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 VENV313 := .venv313
 
-.PHONY: demo test bench bench-service docs lint typecheck pytest pytest-py313 clean screenshots mutation
+.PHONY: demo test bench bench-fhir bench-service docs lint typecheck pytest pytest-py313 clean screenshots mutation
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/fhir.py
+
+bench-fhir: $(BIN)/.installed
+	$(BIN)/python benchmarks/fhir.py
 
 bench-service: $(BIN)/.installed
 	$(BIN)/python benchmarks/service.py

@@ -12,8 +12,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # plots in tests never need a screen
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = ROOT / "rules"
-# The source texts are not shipped; CI clones the repository beside ../shared as here.
-SOURCES_DIR = ROOT.parent / "shared" / "sources"
+# The source texts are not shipped; CI clones the repository beside ../shared as here (a work
+# tree elsewhere names the folder in MBC_RULES_SOURCES).
+SOURCES_DIR = Path(os.environ.get("MBC_RULES_SOURCES", ROOT.parent / "shared" / "sources"))
 
 ENGINES = ["python", "compiled", *(["durable"] if _import_durable() is not None else [])]
 

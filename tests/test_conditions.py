@@ -190,9 +190,7 @@ rules:
     then:
       offer: {category: targeted_therapy, tier: option, agents: [alpelisib]}
     citations:
-      - source: acs
-        section: HER2-positive cancers
-        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+      - acs-her2-positive-pertuzumab-1
     examples:
       - profile: {er_status: positive, pik3ca_status: positive}
         fires: true

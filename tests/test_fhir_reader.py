@@ -56,6 +56,8 @@ def messages(reading: FhirReading) -> str:
         (quantity(1), "positive"),
         (quantity(0.5), "negative"),
         ({"valueString": "Positive"}, "positive"),
+        ({"valueString": "0.5 %"}, "negative"),
+        ({"valueCodeableConcept": {"text": "Negative"}}, "negative"),
     ],
 )
 def test_er_value_styles(value: dict[str, Any], expected: str) -> None:
@@ -322,6 +324,12 @@ def test_sex_other_is_unknown() -> None:
 def test_rxnorm_levels(code: str, agent: str) -> None:
     reading = read(medication("m", code))
     assert [t.agent for t in reading.profile.prior_therapies or []] == [agent]
+
+
+def test_rxnorm_by_its_oid() -> None:
+    statement = medication("m", "282357")
+    statement["medicationCodeableConcept"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.88"
+    assert [t.agent for t in read(statement).profile.prior_therapies or []] == ["fulvestrant"]
 
 
 @pytest.mark.parametrize(

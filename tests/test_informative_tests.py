@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
+
 from mbc_rules import Rulebase
 from mbc_rules.result import RankChange
 
@@ -165,5 +167,25 @@ def test_a_treatment_whose_outcome_is_unknown_is_a_question_worth_asking(
         o.category for o in result.options
     }
     assert "how capecitabine ended (not known): if the cancer grew on capecitabine" in (
+        rulebase.report(result)
+    )
+
+
+def test_an_unknown_history_is_asked_as_one_question(rulebase: Rulebase) -> None:
+    from mbc_rules import PatientProfile
+
+    if PatientProfile.model_fields["prior_therapies"].default is not None:
+        pytest.skip("the profile cannot say 'history unknown' yet (prior_therapies is a list)")
+    profile = {k: v for k, v in AFTER_AI.items() if k != "prior_therapies"}
+    result = rulebase.evaluate(profile)
+    tests = {t.status: t for t in rulebase.informative_tests(result)}
+    # First-line statements wait on knowing that nothing was given before.
+    (outcome,) = tests["prior_therapies"].outcomes
+    assert outcome.value == "none"
+    naive = rulebase.evaluate({**profile, "prior_therapies": []})
+    assert set(outcome.options_appear) == {o.category for o in naive.options} - {
+        o.category for o in result.options
+    }
+    assert "treatment history (not given): if no treatment had been given" in (
         rulebase.report(result)
     )

@@ -44,7 +44,7 @@ def test_a_copy_of_the_bundled_rules_has_the_bundled_hash(
         ("her2_positive.yaml", "tier: preferred", "tier: option"),
         ("vocabulary.yaml", "name: ", "name: X"),
         ("sources.yaml", "publisher: ", "publisher: X"),
-        ("coverage.yaml", "excerpt: ", "excerpt: X"),
+        ("statements.yaml", "no_rule: ", "no_rule: X"),
     ],
 )
 def test_editing_a_rule_the_vocabulary_or_the_sources_changes_the_hash(

@@ -26,6 +26,7 @@ EXPECTED = {
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
+    "Verification",
     "__version__",
     "evaluate",
     "evaluate_frame",
@@ -33,6 +34,7 @@ EXPECTED = {
     "explain",
     "informative_tests",
     "show",
+    "report",
     "read_fhir",
     "read_fhir_many",
 }

@@ -9,15 +9,12 @@ import pytest
 
 from mbc_rules import Rulebase
 from mbc_rules.rank import rank
-from mbc_rules.schema import Rule
+from mbc_rules.schema import Citation, Rule
 
 
 def bundled() -> Rulebase:
     # Built when a test runs, not at import: a bad rule fails tests instead of collection.
     return Rulebase.bundled(engine="python")
-
-
-CITATION = {"source": "acs", "section": "s", "excerpt": "an excerpt long enough"}
 
 
 def make_rule(rule_id: str, then: dict[str, Any], sources: tuple[str, ...] = ("acs",)) -> Rule:
@@ -27,7 +24,10 @@ def make_rule(rule_id: str, then: dict[str, Any], sources: tuple[str, ...] = ("a
             "title": rule_id,
             "when": {"fact": "sex", "in": ["female", "male", "unknown"]},
             "then": then,
-            "citations": [{**CITATION, "source": s} for s in sources],
+            "citations": [
+                Citation(statement=f"{s}-test-1", source=s, section="s", excerpt="an excerpt")
+                for s in sources
+            ],
             "examples": [{"profile": {}, "fires": True}],
         }
     )

@@ -23,9 +23,7 @@ rules:
         tier: option
         agents: [trastuzumab]
     citations:
-      - source: acs
-        section: HER2-positive cancers
-        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+      - acs-her2-positive-pertuzumab-1
     examples:
       - profile: {her2_status: positive}
         fires: true
@@ -69,7 +67,7 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     text = (
         GOOD_RULE.replace("agents: [trastuzumab]", "agents: [trastuzumab-x]")
         .replace("fact: her2_status", "fact: her2_stauts")
-        .replace("source: acs", "source: nccn")
+        .replace("- acs-her2-positive-pertuzumab-1", "- acs-her2-positive-pertuzumab")
         .replace("    then:\n", "    colour: red\n    then:\n")
     )
     error = load_errors(tmp_path, text)
@@ -86,7 +84,9 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     assert "did you mean 'trastuzumab'" in problem("unknown agent 'trastuzumab-x'").message
     assert problem("unknown agent 'trastuzumab-x'").line == line_of("trastuzumab-x")
     assert problem("unknown fact 'her2_stauts'").line == line_of("her2_stauts")
-    assert problem("unknown source 'nccn'").line == line_of("nccn")
+    unknown = problem("unknown statement 'acs-her2-positive-pertuzumab'")
+    assert "did you mean 'acs-her2-positive-pertuzumab-1'" in unknown.message
+    assert unknown.line == line_of("- acs-her2-positive-pertuzumab")
     assert problem("unknown key 'colour'").line == line_of("colour")
     assert f"local.yaml:{line_of('trastuzumab-x')} [local-rule]: " in str(error)
 
@@ -101,7 +101,7 @@ def test_unknown_fact_value_duplicate_id_and_missing_citation(tmp_path: Path) ->
     text_of = [str(p) for p in error.problems]
     assert any("her2_status takes one of positive, negative, unknown" in t for t in text_of)
     assert any("quote it" in t for t in text_of)  # YAML reads a bare yes as true
-    assert any("duplicate rule id 'local-rule'" in t and ":19 " in t for t in text_of)
+    assert any("duplicate rule id 'local-rule'" in t and ":17 " in t for t in text_of)
     assert any("[uncited]" in t and "citations" in t for t in text_of)
 
 
@@ -109,14 +109,14 @@ def test_a_rule_whose_own_example_fails(tmp_path: Path) -> None:
     error = load_errors(tmp_path, GOOD_RULE.replace("fires: true", "fires: false"))
     (problem,) = error.problems
     assert problem.rule_id == "local-rule"
-    assert problem.line == 17
+    assert problem.line == 15
     assert "should not fire" in problem.message
 
 
 def test_an_invalid_example_profile_is_a_load_error(tmp_path: Path) -> None:
     error = load_errors(tmp_path, GOOD_RULE.replace("{her2_status: positive}", "{her2: positive}"))
     (problem,) = error.problems
-    assert problem.line == 17
+    assert problem.line == 15
     assert problem.rule_id == "local-rule"
     assert problem.message == "examples[0].profile.her2: unknown key 'her2'"
 
@@ -132,15 +132,67 @@ def test_an_option_may_only_name_what_the_sources_name(tmp_path: Path) -> None:
     assert any("not named in any source" in p.message for p in error.problems)
 
 
+LOCAL_STATEMENTS = """\
+statements:
+  - id: acs-local-pertuzumab
+    source: acs
+    section: HER2-positive cancers
+    excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.
+"""
+
+
 @pytest.mark.skipif(not SOURCES_DIR.is_dir(), reason="source texts not beside the repo")
 def test_an_excerpt_not_found_in_its_source(tmp_path: Path) -> None:
-    text = GOOD_RULE.replace("might be added as well", "must be added as well")
-    write_rules(tmp_path, "local.yaml", text)
+    rule = GOOD_RULE.replace("acs-her2-positive-pertuzumab-1", "acs-local-pertuzumab")
+    write_rules(tmp_path, "local.yaml", rule)
+    misquoted = LOCAL_STATEMENTS.replace("might be added as well", "must be added as well")
+    write_rules(tmp_path, "statements.yaml", misquoted)
     with pytest.raises(RulebaseError) as caught:
         Rulebase.load(tmp_path, sources_dir=SOURCES_DIR)
     (problem,) = caught.value.problems
-    assert problem.rule_id == "local-rule"
-    assert problem.line == 15
+    assert problem.rule_id == "acs-local-pertuzumab"
+    assert problem.file == tmp_path / "statements.yaml"
+    assert problem.line == 5
     assert "not word for word in 003_a6c6518c38ce1474.txt" in problem.message
-    write_rules(tmp_path, "local.yaml", GOOD_RULE)
+    write_rules(tmp_path, "statements.yaml", LOCAL_STATEMENTS)
     assert Rulebase.load(tmp_path, sources_dir=SOURCES_DIR).rules
+
+
+def test_a_rule_may_not_cite_a_statement_marked_as_carrying_none(tmp_path: Path) -> None:
+    rule = GOOD_RULE.replace("acs-her2-positive-pertuzumab-1", "acs-local-pertuzumab")
+    write_rules(tmp_path, "statements.yaml", LOCAL_STATEMENTS + "    no_rule: background\n")
+    error = load_errors(tmp_path, rule)
+    (problem,) = error.problems
+    assert problem.rule_id == "local-rule"
+    assert problem.line == rule.splitlines().index("      - acs-local-pertuzumab") + 1
+    assert "marked no_rule" in problem.message
+    assert "'background'" in problem.message
+
+
+def test_an_excerpt_written_in_a_rule_is_rejected(tmp_path: Path) -> None:
+    rule = GOOD_RULE.replace(
+        "      - acs-her2-positive-pertuzumab-1\n",
+        "      - source: acs\n        section: HER2-positive cancers\n"
+        "        excerpt: Pertuzumab (Perjeta), another targeted drug, might be added as well.\n",
+    )
+    (problem,) = load_errors(tmp_path, rule).problems
+    assert problem.rule_id == "local-rule"
+    assert "excerpts are written only there" in problem.message
+
+
+def test_a_statement_does_not_list_its_rules(tmp_path: Path) -> None:
+    rule = GOOD_RULE.replace("acs-her2-positive-pertuzumab-1", "acs-local-pertuzumab")
+    write_rules(tmp_path, "statements.yaml", LOCAL_STATEMENTS + "    rules: [local-rule]\n")
+    problems = load_errors(tmp_path, rule).problems
+    problem = next(p for p in problems if p.rule_id == "acs-local-pertuzumab")
+    assert problem.line == 6
+    assert "derived from the rules' citations" in problem.message
+
+
+def test_duplicate_statement_ids(tmp_path: Path) -> None:
+    rule = GOOD_RULE.replace("acs-her2-positive-pertuzumab-1", "acs-local-pertuzumab")
+    twice = LOCAL_STATEMENTS + LOCAL_STATEMENTS.split("statements:\n", 1)[1]
+    write_rules(tmp_path, "statements.yaml", twice)
+    (problem,) = load_errors(tmp_path, rule).problems
+    assert "duplicate statement id 'acs-local-pertuzumab'" in problem.message
+    assert problem.line == 6

@@ -315,3 +315,49 @@ def test_the_docs_show_the_real_output(server: Server) -> None:
         assert service_docs.same(shown[name], service_docs.fence(name, text)), (
             f"docs/service.md shows an old {name} output: run python -m tests.service_docs"
         )
+
+
+def test_order_select_reads_a_referenced_medication(bundled: Rulebase) -> None:
+    from mbc_rules.service.cards import ordered_agents
+    from mbc_rules.service.hooks import Entry
+
+    contained = {
+        "resourceType": "MedicationRequest",
+        "id": "o1",
+        "contained": [
+            {
+                "resourceType": "Medication",
+                "id": "med",
+                "code": {"text": "Faslodex 250 mg/5 mL injection"},
+            }
+        ],
+        "medicationReference": {"reference": "#med"},
+    }
+    assert [a.id for a in ordered_agents(bundled, contained)] == ["fulvestrant"]
+    referenced = {
+        **contained,
+        "contained": [],
+        "medicationReference": {"reference": "Medication/m2"},
+    }
+    medication = {
+        "resourceType": "Medication",
+        "id": "m2",
+        "code": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "72965"}]
+        },
+    }
+    assert [a.id for a in ordered_agents(bundled, referenced, [Entry(medication)])] == ["letrozole"]
+    assert ordered_agents(bundled, referenced) == ()
+
+
+def test_a_fhir_server_outside_the_allow_list_is_not_read(bundled: Rulebase) -> None:
+    from mbc_rules.service.app import ServiceConfig, _Hooks
+    from mbc_rules.service.contract import SERVICES, RequestError
+    from mbc_rules.service.hooks import parse_request
+
+    hooks = _Hooks(ServiceConfig(rulebase=bundled, fhir_servers=("https://ehr.example.org/",)))
+    call = hook_call("patient-view", None, fhirServer="http://169.254.169.254/latest")
+    with pytest.raises(RequestError) as refused:
+        hooks.answer(SERVICES[0], parse_request(json.dumps(call).encode(), SERVICES[0]))
+    assert refused.value.status == 412
+    assert "not among the servers this service reads" in refused.value.message

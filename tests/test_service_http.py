@@ -5,6 +5,7 @@ The server is the real one (``mbc-rules serve`` under uvicorn) on a free port of
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import re
@@ -206,6 +207,31 @@ def test_a_body_over_20_mb_is_refused(server: Server) -> None:
     assert '"status":413' in reply.replace(" ", "")
 
 
+def test_a_chunked_body_over_20_mb_is_cut_off(server: Server) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"hook": "patient-view", "padding": "'
+        for _ in range(22):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    host, port = server.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request(
+            "POST",
+            f"/cds-services/{PV}",
+            body=chunks(),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    assert response.status == 413
+    assert "larger than" in body["message"]
+
+
 def test_412_without_the_data_and_without_a_fhir_server(server: Server) -> None:
     answer = post(server.base, PV, hook_call("patient-view", None))
     message = error_of(answer, 412)
@@ -290,3 +316,29 @@ def test_serve_reports_bad_options_without_a_traceback(tmp_path: Path) -> None:
     assert "--trust" in err.getvalue()
     assert "ISSUER=KEYFILE" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_browsers_of_an_allowed_origin_may_call(tmp_path: Path) -> None:
+    origin = "https://sandbox.cds-hooks.org"
+    with running_server(tmp_path / "log", "--cors-origin", origin) as running:
+        host, port = running.base.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        headers = {
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        connection.request("OPTIONS", f"/cds-services/{PV}", headers=headers)
+        allowed = connection.getresponse()
+        allowed.read()
+        connection.request(
+            "OPTIONS",
+            f"/cds-services/{PV}",
+            headers={**headers, "Origin": "https://elsewhere.example"},
+        )
+        other = connection.getresponse()
+        other.read()
+        connection.close()
+    assert allowed.status == 200
+    assert allowed.getheader("access-control-allow-origin") == origin
+    assert other.getheader("access-control-allow-origin") is None

@@ -64,18 +64,21 @@ def render_notebook() -> Path:
     return BUILD / (NOTEBOOK.stem + ".html")
 
 
-def one_patient(html: Path) -> Path:
-    """The rendered page cut to its first cells (the rulebase and one patient's answer)."""
+def cut(html: Path, start: str | None, end: str, name: str) -> Path:
+    """The rendered page from the cell holding ``start`` (the top when None) to the cell
+    holding ``end``: one part of the notebook per picture.
+    """
     text = html.read_text(encoding="utf-8")
-    marker = text.find("Why, and why not")
-    if marker == -1:
+    head_end = text.find("<main")
+    first = 0 if start is None else text.rfind('<div class="jp-Cell ', 0, text.find(start))
+    last = text.rfind('<div class="jp-Cell ', 0, text.find(end))
+    if head_end == -1 or first == -1 or last == -1 or last <= first:
         return html
-    cell = text.rfind('<div class="jp-Cell ', 0, marker)
-    if cell == -1:
-        return html
-    cut = BUILD / "one-patient.html"
-    cut.write_text(text[:cell] + "</main></body></html>", encoding="utf-8")
-    return cut
+    body = text[first:last] if start is not None else text[head_end:last]
+    page = BUILD / name
+    prefix = text[:head_end] + "<main>" if start is not None else text[:head_end]
+    page.write_text(prefix + body + "</main></body></html>", encoding="utf-8")
+    return page
 
 
 def photograph(page: Path, target: Path, width: int = 1280, height: int = 2700) -> None:
@@ -100,10 +103,18 @@ def photograph(page: Path, target: Path, width: int = 1280, height: int = 2700) 
 
 
 def main() -> None:
-    """Render, cut and photograph the quickstart notebook."""
+    """Render the quickstart, and photograph one patient's answer and its explanations."""
     html = render_notebook()
-    photograph(one_patient(html), OUT / "quickstart-result.png")
-    print(f"wrote {OUT / 'quickstart-result.png'}")
+    pictures = {
+        "quickstart-result.png": (cut(html, None, "Why, and why not", "result.html"), 2700),
+        "quickstart-explain.png": (
+            cut(html, "Why, and why not", "A report to paste", "explain.html"),
+            1250,
+        ),
+    }
+    for name, (page, height) in pictures.items():
+        photograph(page, OUT / name, height=height)
+        print(f"wrote {OUT / name}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from mbc_rules.errors import (
 from mbc_rules.explain import Explanation
 from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
 from mbc_rules.profile import PatientProfile, PriorTherapy
+from mbc_rules.report import ReportFormat
 from mbc_rules.result import (
     AdviceItem,
     CitedSource,
@@ -35,6 +36,7 @@ from mbc_rules.result import (
     NotRecommendedItem,
     RegimenOption,
     TreatmentOption,
+    Verification,
 )
 from mbc_rules.rulebase import Rulebase
 
@@ -60,6 +62,7 @@ __all__ = [
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
+    "Verification",
     "__version__",
     "evaluate",
     "evaluate_frame",
@@ -68,6 +71,7 @@ __all__ = [
     "informative_tests",
     "read_fhir",
     "read_fhir_many",
+    "report",
     "show",
 ]
 
@@ -124,3 +128,16 @@ def show(result: Evaluation, rulebase: Rulebase | None = None) -> Html:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
     """
     return Html((rulebase or Rulebase.bundled()).html(result))
+
+
+def report(
+    result: Evaluation, rulebase: Rulebase | None = None, format: ReportFormat = "text"
+) -> str:
+    """``result`` for a person: ``text`` (the table ``mbc-rules evaluate`` prints) or
+    ``markdown`` (a page to paste into a note), with the patient, the tests that would change
+    the answer, what is not recommended and the advice.
+
+    Raises:
+        MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
+    """
+    return (rulebase or Rulebase.bundled()).report(result, format)

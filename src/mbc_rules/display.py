@@ -18,7 +18,7 @@ from mbc_rules.report import (
     Context,
     informative_test_name,
     not_recommended_lines,
-    outcome_lines,
+    outcome_changes,
     read_options,
     source_dates,
 )
@@ -123,8 +123,9 @@ def _header(result: Evaluation, context: Context) -> str:
     who = result.profile.patient_id or "(no patient id)"
     facts = "".join(
         f"<tr style='background:transparent'><td style='{_CELL};{_MUTED};border:none;"
-        "padding:1px 8px 1px 0;white-space:nowrap'>"
-        f"{escape(label)}</td><td style='{_CELL};border:none;padding:1px 0'>{escape(words)}</td>"
+        "padding:1px 8px 1px 0;white-space:nowrap;background:transparent'>"
+        f"{escape(label)}</td><td style='{_CELL};border:none;padding:1px 0;"
+        f"background:transparent'>{escape(words)}</td>"
         "</tr>"
         for label, words in patient_facts(result.profile, vocabulary)
     )
@@ -172,10 +173,12 @@ def evaluation_html(
             f"<li style='margin:1px 0;text-align:left'>{escape(r)}</li>"
             for r in view.option.rationale
         )
-        agreement = (
-            f"<div style='text-align:left'><b>Sources:</b> {escape(view.agreement)}</div>"
-            if view.agreement
-            else ""
+        agreement = "".join(
+            f"<div style='text-align:left;margin-top:2px'><b>Sources:</b> {escape(line)}</div>"
+            for line in view.agreement
+        ) + "".join(
+            f"<div style='text-align:left;margin-top:2px'><b>Note:</b> {escape(line)}</div>"
+            for line in view.history
         )
         rows.append(
             "<tr>"
@@ -219,8 +222,14 @@ def evaluation_html(
         items = "".join(
             f"<li style='text-align:left'><b>{escape(informative_test_name(t, vocabulary))}</b><ul>"
             + "".join(
-                f"<li style='text-align:left'>{_outcome_html(line)}</li>"
-                for line in outcome_lines(t, vocabulary)
+                f"<li style='text-align:left'>{escape(value)}:<ul style='margin:0 0 2px 16px;"
+                "padding:0'>"
+                + "".join(
+                    f"<li style='text-align:left'>{_outcome_html(change)}</li>"
+                    for change in changes
+                )
+                + "</ul></li>"
+                for value, changes in outcome_changes(t, vocabulary)
             )
             + "</ul></li>"
             for t in tests
@@ -240,22 +249,47 @@ def evaluation_html(
 
 def explanation_html(text: str, offered: bool) -> str:
     """An explanation's text as HTML: the verdict first (green when offered, red when not),
-    then the reasons, with the quoted sentences indented under them.
+    then each section (a line ending in a colon) with its points, the quoted sentences set
+    under the point they support.
     """
     lines = text.splitlines()
-    head, rest = (lines[0], lines[1:]) if lines else ("", [])
+    verdict = lines[0] if lines else ""
     colour = "#1a7f37" if offered else "#cf222e"
-    items = "".join(
-        f"<li style='text-align:left;margin:2px 0'>{escape(line.strip().removeprefix('- '))}</li>"
-        if not line.startswith("    ")
-        else f"<div style='{_MUTED};margin-left:18px;text-align:left'>{escape(line.strip())}</div>"
-        for line in rest
-    )
-    return (
-        f"<div class='mbc-explanation' style=\"{_BOX}\">"
-        f"<div style='font-weight:600;color:{colour};text-align:left'>{escape(head)}</div>"
-        f"<ul style='text-align:left'>{items}</ul></div>"
-    )
+    parts = [
+        f"<div class='mbc-explanation' style=\"{_BOX}\">",
+        f"<div style='font-weight:600;font-size:14px;color:{colour};text-align:left'>"
+        f"{escape(verdict)}</div>",
+    ]
+    items: list[str] = []
+
+    def close() -> None:
+        if items:
+            parts.append(
+                "<ul style='margin:2px 0 6px 18px;padding:0;text-align:left'>"
+                + "".join(f"<li style='margin:2px 0;text-align:left'>{i}</li>" for i in items)
+                + "</ul>"
+            )
+            items.clear()
+
+    for line in lines[1:]:
+        if not line.strip():
+            close()
+        elif line.startswith("- "):
+            items.append(escape(line[2:]))
+        elif line.startswith("    ") and items:
+            items[-1] += (
+                f"<div style='{_MUTED};margin:1px 0 0 8px;text-align:left'>"
+                f"{escape(line.strip())}</div>"
+            )
+        elif line.endswith(":"):
+            close()
+            parts.append(f"<div style='{_H}'>{escape(line)}</div>")
+        else:
+            close()
+            parts.append(f"<p style='{_MUTED};text-align:left;margin:4px 0'>{escape(line)}</p>")
+    close()
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def rulebase_html(

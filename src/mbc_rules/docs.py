@@ -25,11 +25,16 @@ def coverage_markdown(rulebase: Rulebase) -> str:
     lines = [
         "# Coverage of the sources",
         "",
-        "<!-- Generated from rules/coverage.yaml by `make docs`; do not edit by hand. -->",
+        "<!-- Generated from rules/statements.yaml by `make docs`; do not edit by hand. -->",
         "",
-        "Each statement of the five source documents, in the order of the text, with the rules "
-        "that encode it, or the reason it carries none. A test fails when a statement has "
-        "neither, and when a rule encodes no listed statement.",
+        "Each statement of the five source documents, in the order of the text, under its id, "
+        "with the rules that cite it, or the reason none does. The inventory "
+        "(`rules/statements.yaml`) is the only place an excerpt is written: rules cite statement "
+        "ids, and the rules column is derived from those citations. Tests fail when a statement "
+        "has neither rules nor a reason, when a rule cites a statement marked as carrying no "
+        "rule, when an excerpt is not word for word in its source, and when a sentence of a "
+        "source is in no statement (`tests/test_statements.py`, which says what page furniture "
+        "it skips).",
         "",
         f"{len(entries)} statements: {len(guidance)} encoded by rules, "
         f"{len(entries) - len(guidance)} with a reason. {len(rulebase.rules)} rules.",
@@ -46,14 +51,19 @@ def coverage_markdown(rulebase: Rulebase) -> str:
         )
     for source_id, source in rulebase.sources.items():
         lines += ["", f"## {source.publisher} (`{source_id}`): {source.title}", ""]
-        lines += ["| section | statement | rules, or why none |", "| --- | --- | --- |"]
+        lines += [
+            "| id | section | statement | rules, or why none |",
+            "| --- | --- | --- | --- |",
+        ]
         for entry in (e for e in entries if e.source == source_id):
             how = (
                 ", ".join(f"`{r}`" for r in entry.rules)
                 if entry.rules
                 else f"*{_cell(entry.no_rule or 'NOT YET ENCODED')}*"
             )
-            lines.append(f"| {_cell(entry.section)} | {_cell(entry.excerpt)} | {how} |")
+            lines.append(
+                f"| `{entry.id}` | {_cell(entry.section)} | {_cell(entry.excerpt)} | {how} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -17,10 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.conditions import Reading, Trace, deciding, read, trace
 from mbc_rules.facts import FACTS, FactValue, derive_facts
-from mbc_rules.rank import cite, speaking_of
-from mbc_rules.result import CitedSource, Evaluation
+from mbc_rules.rank import SUPPORTIVE, cite, speaking_of
+from mbc_rules.result import CitedSource, Evaluation, TreatmentOption
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, Vocabulary
+from mbc_rules.wording import (
+    TIER_WORDS,
+    agent_name,
+    category_name,
+    join_and,
+    met_words,
+    needs_words,
+    state,
+)
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
@@ -130,6 +139,11 @@ class RuleExplanation(BaseModel):
         description="What the profile would need for the rule to fire ('' if it fires)."
     )
     citations: tuple[CitedSource, ...]
+    said: str = Field(
+        default="",
+        description="The rule as it reads for this profile, in plain words: why it applies, "
+        "or what it would need ('or' between the alternatives of an 'any').",
+    )
 
 
 class Explanation(BaseModel):
@@ -143,33 +157,68 @@ class Explanation(BaseModel):
     rank: int | None
     not_recommended: bool
     rules: tuple[RuleExplanation, ...]
+    name: str = Field(default="", description="The subject in words ('a CDK4/6 inhibitor').")
+    verdict: str = Field(
+        default="",
+        description="The answer in one sentence, the decisive reason first: 'letrozole: not "
+        "offered: the cancer grew on letrozole, an aromatase inhibitor'.",
+    )
+    reasons: tuple[str, ...] = Field(
+        default=(),
+        description="Why, in plain words, the decisive reason first: the sentences that put it "
+        "there, or what keeps it out.",
+    )
+    would_change: tuple[str, ...] = Field(
+        default=(), description="What would change the answer (a test, a history), in words."
+    )
+    ranking: tuple[str, ...] = Field(
+        default=(),
+        description="Where an offered subject ranks and why: its tier, its sources, the "
+        "ordering rules that place it against its neighbours.",
+    )
 
     @property
     def text(self) -> str:
-        """The explanation in plain words, one line per rule."""
+        """The explanation in plain words: the verdict and its decisive reason first, then what
+        would change it, where it ranks, and each rule that names it with its sentence.
+        """
+        if not self.verdict:  # built by hand without the words: the rule form only
+            return "\n".join([self.subject, *(f"- {r.rule_id}: {r.needs}" for r in self.rules)])
+        lines = [self.verdict]
+        if self.reasons:
+            lines += ["", "Why:" if self.offered else "What keeps it out:"]
+            lines += [f"- {reason}" for reason in self.reasons]
+        if self.ranking:
+            lines += ["", "Where it ranks:"] + [f"- {line}" for line in self.ranking]
+        if self.would_change:
+            lines += ["", "What would change it:"] + [f"- {line}" for line in self.would_change]
         if self.offered:
-            head = f"{self.subject}: offered" + (f" (rank {self.rank})" if self.rank else "")
-        elif self.not_recommended:
-            head = f"{self.subject}: not recommended for this profile"
+            shown = [r for r in self.rules if r.fired and not r.counted]
+            rest = [r for r in self.rules if not r.fired]
         else:
-            head = f"{self.subject}: not offered"
-        if not self.rules:
-            return f"{head}; no rule of the rulebase names it."
-        lines = [head]
-        for rule in self.rules:
-            if rule.fired and not rule.counted:
-                lines.append(
-                    f"- {rule.rule_id} fired, but its sources speak only of women: {rule.title}"
-                )
-            elif rule.fired:
-                met = "; ".join(c.need for c in rule.met)
-                verb = "rules it out" if rule.effect == "not_recommended" else "offers it"
-                lines.append(f"- {rule.rule_id} {verb}: {rule.title} (met: {met or 'always'})")
-            else:
-                lines.append(f"- {rule.rule_id} could have: {rule.needs}")
-            for citation in rule.citations[:1]:
-                lines.append(f'    {citation.publisher}: "{citation.excerpt}"')
+            candidates = [r for r in self.rules if r.said]
+            shown, rest = candidates[:3], [r for r in self.rules if r not in candidates[:3]]
+        if shown:
+            heading = "Not counted for this patient:" if self.offered else "The nearest rules:"
+            lines += ["", heading]
+            for rule in shown:
+                lines.append(f"- {rule.title} [{rule.rule_id}]: {rule.said}")
+                for citation in rule.citations[:1]:
+                    lines.append(
+                        f'    "{citation.excerpt}" ({citation.publisher}, {citation.section})'
+                    )
+        if rest:
+            lines += [
+                "",
+                f"{len(rest)} other rule{'s' if len(rest) != 1 else ''} name it but do not apply "
+                "to this patient (the structured form, e.g. --json, lists them).",
+            ]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from mbc_rules.display import explanation_html
+
+        return explanation_html(self.text, self.offered)
 
     def __str__(self) -> str:
         return self.text
@@ -226,7 +275,8 @@ def explain(
     fired = set(evaluation.fired_rules)
     excluded = ("women",) if evaluation.profile.sex == "male" else ()
     counted = {rule.id for rule in speaking_of([r for r in rules if r.id in fired], excluded)}
-    explained = []
+    profile = evaluation.profile
+    explained: list[tuple[RuleExplanation, Trace]] = []
     for rule in rules:
         category, agents = _names(rule)
         if rule.then.advice is not None:
@@ -238,31 +288,245 @@ def explain(
             continue
         verdict = trace(rule.when, facts)
         checks = tuple(_check(r) for r in deciding(verdict))
+        is_fired, is_counted = rule.id in fired, rule.id in counted
+        offers = rule.then.offer is not None
+        if is_fired and not is_counted:
+            said = "its sources speak only of women, so it does not count for this patient"
+        elif verdict.held:
+            met = met_words(read(verdict))
+            said = (
+                ("applies: " if offers else "rules it out: ") + met
+                if met
+                else ("applies to everyone" if offers else "rules it out for everyone")
+            )
+        elif offers:
+            said = "would offer it with " + needs_words(read(verdict), profile, vocabulary)
+        else:
+            said = ""  # a rule that could rule it out but does not apply: nothing to say
         explained.append(
-            RuleExplanation(
-                rule_id=rule.id,
-                title=rule.title,
-                effect="offer" if rule.then.offer is not None else "not_recommended",
-                fired=rule.id in fired,
-                counted=rule.id in counted,
-                met=checks if verdict.held else (),
-                failed=() if verdict.held else checks,
-                condition=condition_text(verdict),
-                needs="" if verdict.held else _needs(read(verdict)),
-                citations=cite(rule.citations, sources),
+            (
+                RuleExplanation(
+                    rule_id=rule.id,
+                    title=rule.title,
+                    effect="offer" if offers else "not_recommended",
+                    fired=is_fired,
+                    counted=is_counted,
+                    met=checks if verdict.held else (),
+                    failed=() if verdict.held else checks,
+                    condition=condition_text(verdict),
+                    needs="" if verdict.held else _needs(read(verdict)),
+                    citations=cite(rule.citations, sources),
+                    said=said,
+                ),
+                verdict,
             )
         )
-    explained.sort(key=lambda r: not r.fired)
+    # The rules that decide come first: those that rule it out, then those that offer it, then
+    # those that would offer it, nearest first (fewest known facts against it).
+    explained.sort(key=lambda pair: _weight(pair[0], pair[1]))
     category_ranks, agent_ranks = _ranks(evaluation)
     ranks = category_ranks if kind == "category" else agent_ranks
+    offered = key in ranks
+    name = category_name(key) if kind == "category" else agent_name(key, vocabulary)
+    option_category = key if kind == "category" else _offering_category(key, evaluation)
+    words = (
+        _offered_words(name, key, kind, option_category, evaluation, explained, vocabulary)
+        if offered
+        else _refused_words(name, key, kind, evaluation, explained, vocabulary)
+    )
     return Explanation(
         subject=key,
         kind=kind,
-        offered=key in ranks,
+        offered=offered,
         rank=ranks.get(key),
         not_recommended=_ruled_out(key, kind, evaluation, vocabulary),
-        rules=tuple(explained),
+        rules=tuple(r for r, _ in explained),
+        name=name,
+        verdict=words[0],
+        reasons=words[1],
+        would_change=words[2],
+        ranking=words[3],
     )
+
+
+_Words = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _unknown(reading: Reading) -> bool:
+    return reading.actual == "unknown"
+
+
+def _against(node: Trace) -> tuple[Reading, ...]:
+    """The failing tests of a failing condition, negation pushed down."""
+    return tuple(r for r in deciding(node) if not r.held)
+
+
+def _weight(rule: RuleExplanation, node: Trace) -> tuple[int, int, int]:
+    if rule.fired and rule.effect == "not_recommended":
+        return (0, 0, 0)
+    if rule.fired and rule.counted:
+        return (1, 0, 0)
+    if rule.effect == "not_recommended":
+        return (4, 0, 0)
+    against = _against(node)
+    known = sum(not _unknown(r) for r in against)
+    return (2 if known == 0 else 3, known, len(against))
+
+
+def _offering_category(agent: str, evaluation: Evaluation) -> str | None:
+    for option in evaluation.options:
+        if agent in option.agents or any(agent in r.agents for r in option.regimens):
+            return option.category
+    return None
+
+
+def _quote(citations: Sequence[CitedSource]) -> str:
+    if not citations:
+        return ""
+    first = citations[0]
+    return f' "{first.excerpt}" ({first.publisher})'
+
+
+def _offered_words(
+    name: str,
+    key: str,
+    kind: str,
+    category: str | None,
+    evaluation: Evaluation,
+    explained: Sequence[tuple[RuleExplanation, Trace]],
+    vocabulary: Vocabulary,
+) -> _Words:
+    option = evaluation.option(category) if category else None
+    if option is None:  # pragma: no cover - offered means some option holds it
+        return f"{name}: offered", (), (), ()
+    total = len(evaluation.options)
+    tied = [o for o in evaluation.options if o.rank == option.rank and o is not option]
+    where = f"rank {option.rank} of {total}{' (tied)' if tied else ''}"
+    within = "" if kind == "category" else f" within {category_name(option.category)}"
+    verdict = f"{name}: offered{within}, {where}, {option.tier}"
+    reasons = tuple(
+        f"{rule.title}{_quote(rule.citations)}"
+        for rule, _ in explained
+        if rule.fired and rule.counted and rule.effect == "offer"
+    )
+    return verdict + ".", reasons, (), tuple(_ranking_words(option, evaluation))
+
+
+def _ranking_words(option: TreatmentOption, evaluation: Evaluation) -> list[str]:
+    """Where ``option`` stands and why: tier, sources, and the options next to it."""
+    publishers = {c.source: c.publisher for c in option.citations}
+    sources = ", ".join(publishers.get(s, s) for s in option.source_ids)
+    count = len(option.source_ids)
+    lines = [
+        f"tier: {option.tier} ({TIER_WORDS.get(option.tier, option.tier)}), the strongest "
+        "any of its rules gives",
+        f"supported by {count} source{'s' if count != 1 else ''} ({sources})",
+    ]
+    tied = [o for o in evaluation.options if o.rank == option.rank and o is not option]
+    if tied:
+        names = join_and([category_name(o.category) for o in tied])
+        lines.append(
+            f"shares rank {option.rank} with {names}: equal on every ordering rule "
+            "(listed in the usual order of the categories)"
+        )
+    above = [o for o in evaluation.options if o.rank < option.rank]
+    if above:
+        lines.append(f"after {category_name(above[-1].category)}: {_why_after(above[-1], option)}")
+    below = [o for o in evaluation.options if o.rank > option.rank]
+    if below:
+        lines.append(f"before {category_name(below[0].category)}: {_why_after(option, below[0])}")
+    return lines
+
+
+def _why_after(first: TreatmentOption, then: TreatmentOption) -> str:
+    """Which ordering rule puts ``first`` before ``then`` (docs/ranking.md)."""
+    if then.category in SUPPORTIVE and first.category not in SUPPORTIVE:
+        return "supportive care is listed after every anticancer option"
+    order = ("preferred", "option", "situational")
+    if order.index(first.tier) < order.index(then.tier):
+        return f"{first.tier} comes before {then.tier}"
+    if len(first.source_ids) > len(then.source_ids):
+        return (
+            f"more sources support {category_name(first.category)} "
+            f"({len(first.source_ids)} against {len(then.source_ids)})"
+        )
+    return "the sources' own ordering between these categories (see docs/ranking.md)"
+
+
+def _refused_words(
+    name: str,
+    key: str,
+    kind: str,
+    evaluation: Evaluation,
+    explained: Sequence[tuple[RuleExplanation, Trace]],
+    vocabulary: Vocabulary,
+) -> _Words:
+    profile = evaluation.profile
+    reasons: list[str] = []
+    # 1. What the sources (or the history) rule out, in their own words.
+    category = key if kind == "category" else vocabulary[key].category
+    for item in evaluation.not_recommended:
+        if (kind == "agent" and key in item.agents) or item.category == category:
+            reasons.append(f"{_sentence(item.reason)}{_quote(item.citations)}")
+    offering = [(r, t) for r, t in explained if r.effect == "offer"]
+    # 2. Rules that fired but whose sentences speak only of women.
+    for rule, _ in offering:
+        if rule.fired and not rule.counted:
+            reasons.append(f"{rule.title}: {rule.said}")
+    # 3. What the patient's record says against the rules that would offer it: the facts of
+    # the history first (what was given and how it ended), then those that block most rules.
+    blocking: dict[str, tuple[bool, int]] = {}
+    for rule, node in offering:
+        if rule.fired:
+            continue
+        for reading in _against(node):
+            if _unknown(reading):
+                continue
+            said = state(reading.fact, reading.actual, profile, vocabulary)
+            history = "prior_therapies" in FACTS[reading.fact].reads
+            seen = blocking.get(said, (history, 0))
+            blocking[said] = (history, seen[1] + 1)
+    reasons += sorted(blocking, key=lambda s: (not blocking[s][0], -blocking[s][1]))
+    # 4. What waits on a status nobody has tested yet.
+    would_change: list[str] = []
+    for rule, node in offering:
+        against = _against(node)
+        if rule.fired or not against:
+            continue
+        if all(_unknown(r) for r in against):
+            needed = needs_words(read(node), profile, vocabulary)
+            would_change.append(f"{needed}: {rule.title}")
+    if not reasons and would_change:
+        waiting = [
+            state(r.fact, r.actual, profile, vocabulary)
+            for rule, node in offering
+            if not rule.fired
+            for r in _against(node)
+            if _unknown(r)
+        ]
+        reasons.append(f"waiting on a test: {join_and(list(dict.fromkeys(waiting)))}")
+    if not offering and not reasons:
+        return f"{name}: not offered; no rule of the rulebase names it.", (), (), ()
+    if not would_change:
+        nearest = next(((r, t) for r, t in offering if not r.fired), None)
+        if nearest is not None:
+            needed = needs_words(read(nearest[1]), profile, vocabulary)
+            history = all("prior_therapies" in FACTS[r.fact].reads for r in _against(nearest[1]))
+            lead = "no test: " if history else ""
+            would_change.append(f"{lead}the sources offer it with {needed}: {nearest[0].title}")
+    decisive = reasons[0] if reasons else "no rule that names it applies"
+    verdict = f"{name}: not offered: {_clause(decisive)}."
+    return verdict, tuple(reasons), tuple(dict.fromkeys(would_change)), ()
+
+
+def _sentence(text: str) -> str:
+    return text.strip().rstrip(".")
+
+
+def _clause(text: str) -> str:
+    # The decisive reason inside the verdict: without its quotation, lower-case start.
+    text = text.split(' "')[0].rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def _ruled_out(

@@ -39,6 +39,10 @@ MAX_TEXT = 200
 MAX_PRIOR_THERAPIES = 100
 
 
+# Validation context key: the data is a profile as stored in a result, its agents already ids.
+STORED = "stored_profile"
+
+
 def _vocabulary(info: ValidationInfo) -> Vocabulary:
     # A rulebase passes its own vocabulary; a profile built on its own reads drug names with
     # the bundled one.
@@ -93,7 +97,14 @@ def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
 
 
 _MODEL_CONFIG = ConfigDict(
-    extra="forbid", frozen=True, strict=True, str_max_length=MAX_TEXT, validate_default=False
+    extra="forbid",
+    frozen=True,
+    strict=True,
+    str_max_length=MAX_TEXT,
+    validate_default=False,
+    # A model built without validation (``model_construct``) and nested in a mapping is read
+    # again like any other input: it may carry a brand name or an impossible value.
+    revalidate_instances="always",
 )
 
 
@@ -122,6 +133,15 @@ class PriorTherapy(BaseModel):
     @field_validator("agent")
     @classmethod
     def _known_agent(cls, name: str, info: ValidationInfo) -> str:
+        context = info.context
+        if isinstance(context, dict) and context.get(STORED):
+            # A profile stored in a result holds the ids of the vocabulary that read it, which
+            # may be a rule set's own: reading them again with another vocabulary could turn a
+            # local 'arimidex' into the bundled 'anastrozole'. They are kept as written;
+            # ``Rulebase.verify`` checks them against a vocabulary.
+            if not name.strip():
+                raise ValueError("an agent id may not be empty")
+            return name
         return _vocabulary(info).resolve(name).id
 
 

@@ -73,6 +73,7 @@ def _cited(citation: Citation, publisher: str) -> CitedSource:
         publisher=publisher,
         section=citation.section,
         excerpt=citation.excerpt,
+        statement=citation.statement,
     )
 
 

@@ -11,6 +11,7 @@ vocabulary, names fall back to ids.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +61,8 @@ class OptionView:
     drugs: tuple[str, ...]
     regimens: tuple[str, ...]
     groups: tuple[CitationGroup, ...]
-    agreement: str | None
+    agreement: tuple[str, ...]
+    history: tuple[str, ...]
 
     @property
     def rank_label(self) -> str:
@@ -97,16 +99,84 @@ def source_dates(context: Context, source_id: str) -> str:
     return ", ".join(f"{kind.replace('_', ' ')} {day}" for kind, day in source.dates.items())
 
 
-def agreement_text(option: TreatmentOption) -> str | None:
-    """How the sources agree on the option, when the result says (a field of later versions)."""
+_CONDITION = re.compile(r"^\s*([a-z0-9_]+)\s*(=|≠|≥|≤|not in|in)\s*(.+?)\s*$")
+_OPERATORS = {
+    "=": "equals",
+    "≠": "not_equals",
+    "≥": "at_least",
+    "≤": "at_most",
+    "in": "in",
+    "not in": "not_in",
+}
+
+
+def _operand(text: str) -> object:
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return tuple(_operand(part) for part in text[1:-1].split(",") if part.strip())
+    if text in ("true", "false"):
+        return text == "true"
+    if text.isdigit():
+        return int(text)
+    return text.strip("'\"")
+
+
+def condition_words(condition: str) -> str:
+    """A condition written in the rules' terms ('chemotherapy_given = true') in plain words
+    ('a chemotherapy drug was given'); text it cannot read is returned without underscores.
+    """
+    match = _CONDITION.match(condition)
+    if match is None:
+        return condition.replace("_", " ")
+    fact, operator, operand = match.groups()
+    return requirement(fact, _OPERATORS[operator], _operand(operand))
+
+
+def agreement_lines(option: TreatmentOption, context: Context) -> tuple[str, ...]:
+    """How the sources agree on the option (``option.agreement``, when the result carries
+    it): which support it as offered, and which name it only at another time, and when.
+    """
     agreement: Any = getattr(option, "agreement", None)
     if agreement is None:
-        return None
-    for attribute in ("text", "summary", "description"):
-        said = getattr(agreement, attribute, None)
-        if isinstance(said, str):
-            return said
-    return str(agreement)
+        return ()
+
+    def publisher(source: str) -> str:
+        known = context.sources.get(source)
+        return known.publisher if known is not None else source
+
+    supporting = [publisher(s) for s in getattr(agreement, "supporting", ())]
+    lines = [
+        f"supported as offered by {join_and(supporting)}"
+        if supporting
+        else "no source supports it as offered"
+    ]
+    for other in getattr(agreement, "conditions_not_met", ()):
+        named = agent_names(tuple(getattr(other, "agents", ())), context.vocabulary)
+        when = join_and([condition_words(str(c)) for c in getattr(other, "condition", ())])
+        lines.append(
+            f"{getattr(other, 'publisher', '') or publisher(getattr(other, 'source', ''))} names "
+            f"{named or 'it'} only when {when or 'at another time'}, not the case here"
+        )
+    return tuple(lines)
+
+
+def history_lines(option: TreatmentOption, vocabulary: Vocabulary | None) -> tuple[str, ...]:
+    """What of the option the patient has had already without the cancer growing on it, and
+    the sources' notes on it (``given_before`` and ``notes``, when the result carries them).
+    """
+    lines = []
+    given = getattr(option, "given_before", ())
+    if given:
+        said = join_and(
+            [
+                f"{agent_name(g.agent, vocabulary)} ({g.outcome}, "
+                f"{'before metastasis' if g.setting == 'early' else 'for metastatic disease'})"
+                for g in given
+            ]
+        )
+        lines.append(f"already given without the cancer growing on it: {said}")
+    lines += [str(getattr(note, "text", note)) for note in getattr(option, "notes", ())]
+    return tuple(lines)
 
 
 def _groups(option: TreatmentOption, context: Context) -> tuple[CitationGroup, ...]:
@@ -165,7 +235,8 @@ def read_options(result: Evaluation, context: Context) -> list[OptionView]:
             drugs=tuple(agent_name(a, vocabulary) for a in option.agents),
             regimens=tuple(regimen_words(r.agents, vocabulary) for r in option.regimens),
             groups=_groups(option, context),
-            agreement=agreement_text(option),
+            agreement=agreement_lines(option, context),
+            history=history_lines(option, vocabulary),
         )
         for option in result.options
     ]
@@ -196,12 +267,21 @@ def move_words(move: RankChange) -> str:
     return said + (": " + ", and ".join(details) if details else "")
 
 
+# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
+_LISTS = {
+    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
+    "complications": ("complications (not given)", "there were no complications"),
+}
+
+
 def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
     if test.agent is not None:
         return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+    if test.status in _LISTS:
+        return _LISTS[test.status][0]
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
 
 
@@ -211,12 +291,18 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
+    if test.status in _LISTS:
+        return _LISTS[test.status][1]
     return requirement(test.status, "equals", value)
 
 
-def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
-    """For each value of a test: what it would add, remove, and move up or down."""
-    lines = []
+def outcome_changes(
+    test: InformativeTest, vocabulary: Vocabulary | None
+) -> list[tuple[str, list[str]]]:
+    """For each value of a test: the value in words, and what it would add, remove, and
+    move up or down (moves up first).
+    """
+    said = []
     for outcome in test.outcomes:
         changes = []
         added = [category_name(c) for c in outcome.options_appear]
@@ -229,8 +315,15 @@ def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[
             changes.append(f"removes {join_and(removed)}")
         ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
         changes += [move_words(m) for m in ordered]
-        lines.append(f"if {_value_words(test, outcome.value, vocabulary)}: {'; '.join(changes)}")
-    return lines
+        said.append((f"if {_value_words(test, outcome.value, vocabulary)}", changes))
+    return said
+
+
+def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
+    """For each value of a test, one line: what it would add, remove, and move up or down."""
+    return [
+        f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, vocabulary)
+    ]
 
 
 def _quote(citation: CitedSource, width: int) -> str:
@@ -257,8 +350,10 @@ def evaluation_text(
         lines.append(textwrap.fill(row, 100, subsequent_indent=" " * 43))
         for regimen in view.regimens:
             lines.append(f"{'':<43}+ {regimen}")
-        if view.agreement:
-            lines.append(f"{'':<6}sources: {view.agreement}")
+        for said in (*view.history, *view.agreement):
+            lines.append(
+                textwrap.fill(said, 100, initial_indent=" " * 6, subsequent_indent=" " * 8)
+            )
         for citation in view.option.citations[:2]:
             lines.append(f'{"":<6}[{citation.source}] {citation.section}: "{_quote(citation, 80)}"')
     if any(v.tied for v in views):
@@ -324,8 +419,8 @@ def evaluation_markdown(
     for view in views:
         lines += ["", f"### {view.rank_label}. {_md(view.name)} ({view.option.tier})", ""]
         lines += [f"- {_md(r)}" for r in view.option.rationale]
-        if view.agreement:
-            lines.append(f"- Sources: {_md(view.agreement)}")
+        lines += [f"- {_md(said)}" for said in view.history]
+        lines += [f"- Sources: {_md(said)}" for said in view.agreement]
         for group in view.groups:
             lines += ["", f"**{_md(group.label)}** ({group.tier})", ""]
             for citation in group.citations:

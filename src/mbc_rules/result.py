@@ -9,11 +9,21 @@ the result as arguments: see ``Rulebase.explain`` and ``Rulebase.informative_tes
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
-from mbc_rules.profile import PatientProfile
+from mbc_rules.profile import STORED, PatientProfile
 from mbc_rules.vocabulary import Category, Tier
 
 DISCLAIMER = (
@@ -33,6 +43,9 @@ class CitedSource(BaseModel):
     publisher: str
     section: str
     excerpt: str
+    statement: str = Field(
+        description="Id of the statement in the rulebase's inventory (rules/statements.yaml)."
+    )
 
 
 class RegimenOption(BaseModel):
@@ -158,8 +171,28 @@ class Evaluation(BaseModel):
         description="SHA-256 of every rule file of the rulebase (bundled files merged into it "
         "included) and of the package version."
     )
-    profile: PatientProfile = Field(description="The profile as read.")
+    profile: PatientProfile = Field(
+        description="The profile as read: prior therapies hold the agent ids of the vocabulary "
+        "that read it, and are read back as they stand."
+    )
     disclaimer: str = DISCLAIMER
+    digest: str = Field(
+        "",
+        description="SHA-256 over the canonical JSON of every other field, the rulebase hash "
+        "among them (see result_digest); Rulebase.verify checks it.",
+    )
+
+    @field_validator("profile", mode="wrap")
+    @classmethod
+    def _stored_profile(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> PatientProfile:
+        # A result read back (from JSON, say) keeps its profile's agent ids as they were: they
+        # are ids of the vocabulary that produced it, which may not be the bundled one.
+        if isinstance(value, PatientProfile):
+            value = value.model_dump()
+        context = {**(info.context or {}), STORED: True}
+        return PatientProfile.model_validate(value, context=context)
 
     def option(self, category: str) -> TreatmentOption | None:
         """The option of ``category``, or None when it is not offered."""
@@ -186,3 +219,97 @@ class EvaluationReport(Evaluation):
         """``evaluation`` with ``tests`` (both already validated: nothing is checked again)."""
         fields = {name: getattr(evaluation, name) for name in Evaluation.model_fields}
         return cls.model_construct(**fields, informative_tests=tests)
+
+
+ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules")
+_DIGEST_FORMAT = "mbc-rules result digest 1"
+
+
+def canonical_json(data: Any) -> str:
+    """JSON with sorted keys, no spaces and unescaped text: one string per value."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (tuple, list)):
+        return [_json(item) for item in value]
+    return value
+
+
+def answer_digest(
+    options: Sequence[TreatmentOption],
+    not_recommended: Sequence[NotRecommendedItem],
+    advice: Sequence[AdviceItem],
+    caveats: Sequence[str],
+    fired_rules: Sequence[str],
+) -> str:
+    """SHA-256 of the canonical JSON of an answer's parts (the fields in ``ANSWER_FIELDS``)."""
+    values = (options, not_recommended, advice, caveats, fired_rules)
+    parts = dict(zip(ANSWER_FIELDS, values, strict=True))
+    text = canonical_json({name: _json(value) for name, value in parts.items()})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def evaluation_digest(
+    answer: str, profile: PatientProfile, rulebase_hash: str, rulebase_version: str, disclaimer: str
+) -> str:
+    """The digest of a result whose answer parts have the digest ``answer``."""
+    text = canonical_json(
+        {
+            "format": _DIGEST_FORMAT,
+            "answer": answer,
+            "profile": profile.model_dump(mode="json"),
+            "rulebase_hash": rulebase_hash,
+            "rulebase_version": rulebase_version,
+            "disclaimer": disclaimer,
+        }
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def result_digest(evaluation: Evaluation) -> str:
+    """What ``evaluation.digest`` must be for its content: computed from the content alone.
+
+    The digest covers every field but itself: the answer parts (hashed together first, so a
+    rulebase can keep the hash of each answer it ranks), the profile, the rulebase's hash and
+    version and the disclaimer, each as canonical JSON. It detects a change made to a stored
+    result; it is not a signature (anyone may compute it), which is why ``Rulebase.verify``
+    also evaluates the profile again.
+    """
+    answer = answer_digest(*(getattr(evaluation, name) for name in ANSWER_FIELDS))
+    return evaluation_digest(
+        answer,
+        evaluation.profile,
+        evaluation.rulebase_hash,
+        evaluation.rulebase_version,
+        evaluation.disclaimer,
+    )
+
+
+class Verification(BaseModel):
+    """Whether a stored result is what a rulebase gives for its profile, and if not, why."""
+
+    model_config = _OUTPUT
+
+    verified: bool = Field(description="True when every check below passed.")
+    digest_intact: bool = Field(
+        description="The stored digest matches the result's content (nothing edited since)."
+    )
+    same_rulebase: bool = Field(description="The result names this rulebase's content hash.")
+    differences: tuple[str, ...] = Field(
+        description="Each field where the stored result and this rulebase's answer differ, "
+        "with both values."
+    )
+
+    def __str__(self) -> str:
+        if self.verified:
+            return "verified: this rulebase gives the stored answer, and the digest is intact"
+        lines = []
+        if not self.digest_intact:
+            lines.append("the digest does not match the content: the result was edited")
+        if not self.same_rulebase:
+            lines.append("the result names another rulebase")
+        lines.extend(self.differences)
+        return "not verified:\n" + "\n".join(f"  {line}" for line in lines)

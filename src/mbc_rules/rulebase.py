@@ -15,24 +15,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mbc_rules._version import __version__
 from mbc_rules.bundled import bundled_file, bundled_rules_dir
 from mbc_rules.compile import CompiledRuleset, compile_rules
 from mbc_rules.display import evaluation_html, rulebase_html
-from mbc_rules.engine import EngineName, Matcher, make_matcher
+from mbc_rules.engine import EngineName, Matcher, durable_problems, make_matcher, uses_durable
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import derive_facts
-from mbc_rules.load import LoadedFile, read_rule_file, rule_files
+from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import rank, speaking_of
 from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
+    DISCLAIMER,
     AdviceItem,
     Evaluation,
     InformativeTest,
     NotRecommendedItem,
     TreatmentOption,
+    Verification,
+    answer_digest,
+    evaluation_digest,
+    result_digest,
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.validate import failing_examples, misquoted, validate_files
@@ -52,6 +59,7 @@ _Answer = tuple[
     tuple[AdviceItem, ...],
     tuple[str, ...],
     tuple[str, ...],
+    str,
 ]
 SILENT_CAVEAT = (
     "No source covers an anticancer treatment for this profile as given; nothing is offered "
@@ -154,15 +162,20 @@ class Rulebase:
         if not root.is_dir():
             raise RulebaseError([Problem(root, None, None, "not a directory of rule files")])
         files: list[LoadedFile] = []
-        problems: list[Problem] = []
-        for path in rule_files(root):
+        paths, problems = find_rule_files(root)
+        for path in paths:
             loaded, found = read_rule_file(path)
             problems.extend(found)
             if loaded is not None:
                 files.append(loaded)
         inherited: list[LoadedFile] = []
         bundled = bundled_rules_dir()
-        for section, file_name in (("sources", "sources.yaml"), ("vocabulary", "vocabulary.yaml")):
+        defaults = (
+            ("sources", "sources.yaml"),
+            ("vocabulary", "vocabulary.yaml"),
+            ("statements", "statements.yaml"),
+        )
+        for section, file_name in defaults:
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
                 inherited.append(bundled_file(file_name))
@@ -171,6 +184,10 @@ class Rulebase:
         validated = validate_files(files, problems, inherited)
         if not problems and check_examples:
             problems.extend(failing_examples(validated))
+        if not problems and uses_durable(engine):
+            # Compiled and run in a child process first: durable-rules aborts the process on
+            # some rule sets instead of raising.
+            problems.extend(durable_problems(validated, compile_rules(validated.rules)))
         if sources_dir is not None:
             problems.extend(misquoted(validated, Path(sources_dir)))
         if problems:
@@ -230,7 +247,7 @@ class Rulebase:
         read = self.read_profile(profile)
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
-        options, not_recommended, advice, caveats, fired_rules = self._answer(
+        options, not_recommended, advice, caveats, fired_rules, answer = self._answer(
             fired_ids, read.sex == "male"
         )
         return Evaluation.model_construct(
@@ -242,6 +259,35 @@ class Rulebase:
             rulebase_version=self.version,
             rulebase_hash=self.content_hash,
             profile=read,
+            disclaimer=DISCLAIMER,
+            digest=evaluation_digest(answer, read, self.content_hash, self.version, DISCLAIMER),
+        )
+
+    def verify(self, result: Evaluation) -> Verification:
+        """Whether ``result`` (a stored one, say) is what this rulebase gives for its profile.
+
+        Checks that the digest matches the content (nothing was edited since it was made),
+        that the result names this rulebase, and evaluates the stored profile again to compare
+        every field; each difference is named, with the stored value and this rulebase's.
+        A profile this rulebase cannot read (an agent its vocabulary does not hold) is a
+        difference too.
+        """
+        differences: list[str] = []
+        try:
+            again = self.evaluate(self.read_profile(result.profile.model_dump()))
+        except (ValidationError, MbcRulesError) as error:
+            differences.append(f"profile: this rulebase cannot read it: {error}")
+        else:
+            stored = result.model_dump(mode="json", exclude={"digest"})
+            fresh = again.model_dump(mode="json", exclude={"digest"})
+            differences.extend(_differences(stored, fresh, ""))
+        digest_intact = bool(result.digest) and result.digest == result_digest(result)
+        same = result.rulebase_hash == self.content_hash
+        return Verification(
+            verified=digest_intact and same and not differences,
+            digest_intact=digest_intact,
+            same_rulebase=same,
+            differences=tuple(differences),
         )
 
     def _ranked_answer(self, fired_ids: frozenset[str], male: bool) -> _Answer:
@@ -252,7 +298,9 @@ class Rulebase:
         caveats = [MALE_CAVEAT] if male else []
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
-        return options, not_recommended, advice, tuple(caveats), tuple(r.id for r in fired)
+        fired_rules = tuple(r.id for r in fired)
+        answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules)
+        return options, not_recommended, advice, tuple(caveats), fired_rules, answer
 
     def _check_origin(self, evaluation: Evaluation) -> None:
         if evaluation.rulebase_hash != self.content_hash:
@@ -322,6 +370,24 @@ class Rulebase:
             f"<Rulebase {self.version} rules={len(self.rules)} sources={len(self.sources)} "
             f"agents={len(self.vocabulary)} engine={self.engine}>"
         )
+
+
+def _differences(stored: Any, fresh: Any, where: str) -> list[str]:
+    if isinstance(stored, dict) and isinstance(fresh, dict):
+        found = []
+        for key in dict.fromkeys([*stored, *fresh]):
+            path = f"{where}.{key}" if where else str(key)
+            found.extend(_differences(stored.get(key), fresh.get(key), path))
+        return found
+    if isinstance(stored, list) and isinstance(fresh, list) and len(stored) == len(fresh):
+        return [
+            difference
+            for index, (a, b) in enumerate(zip(stored, fresh, strict=True))
+            for difference in _differences(a, b, f"{where}[{index}]")
+        ]
+    if stored != fresh:
+        return [f"{where}: stored {stored!r}, this rulebase gives {fresh!r}"]
+    return []
 
 
 def _problem_order(problem: Problem) -> tuple[str, int]:

@@ -1,6 +1,7 @@
 """Stage 2, schema: typed, frozen models of what rule files hold.
 
-A rule file is a mapping with any of three keys: ``sources``, ``vocabulary`` and ``rules``.
+A rule file is a mapping with any of four keys: ``sources``, ``vocabulary``, ``statements``
+(the inventory of what the sources say, each with an id) and ``rules`` (which cite statement ids).
 Checks that need no other rule (known facts and values, known agents, known source ids) run
 here, inside pydantic validation, so their errors carry the path that the loader maps to a
 line. Checks across rules (duplicate ids, examples) are the next stage's, in ``validate``.
@@ -14,12 +15,12 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
@@ -56,19 +57,79 @@ def _known_source(source: str, info: ValidationInfo) -> str:
 SourceId = Annotated[str, AfterValidator(_known_source)]
 
 
-class Citation(BaseModel):
-    """A verbatim excerpt (a sentence or two) of a source that justifies a rule."""
+StatementId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", max_length=80)]
+
+
+class Statement(BaseModel):
+    """One statement of a source (a sentence or two, or a list item), with a stable id.
+
+    The inventory of statements is the only place an excerpt is written; rules cite statements
+    by id. Which rules encode a statement is derived from those citations, never written here.
+    """
 
     model_config = _STRICT
 
+    id: StatementId
     source: SourceId
     section: str
-    excerpt: Annotated[str, Field(min_length=10, max_length=600)]
+    excerpt: Annotated[str, Field(min_length=3, max_length=600)]
+    topic: str | None = None
     population: Literal["women"] | None = Field(
         None,
         description="Set when the sentence speaks only of women; it then supports nothing for "
         "a male patient.",
     )
+    no_rule: str | None = Field(
+        None, description="Why no rule encodes the statement; a rule may not cite it then."
+    )
+
+
+class Citation(BaseModel):
+    """A statement a rule cites, resolved from its id: a verbatim excerpt of a source."""
+
+    model_config = _STRICT
+
+    statement: StatementId
+    source: str
+    section: str
+    excerpt: str
+    population: Literal["women"] | None = None
+
+
+def _resolve_statement(value: Any, info: ValidationInfo) -> Any:
+    """A rule cites a statement by id; the inventory (in the validation context) gives its text."""
+    if isinstance(value, Citation):
+        return value
+    if isinstance(value, dict):
+        raise ValueError(
+            "a citation is a statement id from the inventory (rules/statements.yaml); excerpts "
+            "are written only there"
+        )
+    if not isinstance(value, str):
+        raise ValueError(f"a citation is a statement id, not {type(value).__name__}")
+    statements = _context(info).get("statements") or {}
+    statement = statements.get(value)
+    if statement is None:
+        import difflib
+
+        close = difflib.get_close_matches(value, list(statements), n=3)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise ValueError(f"unknown statement {value!r}{hint}")
+    if statement.no_rule is not None:
+        raise ValueError(
+            f"statement {value!r} is marked no_rule in the inventory ({statement.no_rule!r}); "
+            "remove that reason if this rule encodes it"
+        )
+    return Citation(
+        statement=statement.id,
+        source=statement.source,
+        section=statement.section,
+        excerpt=statement.excerpt,
+        population=statement.population,
+    )
+
+
+CitationRef = Annotated[Citation, BeforeValidator(_resolve_statement)]
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:
@@ -307,7 +368,7 @@ class Rule(BaseModel):
     title: str = Field(description="The guidance in one line, in the sources' terms.")
     when: Condition
     then: Outcome
-    citations: Annotated[list[Citation], Field(min_length=1)]
+    citations: Annotated[list[CitationRef], Field(min_length=1)]
     examples: Annotated[list[Example], Field(min_length=1)]
 
     @property
@@ -316,35 +377,13 @@ class Rule(BaseModel):
         return tuple(sorted({c.source for c in self.citations}))
 
 
-class CoverageEntry(BaseModel):
-    """One statement of a source, with the rules that encode it or why none does."""
+class CoverageEntry(Statement):
+    """A statement of the inventory with the rules that cite it (derived, not written)."""
 
-    model_config = _STRICT
-
-    source: SourceId
-    section: str
-    excerpt: Annotated[str, Field(min_length=3, max_length=600)]
-    topic: str | None = None
-    rules: list[str] = Field(default_factory=list)
-    no_rule: str | None = None
-
-    @field_validator("rules")
-    @classmethod
-    def _known_rules(cls, rules: list[str], info: ValidationInfo) -> list[str]:
-        known = _context(info).get("rule_ids")
-        for rule_id in rules:
-            if known is not None and rule_id not in known:
-                raise ValueError(f"unknown rule id {rule_id!r}")
-        return rules
-
-    @model_validator(mode="after")
-    def _rules_or_reason(self) -> CoverageEntry:
-        if self.rules and self.no_rule:
-            raise ValueError("a statement has rules or a no_rule reason, not both")
-        return self
+    rules: tuple[str, ...] = ()
 
 
-SECTION_KEYS = ("sources", "vocabulary", "rules", "coverage")
+SECTION_KEYS = ("sources", "vocabulary", "statements", "rules")
 
 
 class RuleFile(BaseModel):
@@ -355,5 +394,5 @@ class RuleFile(BaseModel):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     vocabulary: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[dict[str, Any]] = Field(default_factory=list)
-    coverage: list[dict[str, Any]] = Field(default_factory=list)
+    statements: list[dict[str, Any]] = Field(default_factory=list)
     version: Annotated[str, Field(pattern=r"^[0-9A-Za-z.+-]+$")] | None = None

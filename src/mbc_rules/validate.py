@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 from mbc_rules.conditions import holds
 from mbc_rules.errors import Problem
 from mbc_rules.facts import derive_facts
-from mbc_rules.load import LoadedFile, PathKey
+from mbc_rules.load import LoadedFile, PathKey, read_source_document
 from mbc_rules.profile import PatientProfile
-from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source
+from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source, Statement
 from mbc_rules.vocabulary import Vocabulary, VocabularyEntry, name_key
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -54,6 +54,7 @@ class ValidatedRules:
     rules: tuple[Rule, ...]
     coverage: tuple[CoverageEntry, ...]
     locations: dict[str, Located]
+    statement_locations: dict[str, Located]
     version: str | None
 
 
@@ -184,6 +185,39 @@ def _unique(
     return kept
 
 
+def _statements(
+    files: Sequence[LoadedFile], source_ids: set[str], problems: list[Problem]
+) -> list[tuple[Statement, Located]]:
+    """The inventory: every statement of the sources, each once, under a unique id."""
+    found = []
+    for item, where in _unique(_items(files, "statements"), "statement", problems):
+        if isinstance(item, dict) and "rules" in item:
+            problems.append(
+                where.problem(
+                    "a statement does not list its rules: they are derived from the rules' "
+                    "citations, so cite the statement's id from the rule instead",
+                    _rule_id(item),
+                    ("rules",),
+                )
+            )
+            continue
+        context = {"source_ids": source_ids}
+        if (statement := _validate_item(Statement, item, where, problems, context)) is not None:
+            found.append((statement, where))
+    return found
+
+
+def _coverage(statements: Sequence[Statement], rules: Sequence[Rule]) -> tuple[CoverageEntry, ...]:
+    """Each statement with the rules that cite it: one list, derived, so the two cannot disagree."""
+    cited_by: dict[str, list[str]] = {}
+    for rule in rules:
+        for citation in rule.citations:
+            cited_by.setdefault(citation.statement, [])
+            if rule.id not in cited_by[citation.statement]:
+                cited_by[citation.statement].append(rule.id)
+    return tuple(CoverageEntry(**dict(s), rules=tuple(cited_by.get(s.id, ()))) for s in statements)
+
+
 def validate_files(
     files: Sequence[LoadedFile],
     problems: list[Problem],
@@ -209,7 +243,13 @@ def validate_files(
     ]
     vocabulary = _agents(entries, problems)
 
-    context = {"vocabulary": vocabulary, "source_ids": {s.id for s, _ in sources}}
+    source_ids = {s.id for s, _ in sources}
+    statements = _statements(usable, source_ids, problems)
+    context = {
+        "vocabulary": vocabulary,
+        "source_ids": source_ids,
+        "statements": {s.id: s for s, _ in statements},
+    }
     rules = [
         (r, w)
         for item, w in _unique(_items(usable, "rules"), "rule", problems)
@@ -227,16 +267,6 @@ def validate_files(
                 owner=(rule.id, in_rule),
             )
 
-    coverage_context = {
-        "source_ids": {s.id for s, _ in sources},
-        "rule_ids": {r.id for r, _ in rules},
-    }
-    coverage = [
-        entry
-        for item, w in _items(usable, "coverage")
-        if (entry := _validate_item(CoverageEntry, item, w, problems, coverage_context)) is not None
-    ]
-
     versions = {
         f.data["version"] for f in usable if id(f) in own and f.data.get("version") is not None
     }
@@ -246,8 +276,9 @@ def validate_files(
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
         rules=tuple(r for r, _ in rules),
-        coverage=tuple(coverage),
+        coverage=_coverage([s for s, _ in statements], [r for r, _ in rules]),
         locations={r.id: w for r, w in rules},
+        statement_locations={s.id: w for s, w in statements},
         version=min(versions) if versions else None,
     )
 
@@ -291,22 +322,23 @@ def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
     texts: dict[str, str] = {}
     problems = []
     for source in validated.sources.values():
-        path = sources_dir / source.document
-        try:
-            texts[source.id] = normalise_text(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            problems.append(Problem(path, None, None, f"source {source.id!r}: {error.strerror}"))
-    for rule in validated.rules:
-        where = validated.locations[rule.id]
-        for index, citation in enumerate(rule.citations):
-            text = texts.get(citation.source)
-            if text is not None and normalise_text(citation.excerpt) not in text:
-                problems.append(
-                    where.problem(
-                        f"citations[{index}].excerpt is not word for word in "
-                        f"{validated.sources[citation.source].document}",
-                        rule.id,
-                        ("citations", index, "excerpt"),
-                    )
+        text, problem = read_source_document(sources_dir, source.document)
+        if text is not None:
+            texts[source.id] = normalise_text(text)
+        if problem is not None:
+            message = f"source {source.id!r}: {problem.message}"
+            problems.append(Problem(problem.file, None, None, message))
+    # Every excerpt is written once, in the inventory, so each is checked once, where it stands.
+    for statement in validated.coverage:
+        text = texts.get(statement.source)
+        if text is not None and normalise_text(statement.excerpt) not in text:
+            where = validated.statement_locations[statement.id]
+            problems.append(
+                where.problem(
+                    f"statement {statement.id}: excerpt is not word for word in "
+                    f"{validated.sources[statement.source].document}",
+                    statement.id,
+                    ("excerpt",),
                 )
+            )
     return problems

@@ -154,8 +154,20 @@ def _history_tests(
     and if it did not: an unknown history is not "no history", and asking settles it.
     """
     profile = evaluation.profile
-    therapies = list(profile.prior_therapies or ())
     tests = []
+    # A list left unknown as a whole (no history, no complications given) is asked as one
+    # question: what if there were none.
+    for field in ("prior_therapies", "complications"):
+        if getattr(profile, field, ()) is not None:
+            continue
+        try:
+            then = evaluate(profile.model_copy(update={field: []}))
+        except ValidationError:  # pragma: no cover - an empty list is always a valid value
+            continue
+        outcome = _outcome("none", evaluation, then)
+        if _changes(outcome):
+            tests.append(InformativeTest(status=field, outcomes=(outcome,), citations=()))
+    therapies = list(profile.prior_therapies or ())
     for index, therapy in enumerate(therapies):
         if therapy.outcome != "unknown":
             continue

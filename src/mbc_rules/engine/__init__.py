@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from mbc_rules.compile import CompiledRuleset
 from mbc_rules.engine.compiled import CompiledMatcher
-from mbc_rules.engine.durable import DurableMatcher, _import_durable
+from mbc_rules.engine.durable import DurableMatcher, _import_durable, durable_problems
 from mbc_rules.engine.python import PythonMatcher
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FactValue
@@ -33,7 +33,9 @@ __all__ = [
     "Matcher",
     "PythonMatcher",
     "_import_durable",
+    "durable_problems",
     "make_matcher",
+    "uses_durable",
 ]
 
 
@@ -45,6 +47,11 @@ class Matcher(Protocol):
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
         """The ids of every rule that fires for ``facts`` (empty when none does)."""
         ...
+
+
+def uses_durable(engine: EngineName) -> bool:
+    """Whether ``make_matcher`` builds a durable-rules matcher for ``engine`` here."""
+    return engine != "python" and _import_durable() is not None
 
 
 _warned_fallback = False

@@ -12,7 +12,13 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
 * State is kept per session id, and an engine that keeps about a thousand sessions fails with
   ``MemoryError``. Every evaluation uses a fresh session and deletes it, even when it fails.
 * The C engine is not safe to enter from several threads at once: a lock per handle
-  serialises calls, so concurrent evaluations never mix.
+  serialises calls, so concurrent evaluations never mix. The locks are taken before a fork and
+  re-created in the child, so a fork while another thread evaluates never deadlocks.
+* It is fragile native code: a KeyboardInterrupt between two of its calls, an exception in the
+  middle of the drain, or a rule set beyond its limits can abort the interpreter. Signals are
+  held back across the native calls of one evaluation and delivered after its session is
+  deleted; any failure rebuilds the ruleset; and every rule set is compiled, and its examples
+  run, in a child process at load (``durable_problems``), so a limit is a located load error.
 * Its extension does not import on Python 3.13+; the plain-Python matcher (``engine.python``)
   takes over there.
 """
@@ -20,16 +26,28 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from mbc_rules.compile import CompiledRuleset
-from mbc_rules.errors import EngineError
-from mbc_rules.facts import FactValue
+from mbc_rules._version import __version__
+from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression
+from mbc_rules.errors import EngineError, Problem
+from mbc_rules.facts import FactValue, derive_facts
+from mbc_rules.profile import PatientProfile
+from mbc_rules.validate import ValidatedRules
 
 
 def _import_durable() -> ModuleType | None:
@@ -39,6 +57,102 @@ def _import_durable() -> ModuleType | None:
         return None
     module: ModuleType = durable_rules_engine
     return module
+
+
+# Signals whose Python handler may raise (Ctrl-C's KeyboardInterrupt; an application's SIGTERM
+# handler raising SystemExit). While an evaluation is inside durable-rules their handlers are
+# swapped for a recorder, and what was recorded is delivered once the session is deleted: the
+# exception then lands between evaluations, never half-way through one.
+# ``signal.getsignal`` and ``signal.signal`` convert handlers to enums by raising and catching
+# ValueError (some microseconds each); the C functions underneath are what they wrap.
+_signals: Any = getattr(signal, "_signal", signal)
+_DEFERRABLE = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)
+)
+
+
+class signals_deferred:  # noqa: N801 - used like contextlib's lower-case context managers
+    """Hold back Python signal handlers until the ``with`` block has finished.
+
+    Python runs signal handlers in the main thread only, between bytecodes: in other threads
+    there is nothing to hold back.
+    """
+
+    __slots__ = ("_caught", "_swapped")
+
+    def __init__(self) -> None:
+        self._caught: list[int] = []
+        self._swapped: list[tuple[int, Any]] = []
+
+    def _record(self, signum: int, frame: object) -> None:
+        self._caught.append(signum)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _DEFERRABLE:
+            if callable(_signals.getsignal(signum)):
+                self._swapped.append((signum, _signals.signal(signum, self._record)))
+
+    def __exit__(self, *exc_info: object) -> None:
+        swapped, self._swapped = self._swapped, []
+        _restore(swapped)
+        caught, self._caught = self._caught, []
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
+def _restore(swapped: list[tuple[int, Any]]) -> None:
+    # Each handler is put back even if a signal delivered meanwhile raises.
+    if swapped:
+        (signum, handler), rest = swapped[0], swapped[1:]
+        try:
+            _signals.signal(signum, handler)
+        finally:
+            _restore(rest)
+
+
+_LIVE: weakref.WeakSet[DurableMatcher] = weakref.WeakSet()
+_HELD_AT_FORK: list[DurableMatcher] = []
+
+
+def _before_fork() -> None:
+    # No evaluation may be half-way through the engine when the process is copied: wait for
+    # each (bounded), so the child starts with engines at rest and locks it can take.
+    for matcher in sorted(_LIVE, key=id):
+        if matcher._lock.acquire(timeout=10):
+            _HELD_AT_FORK.append(matcher)
+
+
+def _after_fork_in_parent() -> None:
+    while _HELD_AT_FORK:
+        _HELD_AT_FORK.pop()._lock.release()
+
+
+def _after_fork_in_child() -> None:
+    held = set(map(id, _HELD_AT_FORK))
+    _HELD_AT_FORK.clear()
+    for matcher in list(_LIVE):
+        matcher._lock = threading.Lock()
+        # An engine another thread was still inside when we forked is rebuilt before use.
+        matcher._stale = matcher._stale or id(matcher) not in held
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
+
+def durable_definition(ruleset: CompiledRuleset) -> dict[str, Any]:
+    """The JSON ruleset handed to durable-rules (rules ``r<n>`` plus the fallback)."""
+    definition = ruleset.to_durable()
+    # Whatever matches nothing else matches this rule, so the engine always opens (and we
+    # always delete) a session; its name cannot clash with the positional ``r<n>`` names.
+    definition["fallback"] = {"all": [{"m": {PROFILE_MARK: 1}}]}
+    return definition
 
 
 class DurableMatcher:
@@ -54,55 +168,398 @@ class DurableMatcher:
         self._rule_of_name = {f"r{i}": rule_id for i, rule_id in enumerate(ruleset.rule_ids)}
         self._lock = threading.Lock()
         self._sessions = itertools.count()
-        definition = ruleset.to_durable()
-        # Whatever matches nothing else matches this rule, so the engine always opens (and we
-        # always delete) a session; its name cannot clash with the positional ``r<n>`` names.
-        definition["fallback"] = {"all": [{"m": {"mbc_profile": 1}}]}
-        self._handle: int | None = engine.create_ruleset(
-            f"mbc-rules-{uuid.uuid4().hex}", json.dumps(definition)
-        )
+        self._definition = json.dumps(durable_definition(ruleset))
+        self._stale = False
+        self._handle: int | None = self._create()
+        _LIVE.add(self)
+
+    def _create(self) -> int:
+        handle: int = self._engine.create_ruleset(f"mbc-rules-{uuid.uuid4().hex}", self._definition)
+        return handle
+
+    def _rebuild(self) -> None:
+        # The old handle may hold a half-finished session; a fresh ruleset is clean.
+        old, self._handle = self._handle, None
+        if old is not None and not self._stale:
+            with contextlib.suppress(Exception):
+                self._engine.delete_ruleset(old)
+        self._handle = self._create()
+        self._stale = False
 
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
         """The ids of every rule that fires for ``facts``, in a session of its own.
 
         Raises:
-            EngineError: the engine failed (the session is deleted all the same).
+            EngineError: the engine failed (the session is deleted and the engine rebuilt).
         """
-        engine = self._engine
-        with self._lock:
-            handle = self._handle
-            if handle is None:
+        message = {**facts, PROFILE_MARK: 1}
+        with signals_deferred(), self._lock:
+            if self._handle is None:
                 raise EngineError("this matcher has been closed")
-            session = str(next(self._sessions))
-            message = json.dumps({**facts, "mbc_profile": 1, "sid": session})
-            fired: set[str] = set()
-            try:
-                code, state_handle = engine.assert_fact(handle, message)
-                if code == 0:
-                    action = engine.start_action_for_state(handle, state_handle)
-                    payload = action[1] if action else None
-                    while payload:
-                        # The payload is '{"r<n>":{...}}': the rule name is its first key,
-                        # read without parsing the (large) rest.
-                        fired.add(payload[2 : payload.index('"', 2)])
-                        payload = engine.complete_and_start_action(handle, state_handle)
-            except Exception as error:
-                raise EngineError(f"durable-rules failed: {error}") from error
-            finally:
-                # A session that was never opened has no state to delete.
-                with contextlib.suppress(Exception):
-                    engine.delete_state(handle, session)
+            if self._stale:
+                self._rebuild()
+            fired = self._run(message)
         rule_of_name = self._rule_of_name
         return frozenset(rule_of_name[name] for name in fired if name in rule_of_name)
+
+    def _run(self, message: dict[str, Any]) -> set[str]:
+        engine, handle = self._engine, self._handle
+        session = str(next(self._sessions))
+        message["sid"] = session
+        fired: set[str] = set()
+        failure: BaseException | None = None
+        state_handle: int | None = None
+        in_action = False
+        try:
+            code, state_handle = engine.assert_fact(handle, json.dumps(message))
+            if code == 0:
+                action = engine.start_action_for_state(handle, state_handle)
+                payload = action[1] if action else None
+                in_action = payload is not None
+                while payload:
+                    # The payload is '{"r<n>":{...}}': the rule name is its first key,
+                    # read without parsing the (large) rest.
+                    fired.add(payload[2 : payload.index('"', 2)])
+                    payload = engine.complete_and_start_action(handle, state_handle)
+                in_action = False
+        except BaseException as error:  # any failure: the engine is left clean
+            failure = error
+        clean = True
+        if in_action and state_handle is not None:
+            try:
+                engine.abandon_action(handle, state_handle)
+            except Exception:
+                clean = False
+        try:
+            engine.delete_state(handle, session)
+        except Exception:  # a session that was never opened has no state
+            clean = clean and failure is not None
+        if failure is not None or not clean:
+            self._rebuild()
+        if failure is not None:
+            if not isinstance(failure, Exception):
+                raise failure
+            raise EngineError(f"durable-rules failed: {failure}") from failure
+        return fired
 
     def close(self) -> None:
         """Release the engine's ruleset. Later calls to ``match`` raise."""
         with self._lock:
             if self._handle is not None:
-                self._engine.delete_ruleset(self._handle)
-                self._handle = None
+                handle, self._handle = self._handle, None
+                if not self._stale:
+                    self._engine.delete_ruleset(handle)
 
     def __del__(self) -> None:
         # At interpreter shutdown the extension module may already be torn down.
         with contextlib.suppress(Exception):
             self.close()
+
+
+# The probe runs in a child process: durable-rules aborts the process (SIGABRT, SIGSEGV) on some
+# rule sets instead of raising, and a rule file must never be able to take the loader down.
+# The child imports nothing of ours: it reads the ruleset and the facts as JSON on stdin and
+# reports each step on stdout, so the parent knows where it died.
+_PROBE_SCRIPT = r"""
+import json, sys
+import durable_rules_engine as engine
+job = json.load(sys.stdin)
+out = sys.stdout
+def say(*words):
+    out.write(json.dumps(words) + "\n")
+    out.flush()
+say("compile")
+try:
+    handle = engine.create_ruleset(job["name"], job["ruleset"])
+except Exception as error:
+    say("refused", -1, str(error))
+    sys.exit(0)
+for index, facts in enumerate(job["facts"]):
+    say("fact", index)
+    session = str(index)
+    facts = dict(facts, sid=session)
+    fired = []
+    try:
+        code, state = engine.assert_fact(handle, json.dumps(facts))
+        if code == 0:
+            action = engine.start_action_for_state(handle, state)
+            payload = action[1] if action else None
+            while payload:
+                fired.append(next(iter(json.loads(payload))))
+                payload = engine.complete_and_start_action(handle, state)
+        engine.delete_state(handle, session)
+    except Exception as error:
+        say("refused", index, str(error))
+        sys.exit(0)
+    say("fired", index, fired)
+say("done")
+"""
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """What durable-rules made of a ruleset and some facts, run in a child process.
+
+    ``failed_at`` is None when all went well; -1 when compiling failed; else the index of the
+    facts being evaluated. ``fired`` holds the rule names fired for each facts evaluated.
+    """
+
+    failed_at: int | None
+    message: str
+    fired: tuple[frozenset[str], ...]
+
+
+_PROBE_CACHE_VERSION = "1"
+_passed: set[str] = set()
+
+
+def _cache_dir() -> Path | None:
+    setting = os.environ.get("MBC_RULES_CACHE")
+    if setting is not None:
+        return Path(setting) if setting not in ("", "0", "off") else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mbc-rules"
+
+
+def _probe_key(*parts: str) -> str:
+    from importlib import metadata
+
+    try:
+        durable_version = metadata.version("durable_rules")
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed without metadata
+        durable_version = "unknown"
+    digest = hashlib.sha256()
+    for part in (_PROBE_CACHE_VERSION, sys.version, durable_version, __version__, *parts):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _known_to_pass(key: str) -> bool:
+    if key in _passed:
+        return True
+    folder = _cache_dir()
+    return folder is not None and (folder / f"durable-probe-{key}").is_file()
+
+
+def _remember_pass(key: str) -> None:
+    # Only a rule set that passed is remembered; the cache is a speed-up, never required.
+    _passed.add(key)
+    folder = _cache_dir()
+    if folder is None:
+        return
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"durable-probe-{key}").touch()
+
+
+def probe_durable(
+    ruleset: CompiledRuleset, facts: list[dict[str, Any]], *, timeout: float = 60.0
+) -> ProbeReport:
+    """Compile ``ruleset`` in durable-rules and evaluate each of ``facts``, in a child process.
+
+    Raises:
+        EngineError: durable-rules does not import here.
+    """
+    if _import_durable() is None:
+        raise EngineError("durable-rules is not importable on this Python")
+    definition = json.dumps(durable_definition(ruleset))
+    return _run_probe(definition, [{**f, PROFILE_MARK: 1} for f in facts], timeout)
+
+
+def _run_probe(definition: str, facts: list[dict[str, Any]], timeout: float) -> ProbeReport:
+    job = json.dumps({"name": f"probe-{uuid.uuid4().hex}", "ruleset": definition, "facts": facts})
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", _PROBE_SCRIPT],
+            input=job,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output, code = child.stdout, child.returncode
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout if isinstance(expired.stdout, str) else ""
+        code = None
+    fired: list[frozenset[str]] = []
+    at = -1
+    for line in output.splitlines():
+        with contextlib.suppress(ValueError):
+            step = json.loads(line)
+            if step[0] == "fact":
+                at = step[1]
+            elif step[0] == "fired":
+                fired.append(frozenset(step[2]))
+            elif step[0] == "refused":
+                return ProbeReport(step[1], step[2], tuple(fired))
+            elif step[0] == "done":
+                return ProbeReport(None, "", tuple(fired))
+    if code is None:
+        what = f"did not finish within {timeout:g} s"
+    elif code < 0:
+        what = f"crashed ({_signal_name(-code)})"
+    else:
+        what = f"stopped with exit status {code}"
+    stage = "compiling the rule set" if at < 0 else "evaluating"
+    return ProbeReport(at, f"durable-rules {what} {stage}", tuple(fired))
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+# What durable-rules' error codes mean for a rule set (from its rules.h), in the words of ours.
+_LIMITS = {
+    "106": "more rules than durable-rules takes in one rule set",
+    "107": "more alternative tests across the rule set than durable-rules takes (each "
+    "alternative of an `any` counts)",
+    "108": "more than 255 rules behind one test (durable-rules' beta-list limit)",
+    "113": "an `any` (or a negated `all`) with more alternatives than durable-rules' "
+    "expression limit",
+    "303": "more tests pass at once than durable-rules' 64-entry evaluation stack holds",
+}
+
+
+def _meaning(message: str) -> str:
+    code = message.rsplit("error code:", 1)[-1].strip() if "error code:" in message else ""
+    limit = _LIMITS.get(code)
+    if limit is not None:
+        return f"{limit} (durable-rules error {code})"
+    return message
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "$neq": lambda actual, value: bool(actual != value),
+    "$lt": lambda actual, value: bool(actual < value),
+    "$lte": lambda actual, value: bool(actual <= value),
+    "$gt": lambda actual, value: bool(actual > value),
+    "$gte": lambda actual, value: bool(actual >= value),
+}
+
+
+def _worst_case(ruleset: CompiledRuleset) -> dict[str, Any]:
+    """Each compared fact set to the value that passes the most of its tests.
+
+    The 64-entry stack overflows when many comparisons pass at once, so each example is also
+    run with its comparisons pushed to that worst case.
+    """
+    tests: dict[str, list[tuple[str, Any]]] = {}
+
+    def collect(expression: Expression) -> None:
+        ((key, operand),) = expression.items()
+        if key in ("$and", "$or"):
+            for part in operand:
+                collect(part)
+        elif key.startswith("$"):
+            ((fact, value),) = operand.items()
+            tests.setdefault(fact, []).append((key, value))
+
+    for pattern in ruleset.patterns:
+        collect(pattern)
+    stressed: dict[str, Any] = {}
+    for fact, comparisons in tests.items():
+        numbers = [
+            v for _, v in comparisons if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        candidates: list[Any] = [n + step for n in numbers for step in (-1, 0, 1)]
+        if len(numbers) < len(comparisons):
+            candidates = ["\0none", *(v for _, v in comparisons)]
+        stressed[fact] = max(
+            candidates,
+            key=lambda c: sum(_COMPARE[k](c, v) for k, v in comparisons),
+        )
+    return stressed
+
+
+def durable_problems(validated: ValidatedRules, compiled: CompiledRuleset) -> list[Problem]:
+    """Problems durable-rules has with a validated rule set, found without risking this process.
+
+    The rule set is compiled, and every rule example run (as written and with its comparisons
+    pushed to the worst case), in a child process; a limit durable-rules hits or an example
+    that it answers differently is reported at the rule, with file and line.
+
+    A rule set that passed is remembered by a hash of its compiled form and its examples (with
+    the versions of Python, durable-rules and this library), in memory and as an empty file in
+    the cache folder (``$MBC_RULES_CACHE``, by default ``~/.cache/mbc-rules``; ``off`` turns it
+    off), so loading the same rules again starts no child process.
+    """
+    rules, vocabulary = validated.rules, validated.vocabulary
+    examples = [[e.model_dump_json() for e in rule.examples] for rule in rules]
+    agents = repr(sorted(vocabulary.agents.items()))
+    key = _probe_key(compiled.to_json(), json.dumps(examples), agents)
+    if _known_to_pass(key):
+        return []
+    facts: list[dict[str, Any]] = []
+    origins: list[tuple[int, int, bool]] = []
+    worst = _worst_case(compiled)
+    for position, rule in enumerate(rules):
+        for index, example in enumerate(rule.examples):
+            profile = PatientProfile.model_validate(
+                example.profile, context={"vocabulary": vocabulary}
+            )
+            derived = dict(derive_facts(profile, vocabulary))
+            facts.append(derived)
+            origins.append((position, index, False))
+            stressed = {**derived, **worst}
+            if stressed != derived:
+                facts.append(stressed)
+                origins.append((position, index, True))
+    report = probe_durable(compiled, facts)
+    advice = 'engine="python" evaluates it'
+    if report.failed_at is not None and report.failed_at < 0:
+        position = _first_refused_prefix(compiled)
+        rule = rules[position]
+        where = validated.locations[rule.id]
+        message = (
+            "durable-rules cannot compile the rule set up to this rule: "
+            f"{_meaning(report.message)}; {advice}"
+        )
+        return [where.problem(message, rule.id)]
+    problems: list[Problem] = []
+    if report.failed_at is not None:
+        position, index, worst_case = origins[report.failed_at]
+        rule = rules[position]
+        variant = " with its comparisons at their worst case" if worst_case else ""
+        message = (
+            f"durable-rules fails on example {index + 1}{variant}: "
+            f"{_meaning(report.message)}; {advice}"
+        )
+        problems.append(validated.locations[rule.id].problem(message, rule.id, ("examples", index)))
+    for fired, (position, index, worst_case) in zip(report.fired, origins, strict=False):
+        rule = rules[position]
+        example = rule.examples[index]
+        fires = f"r{position}" in fired
+        if not worst_case and fires != example.fires:
+            expected = "fire" if example.fires else "not fire"
+            problems.append(
+                validated.locations[rule.id].problem(
+                    f"example {index + 1} should {expected}, but on durable-rules the rule "
+                    f"{'fires' if fires else 'does not fire'}: the rule set is beyond what "
+                    f"durable-rules handles; {advice}",
+                    rule.id,
+                    ("examples", index),
+                )
+            )
+    if not problems:
+        _remember_pass(key)
+    return problems
+
+
+def _first_refused_prefix(compiled: CompiledRuleset) -> int:
+    """The position of the rule from which durable-rules refuses the rules before it too."""
+    low, high = 0, len(compiled.rule_ids) - 1  # the whole set is refused
+    while low < high:
+        middle = (low + high) // 2
+        end = middle + 1
+        prefix = CompiledRuleset(
+            compiled.rule_ids[:end], compiled.patterns[:end], compiled.conditions[:end]
+        )
+        if _run_probe(json.dumps(durable_definition(prefix)), [], 60.0).failed_at is None:
+            low = middle + 1
+        else:
+            high = middle
+    return low

@@ -54,6 +54,7 @@ _IHC_SCORES: dict[str, Qualitative] = {
     "2+": "equivocal",
     "3+": "positive",
 }
+_RXNORM_OID = "urn:oid:2.16.840.1.113883.6.88"
 _MARKER_WORDS = ("estrogen", "oestrogen", "progesterone", "her2", "erbb2", "pd-l1", "pdl1")
 
 
@@ -601,7 +602,7 @@ class _Reader:
         coded: set[str] = set()
         unmapped: list[str] = []
         for system, code, display in codings(concept):
-            if "rxnorm" in system.lower():
+            if "rxnorm" in system.lower() or system == _RXNORM_OID:
                 found = agents_for_rxnorm(code, self.vocabulary)
                 if found:
                     coded.update(found)

@@ -157,6 +157,7 @@ _WORDS: dict[str, Qualitative] = {
     "-": "negative",
     "equivocal": "equivocal",
 }
+_PERCENT = re.compile(r"^\s*(\d{1,3}(?:\.\d+)?)\s*%\s*$")
 _SCORE = re.compile(r"^\s*([0-3])\s*(\+?)\s*$")
 
 
@@ -198,8 +199,13 @@ def value_of(holder: Mapping[str, Any]) -> Value:
             text = concept.get("text") if isinstance(concept, dict) else None
             if isinstance(text, str):
                 texts.append(text)
+            # No code the reader knows: the text alone may still say a plain word or a score
+            # ("Positive", "3+"), read exactly as a valueString would be.
+            words = {w for w in (_WORDS.get(t.strip().casefold()) for t in texts) if w}
             scores = {s for s in (_score(t) for t in texts) if s}
-            if len(scores) == 1:
+            if len(words) == 1 and not scores:
+                qualitative = words.pop()
+            elif len(scores) == 1 and not words:
                 score = scores.pop()
             else:
                 unread = shown(concept)
@@ -217,10 +223,13 @@ def value_of(holder: Mapping[str, Any]) -> Value:
     string = holder.get("valueString")
     if isinstance(string, str):
         word = _WORDS.get(string.strip().casefold())
+        percent = _PERCENT.match(string)
         if word:
             qualitative = word
         elif _score(string):
             score = _score(string)
+        elif percent:
+            number, unit = float(percent.group(1)), "%"
         else:
             unread = repr(string[:60])
     interpretation: set[str] = set()

@@ -43,6 +43,7 @@ _FIELD_WORDS = {
     "good_general_health": "general health",
     "prior_therapies": "treatment history",
     "metastatic_sites": "metastatic sites",
+    "complications": "complications of the spread",
 }
 
 
@@ -119,7 +120,7 @@ def unknowns(evaluation: Evaluation) -> list[str]:
     profile = evaluation.profile
     found = []
     for name in type(profile).model_fields:
-        if name in ("patient_id", "resectable_sites", "complications"):
+        if name in ("patient_id", "resectable_sites"):
             continue
         if name == "menopausal_status" and profile.sex == "male":
             continue
@@ -439,6 +440,7 @@ def _citations_of(rulebase: Rulebase, rule_ids: Iterable[str]) -> list[CitedSour
                     publisher=publisher,
                     section=citation.section,
                     excerpt=citation.excerpt,
+                    statement=citation.statement,
                 ),
             )
     return list(seen.values())

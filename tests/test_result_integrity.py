@@ -1,0 +1,88 @@
+"""Issue 11, case 6: a stored result carries an integrity digest and can be verified."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mbc_rules import Evaluation, Rulebase
+from mbc_rules.result import result_digest
+
+from .conftest import write_rules
+from .test_rule_errors import GOOD_RULE
+
+PROFILE = {
+    "er_status": "positive",
+    "her2_status": "negative",
+    "menopausal_status": "postmenopausal",
+    "metastatic_sites": ["bone"],
+    "prior_therapies": [{"agent": "Femara", "outcome": "progressed"}],
+}
+
+
+def stored(rulebase: Rulebase) -> dict[str, object]:
+    data: dict[str, object] = json.loads(rulebase.evaluate(PROFILE).model_dump_json())
+    return data
+
+
+def test_case_6_the_digest_covers_the_canonical_content(rulebase: Rulebase) -> None:
+    result = rulebase.evaluate(PROFILE)
+    assert len(result.digest) == 64
+    assert result.digest == result_digest(result)
+    back = Evaluation.model_validate_json(result.model_dump_json())
+    assert result_digest(back) == result.digest
+    other = rulebase.evaluate({**PROFILE, "metastatic_sites": ["liver"]})
+    assert other.digest != result.digest
+    renamed = result.model_copy(update={"rulebase_hash": "0" * 64})
+    assert result_digest(renamed) != result.digest
+
+
+def test_case_6_a_genuine_stored_result_verifies(rulebase: Rulebase) -> None:
+    back = Evaluation.model_validate(stored(rulebase))
+    verdict = rulebase.verify(back)
+    assert verdict.verified, str(verdict)
+    assert verdict.differences == ()
+
+
+def test_case_6_a_tampered_citation_is_detected(rulebase: Rulebase) -> None:
+    data = stored(rulebase)
+    options = data["options"]
+    assert isinstance(options, list)
+    citation = options[0]["citations"][0]
+    original = citation["excerpt"]
+    citation["excerpt"] = "Any drug at all is fine."
+    verdict = rulebase.verify(Evaluation.model_validate(data))
+    assert not verdict.verified
+    assert not verdict.digest_intact
+    (difference,) = verdict.differences
+    assert difference.startswith("options[0].citations[0].excerpt: stored 'Any drug at all")
+    assert repr(original) in difference
+    assert "not verified" in str(verdict)
+
+
+def test_case_6_a_tampered_agent_is_detected_even_with_a_recomputed_digest(
+    rulebase: Rulebase,
+) -> None:
+    data = stored(rulebase)
+    options = data["options"]
+    assert isinstance(options, list)
+    first = options[0]
+    first["agents"] = ["doxorubicin", *first["agents"][1:]]
+    forged = Evaluation.model_validate(data)
+    forged = forged.model_copy(update={"digest": result_digest(forged)})
+    verdict = rulebase.verify(forged)
+    assert verdict.digest_intact  # the forger recomputed it: anyone can
+    assert not verdict.verified
+    assert any(
+        d.startswith("options[0].agents[0]: stored 'doxorubicin'") for d in verdict.differences
+    )
+
+
+def test_case_6_a_result_of_another_rulebase_is_named(rulebase: Rulebase, tmp_path: Path) -> None:
+    write_rules(tmp_path, "local.yaml", GOOD_RULE)
+    local = Rulebase.load(tmp_path, engine="python")
+    verdict = local.verify(rulebase.evaluate(PROFILE))
+    assert verdict.digest_intact
+    assert not verdict.same_rulebase
+    assert not verdict.verified
+    assert any(d.startswith("rulebase_hash: stored") for d in verdict.differences)

@@ -30,11 +30,7 @@ from .strategies import profiles
 
 DURABLE = _import_durable() is not None
 COUNTS = {"loaded": 0, "refused": 0, "refused_by_durable": 0, "evaluations": 0}
-CITATION = {
-    "source": "acs",
-    "section": "HER2-positive cancers",
-    "excerpt": "Pertuzumab (Perjeta), another targeted drug, might be added as well.",
-}
+CITATION = "acs-her2-positive-pertuzumab-1"
 
 
 def _operands(name: str) -> st.SearchStrategy[dict[str, Any]]:

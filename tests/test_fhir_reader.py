@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import pytest
 
 from mbc_rules import FhirReadError, FhirReading, evaluate_frame, read_fhir, read_fhir_many
+from mbc_rules.cli import main
 from mbc_rules.fhir import records
 
+from .conftest import ROOT
 from .fhir_builders import (
     LOINC,
     SNOMED,
@@ -242,6 +245,7 @@ def test_stage_iv_beside_cm0_is_a_conflict() -> None:
     )
     (conflict,) = reading.conflicts
     assert conflict.field == "metastatic_disease"
+    assert reading.metastatic is None
     assert set(conflict.resources) == {"Observation/stage", "Observation/m"}
     assert "does not establish metastatic disease" in messages(reading)
 
@@ -401,6 +405,7 @@ def test_two_cdk46_inhibitors_at_once_are_warned_about() -> None:
         medication("b", "1873916", status="active", start="2020-08-01", end=None),
     )
     assert "running at the same time" in messages(reading)
+    assert "drug_overlap" in {w.kind for w in reading.warnings}
     assert {t.agent for t in reading.profile.prior_therapies or []} == {"palbociclib", "ribociclib"}
 
 
@@ -544,3 +549,59 @@ def test_a_cancer_of_the_breast_by_body_site_is_breast_cancer() -> None:
     )
     reading = read_fhir(bundle(patient(), primary, condition("b", "94222008")))
     assert "not breast cancer" not in messages(reading)
+
+
+def test_a_her2_panel_is_read_from_its_components() -> None:
+    panel = observation(
+        "panel",
+        "85319-2",
+        component=[
+            {"code": concept(LOINC, HER2_RATIO), **quantity(2.6, "{ratio}")},
+        ],
+    )
+    reading = read(panel)
+    assert reading.profile.her2_status == "positive"
+    assert "no value" not in messages(reading)
+
+
+def test_a_code_that_is_not_a_codeable_concept_is_a_validation_warning() -> None:
+    odd = observation("odd", ER)
+    odd["code"] = "40556-3"
+    reading = read(odd, observation("er", ER, **coded(SNOMED, "10828004")))
+    assert "Observation/odd fails validation: code is not a CodeableConcept" in messages(reading)
+    assert reading.profile.er_status == "positive"
+
+
+def test_cli_evaluate_json_keeps_stdout_json_and_problems_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = io.StringIO()
+    bundle_path = ROOT / "examples" / "fhir" / "patient-bundle.json"
+    assert main(["evaluate", str(bundle_path), "--json"], out, io.StringIO()) == 0
+    result = json.loads(out.getvalue())
+    assert result["profile"]["pik3ca_status"] == "positive"
+    assert "warning: staging before the metastases" in capsys.readouterr().err
+
+
+def test_an_ajcc_stage_code_not_listed_is_read_from_its_display() -> None:
+    stage = observation(
+        "s",
+        "399537006",
+        system=SNOMED,
+        valueCodeableConcept=concept(
+            SNOMED, "1222999999", "American Joint Committee on Cancer stage IVB"
+        ),
+    )
+    reading = read_fhir(bundle(patient(), breast_cancer(), stage))
+    assert reading.metastatic is True
+    assert "assumption" in {w.kind for w in reading.warnings}
+
+
+def test_read_many_gives_a_row_per_patient_named_only_by_subjects() -> None:
+    one = observation("er1", ER, **coded(SNOMED, "10828004"))
+    two = observation("er2", ER, **coded(SNOMED, "260385009"))
+    two["subject"] = {"reference": "Patient/p2"}
+    frames = read_fhir_many({"two": bundle(one, two)})
+    assert sorted(frames.profiles["er_status"]) == ["negative", "positive"]
+    assert list(frames.profiles.index) == ["two#Patient/p1", "two#Patient/p2"]
+    assert not (frames.problems["kind"] == "error").any()

@@ -67,6 +67,7 @@ def test_01_metastatic_bone_er_positive_with_two_drugs_of_unknown_outcome() -> N
     assert reading.conflicts == ()
     assert not warned(reading, "metastatic disease")
     assert not warned(reading, "not breast cancer")
+    assert (reading.breast_cancer, reading.metastatic) == (True, True)
 
 
 def test_03_two_patients_need_a_choice() -> None:
@@ -81,6 +82,10 @@ def test_03_lung_cancer_is_reported_not_evaluated_silently() -> None:
     profile = reading.profile
     (not_breast,) = warned(reading, "not breast cancer")
     assert "Condition/mCODEPrimaryCancerConditionExample01" in not_breast
+    assert reading.breast_cancer is False
+    assert [w.kind for w in reading.warnings if "not breast cancer" in w.message] == [
+        "not_breast_cancer"
+    ]
     assert profile.sex == "male"
     # The germline BRCA1 variant is read; the somatic STK11 one says nothing the rules use.
     assert profile.brca_status == "positive"
@@ -113,6 +118,9 @@ def test_04_bare_array_not_metastatic_receptors_read() -> None:
     )
     (not_metastatic,) = warned(reading, "does not establish metastatic disease")
     assert "cM0" in not_metastatic
+    assert (reading.breast_cancer, reading.metastatic) == (True, False)
+    assert "not_metastatic" in {w.kind for w in reading.warnings}
+    assert "unmapped_drug" in {w.kind for w in reading.warnings}
     assert profile.metastatic_sites == []
     therapies = {(t.agent, t.setting) for t in profile.prior_therapies or []}
     assert therapies == {("paclitaxel", "early"), ("anastrozole", "early")}
@@ -129,6 +137,7 @@ def test_05_dirty_data_is_reported_not_guessed() -> None:
     assert any(her2 in w.resources and "34566" in w.message for w in reading.warnings)
     assert any(her2 in w.resources and "value[x]" in w.message for w in reading.warnings)
     assert warned(reading, "appears 4 times")  # the same Condition four times
+    assert "invalid_entry" in {w.kind for w in reading.warnings}
     # A code meaning zoledronic acid under the text "Paclitaxel" is not read either way.
     assert warned(reading, "zoledronic_acid")
     assert [t.agent for t in profile.prior_therapies or []] == ["paclitaxel"]
@@ -153,6 +162,8 @@ def test_06_noise_leaves_everything_unknown() -> None:
     assert warned(reading, "no medication resources")
     assert warned(reading, "does not establish metastatic disease")
     assert set(reading.provenance) == {"sex"}
+    assert (reading.breast_cancer, reading.metastatic) == (True, None)
+    assert "unknown_history" in {w.kind for w in reading.warnings}
 
 
 def test_read_many_gives_a_frame_and_a_problem_table() -> None:
@@ -189,3 +200,9 @@ def test_cli_several_patients_is_a_one_line_error() -> None:
     assert main(["read", str(sample("03"))], out, err) == 1
     assert "--patient" in err.getvalue()
     assert "Traceback" not in err.getvalue()
+
+
+def test_cli_explain_takes_a_bundle() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["explain", str(sample("01")), "fulvestrant"], out, err) == 0
+    assert "fulvestrant" in out.getvalue().lower()

@@ -141,3 +141,16 @@ def test_ranks_start_at_one_without_gaps(rulebase: Rulebase, profile: dict[str, 
     ranks = [o.rank for o in rulebase.evaluate(profile).options]
     assert ranks[0] == 1
     assert all(b - a in (0, 1) for a, b in itertools.pairwise(ranks))
+
+
+def test_a_ruled_out_category_is_not_offered_even_when_its_rule_names_no_drug() -> None:
+    # A category offered without agents must still give way to a statement that rules the
+    # whole category out (removing its agents alone would leave the bare category offered).
+    rules = [
+        make_rule("rule-c", offer("chemotherapy", "option")),
+        make_rule("rule-h", offer("hormone_therapy", "preferred", ["tamoxifen"])),
+        make_rule("not-rec", {"not_recommended": {"category": "chemotherapy", "reason": "r"}}),
+    ]
+    options, not_recommended, _ = rank(rules, bundled().vocabulary, bundled().sources)
+    assert [o.category for o in options] == ["hormone_therapy"]
+    assert [n.category for n in not_recommended] == ["chemotherapy"]

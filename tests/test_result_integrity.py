@@ -86,3 +86,36 @@ def test_case_6_a_result_of_another_rulebase_is_named(rulebase: Rulebase, tmp_pa
     assert not verdict.same_rulebase
     assert not verdict.verified
     assert any(d.startswith("rulebase_hash: stored") for d in verdict.differences)
+
+
+def test_case_6_a_report_with_informative_tests_verifies(rulebase: Rulebase) -> None:
+    from mbc_rules.result import EvaluationReport
+
+    result = rulebase.evaluate({"er_status": "positive"})
+    report = EvaluationReport.of(result, rulebase.informative_tests(result))
+    assert report.informative_tests
+    back = EvaluationReport.model_validate_json(report.model_dump_json())
+    assert rulebase.verify(back).verified
+
+
+def test_case_6_mbc_rules_verify_on_the_command_line(tmp_path: Path) -> None:
+    import io
+
+    from mbc_rules.cli import main
+
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(PROFILE), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["evaluate", str(profile), "--json"], out, io.StringIO()) == 0
+    stored = tmp_path / "result.json"
+    stored.write_text(out.getvalue(), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["verify", str(stored)], out, io.StringIO()) == 0
+    assert out.getvalue().startswith("verified")
+    data = json.loads(stored.read_text(encoding="utf-8"))
+    data["options"][0]["citations"][0]["excerpt"] = "Any drug at all is fine."
+    stored.write_text(json.dumps(data), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["verify", str(stored)], out, io.StringIO()) == 1
+    assert "the digest does not match the content" in out.getvalue()
+    assert "options[0].citations[0].excerpt: stored 'Any drug at all is fine.'" in out.getvalue()

@@ -283,7 +283,7 @@ def test_what_the_prefetch_lacks_is_read_from_the_fhir_server(server: Server) ->
 
 
 def test_the_out_of_scope_warnings_are_the_readers(bundled: Rulebase) -> None:
-    """The adapter recognises the reader's scope warnings by their opening words: pin them."""
+    """A record without a breast cancer diagnosis is out of scope, in the reader's words."""
     from mbc_rules.service.hooks import Entry
     from mbc_rules.service.record import read_record
 

@@ -259,3 +259,27 @@ def test_the_shared_citation_check_reads_the_inventory() -> None:
     assert done.returncode == 0, done.stdout
     checked = int(done.stdout.split("/")[1].split()[0])
     assert checked >= 300  # the inventory's excerpts, each read once
+
+
+def test_the_conversion_tool_turns_written_excerpts_into_statement_ids(tmp_path: Path) -> None:
+    from .test_rule_errors import GOOD_RULE
+
+    (tmp_path / "statements.yaml").write_text(
+        (RULES_DIR / "statements.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    written = GOOD_RULE.replace(
+        "      - acs-her2-positive-pertuzumab-1\n",
+        "      - source: acs\n        section: HER2-positive cancers\n        excerpt: >-\n"
+        "          Pertuzumab (Perjeta), another targeted drug,\n"
+        "          might be added as well.\n",
+    )
+    (tmp_path / "local.yaml").write_text(written, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "cite_statements.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert (tmp_path / "local.yaml").read_text(encoding="utf-8") == GOOD_RULE
+    assert [r.id for r in Rulebase.load(tmp_path).rules] == ["local-rule"]

@@ -75,3 +75,19 @@ def test_class_placeholders_read_as_classes() -> None:
     assert agent_name("mtor_inhibitor", vocabulary) == "an mTOR inhibitor"
     assert agent_name("hormone_therapy", vocabulary) == "hormone therapy"
     assert agent_name("letrozole", vocabulary) == "letrozole"
+
+
+def test_an_unknown_history_reads_as_not_given_never_as_none() -> None:
+    from mbc_rules import PatientProfile
+    from mbc_rules.wording import patient_facts
+
+    vocabulary = Rulebase.bundled().vocabulary
+    unknown = PatientProfile.model_construct(
+        **{**PatientProfile().model_dump(), "prior_therapies": None, "complications": None}
+    )
+    rows = dict(patient_facts(unknown, vocabulary))
+    assert rows["treatment history"] == "not given"
+    assert rows["complications"] == "not given"
+    assert "progressed on" not in rows
+    none = dict(patient_facts(PatientProfile(prior_therapies=[], complications=[]), vocabulary))
+    assert none["progressed on"] == "nothing reported"

@@ -26,16 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("src", "rules", "tests", "docs", "examples", "benchmarks", "pyproject.toml")
-# The fast suite, most discriminating files first: a caught mutation stops at its first failure.
+# The fast suite, quick and discriminating files first (the property tests last): a caught
+# mutation stops at its first failure.
 FAST_SUITE = (
-    "tests/test_conditions.py",
     "tests/test_result.py",
     "tests/test_explain.py",
     "tests/test_provenance.py",
     "tests/test_facts.py",
-    "tests/test_informative_tests.py",
     "tests/test_ranking.py",
     "tests/test_rule_errors.py",
+    "tests/test_informative_tests.py",
+    "tests/test_conditions.py",
     "tests/test_engine.py",
     "tests/test_vignettes.py",
     "tests/test_properties.py",
@@ -142,8 +143,8 @@ MUTATIONS = (
     Mutation(
         "explanation-counts-rules-about-women-for-a-man",
         "src/mbc_rules/explain.py",
-        "counted=rule.id in counted,",
-        "counted=rule.id in fired,",
+        "is_fired, is_counted = rule.id in fired, rule.id in counted",
+        "is_fired, is_counted = rule.id in fired, rule.id in fired",
         "issue 9: explain() said a rule offers it for a man after the population filter",
     ),
     Mutation(
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="run only these mutations")
     parser.add_argument("--list", action="store_true", help="list the mutations and stop")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the run of the unmutated suite"
+    )
     args = parser.parse_args(argv)
     chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
     if args.list:
@@ -232,11 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mbc-mutation-") as temporary:
         copy = Path(temporary)
         copy_repository(copy)
-        code, first, seconds = run_suite(copy)
-        print(f"baseline: {'passes' if code == 0 else 'FAILS'} ({seconds:.0f} s)", flush=True)
-        if code != 0:
-            print(f"  {first}\nthe fast suite must pass before mutations mean anything")
-            return 1
+        if not args.no_baseline:
+            code, first, seconds = run_suite(copy)
+            print(f"baseline: {'passes' if code == 0 else 'FAILS'} ({seconds:.0f} s)", flush=True)
+            if code != 0:
+                print(f"  {first}\nthe fast suite must pass before mutations mean anything")
+                return 1
         for mutation in chosen:
             path = copy / mutation.file
             original = path.read_text(encoding="utf-8")

@@ -186,9 +186,25 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
     rulebase = _rulebase(args)
-    explanation = rulebase.explain(rulebase.evaluate(_read_profile(args.profile)), args.subject)
+    profile = _evaluate_input(args, out)
+    explanation = rulebase.explain(rulebase.evaluate(profile), args.subject)
     out.write((explanation.model_dump_json(indent=2) if args.json else explanation.text) + "\n")
     return 0
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    path = args.result
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot be read: {error}") from error
+    try:
+        result = EvaluationReport.model_validate_json(text)
+    except ValidationError as error:
+        raise UserError(f"{path}: not a stored result (evaluate --json): {error}") from error
+    verdict = _rulebase(args).verify(result)
+    out.write(f"{verdict}\n")
+    return 0 if verdict.verified else EXIT_INVALID
 
 
 def _lint(args: argparse.Namespace, out: TextIO) -> int:
@@ -346,11 +362,19 @@ def build_parser() -> argparse.ArgumentParser:
     read.set_defaults(run=_read)
 
     explain = commands.add_parser("explain", help="why a category or drug is (not) offered")
-    explain.add_argument("profile", help="profile file, or - for standard input")
+    explain.add_argument("profile", help="profile file or FHIR Bundle, or - for standard input")
     explain.add_argument("subject", help="a category, or a drug or procedure by any name")
     explain.add_argument("--json", action="store_true", help="print the structured form")
     explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    _fhir_options(explain)
     explain.set_defaults(run=_explain)
+
+    verify = commands.add_parser(
+        "verify", help="check a stored result (evaluate --json) against the rules: digest, answer"
+    )
+    verify.add_argument("result", help="result JSON file, or - for standard input")
+    verify.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    verify.set_defaults(run=_verify)
 
     lint = commands.add_parser("lint", help="load a rule directory and report every problem")
     lint.add_argument("rules_dir", nargs="?", help="defaults to the bundled rules")

@@ -187,7 +187,7 @@ class Rulebase:
         if not problems and uses_durable(engine):
             # Compiled and run in a child process first: durable-rules aborts the process on
             # some rule sets instead of raising.
-            problems.extend(durable_problems(validated, compile_rules(validated.rules)))
+            problems.extend(durable_problems(validated, content_hash(texts)))
         if sources_dir is not None:
             problems.extend(misquoted(validated, Path(sources_dir)))
         if problems:
@@ -278,8 +278,10 @@ class Rulebase:
         except (ValidationError, MbcRulesError) as error:
             differences.append(f"profile: this rulebase cannot read it: {error}")
         else:
-            stored = result.model_dump(mode="json", exclude={"digest"})
-            fresh = again.model_dump(mode="json", exclude={"digest"})
+            # Only the evaluation's own fields: a report's informative tests are not in the digest.
+            fields = set(Evaluation.model_fields) - {"digest"}
+            stored = result.model_dump(mode="json", include=fields)
+            fresh = again.model_dump(mode="json", include=fields)
             differences.extend(_differences(stored, fresh, ""))
         digest_intact = bool(result.digest) and result.digest == result_digest(result)
         same = result.rulebase_hash == self.content_hash

@@ -147,12 +147,17 @@ def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> lis
     if profile.brain_metastases != "unknown":
         sites.append(f"brain metastases: {profile.brain_metastases.replace('_', ' ')}")
     rows.append(("spread to", ", ".join(sites) or "no site given"))
-    if profile.complications:
-        rows.append(
-            ("complications", ", ".join(c.replace("_", " ") for c in profile.complications))
-        )
-    progressed = [t for t in profile.prior_therapies if t.outcome == "progressed"]
-    other = [t for t in profile.prior_therapies if t.outcome != "progressed"]
+    complications: Sequence[str] | None = getattr(profile, "complications", ())
+    if complications is None:
+        rows.append(("complications", "not given"))
+    elif complications:
+        rows.append(("complications", ", ".join(c.replace("_", " ") for c in complications)))
+    therapies: Sequence[PriorTherapy] | None = getattr(profile, "prior_therapies", ())
+    if therapies is None:  # an unknown history is not "no history"
+        rows.append(("treatment history", "not given"))
+        return rows
+    progressed = [t for t in therapies if t.outcome == "progressed"]
+    other = [t for t in therapies if t.outcome != "progressed"]
     rows.append(
         (
             "progressed on",
@@ -379,7 +384,7 @@ def state(
         _, grew, belongs = history
         named = [
             t.agent
-            for t in profile.prior_therapies
+            for t in (profile.prior_therapies or ())
             if t.agent in vocabulary.agents
             and belongs(vocabulary[t.agent])
             and (t.outcome == "progressed" or not grew)

@@ -26,6 +26,7 @@ This is the only module that touches durable-rules. Its quirks, and how we keep 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -43,7 +44,7 @@ from types import ModuleType
 from typing import Any
 
 from mbc_rules._version import __version__
-from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression
+from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression, compile_rules
 from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
@@ -321,15 +322,22 @@ def _cache_dir() -> Path | None:
     return Path(base) / "mbc-rules"
 
 
-def _probe_key(*parts: str) -> str:
-    from importlib import metadata
-
+@functools.cache
+def _durable_build() -> str:
+    # The extension's path, size and time stand for its version: reading the installed
+    # metadata scans every distribution, which costs more than loading the rules.
+    engine = _import_durable()
+    location = getattr(engine, "__file__", None) or ""
     try:
-        durable_version = metadata.version("durable_rules")
-    except metadata.PackageNotFoundError:  # pragma: no cover - installed without metadata
-        durable_version = "unknown"
+        status = os.stat(location)
+    except OSError:
+        return location
+    return f"{location} {status.st_size} {status.st_mtime_ns}"
+
+
+def _probe_key(*parts: str) -> str:
     digest = hashlib.sha256()
-    for part in (_PROBE_CACHE_VERSION, sys.version, durable_version, __version__, *parts):
+    for part in (_PROBE_CACHE_VERSION, sys.version, _durable_build(), __version__, *parts):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -475,24 +483,23 @@ def _worst_case(ruleset: CompiledRuleset) -> dict[str, Any]:
     return stressed
 
 
-def durable_problems(validated: ValidatedRules, compiled: CompiledRuleset) -> list[Problem]:
+def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Problem]:
     """Problems durable-rules has with a validated rule set, found without risking this process.
 
     The rule set is compiled, and every rule example run (as written and with its comparisons
     pushed to the worst case), in a child process; a limit durable-rules hits or an example
     that it answers differently is reported at the rule, with file and line.
 
-    A rule set that passed is remembered by a hash of its compiled form and its examples (with
-    the versions of Python, durable-rules and this library), in memory and as an empty file in
-    the cache folder (``$MBC_RULES_CACHE``, by default ``~/.cache/mbc-rules``; ``off`` turns it
-    off), so loading the same rules again starts no child process.
+    A rule set that passed is remembered by its ``content_hash`` (every rule file and the
+    package version) with the versions of Python and durable-rules, in memory and as an empty
+    file in the cache folder (``$MBC_RULES_CACHE``, by default ``~/.cache/mbc-rules``; ``off``
+    turns it off), so loading the same rules again starts no child process.
     """
     rules, vocabulary = validated.rules, validated.vocabulary
-    examples = [[e.model_dump_json() for e in rule.examples] for rule in rules]
-    agents = repr(sorted(vocabulary.agents.items()))
-    key = _probe_key(compiled.to_json(), json.dumps(examples), agents)
+    key = _probe_key(content_hash)
     if _known_to_pass(key):
         return []
+    compiled = compile_rules(rules)
     facts: list[dict[str, Any]] = []
     origins: list[tuple[int, int, bool]] = []
     worst = _worst_case(compiled)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 import mbc_rules.fhir.codes as codes
 from mbc_rules.errors import FhirReadError
 from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
-from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning
+from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning, WarningKind
 from mbc_rules.fhir.records import Record, Resource, reference_key
 from mbc_rules.fhir.values import (
     Qualitative,
@@ -122,7 +122,7 @@ class _Reader:
         self.findings: list[Finding] = []
         self.conflicts: list[FhirConflict] = []
         self.warnings: list[FhirWarning] = [
-            FhirWarning(message=m, resources=r) for m, r in record.notes
+            FhirWarning(kind=k, message=m, resources=r) for k, m, r in record.notes
         ]
         self.provenance: dict[str, list[str]] = {}
         self.data: dict[str, Any] = {}
@@ -137,9 +137,12 @@ class _Reader:
         self.medication_records = 0
         self.unmapped: dict[str, list[str]] = {}
         self.metastasis_date: str | None = None
+        self.spread: bool | None = None
 
-    def warn(self, message: str, *refs: str) -> None:
-        self.warnings.append(FhirWarning(message=message, resources=tuple(dict.fromkeys(refs))))
+    def warn(self, message: str, *refs: str, kind: WarningKind = "not_read") -> None:
+        self.warnings.append(
+            FhirWarning(kind=kind, message=message, resources=tuple(dict.fromkeys(refs)))
+        )
 
     def find(self, field_name: str, value: Any, resource: Resource, what: str) -> None:
         self.findings.append(Finding(field_name, value, resource.ref, when(resource.data), what))
@@ -280,6 +283,8 @@ class _Reader:
             )
             return None
         if value.empty:
+            if holder is resource.data and value.unread is None and holder.get("component"):
+                return None  # a panel: its components hold the results
             detail = f" ({value.unread})" if value.unread else ""
             self.warn(
                 f"{resource.ref}: {label} result has no value the reader knows{detail}; not read",
@@ -447,6 +452,17 @@ class _Reader:
 
     def _staging(self, resource: Resource, concept: object, date: str | None) -> None:
         said = _stage(concept)
+        if said is None:
+            # AJCC's many SNOMED stage codes (STU3+) are not all listed: their display names
+            # the stage plainly ("American Joint Committee on Cancer stage IIIC").
+            said = _stage_named(text_of(concept))
+            if said is not None:
+                self.warn(
+                    f"{resource.ref}: staging code {shown(concept)} read from its display "
+                    f"{text_of(concept)[:80]!r}",
+                    resource.ref,
+                    kind="assumption",
+                )
         if said is None:
             self.warn(
                 f"{resource.ref}: staging value {shown(concept)} is not one the reader "
@@ -625,7 +641,11 @@ class _Reader:
                 self.unmapped.setdefault(label, []).append(ref)
             return ()
         if named:
-            self.warn(f"{ref}: drug read from its text {text_of(concept)[:80]!r} (no code)", ref)
+            self.warn(
+                f"{ref}: drug read from its text {text_of(concept)[:80]!r} (no code)",
+                ref,
+                kind="assumption",
+            )
             return tuple(sorted(named))
         self.warn(f"{ref}: no drug code or name the reader knows; not read", ref)
         return ()
@@ -655,6 +675,7 @@ class _Reader:
                         f"{field_name}: the record disagrees ({said}); the latest, {value}, "
                         "is used",
                         *refs,
+                        kind="settled_by_latest",
                     )
                     return value
         self.conflicts.append(
@@ -737,9 +758,13 @@ class _Reader:
                     "the primary cancer recorded is not breast cancer (no breast cancer code "
                     "the reader knows); the rules are for metastatic breast cancer only",
                     *self.other_cancers,
+                    kind="not_breast_cancer",
                 )
             else:
-                self.warn("the record holds no breast cancer diagnosis (Condition)")
+                self.warn(
+                    "the record holds no breast cancer diagnosis (Condition)",
+                    kind="no_breast_cancer_diagnosis",
+                )
         if not self.metastatic:
             refs = [r for r, _, _ in self.not_metastatic]
             said = "; ".join(f"{r}: {what}" for r, _, what in self.not_metastatic)
@@ -747,8 +772,11 @@ class _Reader:
                 "the record does not establish metastatic disease"
                 + (f" ({said})" if said else " (no secondary cancer, stage IV or M1)"),
                 *refs,
+                kind="not_metastatic",
             )
+            self.spread = False if self.not_metastatic else None
             return
+        self.spread = True
         first = min((d for _, d, _ in self.metastatic if d), default=None)
         undated = any(d is None for _, d, _ in self.metastatic)
         before = [n for n in self.not_metastatic if n[1] and first and not undated and n[1] < first]
@@ -763,6 +791,7 @@ class _Reader:
                 f"after diagnosis (not de novo); first metastatic record {first}",
                 *[r for r, _, _ in before],
                 *[r for r, _, _ in self.metastatic],
+                kind="assumption",
             )
         if clashing:
             said = "; ".join(
@@ -777,8 +806,10 @@ class _Reader:
                     f"metastatic_disease: the record disagrees ({said}); the latest says "
                     "metastatic",
                     *refs,
+                    kind="settled_by_latest",
                 )
             else:
+                self.spread = None
                 self.conflicts.append(
                     FhirConflict(
                         field="metastatic_disease",
@@ -789,13 +820,18 @@ class _Reader:
                 self.warn(
                     "the record does not establish metastatic disease (it contradicts itself)",
                     *refs,
+                    kind="not_metastatic",
                 )
         self.metastasis_date = first
 
     def _settle_therapies(self) -> None:
         if self.unmapped:
             for label, refs in sorted(self.unmapped.items()):
-                self.warn(f"drug code {label} is not a drug the rules know; not read", *refs)
+                self.warn(
+                    f"drug code {label} is not a drug the rules know; not read",
+                    *refs,
+                    kind="unmapped_drug",
+                )
         if not self.medications:
             why = (
                 "the record holds no medication resources"
@@ -805,7 +841,8 @@ class _Reader:
             )
             self.warn(
                 f"{why}: prior_therapies left unknown (an unknown history, not an untreated "
-                "patient)"
+                "patient)",
+                kind="unknown_history",
             )
             return
         first = self.metastasis_date
@@ -872,6 +909,7 @@ class _Reader:
             f"{medication.ref}: neither intent nor dates say whether the drug was given before "
             "or after the metastases; read as metastatic (the profile's default)",
             medication.ref,
+            kind="assumption",
         )
         return "metastatic"
 
@@ -922,6 +960,7 @@ class _Reader:
                         "at the same time",
                         *one.refs,
                         *other.refs,
+                        kind="drug_overlap",
                     )
 
     def _reading(self) -> FhirReading:
@@ -938,6 +977,8 @@ class _Reader:
             ) from None
         return FhirReading(
             profile=profile,
+            breast_cancer=True if self.breast else (False if self.other_cancers else None),
+            metastatic=self.spread,
             provenance={k: tuple(dict.fromkeys(v)) for k, v in self.provenance.items()},
             conflicts=tuple(self.conflicts),
             warnings=tuple(self.warnings),
@@ -968,6 +1009,16 @@ def _stage(concept: object) -> bool | None:
             if said is not None:
                 return said
     return None
+
+
+_STAGE_NAMED = re.compile(r"\bstage\s+(IV|4|III|II|I|0|[123])(?:[ABC]\d?)?\b", re.IGNORECASE)
+_M_NAMED = re.compile(r"\b[cp]?M([01])(?:[a-d]\d?)?\b")
+
+
+def _stage_named(text: str) -> bool | None:
+    found = {m.group(1).upper() in ("IV", "4") for m in _STAGE_NAMED.finditer(text)}
+    found |= {m.group(1) == "1" for m in _M_NAMED.finditer(text)}
+    return found.pop() if len(found) == 1 else None
 
 
 def _ajcc(code: str) -> bool | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.profile import PatientProfile
@@ -24,11 +26,36 @@ class FhirConflict(BaseModel):
         return f"{self.field}: {self.message} [{', '.join(self.resources)}]"
 
 
+WarningKind = Literal[
+    "not_breast_cancer",
+    "no_breast_cancer_diagnosis",
+    "not_metastatic",
+    "unknown_history",
+    "unmapped_drug",
+    "drug_overlap",
+    "invalid_entry",
+    "settled_by_latest",
+    "assumption",
+    "not_read",
+]
+
+
 class FhirWarning(BaseModel):
-    """Something the reader noticed and did not read, or read with a caveat; reading went on."""
+    """Something the reader noticed and did not read, or read with a caveat; reading went on.
+
+    ``kind`` sorts warnings for programs: ``not_breast_cancer`` (a primary cancer other than
+    breast cancer is recorded), ``no_breast_cancer_diagnosis``, ``not_metastatic`` (the record
+    does not establish metastatic disease), ``unknown_history`` (no cancer drug read:
+    prior_therapies left unknown), ``unmapped_drug``, ``drug_overlap`` (two drugs of one class
+    at once), ``invalid_entry`` (an entry fails validation or repeats an id),
+    ``settled_by_latest`` (a conflict settled by ``conflicts="latest"``), ``assumption`` (read
+    with a stated assumption: a setting, a drug named only by text, a recurrence) and
+    ``not_read`` (an element the reader could not use).
+    """
 
     model_config = _FROZEN
 
+    kind: WarningKind = "not_read"
     message: str
     resources: tuple[str, ...] = Field(
         default=(), description="The resources concerned, 'Type/id'."
@@ -50,6 +77,17 @@ class FhirReading(BaseModel):
     model_config = _FROZEN
 
     profile: PatientProfile
+    breast_cancer: bool | None = Field(
+        None,
+        description="True: a breast cancer diagnosis is recorded; False: another primary "
+        "cancer is, and no breast cancer; None: no cancer diagnosis is recorded.",
+    )
+    metastatic: bool | None = Field(
+        None,
+        description="True: the record establishes metastatic disease (a secondary cancer, "
+        "stage IV or M1, without contradiction); False: its staging says not metastatic and "
+        "nothing says otherwise; None: it says neither, or contradicts itself.",
+    )
     provenance: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     conflicts: tuple[FhirConflict, ...] = ()
     warnings: tuple[FhirWarning, ...] = ()

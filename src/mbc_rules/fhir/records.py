@@ -18,6 +18,7 @@ from mbc_rules.errors import FhirReadError
 # few seconds; beyond these it is refused with an error rather than read slowly.
 MAX_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 200_000
+INVALID = "invalid_entry"
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 # FHIR choice elements ("value[x]") that the reader uses; two forms at once is invalid FHIR.
 _CHOICES = ("value", "effective", "onset", "medication", "abatement", "performed")
@@ -41,7 +42,7 @@ class Record:
     resources: list[Resource]
     patient: Resource | None
     patient_ref: str | None
-    notes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    notes: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     by_ref: dict[str, Resource] = field(default_factory=dict)
 
 
@@ -123,10 +124,12 @@ def _entries(data: object, what: str) -> list[Any]:
     return entries
 
 
-def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource], list[Any]]:
-    """The well-formed resources and the notes about the rest (each note: message, refs)."""
+def collect(
+    entries: Sequence[Any], *, in_bundle: bool
+) -> tuple[list[Resource], list[tuple[str, str, tuple[str, ...]]]]:
+    """The well-formed resources and the notes about the rest (each: kind, message, refs)."""
     resources: list[Resource] = []
-    notes: list[tuple[str, tuple[str, ...]]] = []
+    notes: list[tuple[str, str, tuple[str, ...]]] = []
     seen: dict[str, Mapping[str, Any]] = {}
     repeated: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -134,7 +137,7 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
         resource = entry
         if in_bundle:
             if not isinstance(entry, dict):
-                notes.append((f"entry {index} is not an object; not read", ()))
+                notes.append((INVALID, f"entry {index} is not an object; not read", ()))
                 continue
             resource = entry.get("resource")
             url = entry.get("fullUrl")
@@ -143,7 +146,9 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
             if isinstance(search, dict) and search.get("mode") == "outcome":
                 continue  # a search's OperationOutcome, not patient data
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            notes.append((f"entry {index} holds no resource with a resourceType; not read", ()))
+            notes.append(
+                (INVALID, f"entry {index} holds no resource with a resourceType; not read", ())
+            )
             continue
         kind = resource["resourceType"]
         raw_id = resource.get("id")
@@ -153,10 +158,12 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
             ref = f"{kind}/{raw_id}"
         else:
             ref = f"{kind}/entry-{index}"
-            notes.append((f"entry {index}: id {str(raw_id)[:80]!r} is not a valid FHIR id", (ref,)))
+            notes.append(
+                (INVALID, f"entry {index}: id {str(raw_id)[:80]!r} is not a valid FHIR id", (ref,))
+            )
         problem = _invalid(resource)
         if problem:
-            notes.append((f"{ref} fails validation: {problem}", (ref,)))
+            notes.append((INVALID, f"{ref} fails validation: {problem}", (ref,)))
         if ref in seen:
             repeated[ref] = repeated.get(ref, 1) + 1
             if seen[ref] == resource:
@@ -167,6 +174,7 @@ def collect(entries: Sequence[Any], *, in_bundle: bool) -> tuple[list[Resource],
     for ref, count in repeated.items():
         notes.append(
             (
+                INVALID,
                 f"{ref} appears {count} times; identical copies were read once, "
                 "differing ones each",
                 (ref,),
@@ -210,8 +218,12 @@ def reference_key(reference: object) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 else reference
 
 
-def select(resources: list[Resource], patient: str | None) -> Record:
-    """The resources of the chosen patient (or of the only one)."""
+def patients_in(resources: list[Resource]) -> list[str]:
+    """Every patient the record holds: Patient resources and the patients subjects name."""
+    return sorted(_subjects(resources)[1])
+
+
+def _subjects(resources: list[Resource]) -> tuple[dict[str, str | None], set[str]]:
     patients = [r for r in resources if r.type == "Patient"]
     aliases: dict[str, str] = {}
     for record in patients:
@@ -227,9 +239,16 @@ def select(resources: list[Resource], patient: str | None) -> Record:
         key = reference_key(record.data.get("subject") or record.data.get("patient"))
         subjects[record.ref] = None if key is None else aliases.get(key, key)
     known = {r.ref for r in patients} | {s for s in subjects.values() if s is not None}
+    return subjects, known
+
+
+def select(resources: list[Resource], patient: str | None) -> Record:
+    """The resources of the chosen patient (or of the only one)."""
+    patients = [r for r in resources if r.type == "Patient"]
+    subjects, known = _subjects(resources)
     chosen = _choose(patients, known, patient)
     by_ref = {r.ref: r for r in resources}
-    notes: list[tuple[str, tuple[str, ...]]] = []
+    notes: list[tuple[str, str, tuple[str, ...]]] = []
     if chosen is None:
         mine = list(resources)
     else:
@@ -242,6 +261,7 @@ def select(resources: list[Resource], patient: str | None) -> Record:
         if loose and len(known) > 1:
             notes.append(
                 (
+                    "not_read",
                     "these resources name no patient and the record holds several; not read",
                     tuple(loose[:50]),
                 )

@@ -263,6 +263,8 @@ def _value(test: InformativeTest, value: str) -> str:
         return {"progressed": "(the cancer grew on it)", "completed": "(completed)"}.get(
             value, f"({value})"
         )
+    if value == "none":
+        return "(if there were none)"
     return value
 
 

@@ -132,13 +132,8 @@ def _findings(items: Iterable[FhirConflict | FhirWarning]) -> tuple[Finding, ...
     )
 
 
-# The reader's warnings that put a record outside what the rules are for. Matched by their
-# opening words until the reading says it as data; tests/test_service_fhir.py pins them.
-_OUT_OF_SCOPE = (
-    "the primary cancer recorded is not breast cancer",
-    "the record holds no breast cancer diagnosis",
-    "the record does not establish metastatic disease",
-)
+# The reader's warnings that say why a record is outside what the rules are for.
+_OUT_OF_SCOPE = frozenset({"not_breast_cancer", "no_breast_cancer_diagnosis", "not_metastatic"})
 
 
 def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -> Record:
@@ -158,13 +153,22 @@ def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -
         ) from None
     except (MbcRulesError, ValueError) as error:
         raise RequestError(422, f"the record cannot be read: {error}") from None
-    warnings = _findings(reading.warnings)
+    in_scope = reading.breast_cancer is True and reading.metastatic is True
+    why = [w for w in reading.warnings if w.kind in _OUT_OF_SCOPE]
+    if not in_scope and not why:
+        # The flags are the reader's verdict; its warnings only word it.
+        why = [
+            FhirWarning(
+                kind="not_metastatic",
+                message="the record does not establish metastatic breast cancer",
+            )
+        ]
     return Record(
         profile=reading.profile,
         provenance={name: tuple(refs) for name, refs in reading.provenance.items()},
         conflicts=_findings(reading.conflicts),
-        warnings=warnings,
-        out_of_scope=tuple(w for w in warnings if w.message.lower().startswith(_OUT_OF_SCOPE)),
+        warnings=_findings(reading.warnings),
+        out_of_scope=() if in_scope else _findings(why),
     )
 
 

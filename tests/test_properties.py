@@ -33,7 +33,8 @@ def named(result: Evaluation) -> set[str]:
 
 
 def answer(result: Evaluation) -> dict[str, Any]:
-    return result.model_dump(exclude={"profile"})
+    # The digest covers the profile as read (in its order), so it goes with the profile.
+    return result.model_dump(exclude={"profile", "digest"})
 
 
 @SETTINGS

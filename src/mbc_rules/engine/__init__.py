@@ -51,7 +51,7 @@ class Matcher(Protocol):
 
 def uses_durable(engine: EngineName) -> bool:
     """Whether ``make_matcher`` builds a durable-rules matcher for ``engine`` here."""
-    return engine != "python" and _import_durable() is not None
+    return engine in ("auto", "durable") and _import_durable() is not None
 
 
 _warned_fallback = False

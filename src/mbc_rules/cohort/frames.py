@@ -476,20 +476,25 @@ def _assemble(
         order = np.lexsort((categories, ranks, rows))
         rows, categories, ranks = rows[order], categories[order], ranks[order]
         tiers, agents, sources = tiers[order], agents[order], sources[order]
+    # One index object shared by every column: a million-row cohort has some eight million
+    # long rows, and each copy of the index is 8 bytes a row.
+    long_index = index.take(rows)
     long = pd.DataFrame(
         {
-            "patient_id": pd.Series(ids[rows], dtype=object, index=index.take(rows)),
+            "patient_id": pd.Series(ids[rows], dtype=object, index=long_index, copy=False),
             "category": pd.Categorical.from_codes(
-                categories.astype(np.int64), categories=pd.Index(list(CATEGORY_ORDER))
+                categories.astype(np.int64, copy=False), categories=pd.Index(list(CATEGORY_ORDER))
             ),
-            "rank": ranks.astype(np.int64),
-            "tier": pd.Series(tiers, dtype=object, index=index.take(rows)),
-            "agents": pd.Series(agents, dtype=object, index=index.take(rows)),
-            "source_ids": pd.Series(sources, dtype=object, index=index.take(rows)),
+            "rank": ranks.astype(np.int64, copy=False),
+            "tier": pd.Series(tiers, dtype=object, index=long_index, copy=False),
+            "agents": pd.Series(agents, dtype=object, index=long_index, copy=False),
+            "source_ids": pd.Series(sources, dtype=object, index=long_index, copy=False),
         },
-        index=index.take(rows),
+        index=long_index,
         columns=list(LONG_COLUMNS),
+        copy=False,
     )
+    del tiers, agents, sources
     long["_position"] = rows
     wide_ranks = (
         np.concatenate(parts.wide_ranks)

@@ -16,7 +16,7 @@ RULES_DIR = ROOT / "rules"
 # tree elsewhere names the folder in MBC_RULES_SOURCES).
 SOURCES_DIR = Path(os.environ.get("MBC_RULES_SOURCES", ROOT.parent / "shared" / "sources"))
 
-ENGINES = ["python", "durable"] if _import_durable() is not None else ["python"]
+ENGINES = ["python", "compiled", *(["durable"] if _import_durable() is not None else [])]
 
 
 @pytest.fixture(scope="session", params=ENGINES)

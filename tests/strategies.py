@@ -57,3 +57,50 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
         "good_general_health": draw(st.sampled_from([None, True, False])),
         "prior_therapies": history,
     }
+
+
+def random_profile(rng: Any) -> dict[str, Any]:
+    """The same space as :func:`profiles`, drawn from a seeded ``random.Random``.
+
+    For properties over thousands of profiles: hypothesis draws the seeds (and replays a
+    failing one), and drawing from ``random`` is a hundred times cheaper than from strategies.
+    """
+    statuses = ["positive", "negative", "unknown"]
+    sex = rng.choice(["female", "male", "unknown"])
+    menopause = (
+        "unknown" if sex == "male" else rng.choice(["premenopausal", "postmenopausal", "unknown"])
+    )
+    sites = rng.sample(SITES, rng.randint(0, 5))
+    history = []
+    for agent in rng.sample(AGENT_IDS, rng.randint(0, 6)):
+        entry: dict[str, Any] = {
+            "agent": agent,
+            "outcome": rng.choice(["ongoing", "progressed", "completed", "intolerant", "unknown"]),
+            "setting": rng.choice(["metastatic", "early"]),
+        }
+        if rng.random() < 0.5:
+            entry["line"] = rng.randint(1, 4)
+        history.append(entry)
+    return {
+        "sex": sex,
+        **{
+            field: rng.choice(statuses)
+            for field in (
+                "er_status",
+                "pr_status",
+                "her2_status",
+                "brca_status",
+                "pik3ca_status",
+                "pdl1_status",
+            )
+        },
+        "menopausal_status": menopause,
+        "metastatic_sites": sites,
+        "complications": rng.sample(COMPLICATIONS, rng.randint(0, 4)),
+        "brain_metastases": rng.choice(["few", "multiple", "multiple_large", "unknown"]),
+        "resectable_sites": rng.sample(sites, rng.randint(0, len(sites))) if sites else [],
+        "widespread_bone_metastases": rng.choice([None, True, False]),
+        "de_novo": rng.choice([None, True, False]),
+        "good_general_health": rng.choice([None, True, False]),
+        "prior_therapies": history,
+    }

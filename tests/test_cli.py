@@ -230,10 +230,12 @@ def test_a_non_utf8_file_through_the_installed_command(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert done.stderr == (
+    # Where durable-rules does not import (Python 3.13+), its one-time notice comes first.
+    assert done.stderr.splitlines()[-1] == (
         f"mbc-rules: {path}, line 2: not UTF-8 text (byte 0xe9 at offset 27); "
-        "save the file as UTF-8\n"
+        "save the file as UTF-8"
     )
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(

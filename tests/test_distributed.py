@@ -28,13 +28,13 @@ def test_a_rulebase_pickles_and_rebuilds_its_engine() -> None:
 
 def test_dask_local_cluster_with_two_worker_processes_matches_serial() -> None:
     rows = synthetic(3000, seed=11)
-    rows[10]["er_status"] = "pos"
+    rows[10]["er_status"] = "HER2+"
     frame = pd.DataFrame(rows)
     serial = evaluate_partition(frame)
     rulebase = Rulebase.bundled()
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -88,8 +88,8 @@ def test_concurrent_evaluations_never_mix(rulebase: Rulebase) -> None:
 
 
 def test_the_engines_agree_on_every_rule_example() -> None:
-    if len(ENGINES) < 2:
-        pytest.skip("only one engine available")
+    if "durable" not in ENGINES:
+        pytest.skip("durable-rules does not import here")
     python, durable = Rulebase.bundled(engine="python"), Rulebase.bundled(engine="durable")
     for rule in python.rules:
         for example in rule.examples:

@@ -41,8 +41,8 @@ def error_fields(data: dict[str, Any]) -> list[str]:
     ("data", "field"),
     [
         ({"er_stauts": "positive"}, "er_stauts"),
-        ({"er_status": "pos"}, "er_status"),
-        ({"her2_status": "Positive"}, "her2_status"),
+        ({"er_status": "HER2+"}, "er_status"),
+        ({"her2_status": "3"}, "her2_status"),
         ({"menopausal_status": "post"}, "menopausal_status"),
         ({"metastatic_sites": ["bones"]}, "metastatic_sites.0"),
         ({"metastatic_sites": "bone"}, "metastatic_sites"),
@@ -124,3 +124,33 @@ def test_the_model_round_trips_through_json() -> None:
         }
     )
     assert PatientProfile.model_validate_json(profile.model_dump_json()) == profile
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        ("Positive", "positive"),
+        ("POS", "positive"),
+        ("+", "positive"),
+        (" neg ", "negative"),
+        ("-", "negative"),
+        ("Unknown", "unknown"),
+    ],
+)
+def test_status_reads_the_common_clinical_spellings(given: str, read: str) -> None:
+    profile = PatientProfile.model_validate({"er_status": given, "her2_status": given})
+    assert profile.er_status == profile.her2_status == read
+
+
+@pytest.mark.parametrize("bad", ["HER2+", "3", 3, "positve", None, True])
+def test_every_status_error_shows_the_bad_value(bad: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PatientProfile.model_validate({"pr_status": bad})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("pr_status",)
+    assert repr(bad) in error["msg"]
+
+
+def test_sex_and_menopause_read_in_any_case() -> None:
+    profile = PatientProfile.model_validate({"sex": "F", "menopausal_status": "Post-menopausal"})
+    assert (profile.sex, profile.menopausal_status) == ("female", "postmenopausal")

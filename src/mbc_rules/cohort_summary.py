@@ -100,7 +100,6 @@ def summarise(
     evaluations: Iterable[Evaluation], failed: int, *, rows: int | None = None
 ) -> CohortSummary:
     """Summarise evaluated patients; ``failed`` rows are counted beside them (needs pandas)."""
-    pandas = _pandas()
     alone: Counter[str] = Counter()
     tied: Counter[str] = Counter()
     share: dict[str, float] = {}
@@ -117,6 +116,30 @@ def summarise(
             (alone if len(first) == 1 else tied)[category] += 1
             share[category] = share.get(category, 0.0) + 1 / len(first)
         fired.update(set(result.fired_rules))
+    counts = FirstChoiceCounts(alone, tied, share, fired, evaluated, no_option, tied_first)
+    return from_counts(counts, failed, rows=rows)
+
+
+@dataclass(frozen=True)
+class FirstChoiceCounts:
+    """What a summary is made of, counted over the evaluated patients."""
+
+    alone: Counter[str]
+    tied: Counter[str]
+    share: dict[str, float]
+    fired: Counter[str]
+    evaluated: int
+    no_option: int
+    tied_first: int
+
+
+def from_counts(
+    counts: FirstChoiceCounts, failed: int, *, rows: int | None = None
+) -> CohortSummary:
+    """A summary from counts (the columnar cohort engine counts without building results)."""
+    pandas = _pandas()
+    alone, tied, share, fired = counts.alone, counts.tied, counts.share, counts.fired
+    evaluated, no_option, tied_first = counts.evaluated, counts.no_option, counts.tied_first
     categories = [c for c in CATEGORY_ORDER if alone[c] or tied[c]]
     first_choice = pandas.DataFrame(
         {

@@ -120,7 +120,46 @@ def profile_markdown() -> str:
         lines += ["", f"## `{name}`", "", _cell(str(definition.get("description", ""))), ""]
         lines += ["| field | values | default | meaning |", "| --- | --- | --- | --- |"]
         lines += rows(definition["properties"], definition.get("required", []))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _spellings()) + "\n"
+
+
+def _spellings() -> list[str]:
+    from mbc_rules.profile import MENOPAUSAL_SPELLINGS, SEX_SPELLINGS, STATUS_SPELLINGS
+
+    lines = [
+        "",
+        "## Spellings read",
+        "",
+        "The statuses, `menopausal_status` and `sex` are read in any case, with surrounding "
+        "spaces ignored, and in these common clinical spellings too (in single evaluations, "
+        "JSON and frames alike). Anything else is an error whose message shows the value "
+        "given; nothing else is guessed (`HER2+`, `3` or `positve` are errors, not readings).",
+        "",
+        "| field | written | read as |",
+        "| --- | --- | --- |",
+    ]
+    for fields, spellings in (
+        ("the six statuses", STATUS_SPELLINGS),
+        ("`menopausal_status`", MENOPAUSAL_SPELLINGS),
+        ("`sex`", SEX_SPELLINGS),
+    ):
+        for written, read in spellings.items():
+            if written != read:
+                lines.append(f"| {fields} | `{written}` | `{read}` |")
+    lines += [
+        "",
+        "## Frames",
+        "",
+        "`evaluate_frame` reads a frame as people have it: columns that are not profile fields "
+        'are ignored with one warning naming them (`extra="forbid"` makes them an error); '
+        'an empty cell (None, NaN, `""`, blanks) leaves its field unknown; a list field also '
+        'reads a delimited string (`"bone; lung"`, `"bone,lung"`), and in '
+        "`prior_therapies` each name is a drug whose outcome is unknown; the `patient_id` may "
+        "be any hashable value (the tables keep it as given, the profile reads its text); a "
+        "row without one is named by its index label. A repeated id makes each row that "
+        "carries it an error row.",
+    ]
+    return lines
 
 
 def write_docs(directory: Path, rulebase: Rulebase) -> list[Path]:

@@ -53,6 +53,49 @@ def _vocabulary(info: ValidationInfo) -> Vocabulary:
     return bundled_vocabulary()
 
 
+# Spellings of the closed values that clinical data commonly uses, read in any case and with
+# surrounding spaces ignored. Anything else is an error that shows the value given.
+STATUS_SPELLINGS: dict[str, str] = {
+    "positive": "positive",
+    "pos": "positive",
+    "+": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-": "negative",
+    "unknown": "unknown",
+}
+MENOPAUSAL_SPELLINGS: dict[str, str] = {
+    "premenopausal": "premenopausal",
+    "pre-menopausal": "premenopausal",
+    "postmenopausal": "postmenopausal",
+    "post-menopausal": "postmenopausal",
+    "unknown": "unknown",
+}
+SEX_SPELLINGS: dict[str, str] = {
+    "female": "female",
+    "f": "female",
+    "male": "male",
+    "m": "male",
+    "unknown": "unknown",
+}
+# Fields that a model-level check reads together (the others are checked one by one): the
+# columnar cohort reader validates each group's distinct combinations at once.
+CHECKED_TOGETHER: tuple[tuple[str, ...], ...] = (
+    ("sex", "menopausal_status"),
+    ("metastatic_sites", "resectable_sites"),
+)
+
+
+def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
+    found = spellings.get(value.strip().lower()) if isinstance(value, str) else None
+    if found is None:
+        canonical = list(dict.fromkeys(spellings.values()))
+        others = [s for s in spellings if s not in canonical]
+        also = f"; also {', '.join(others)}" if others else ""
+        raise ValueError(f"{value!r} is not a {what} ({', '.join(canonical)}{also}; in any case)")
+    return found
+
+
 _MODEL_CONFIG = ConfigDict(
     extra="forbid",
     frozen=True,
@@ -171,6 +214,29 @@ class PatientProfile(BaseModel):
         )
     )
 
+    @field_validator(
+        "er_status",
+        "pr_status",
+        "her2_status",
+        "brca_status",
+        "pik3ca_status",
+        "pdl1_status",
+        mode="before",
+    )
+    @classmethod
+    def _status_spelling(cls, value: Any) -> Any:
+        return _spelling(value, STATUS_SPELLINGS, "status")
+
+    @field_validator("menopausal_status", mode="before")
+    @classmethod
+    def _menopausal_spelling(cls, value: Any) -> Any:
+        return _spelling(value, MENOPAUSAL_SPELLINGS, "menopausal status")
+
+    @field_validator("sex", mode="before")
+    @classmethod
+    def _sex_spelling(cls, value: Any) -> Any:
+        return _spelling(value, SEX_SPELLINGS, "sex")
+
     @field_validator("metastatic_sites", "resectable_sites")
     @classmethod
     def _distinct_sites(cls, sites: list[str]) -> list[str]:
@@ -211,6 +277,21 @@ class PatientProfile(BaseModel):
 
 
 _QUOTED = re.compile(r"'([^']*)'")
+_SPELLED: dict[str, dict[str, str]] = {
+    **{
+        field: STATUS_SPELLINGS
+        for field in (
+            "er_status",
+            "pr_status",
+            "her2_status",
+            "brca_status",
+            "pik3ca_status",
+            "pdl1_status",
+        )
+    },
+    "menopausal_status": MENOPAUSAL_SPELLINGS,
+    "sex": SEX_SPELLINGS,
+}
 
 
 def _suggestion(error: ErrorDetails) -> str:
@@ -220,6 +301,12 @@ def _suggestion(error: ErrorDetails) -> str:
         model = PriorTherapy if "prior_therapies" in loc[:-1] else PatientProfile
         names = list(model.model_fields)
         close = difflib.get_close_matches(loc[-1], names, n=1, cutoff=0.6)
+        return f" (did you mean {close[0]!r}?)" if close else ""
+    spelled = _SPELLED.get(str(loc[-1])) if loc else None
+    if error["type"] == "value_error" and spelled and isinstance(error.get("input"), str):
+        expected = list(dict.fromkeys(spelled.values()))
+        given = str(error["input"]).strip().lower()
+        close = difflib.get_close_matches(given, expected, n=1, cutoff=0.6)
         return f" (did you mean {close[0]!r}?)" if close else ""
     if error["type"] == "literal_error" and isinstance(error.get("input"), str):
         expected = _QUOTED.findall(str(error.get("ctx", {}).get("expected", "")))

@@ -250,6 +250,15 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
     return kept
 
 
+def ordering_key(category: str, tier: str, source_ids: Sequence[str]) -> tuple[int, ...]:
+    """The per-option part of the ordering: supportive care last, then tier, then sources.
+
+    Not the whole ordering: :func:`rank` puts before it whether the option is systemic and the
+    sources' own orderings between categories (which depend on the other options offered).
+    """
+    return (category in SUPPORTIVE, TIERS.index(tier), -len(source_ids))
+
+
 @dataclass
 class _Contribution:
     """What one offering rule still names after removals and the history."""

@@ -6,7 +6,9 @@ with ``conditions``, the reference semantics:
 * ``durable``: durable-rules' Rete engine, the engine of record (``engine.durable``, the only
   module that imports durable-rules);
 * ``python``: the conditions evaluated in plain Python (``engine.python``), used where
-  durable-rules does not import.
+  durable-rules does not import;
+* ``compiled``: the conditions turned into one generated Python function at load
+  (``engine.compiled``), the fastest single evaluation.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from collections.abc import Mapping
 from typing import Literal, Protocol
 
 from mbc_rules.compile import CompiledRuleset
+from mbc_rules.engine.compiled import CompiledMatcher
 from mbc_rules.engine.durable import DurableMatcher, _import_durable, durable_problems
 from mbc_rules.engine.python import PythonMatcher
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FactValue
 
-EngineName = Literal["auto", "durable", "python"]
+EngineName = Literal["auto", "durable", "python", "compiled"]
 
 __all__ = [
+    "CompiledMatcher",
     "DurableMatcher",
     "EngineName",
     "Matcher",
@@ -47,7 +51,7 @@ class Matcher(Protocol):
 
 def uses_durable(engine: EngineName) -> bool:
     """Whether ``make_matcher`` builds a durable-rules matcher for ``engine`` here."""
-    return engine != "python" and _import_durable() is not None
+    return engine in ("auto", "durable") and _import_durable() is not None
 
 
 _warned_fallback = False
@@ -62,6 +66,8 @@ def make_matcher(ruleset: CompiledRuleset, engine: EngineName = "auto") -> Match
     global _warned_fallback
     if engine == "python":
         return PythonMatcher(ruleset)
+    if engine == "compiled":
+        return CompiledMatcher(ruleset)
     if _import_durable() is not None:
         return DurableMatcher(ruleset)
     if engine == "durable":

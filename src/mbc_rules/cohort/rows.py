@@ -1,4 +1,4 @@
-"""Cohorts: many profiles at once, as plain records or as pandas frames.
+"""Cohort results, and the row-by-row path (used where pandas is not installed).
 
 Rows that fail validation do not stop a run when ``errors="collect"``: they are returned with
 their row id and message. pandas (``mbc-rules[pandas]``), tqdm (``mbc-rules[progress]``) and
@@ -7,10 +7,9 @@ matplotlib (``mbc-rules[plot]``) are optional and imported only when used.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -22,7 +21,7 @@ from mbc_rules.result import Evaluation
 from mbc_rules.rulebase import Rulebase
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 ErrorMode = Literal["raise", "collect"]
 
@@ -39,13 +38,28 @@ class RowError:
 
 @dataclass(frozen=True)
 class CohortResult:
-    """Evaluations by patient id, in input order, and the rows that failed."""
+    """Evaluations by patient id, in input order, and the rows that failed.
 
-    evaluations: dict[str, Evaluation]
+    From the columnar engine, ``evaluations`` builds each result when it is read, and the
+    records and the summary come from its tables.
+    """
+
+    evaluations: Mapping[str, Evaluation]
     errors: list[RowError] = field(default_factory=list)
+    frame_result: Any = None
 
     def long_records(self) -> list[dict[str, Any]]:
         """One record per patient and offered category."""
+        if self.frame_result is not None:
+            long = self.frame_result.long.astype({"category": str})
+            return [
+                {
+                    **record,
+                    "agents": list(record["agents"]),
+                    "source_ids": list(record["source_ids"]),
+                }
+                for record in long.to_dict(orient="records")
+            ]
         return [
             {
                 "patient_id": patient_id,
@@ -61,6 +75,13 @@ class CohortResult:
 
     def wide_records(self) -> list[dict[str, Any]]:
         """One record per patient: the rank of each category, None where not offered."""
+        if self.frame_result is not None:
+            wide = self.frame_result.wide
+            ok = [p not in self.frame_result._failed for p in range(len(wide))]
+            return [
+                {k: (None if v is None or v != v else v) for k, v in r.items()}
+                for r in wide[ok].astype(object).to_dict(orient="records")
+            ]
         records = []
         for patient_id, result in self.evaluations.items():
             ranks: dict[str, int] = {o.category: o.rank for o in result.options}
@@ -71,6 +92,9 @@ class CohortResult:
         """How often each category ranks first (ties counted once per patient), how often each
         rule fires, and how many rows failed, as DataFrames (needs pandas).
         """
+        if self.frame_result is not None:
+            summary: CohortSummary = self.frame_result.summary()
+            return summary
         return summarise(self.evaluations.values(), failed=len(self.errors))
 
 
@@ -115,14 +139,14 @@ def _message(error: ValidationError | MbcRulesError) -> str:
     return str(error)
 
 
-def evaluate_many(
+def evaluate_rows(
     profiles: Iterable[PatientProfile | Mapping[str, Any]],
     *,
     rulebase: Rulebase | None = None,
     errors: ErrorMode = "raise",
     progress: bool = False,
 ) -> CohortResult:
-    """Evaluate many profiles.
+    """Evaluate many profiles one by one (the path without pandas).
 
     Args:
         profiles: mappings or models; a profile's ``patient_id`` names it, else its position.
@@ -180,127 +204,3 @@ def _run(
                 raise
             failed.append(RowError(row_id, _message(error)))
     return CohortResult(evaluations, failed)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _plain(value: Any) -> Any:
-    # Frames hold list cells as numpy arrays (Dask, pyarrow) and numbers as numpy scalars:
-    # these are containers, not values, and become the list or number they hold.
-    if isinstance(value, str | bytes | dict | list):
-        return [_plain(v) for v in value] if isinstance(value, list) else value
-    tolist = getattr(value, "tolist", None)
-    return _plain(tolist()) if callable(tolist) else value
-
-
-def _row_profile(row: Mapping[str, Any]) -> dict[str, Any]:
-    # A missing cell means "not given", which is what leaving a field out means: its default
-    # (unknown) applies. Nothing else is converted: a wrong value stays wrong and is reported.
-    return {k: _plain(v) for k, v in row.items() if not _is_missing(v)}
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """The frames of a cohort evaluation."""
-
-    long: pd.DataFrame
-    wide: pd.DataFrame
-    errors: pd.DataFrame
-    result: CohortResult
-
-    def summary(self) -> CohortSummary:
-        """How often each category ranks first; how often each rule fires."""
-        return self.result.summary()
-
-
-def evaluate_frame(
-    frame: pd.DataFrame,
-    *,
-    rulebase: Rulebase | None = None,
-    errors: ErrorMode = "collect",
-    progress: bool = False,
-) -> FrameResult:
-    """Evaluate one patient per row of a pandas DataFrame (needs ``mbc-rules[pandas]``).
-
-    Columns are profile fields; an empty cell leaves the field unknown. The row id is the
-    ``patient_id`` column where there is one, else the frame's index.
-
-    Returns:
-        ``long`` (patient_id, category, rank, tier, agents, source_ids), ``wide`` (one column
-        per category holding its rank), ``errors`` (row_id, message) and the records.
-    """
-    pandas = _optional("pandas", "pandas")
-    has_ids = "patient_id" in frame.columns
-    records: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")
-    ]
-    rows = (
-        (
-            str(record["patient_id"])
-            if has_ids and not _is_missing(record["patient_id"])
-            else str(index),
-            _row_profile(record),
-        )
-        for index, record in zip(frame.index, records, strict=True)
-    )
-    result = _run(rows, rulebase, errors, progress, len(frame))
-    long = pandas.DataFrame(result.long_records(), columns=list(LONG_COLUMNS))
-    wide = pandas.DataFrame(result.wide_records(), columns=["patient_id", *CATEGORY_ORDER])
-    for category in CATEGORY_ORDER:
-        wide[category] = wide[category].astype("Int64")
-    errors_frame = pandas.DataFrame(
-        [{"row_id": e.row_id, "message": e.message} for e in result.errors],
-        columns=["row_id", "message"],
-    )
-    return FrameResult(long=long, wide=wide, errors=errors_frame, result=result)
-
-
-PARTITION_COLUMNS = (*LONG_COLUMNS, "error")
-
-
-def partition_meta() -> pd.DataFrame:
-    """An empty frame with the columns and dtypes of :func:`evaluate_partition`'s output."""
-    pandas = _optional("pandas", "pandas")
-    frame = pandas.DataFrame(
-        {
-            "patient_id": pandas.Series(dtype="object"),
-            "category": pandas.Series(dtype="object"),
-            "rank": pandas.Series(dtype="Int64"),
-            "tier": pandas.Series(dtype="object"),
-            "agents": pandas.Series(dtype="object"),
-            "source_ids": pandas.Series(dtype="object"),
-            "error": pandas.Series(dtype="object"),
-        }
-    )
-    return cast("pd.DataFrame", frame)
-
-
-def evaluate_partition(frame: pd.DataFrame, rulebase: Rulebase | None = None) -> pd.DataFrame:
-    """One pass over a partition, for distributed engines: the long table and the failed rows.
-
-    Rows that evaluate give one row per offered category with ``error`` empty; rows that fail
-    validation give one row with only ``patient_id`` and ``error``. Use it as a Dask
-    ``map_partitions`` function (``meta=partition_meta()``) or inside a Spark ``mapInPandas``
-    function; the rulebase pickles and rebuilds its engine in each worker process.
-    """
-    pandas = _optional("pandas", "pandas")
-    out = evaluate_frame(frame, rulebase=rulebase, errors="collect")
-    failed = pandas.DataFrame(
-        {"patient_id": out.errors["row_id"], "error": out.errors["message"]},
-        columns=["patient_id", "error"],
-    )
-    parts = [frame_ for frame_ in (out.long, failed) if len(frame_)]
-    if not parts:
-        return partition_meta()
-    combined = pandas.concat(parts, ignore_index=True)
-    combined = combined.reindex(columns=list(PARTITION_COLUMNS))
-    combined["rank"] = combined["rank"].astype("Int64")
-    for column in ("patient_id", "category", "tier", "agents", "source_ids", "error"):
-        combined[column] = combined[column].astype("object")
-    return cast("pd.DataFrame", combined)

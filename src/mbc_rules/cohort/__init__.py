@@ -1,0 +1,38 @@
+"""Cohorts: many profiles at once, as plain records, pandas frames, Arrow tables or Parquet.
+
+The columnar engine evaluates them (see :mod:`mbc_rules.cohort.columnar`); rows that fail
+validation do not stop a run when ``errors="collect"``: they are returned with their id, field,
+value and message. pandas (``mbc-rules[pandas]``), pyarrow (``[pyarrow]``), tqdm
+(``[progress]``) and matplotlib (``[plot]``) are optional and imported only when used.
+"""
+
+from __future__ import annotations
+
+from mbc_rules.cohort.frames import (
+    ERROR_COLUMNS,
+    LONG_COLUMNS,
+    PARTITION_COLUMNS,
+    FrameResult,
+    VerificationError,
+    evaluate_frame,
+    evaluate_many,
+    evaluate_partition,
+    partition_meta,
+)
+from mbc_rules.cohort.rows import CohortResult, RowError
+from mbc_rules.cohort_summary import CohortSummary
+
+__all__ = [
+    "ERROR_COLUMNS",
+    "LONG_COLUMNS",
+    "PARTITION_COLUMNS",
+    "CohortResult",
+    "CohortSummary",
+    "FrameResult",
+    "RowError",
+    "VerificationError",
+    "evaluate_frame",
+    "evaluate_many",
+    "evaluate_partition",
+    "partition_meta",
+]

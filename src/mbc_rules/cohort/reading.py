@@ -1,0 +1,347 @@
+"""Reading a frame as people have it: columns into profile fields, cells into values, validated.
+
+One function says what a cell means (:func:`cell_value`); both the column-wise reader and the
+row-by-row fallback use it, so a row reads the same whichever way it is taken:
+
+* a missing cell (``None``, NaN, ``pd.NA``, ``""`` or blanks) leaves its field out, so the
+  field's default (unknown) applies;
+* numpy and Arrow containers become the list or number they hold;
+* a list field also reads a delimited string (``"bone; lung"``, ``"bone,lung"``); in
+  ``prior_therapies`` each name is a drug whose outcome is unknown;
+* an id that is not text becomes its text in the profile (the tables keep the id as given).
+
+Everything else is validated by :class:`PatientProfile` itself: a column is validated once per
+distinct value (the fields that a model-level check reads together, once per distinct
+combination), never once per row. A row with any invalid value is validated again on its own,
+so that its errors are pydantic's own, field by field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from mbc_rules.cohort.codes import EncodedColumn, first_rows
+from mbc_rules.profile import CHECKED_TOGETHER, PatientProfile
+from mbc_rules.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+ID_FIELD = "patient_id"
+THERAPY_FIELD = "prior_therapies"
+FIELDS: tuple[str, ...] = tuple(PatientProfile.model_fields)
+
+
+def _is_list_annotation(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_list_annotation(a) for a in typing.get_args(annotation))
+    return False
+
+
+LIST_FIELDS = frozenset(
+    name
+    for name, info in PatientProfile.model_fields.items()
+    if _is_list_annotation(info.annotation)
+)
+_DELIMITER = re.compile(r"[;,]")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING: Any = _Missing()
+
+
+def is_missing(value: Any) -> bool:
+    """An empty cell: None, NaN, pandas' NA or NaT, or text that is empty or blank."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def plain(value: Any) -> Any:
+    """The Python value a frame's container holds (numpy arrays and scalars, Arrow scalars)."""
+    if isinstance(value, str | bytes | bool | int | float | type(None)):
+        return value
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    for attribute in ("as_py", "tolist"):
+        convert = getattr(value, attribute, None)
+        if callable(convert):
+            return plain(convert())
+    return value
+
+
+def cell_value(field: str, value: Any) -> Any:
+    """What a cell says for ``field``: the value to validate, or MISSING."""
+    if is_missing(value):
+        return MISSING
+    value = plain(value)
+    if isinstance(value, float) and math.isnan(value):
+        return MISSING
+    if field in LIST_FIELDS and isinstance(value, str):
+        items = [part.strip() for part in _DELIMITER.split(value)]
+        names = [item for item in items if item]
+        return [{"agent": n} for n in names] if field == THERAPY_FIELD else names
+    if field == ID_FIELD and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def row_mapping(cells: Mapping[str, Any]) -> dict[str, Any]:
+    """A profile mapping from a row's cells (profile fields only)."""
+    out = {}
+    for field, raw in cells.items():
+        value = cell_value(field, raw)
+        if value is not MISSING:
+            out[field] = value
+    return out
+
+
+def field_errors(error: ValidationError) -> list[tuple[str, Any, str]]:
+    """(field, value, message) for each of pydantic's errors."""
+    return [
+        (".".join(str(p) for p in e["loc"]) or "(profile)", e.get("input"), e["msg"])
+        for e in error.errors()
+    ]
+
+
+def key_of(value: Any) -> Any:
+    """A hashable key that tells apart every two cells that could validate differently."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is list:
+        return ("r", repr(value))
+    if is_missing(value):
+        return None
+    if isinstance(value, list | tuple | dict) or hasattr(value, "tolist"):
+        # repr tells True from 1 and "1" from 1 at any depth, in C, for builtin values.
+        return ("r", repr(plain(value)))
+    try:
+        hash(value)
+    except TypeError:
+        return ("r", repr(value))
+    return (type(value).__name__, value)
+
+
+def encode_series(field: str, series: pd.Series) -> EncodedColumn:
+    """Factorise one column into codes and distinct cells, in C where the dtype allows."""
+    import numpy as np
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy(dtype=np.int64)
+        cells = list(series.cat.categories)
+    elif isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
+        from mbc_rules.cohort.arrow import encode_arrow
+
+        encoded = encode_arrow(field, series, structured=field == THERAPY_FIELD)
+        if encoded is None:
+            return _encode_objects(field, series.to_numpy(dtype=object))
+        return _blank_as_missing(encoded)
+    elif dtype != np.dtype(object):
+        codes_, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes = np.asarray(codes_, dtype=np.int64)
+        cells = (
+            list(uniques.to_numpy(dtype=object)) if hasattr(uniques, "to_numpy") else list(uniques)
+        )
+    else:
+        return _encode_objects(field, series.to_numpy(dtype=object))
+    return _blank_as_missing(EncodedColumn(field, codes, cells))
+
+
+def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
+    import numpy as np
+    import pandas as pd
+
+    if field == THERAPY_FIELD:
+        keys = np.empty(len(values), dtype=object)
+        keys[:] = [
+            ("r", repr(v)) if type(v) is list else v if type(v) is str else key_of(v)
+            for v in values
+        ]
+    elif field in LIST_FIELDS:
+        # A list of text equals only a list of the same text; lists with anything else in them
+        # are invalid whichever they are, and the row path reports each of them exactly.
+        keys = np.empty(len(values), dtype=object)
+        keys[:] = [
+            tuple(v) if type(v) is list else v if type(v) is str else key_of(v) for v in values
+        ]
+    else:
+        _type_codes, types_seen = pd.factorize(
+            np.fromiter(map(type, values), dtype=object, count=len(values))
+        )
+        if len(types_seen) <= 1:
+            keys = values
+        else:
+            keys = np.empty(len(values), dtype=object)
+            keys[:] = [v if type(v) is str else key_of(v) for v in values]
+    try:
+        codes_, uniques = pd.factorize(keys, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (a list where text belongs, a dict in a list)
+        keys = np.empty(len(values), dtype=object)
+        keys[:] = [key_of(v) for v in values]
+        codes_, uniques = pd.factorize(keys, use_na_sentinel=True)
+    codes = np.asarray(codes_, dtype=np.int64)
+    count = int(codes.max()) + 1 if len(codes) else 0
+    first = first_rows(codes, count)
+    cells = [values[i] for i in first]
+    if field == ID_FIELD:
+        return _blank_as_missing(EncodedColumn(field, codes, cells))
+    typed = [u if type(u) is str or type(u) is tuple else (type(u).__name__, u) for u in uniques]
+    return _blank_as_missing(EncodedColumn(field, codes, cells, typed))
+
+
+def _blank_as_missing(column: EncodedColumn) -> EncodedColumn:
+    import numpy as np
+
+    blank = [i for i, cell in enumerate(column.cells) if is_missing(cell)]
+    if blank:
+        lookup = np.arange(len(column.cells), dtype=np.int64)
+        lookup[blank] = -1
+        codes = np.where(column.codes >= 0, lookup[np.maximum(column.codes, 0)], -1)
+        column = EncodedColumn(column.field, codes, column.cells, column.keys)
+    return column
+
+
+def _canonical(value: Any) -> Any:
+    # Validated values: text, numbers, None, lists of text or of frozen (hashable) models.
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass
+class ReadColumns:
+    """Validated columns: for each field, a code per row into its distinct validated values."""
+
+    codes: dict[str, np.ndarray]
+    values: dict[str, list[Any]]
+    invalid: np.ndarray  # rows to validate again on their own
+
+
+class ColumnValidator:
+    """Validates distinct cells with :class:`PatientProfile`, remembering every answer."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self._context = {"vocabulary": vocabulary}
+        self._outcomes: dict[tuple[tuple[str, ...], tuple[Any, ...]], dict[str, Any] | None] = {}
+        self._canonical: dict[str, dict[Any, int]] = {}
+        self._canonical_values: dict[str, list[Any]] = {}
+        self.defaults = dict(PatientProfile.model_construct())
+
+    def _validate(
+        self, fields: Sequence[str], cells: Sequence[Any], keys: tuple[Any, ...]
+    ) -> dict[str, Any] | None:
+        key = (tuple(fields), keys)
+        if key in self._outcomes:
+            return self._outcomes[key]
+        mapping = {}
+        for field, cell in zip(fields, cells, strict=True):
+            value = cell_value(field, cell)
+            if value is not MISSING:
+                mapping[field] = value
+        try:
+            profile = PatientProfile.model_validate(mapping, context=self._context)
+        except ValidationError:
+            outcome = None
+        else:
+            outcome = {field: getattr(profile, field) for field in fields}
+        if len(self._outcomes) < 1_000_000:
+            self._outcomes[key] = outcome
+        return outcome
+
+    @staticmethod
+    def _bad_ids(column: EncodedColumn) -> np.ndarray:
+        # Ids are not facts: a row only needs to know whether its id would validate, and an
+        # id validates when its text is short enough (the row path then reports the rest).
+        import numpy as np
+
+        from mbc_rules.profile import MAX_TEXT
+
+        lengths = np.fromiter(
+            (len(c) if type(c) is str else len(str(plain(c))) for c in column.cells),
+            dtype=np.int64,
+            count=len(column.cells),
+        )
+        too_long: np.ndarray = np.append(lengths > MAX_TEXT, False)
+        bad: np.ndarray = too_long[column.codes]
+        return bad
+
+    def _code(self, field: str, value: Any) -> int:
+        table = self._canonical.setdefault(field, {})
+        key = _canonical(value)
+        code = table.get(key)
+        if code is None:
+            code = table[key] = len(table)
+            self._canonical_values.setdefault(field, []).append(value)
+        return code
+
+    def read(self, columns: Mapping[str, EncodedColumn], rows: int) -> ReadColumns:
+        """Validate every field; fields without a column take their default."""
+        import numpy as np
+
+        from mbc_rules.cohort.codes import combine
+
+        codes: dict[str, np.ndarray] = {}
+        invalid = np.zeros(rows, dtype=bool)
+        grouped = {f for group in CHECKED_TOGETHER for f in group}
+        groups = [tuple(f for f in g if f in columns) for g in CHECKED_TOGETHER]
+        groups = [g for g in groups if g]
+        groups += [(f,) for f in columns if f not in grouped and f != ID_FIELD]
+        if ID_FIELD in columns:
+            invalid |= self._bad_ids(columns[ID_FIELD])
+        for group in groups:
+            members = [columns[f] for f in group]
+            combo, first = combine([m.codes for m in members], [len(m.cells) + 1 for m in members])
+            for field in group:
+                codes[field] = np.empty(len(first), dtype=np.int64)
+            bad = np.zeros(len(first), dtype=bool)
+            member_codes = [m.codes[first].tolist() for m in members]
+            for index in range(len(first)):
+                at = [c[index] for c in member_codes]
+                cells = [m.cells[c] if c >= 0 else None for m, c in zip(members, at, strict=True)]
+                keys = tuple(m.key(c, key_of) for m, c in zip(members, at, strict=True))
+                outcome = self._validate(group, cells, keys)
+                if outcome is None:
+                    bad[index] = True
+                    outcome = {field: self.defaults[field] for field in group}
+                for field in group:
+                    codes[field][index] = self._code(field, outcome[field])
+            for field in group:
+                codes[field] = codes[field][combo]
+            invalid |= bad[combo]
+        for field in FIELDS:
+            if field not in codes:
+                codes[field] = np.full(rows, self._code(field, self.defaults[field]), np.int64)
+        return ReadColumns(codes, self._canonical_values, invalid)
+
+
+def frame_reader(frame: pd.DataFrame, columns: Sequence[str]) -> Callable[[int], dict[str, Any]]:
+    """A function from a row position to that row's profile mapping (for the row path)."""
+    series = {name: frame.iloc[:, position] for position, name in enumerate(frame.columns)}
+    wanted = [(str(name), s) for name, s in series.items() if str(name) in columns]
+
+    def read(position: int) -> dict[str, Any]:
+        return row_mapping({name: s.iat[position] for name, s in wanted})
+
+    return read

@@ -24,7 +24,7 @@ from mbc_rules.display import evaluation_html, rulebase_html
 from mbc_rules.engine import EngineName, Matcher, durable_problems, make_matcher, uses_durable
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
-from mbc_rules.facts import TreatmentHistory, derive_facts, treatment_history
+from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
@@ -325,10 +325,10 @@ class Rulebase:
         self,
         fired_ids: frozenset[str],
         male: bool,
-        history: TreatmentHistory,
-        standing: Standing,
-        waiting_ids: frozenset[str],
-        complications_unknown: bool,
+        history: TreatmentHistory = NO_HISTORY,
+        standing: Standing = Standing(),
+        waiting_ids: frozenset[str] = frozenset(),
+        complications_unknown: bool = False,
     ) -> _Answer:
         fired = [rule for rule in self.rules if rule.id in fired_ids]
         excluded = ("women",) if male else ()

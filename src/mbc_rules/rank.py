@@ -126,6 +126,9 @@ class Standing:
         )
 
 
+NO_STANDING = Standing()
+
+
 def timing_tests(condition: Condition) -> list[FactTest]:
     """The tests of a condition on *when* (the treatment history), in order."""
     if isinstance(condition, FactTest):
@@ -453,7 +456,7 @@ def rank(
     sources: Mapping[str, Source],
     *,
     history: TreatmentHistory = NO_HISTORY,
-    standing: Standing = Standing(),
+    standing: Standing = NO_STANDING,
     waiting: Sequence[Rule] = (),
     sentences: Sentences | None = None,
 ) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:

@@ -28,6 +28,7 @@ from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatmen
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
+    NO_STANDING,
     Standing,
     ordering_sentences,
     rank,
@@ -326,7 +327,7 @@ class Rulebase:
         fired_ids: frozenset[str],
         male: bool,
         history: TreatmentHistory = NO_HISTORY,
-        standing: Standing = Standing(),
+        standing: Standing = NO_STANDING,
         waiting_ids: frozenset[str] = frozenset(),
         complications_unknown: bool = False,
     ) -> _Answer:

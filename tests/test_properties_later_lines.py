@@ -136,6 +136,23 @@ def rank(result: Evaluation, category: str) -> int | None:
 
 
 @FAST
+@given(profile=ANY_SUBTYPE)
+def test_nothing_the_cancer_grew_on_is_offered_again(
+    bundled: Rulebase, profile: dict[str, Any]
+) -> None:
+    grew_on = progressed(profile)
+    result = bundled.evaluate(profile)
+    for option in result.options:
+        again = grew_on & set(option.agents)
+        assert not again, f"{option.category} offers {sorted(again)} again"
+        for regimen in option.regimens:
+            again = grew_on & set(regimen.agents) - {"trastuzumab"}
+            assert not again, f"{regimen.name} offers {sorted(again)} again"
+    refused = {a for item in result.not_recommended for a in item.agents}
+    assert grew_on <= refused, f"not named under not_recommended: {sorted(grew_on - refused)}"
+
+
+@FAST
 @given(profile=ANY_SUBTYPE.map(lambda p: {**p, "complications": []}))
 def test_systemic_drugs_rank_above_surgery_and_radiation(
     bundled: Rulebase, profile: dict[str, Any]
@@ -149,6 +166,22 @@ def test_systemic_drugs_rank_above_surgery_and_radiation(
 
 
 @FAST
+@given(profile=with_history("hr_positive_her2_negative"))
+def test_hormone_therapy_above_chemotherapy_while_a_hormone_drug_is_untried(
+    bundled: Rulebase, profile: dict[str, Any]
+) -> None:
+    result = bundled.evaluate(profile)
+    hormone = result.option("hormone_therapy")
+    chemotherapy = result.option("chemotherapy")
+    if hormone is None or chemotherapy is None:
+        return
+    offered = set(hormone.agents) | {a for r in hormone.regimens for a in r.agents}
+    untried = offered & set(HORMONE_DRUGS) - progressed(profile)
+    if untried:
+        assert hormone.rank < chemotherapy.rank, (sorted(untried), hormone.rank, chemotherapy.rank)
+
+
+@FAST
 @given(profile=with_history("hr_positive_her2_negative", complications=["visceral_crisis"]))
 def test_serious_problems_from_the_spread_put_chemotherapy_first(
     bundled: Rulebase, profile: dict[str, Any]
@@ -158,4 +191,94 @@ def test_serious_problems_from_the_spread_put_chemotherapy_first(
     assert result.options[0].category == "chemotherapy", [o.category for o in result.options]
 
 
+@FAST
+@given(profile=with_history("her2_positive"))
+def test_her2_positive_every_anticancer_option_includes_anti_her2_treatment(
+    bundled: Rulebase, profile: dict[str, Any]
+) -> None:
+    result = bundled.evaluate(profile)
+    leading = []
+    for option in result.options:
+        if option.category not in SYSTEMIC:
+            continue
+        named = set(option.agents) | {a for r in option.regimens for a in r.agents}
+        has_anti_her2 = bool(named & {*ANTI_HER2, "anti_her2_therapy"})
+        says_why = any("her2" in note.topic for note in getattr(option, "notes", ()))
+        assert has_anti_her2 or says_why, (option.category, sorted(named))
+        if has_anti_her2:
+            leading.append(option.rank)
+    if leading:
+        assert result.options[0].rank == min(leading), [o.category for o in result.options]
+
+
+@FAST
+@given(profile=ANY_SUBTYPE)
+def test_a_drug_stopped_for_intolerance_is_not_presented_as_new(
+    bundled: Rulebase, profile: dict[str, Any]
+) -> None:
+    intolerant = {t["agent"] for t in profile["prior_therapies"] if t["outcome"] == "intolerant"}
+    result = bundled.evaluate(profile)
+    for option in result.options:
+        named = set(option.agents) | {a for r in option.regimens for a in r.agents}
+        given_before = {
+            g.agent for g in getattr(option, "given_before", ()) if g.outcome == "intolerant"
+        }
+        missing = (named & intolerant) - given_before
+        assert not missing, f"{option.category} offers {sorted(missing)} as if new"
+
+
+def test_every_drug_a_rule_offers_is_named_by_a_sentence_it_cites(bundled: Rulebase) -> None:
+    """No option without its sentence: each drug of an offer, by name, brand or class, stands in
+    one of the rule's cited statements or the heading they sit under."""
+    vocabulary = bundled.vocabulary
+    unnamed = []
+    for rule in bundled.rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        text = " ".join(f"{c.section} {c.excerpt}" for c in rule.citations).casefold()
+        agents = [*offer.agents, *(a for regimen in offer.regimens for a in regimen.agents)]
+        for agent_id in dict.fromkeys(agents):
+            agent = vocabulary[agent_id]
+            if agent.kind != "drug":
+                continue
+            names = {agent.id.replace("_", " "), agent.name, *agent.brands, *agent.aliases}
+            if agent.drug_class:
+                names.add(agent.drug_class.replace("_", " "))
+            if not any(name.casefold() in text for name in names):
+                unnamed.append(f"{rule.id}: {agent_id}")
+    assert unnamed == []
+
+
 NOT_ANTICANCER = ["yoga", "massage", "meditation", "acupuncture", "palliative_care"]
+
+
+@FAST
+@given(
+    profile=ANY_SUBTYPE,
+    extra=st.lists(
+        st.fixed_dictionaries(
+            {
+                "agent": st.sampled_from(NOT_ANTICANCER),
+                "outcome": st.sampled_from(["progressed", "completed", "intolerant", "ongoing"]),
+            }
+        ),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda t: t["agent"],
+    ),
+)
+def test_only_anticancer_treatments_count_as_lines_or_failures(
+    bundled: Rulebase, profile: dict[str, Any], extra: list[dict[str, Any]]
+) -> None:
+    """Yoga, massage or palliative care in a history change nothing (issue 10, item 1)."""
+
+    def answer(p: dict[str, Any]) -> list[tuple[Any, ...]]:
+        result = bundled.evaluate(p)
+        return [
+            (o.rank, o.category, o.tier, tuple(sorted(o.agents)), tuple(r.name for r in o.regimens))
+            for o in result.options
+        ]
+
+    with_extra = {**profile, "prior_therapies": [*profile["prior_therapies"], *extra]}
+    assert answer(with_extra) == answer(profile)

@@ -9,10 +9,9 @@ computed:
 * conditions: each distinct sub-test of the compiled patterns is computed once, on the few
   distinct values of its fact, and becomes a boolean mask over the rows; a rule's mask is its
   sub-tests' masks joined with ``&`` and ``|``;
-* ranking: a category's option depends only on the rules that offer that category and the
-  rules that rule something out; each distinct set of those (and whether the sentences about
-  women apply) is ranked once by the rulebase's own ranking, and the options of a row are
-  ordered by :func:`mbc_rules.rank.ordering_key`.
+* ranking: the sources' orderings make a row's categories depend on each other and on its
+  history, so each distinct key of the rulebase's own ranking (fired rules, sex, history,
+  standing, waiting rules, unknown complications) is ranked once, by that ranking.
 
 Every answer computed once is remembered, so a cohort read in chunks costs what its distinct
 values cost, and memory stays flat in the number of rows apart from the output tables.
@@ -26,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
-from mbc_rules.facts import FACTS, FactValue, derive_facts
+from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import CATEGORY_ORDER, ordering_key
+from mbc_rules.rank import CATEGORY_ORDER, Standing, waiting_rules
 from mbc_rules.result import TreatmentOption
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 
@@ -62,19 +61,8 @@ class ColumnarEngine:
         self.fact_groups = groups
         self._empty = PatientProfile.model_validate({})
         self._facts: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[FactValue, ...]] = {}
-        # The rules a category's option can depend on: its own offers and every removal.
-        self.relevant: list[list[int]] = []
-        for category in CATEGORY_ORDER:
-            self.relevant.append(
-                [
-                    index
-                    for index, rule in enumerate(rulebase.rules)
-                    if rule.then.not_recommended is not None
-                    or (rule.then.offer is not None and rule.then.offer.category == category)
-                ]
-            )
         self.options: list[list[TreatmentOption]] = [[] for _ in CATEGORY_ORDER]
-        self._option_of: list[dict[int | bytes, int]] = [{} for _ in CATEGORY_ORDER]
+        self._option_of: list[dict[TreatmentOption, int]] = [{} for _ in CATEGORY_ORDER]
 
     # -- facts ---------------------------------------------------------------------------
     def facts(
@@ -167,78 +155,82 @@ class ColumnarEngine:
         return fired
 
     # -- ranking -------------------------------------------------------------------------
-    def _option(self, category: int, key: int | bytes, ids: frozenset[str], male: bool) -> int:
-        found = self._option_of[category].get(key)
-        if found is None:
-            answer = self.rulebase._ranked_answer(ids, male)
-            name = CATEGORY_ORDER[category]
-            option = next((o for o in answer[0] if o.category == name), None)
-            if option is None:
-                found = -1
-            else:
-                found = len(self.options[category])
-                self.options[category].append(option)
-            self._option_of[category][key] = found
-        return found
+    def rank(
+        self,
+        read: ReadColumns,
+        rows: np.ndarray,
+        facts: dict[str, tuple[np.ndarray, list[FactValue]]],
+        fired: np.ndarray,
+        male: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's option per category and its rank (0 where not offered).
 
-    def rank(self, fired: np.ndarray, male: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's option per category and its rank (0 where not offered)."""
-        import numpy as np
-        import pandas as pd
-
-        count = len(male)
-        options = np.full((count, len(CATEGORY_ORDER)), -1, dtype=np.int64)
-        for category, relevant in enumerate(self.relevant):
-            if len(relevant) < 62:
-                key = male.astype(np.int64)
-                for bit, rule in enumerate(relevant, start=1):
-                    key |= fired[:, rule].astype(np.int64) << bit
-                codes_, uniques = pd.factorize(key)
-                keys: list[int | bytes] = [int(u) for u in uniques]
-            else:
-                packed = np.packbits(np.column_stack([male, fired[:, relevant]]), axis=1)
-                raw = np.ascontiguousarray(packed).view(f"V{packed.shape[1]}").ravel()
-                byte_keys = np.array([bytes(r) for r in raw], dtype=object)
-                codes_, uniques_ = pd.factorize(byte_keys)
-                keys = list(uniques_)
-            table = np.empty(len(keys), dtype=np.int64)
-            for index, key_value in enumerate(keys):
-                bits = _bits(key_value, len(relevant) + 1)
-                ids = frozenset(self.rule_ids[relevant[b - 1]] for b in bits if b > 0)
-                table[index] = self._option(category, key_value, ids, 0 in bits)
-            options[:, category] = table[np.asarray(codes_, dtype=np.int64)]
-        return options, self._ranks(options)
-
-    def _ranks(self, options: np.ndarray) -> np.ndarray:
+        The sources' orderings make categories depend on each other and on the history, so a
+        row's answer is the rulebase's own ranking of its whole key (fired rules, sex, history,
+        standing, waiting rules, unknown complications), computed once per distinct key.
+        """
         import numpy as np
 
-        distinct = sorted(
-            {
-                ordering_key(o.category, o.tier, o.source_ids)
-                for per_category in self.options
-                for o in per_category
-            }
+        count = len(rows)
+        width = len(CATEGORY_ORDER)
+        options = np.full((count, width), -1, dtype=np.int64)
+        ranks = np.zeros((count, width), dtype=np.int64)
+        if count == 0:
+            return options, ranks
+        names = list(facts)
+        # Every fact is a function of its group's code, and every part of the key is a function
+        # of the facts, the history and the complications: rows equal on these codes share one
+        # answer.
+        group_codes = {id(facts[n][0]): facts[n][0] for n in names}
+        signature = np.column_stack(
+            [
+                *group_codes.values(),
+                read.codes["prior_therapies"][rows],
+                read.codes["complications"][rows],
+                male.astype(np.int64),
+            ]
         )
-        order = {key: position for position, key in enumerate(distinct)}
-        absent = len(distinct) + 1
-        keys = np.full(options.shape, absent, dtype=np.int64)
-        for category, per_category in enumerate(self.options):
-            lookup = np.array(
-                [order[ordering_key(o.category, o.tier, o.source_ids)] for o in per_category]
-                + [absent],
-                dtype=np.int64,
+        distinct, first, inverse = np.unique(
+            signature, axis=0, return_index=True, return_inverse=True
+        )
+        inverse = np.asarray(inverse).reshape(-1)
+        rulebase = self.rulebase
+        table_options = np.full((len(distinct), width), -1, dtype=np.int64)
+        table_ranks = np.zeros((len(distinct), width), dtype=np.int64)
+        for index, row in enumerate(first.tolist()):
+            row_facts = {n: facts[n][1][int(facts[n][0][row])] for n in names}
+            fired_ids = frozenset(self.rule_ids[j] for j in np.flatnonzero(fired[row]).tolist())
+            prior = read.values["prior_therapies"][int(read.codes["prior_therapies"][rows[row]])]
+            complications = read.values["complications"][
+                int(read.codes["complications"][rows[row]])
+            ]
+            history = treatment_history(
+                self._empty.model_copy(update={"prior_therapies": prior}), rulebase.vocabulary
             )
-            keys[:, category] = lookup[options[:, category]]  # -1 reads the trailing absent
-        # Dense rank: one more than the number of distinct keys below a category's own.
-        width = options.shape[1]
-        equal_before = (keys[:, :, None] == keys[:, None, :]) & np.tril(
-            np.ones((width, width), dtype=bool), k=-1
-        )[None, :, :]
-        first = ~equal_before.any(axis=2)
-        below = keys[:, None, :] < keys[:, :, None]
-        ranks: np.ndarray = 1 + (below & first[:, None, :]).sum(axis=2)
-        ranks[options < 0] = 0
-        return ranks
+            answer = rulebase._answer(
+                fired_ids,
+                bool(male[row]),
+                history,
+                Standing.of(row_facts),
+                waiting_rules(rulebase._timed, row_facts, fired_ids),
+                complications is None,
+            )
+            for option in answer[0]:
+                category = CATEGORY_ORDER.index(option.category)
+                table_options[index, category] = self._option_index(category, option)
+                table_ranks[index, category] = option.rank
+        options[:] = table_options[inverse]
+        ranks[:] = table_ranks[inverse]
+        return options, ranks
+
+    def _option_index(self, category: int, option: TreatmentOption) -> int:
+        # Equal options are stored once; options are frozen values, so equality is content.
+        known = self._option_of[category]
+        found = known.get(option)
+        if found is None:
+            found = known[option] = len(self.options[category])
+            self.options[category].append(option)
+        return found
 
     def evaluate(self, read: ReadColumns, rows: np.ndarray) -> ChunkAnswer:
         """The answer for the given (valid) rows of a read chunk."""
@@ -249,15 +241,5 @@ class ColumnarEngine:
         sex_values = read.values["sex"]
         is_male = np.array([v == "male" for v in sex_values] or [False], dtype=bool)
         male = is_male[read.codes["sex"][rows]]
-        options, ranks = self.rank(fired, male)
+        options, ranks = self.rank(read, rows, facts, fired, male)
         return ChunkAnswer(rows, ranks, options, fired)
-
-
-def _bits(key: int | bytes, width: int) -> list[int]:
-    if isinstance(key, int):
-        return [b for b in range(width) if key >> b & 1]
-    out = []
-    for b in range(width):
-        if key[b // 8] >> (7 - b % 8) & 1:
-            out.append(b)
-    return out

@@ -170,10 +170,8 @@ def _chunk(
         name: encode_series(name, frame.iloc[:, positions[name]]) for name in names
     }
     read = state.validator.read(columns, count)
-    # Until the columnar ranking follows rank() on the whole fired set and history (issue 10:
-    # categories are not independent), every row takes the row path, which is exact.
-    invalid = np.ones(count, dtype=bool)
-    for found in np.flatnonzero(~excluded):
+    invalid = read.invalid | excluded
+    for found in np.flatnonzero(read.invalid & ~excluded):
         row = int(found)
         mapping = frame_reader(frame, names)(row)
         try:

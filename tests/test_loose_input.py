@@ -11,7 +11,6 @@ from mbc_rules import Evaluation, Rulebase
 from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.facts import derive_facts
 from mbc_rules.profile import PatientProfile, PriorTherapy
-from mbc_rules.vocabulary import Agent
 
 from .conftest import write_rules
 from .test_rule_errors import GOOD_RULE
@@ -87,10 +86,6 @@ def test_case_5_a_stored_profile_is_still_checked(tmp_path: Path) -> None:
         Evaluation.model_validate_json(broken)
 
 
-@pytest.mark.skipif(
-    not hasattr(Agent, "is_anticancer"),
-    reason="issue 11 item 5 (only anticancer treatments count) lands with i10's facts.py",
-)
 @pytest.mark.parametrize("agent", ["yoga", "palliative care", "clinical trial"])
 def test_case_5_yoga_that_progressed_is_not_a_failed_line(rulebase: Rulebase, agent: str) -> None:
     base = {

@@ -326,6 +326,25 @@ def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[
     ]
 
 
+def _closing_sections(
+    result: Evaluation, tests: Sequence[InformativeTest], vocabulary: Vocabulary | None
+) -> list[tuple[str, list[str]]]:
+    # The text and Markdown reports close with the same sections, in the same order.
+    return [
+        ("Not recommended", not_recommended_lines(result, vocabulary)),
+        ("Advice", [a.text for a in result.advice]),
+        (
+            "Tests that would change the answer",
+            [
+                f"{informative_test_name(t, vocabulary)}: {line}"
+                for t in tests
+                for line in outcome_lines(t, vocabulary)
+            ],
+        ),
+        ("Notes", list(result.caveats)),
+    ]
+
+
 def _quote(citation: CitedSource, width: int) -> str:
     return textwrap.shorten(citation.excerpt, width, placeholder=" ...")
 
@@ -358,19 +377,7 @@ def evaluation_text(
             lines.append(f'{"":<6}[{citation.source}] {citation.section}: "{_quote(citation, 80)}"')
     if any(v.tied for v in views):
         lines.append("(= marks options that share a rank)")
-    sections: list[tuple[str, list[str]]] = [
-        ("Not recommended", not_recommended_lines(result, vocabulary)),
-        ("Advice", [a.text for a in result.advice]),
-        (
-            "Tests that would change the answer",
-            [
-                f"{informative_test_name(t, vocabulary)}: {line}"
-                for t in tests
-                for line in outcome_lines(t, vocabulary)
-            ],
-        ),
-        ("Notes", list(result.caveats)),
-    ]
+    sections = _closing_sections(result, tests, vocabulary)
     for title, items in sections:
         if items:
             lines += ["", f"{title}:"]
@@ -430,19 +437,7 @@ def evaluation_markdown(
                 )
                 lines.append(f"> {_md(citation.excerpt)}  \n> -- {_md(where)}")
                 lines.append("")
-    sections: list[tuple[str, list[str]]] = [
-        ("Not recommended", not_recommended_lines(result, vocabulary)),
-        ("Advice", [a.text for a in result.advice]),
-        (
-            "Tests that would change the answer",
-            [
-                f"{informative_test_name(t, vocabulary)}: {line}"
-                for t in tests
-                for line in outcome_lines(t, vocabulary)
-            ],
-        ),
-        ("Notes", list(result.caveats)),
-    ]
+    sections = _closing_sections(result, tests, vocabulary)
     for title, items in sections:
         if items:
             lines += ["", f"### {title}", ""] + [f"- {_md(i)}" for i in items]

@@ -355,6 +355,13 @@ def removals(fired: Sequence[Rule]) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(categories), frozenset(agents)
 
 
+def grown_on(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
+    """Whether the cancer grew on ``agent``: on it, or on every drug of its class that the
+    sources name.
+    """
+    return bool(failed) and _tables(vocabulary).grown_on(agent, failed)
+
+
 def hormone_failed(failed: frozenset[str], vocabulary: Vocabulary) -> bool:
     """Whether the cancer grew on any hormone drug."""
     return not failed.isdisjoint(_tables(vocabulary).hormone)
@@ -377,7 +384,7 @@ def contributions(
         return agent not in removed_agents and tables.category[agent] not in removed_categories
 
     def grown(agent: str) -> bool:
-        return bool(failed) and tables.grown_on(agent, failed)
+        return grown_on(agent, failed, vocabulary)
 
     out: list[Contribution] = []
     for rule in fired:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, NO_HISTORY, FactValue, TreatmentHistory
@@ -435,6 +435,11 @@ class _Support:
     agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
     grown: set[str] = field(default_factory=set)
+    # How the option reads (agents, regimens, sources, rules): worked out once per entry.
+    shown: (
+        tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]
+        | None
+    ) = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +455,7 @@ class Placed:
     regimens: tuple[tuple[str, ...], ...]
     sources: tuple[str, ...]
     rules: tuple[Rule, ...]  # the strongest first (stable within a tier)
+    key: tuple[int, ...]  # what the rank is the dense rank of (see arrange)
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,7 +479,7 @@ def _better(
 
 
 def _support(
-    parts: Sequence[tuple[Contribution, tuple[tuple[str, ...], ...]]], hormone_failed: bool
+    parts: Iterable[tuple[Contribution, tuple[tuple[str, ...], ...]]], hormone_failed: bool
 ) -> dict[str, _Support]:
     support: dict[str, _Support] = {}
     for part, regimens in parts:
@@ -498,19 +504,92 @@ def _support(
     return support
 
 
-def _partner_categories_missing(
-    combo: tuple[str, ...], own: str, support: Mapping[str, _Support], tables: _Tables
-) -> bool:
+def _partners(combo: tuple[str, ...], own: str, tables: _Tables) -> frozenset[str]:
     # "with chemotherapy", "with hormone therapy": a regimen whose partner is a whole category
     # stands only beside an option of that category (bevacizumab only with chemotherapy). A
     # hormone drug partner likewise needs hormone therapy to be an option for this patient: no
     # hormone regimen where the receptor status gives the sources no ground for hormone therapy.
-    return any(
-        tables.category[a] not in support
-        and (a in CATEGORIES or tables.category[a] == "hormone_therapy")
-        and tables.category[a] != own
+    return frozenset(
+        tables.category[a]
         for a in combo
+        if (a in CATEGORIES or tables.category[a] == "hormone_therapy")
+        and tables.category[a] != own
     )
+
+
+_Regimens = tuple[tuple[tuple[str, ...], ...], ...]
+
+
+class CategoryParts:
+    """One category's contributions, with what arranging them needs worked out once.
+
+    A cohort has a few hundred distinct sets of contributions per category, shared by
+    thousands of rows: the columnar engine keeps one of these per set, so each category's
+    entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
+    """
+
+    __slots__ = ("category", "deferred", "entries", "needs", "offered")
+
+    def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
+        own = [part for part in parts if part.category == category]
+        self.category = category
+        self.offered = tuple(part for part in own if part.waits_for is None)
+        self.deferred = tuple(part for part in own if part.waits_for is not None)
+        self.needs = {
+            combo: _partners(combo, category, tables)
+            for part in self.offered
+            for combo in part.regimens
+        }
+        self.entries: dict[tuple[Any, ...], _Support | None] = {}
+
+    def entry(
+        self, regimens: _Regimens | None, stand_in: tuple[bool, ...], hormone_failed: bool
+    ) -> _Support | None:
+        """The category's entry with the offered parts' ``regimens`` (None: as contributed)
+        and the deferred parts that ``stand_in``; None when nothing is left of it.
+        """
+        key = (regimens, stand_in, hormone_failed and self.category == "hormone_therapy")
+        if key in self.entries:
+            return self.entries[key]
+        current = regimens if regimens is not None else [p.regimens for p in self.offered]
+        items = [
+            *zip(self.offered, current, strict=True),
+            *((p, p.regimens) for p, s in zip(self.deferred, stand_in, strict=True) if s),
+        ]
+        found = _support(items, hormone_failed).get(self.category)
+        if len(self.entries) < 256:
+            self.entries[key] = found
+        return found
+
+    def dropping(self, regimens: _Regimens | None, present: set[str]) -> _Regimens | None:
+        """The offered parts' regimens without those whose partner category is absent; the
+        same object when nothing is dropped.
+        """
+        if not any(self.needs.values()):
+            return regimens
+        current = regimens if regimens is not None else tuple(p.regimens for p in self.offered)
+        kept = tuple(tuple(c for c in combos if self.needs[c] <= present) for combos in current)
+        return regimens if kept == current else kept
+
+
+def category_parts(
+    category: str, parts: Iterable[Contribution], vocabulary: Vocabulary
+) -> CategoryParts:
+    """The parts of ``category`` among ``parts``, ready to arrange."""
+    return CategoryParts(category, parts, _tables(vocabulary))
+
+
+def regimen_partners(
+    combo: tuple[str, ...], category: str, vocabulary: Vocabulary
+) -> frozenset[str]:
+    """The categories a regimen of ``category`` needs offered beside it to stand."""
+    return _partners(combo, category, _tables(vocabulary))
+
+
+def by_category(parts: Sequence[Contribution], vocabulary: Vocabulary) -> list[CategoryParts]:
+    """``parts`` grouped by category, in the order of their first appearance."""
+    tables = _tables(vocabulary)
+    return [CategoryParts(c, parts, tables) for c in dict.fromkeys(p.category for p in parts)]
 
 
 def _levels(support: Mapping[str, _Support], standing: Standing, tables: _Tables) -> dict[str, int]:
@@ -537,65 +616,10 @@ def _has_anti_her2(entry: _Support, tables: _Tables) -> bool:
     return not tables.her2.isdisjoint(named)
 
 
-def arrange(
-    parts: Sequence[Contribution],
-    vocabulary: Vocabulary,
-    *,
-    standing: Standing = NO_STANDING,
-    hormone_failed: bool = False,
-) -> Arrangement:
-    """Rank the categories that ``parts`` (:func:`contributions`) support.
-
-    Categories depend on each other here, and only here: a regimen whose partner is a whole
-    category needs that category offered; an offer ``only_when_none_left`` stands only while
-    its category is absent; the sources' orderings put categories before others. The result
-    depends on the order of ``parts`` only within a category.
-    """
-    tables = _tables(vocabulary)
-    offered = [part for part in parts if part.waits_for is None]
-    deferred = [part for part in parts if part.waits_for is not None]
-    regimens = [part.regimens for part in offered]
-    while True:
-        current = list(zip(offered, regimens, strict=True))
-        support = _support(current, hormone_failed)
-        standing_in = [(part, part.regimens) for part in deferred if part.waits_for not in support]
-        if standing_in:
-            support = _support([*current, *standing_in], hormone_failed)
-        dropped = False
-        for index, part in enumerate(offered):
-            kept = tuple(
-                c
-                for c in regimens[index]
-                if not _partner_categories_missing(c, part.category, support, tables)
-            )
-            if len(kept) != len(regimens[index]):
-                regimens[index], dropped = kept, True
-        if not dropped:
-            break
-
-    levels = _levels(support, standing, tables)
-
-    def key(category: str) -> tuple[int, ...]:
-        entry = support[category]
-        supportive = category in SUPPORTIVE
-        systemic = category in SYSTEMIC_CATEGORIES
-        return (
-            int(supportive),
-            int(not systemic and not supportive),
-            levels.get(category, 0),
-            entry.tier,
-            -len(entry.sources),
-        )
-
-    keys = {category: key(category) for category in support}
-    ordered = sorted(support, key=lambda c: (keys[c], CATEGORY_ORDER.index(c)))
-    placed: list[Placed] = []
-    current_rank, previous_key = 0, None
-    for category in ordered:
-        category_key = keys[category]
-        if category_key != previous_key:
-            current_rank, previous_key = current_rank + 1, category_key
-        entry = support[category]
+def _shown(
+    category: str, entry: _Support, tables: _Tables
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]:
+    if entry.shown is None:
         single = sorted(
             entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
         )
@@ -611,15 +635,95 @@ def arrange(
             for a in combo
             if tables.category[a] == category and a not in entry.grown
         ]
+        entry.shown = (
+            tuple(dict.fromkeys([*single, *members])),
+            tuple(combos),
+            tuple(sorted(entry.sources)),
+            tuple(rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])),
+        )
+    return entry.shown
+
+
+def order_key(category: str, entry_tier: int, sources: int, level: int) -> tuple[int, ...]:
+    """What options are ranked by (lower first; equal keys share a rank): supportive care
+    last, local and other treatment after systemic drugs, the sources' orderings among
+    systemic drugs (``level``), the tier, then more sources first.
+    """
+    supportive = category in SUPPORTIVE
+    systemic = category in SYSTEMIC_CATEGORIES
+    return (int(supportive), int(not systemic and not supportive), level, entry_tier, -sources)
+
+
+_LISTING = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+
+
+def arrange(
+    parts: Sequence[Contribution] | Sequence[CategoryParts],
+    vocabulary: Vocabulary,
+    *,
+    standing: Standing = NO_STANDING,
+    hormone_failed: bool = False,
+) -> Arrangement:
+    """Rank the categories that ``parts`` (:func:`contributions`, or the same grouped by
+    :func:`by_category`) support.
+
+    Categories depend on each other here, and only here: a regimen whose partner is a whole
+    category needs that category offered; an offer ``only_when_none_left`` stands only while
+    its category is absent; the sources' orderings put categories before others. Each option's
+    rank is the dense rank of its :func:`order_key` among the options offered.
+    """
+    tables = _tables(vocabulary)
+    categories: Sequence[CategoryParts] = (
+        by_category(cast("Sequence[Contribution]", parts), vocabulary)
+        if parts and isinstance(parts[0], Contribution)
+        else cast("Sequence[CategoryParts]", parts)
+    )
+    state: list[_Regimens | None] = [None] * len(categories)
+    quiet = [(False,) * len(c.deferred) for c in categories]
+    while True:
+        entries = [c.entry(state[i], quiet[i], hormone_failed) for i, c in enumerate(categories)]
+        present = {c.category for c, e in zip(categories, entries, strict=True) if e is not None}
+        for i, c in enumerate(categories):
+            if c.deferred:
+                stand_in = tuple(p.waits_for not in present for p in c.deferred)
+                if any(stand_in):
+                    entries[i] = c.entry(state[i], stand_in, hormone_failed)
+        present = {c.category for c, e in zip(categories, entries, strict=True) if e is not None}
+        dropped = False
+        for i, c in enumerate(categories):
+            after = c.dropping(state[i], present)
+            if after is not state[i]:
+                state[i], dropped = after, True
+        if not dropped:
+            break
+
+    support = {c.category: e for c, e in zip(categories, entries, strict=True) if e is not None}
+    levels = _levels(support, standing, tables)
+    keyed = sorted(
+        (
+            order_key(category, entry.tier, len(entry.sources), levels.get(category, 0)),
+            _LISTING[category],
+            category,
+        )
+        for category, entry in support.items()
+    )
+    placed: list[Placed] = []
+    current_rank, previous_key = 0, None
+    for category_key, _, category in keyed:
+        if category_key != previous_key:
+            current_rank, previous_key = current_rank + 1, category_key
+        entry = support[category]
+        agents, combos, sources, rules = _shown(category, entry, tables)
         placed.append(
             Placed(
                 category=category,
                 rank=current_rank,
                 tier=entry.tier,
-                agents=tuple(dict.fromkeys([*single, *members])),
-                regimens=tuple(combos),
-                sources=tuple(sorted(entry.sources)),
-                rules=tuple(rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])),
+                agents=agents,
+                regimens=combos,
+                sources=sources,
+                rules=rules,
+                key=category_key,
             )
         )
     return Arrangement(options=tuple(placed), levels=levels)

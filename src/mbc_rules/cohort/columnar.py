@@ -29,23 +29,80 @@ from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
-    Contribution,
+    CategoryParts,
+    Placed,
     Standing,
     arrange,
+    category_parts,
     contributions,
     grown_on,
     hormone_failed,
+    regimen_partners,
     removals,
     speaking_of,
 )
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
-from mbc_rules.vocabulary import TIERS
+from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
 
 if TYPE_CHECKING:
     import numpy as np
 
     from mbc_rules.cohort.reading import ReadColumns
     from mbc_rules.rulebase import Rulebase
+
+
+_ABSENT = 1 << 62  # the key of a category not offered: after every other
+
+
+def dense_ranks(keys: np.ndarray) -> np.ndarray:
+    """Per row, each key's dense rank among the row's keys (1 is the smallest; equal keys
+    share a rank, as :func:`mbc_rules.rank.arrange` ranks them); 0 where the key is
+    ``_ABSENT``.
+    """
+    import numpy as np
+
+    if keys.size == 0:
+        return np.zeros(keys.shape, dtype=np.int64)
+    order = np.argsort(keys, axis=1, kind="stable")
+    ordered = np.take_along_axis(keys, order, axis=1)
+    new = np.ones(ordered.shape, dtype=bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    dense = np.cumsum(new, axis=1)
+    ranks = np.empty_like(dense)
+    np.put_along_axis(ranks, order, dense, axis=1)
+    ranks[keys == _ABSENT] = 0
+    return ranks
+
+
+def _arranged_together(rulebase: Rulebase) -> tuple[list[int], list[int]]:
+    """The categories whose options depend on each other's (the systemic ones, which the
+    sources' orderings tie together, and any a regimen partner or an ``only_when_none_left``
+    links to them), and those that stand alone.
+    """
+    tables_vocabulary = rulebase.vocabulary
+    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
+    for rule in rulebase.rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        others = set()
+        if offer.only_when_none_left is not None:
+            others.add(offer.only_when_none_left)
+        for regimen in offer.regimens:
+            others |= regimen_partners(tuple(regimen.agents), offer.category, tables_vocabulary)
+        for other in others:
+            linked[offer.category].add(other)
+            linked[other].add(offer.category)
+    together = set(SYSTEMIC_CATEGORIES)
+    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
+    while grow:
+        category = grow.pop()
+        together.add(category)
+        grow.extend(linked[category] - together)
+    return (
+        [i for i, c in enumerate(CATEGORY_ORDER) if c in together],
+        [i for i, c in enumerate(CATEGORY_ORDER) if c not in together],
+    )
 
 
 class LongOption(NamedTuple):
@@ -114,9 +171,18 @@ class ColumnarEngine:
         self._hormone_failed: list[bool] = []
         self._grown_codes: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
-        self._parts: list[list[tuple[Contribution, ...]]] = [[] for _ in CATEGORY_ORDER]
+        self._parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
+        self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
+        self._group, self._alone = _arranged_together(rulebase)
+        self._key_bounds = (
+            (0, 1),
+            (0, 1),
+            (0, len(SYSTEMIC_CATEGORIES)),
+            (0, len(TIERS)),
+            (-len(rulebase.sources), 0),
+        )
 
     # -- facts ---------------------------------------------------------------------------
     def facts(
@@ -238,23 +304,38 @@ class ColumnarEngine:
             self._category_parts(category, fired, failed, male_code)
             for category in range(width)
         ]
+        options = np.full((count, width), -1, dtype=np.int64)
+        keys = np.full((count, width), _ABSENT, dtype=np.int64)
+        # Categories that no other depends on, and that depend on none: their option and its
+        # key are a function of their own contributions.
+        for category in self._alone:
+            table = np.array(
+                [self._alone_option(category, i) for i in range(len(self._parts[category]))]
+                or [(-1, _ABSENT)],
+                dtype=np.int64,
+            )
+            options[:, category], keys[:, category] = table[part_codes[category]].T
+        # The rest are arranged together, once per distinct input of arrange().
+        group = self._group
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
+        inputs = [*(part_codes[c] for c in group), standing, hormone]
         combined, first = combine(
-            [*part_codes, standing, hormone],
-            [*(len(self._parts[c]) for c in range(width)), 8, 2],
+            inputs, [*(len(self._parts[c]) for c in group), 8, 2]
         )
         table_options = np.full((len(first), width), -1, dtype=np.int64)
-        table_ranks = np.zeros((len(first), width), dtype=np.int64)
-        columns = [c[first].tolist() for c in (*part_codes, standing, hormone)]
+        table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
+        columns = [c[first].tolist() for c in inputs]
         for index, key in enumerate(zip(*columns, strict=True)):
             arranged = self._arranged.get(key)
             if arranged is None:
                 arranged = self._arrange(key)
-            for category, option, option_rank in arranged:
+            for category, option, option_key in arranged:
                 table_options[index, category] = option
-                table_ranks[index, category] = option_rank
-        return table_options[combined], table_ranks[combined]
+                table_keys[index, category] = option_key
+        options[:, group] = table_options[combined][:, group]
+        keys[:, group] = table_keys[combined][:, group]
+        return options, dense_ranks(keys)
 
     def _failed_codes(self, prior_codes: np.ndarray, values: dict[str, list[Any]]) -> np.ndarray:
         """For each row, a code of what its cancer grew on (one per distinct set)."""
@@ -332,7 +413,9 @@ class ColumnarEngine:
                     own, self.rulebase.vocabulary, row_failed, removals(chosen)
                 )
                 found = self._parts_id[category][key] = len(self._parts[category])
-                self._parts[category].append(parts)
+                self._parts[category].append(
+                    category_parts(CATEGORY_ORDER[category], parts, self.rulebase.vocabulary)
+                )
             table[index] = found
         return table[combined]
 
@@ -354,11 +437,10 @@ class ColumnarEngine:
         return code
 
     def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
-        width = len(CATEGORY_ORDER)
-        standing_code, hormone = key[width], key[width + 1]
-        parts = [part for c in range(width) for part in self._parts[c][key[c]]]
+        group = self._group
+        standing_code, hormone = key[len(group)], key[len(group) + 1]
         arrangement = arrange(
-            parts,
+            [self._parts[c][code] for c, code in zip(group, key, strict=False)],
             self.rulebase.vocabulary,
             standing=Standing(
                 hormone_receptor_positive=bool(standing_code & 1),
@@ -367,21 +449,38 @@ class ColumnarEngine:
             ),
             hormone_failed=bool(hormone),
         )
-        arranged = tuple(
-            (
-                CATEGORY_ORDER.index(placed.category),
-                self._option_index(
-                    CATEGORY_ORDER.index(placed.category),
-                    LongOption(TIERS[placed.tier], placed.agents, placed.sources),
-                ),
-                placed.rank,
-            )
-            for placed in arrangement.options
-        )
+        arranged = tuple(self._placed(placed) for placed in arrangement.options)
         if len(self._arranged) > 1_000_000:
             self._arranged.clear()
         self._arranged[key] = arranged
         return arranged
+
+    def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
+        found = self._alone_options[category].get(parts)
+        if found is None:
+            arrangement = arrange([self._parts[category][parts]], self.rulebase.vocabulary)
+            found = (-1, _ABSENT)
+            for placed in arrangement.options:
+                _, option, key = self._placed(placed)
+                found = (option, key)
+            self._alone_options[category][parts] = found
+        return found
+
+    def _placed(self, placed: Placed) -> tuple[int, int, int]:
+        category = CATEGORY_ORDER.index(placed.category)
+        option = self._option_index(
+            category, LongOption(TIERS[placed.tier], placed.agents, placed.sources)
+        )
+        return category, option, self._key_code(placed.key)
+
+    def _key_code(self, key: tuple[int, ...]) -> int:
+        # order_key() as one integer in the same order: each part is a small bounded count.
+        code = 0
+        for part, (low, high) in zip(key, self._key_bounds, strict=True):
+            if not low <= part <= high:
+                raise AssertionError(f"ranking key {key} outside {self._key_bounds}")
+            code = code * (high - low + 1) + (part - low)
+        return code
 
     def _option_index(self, category: int, option: LongOption) -> int:
         # Equal options are stored once; options are tuples, so equality is content.

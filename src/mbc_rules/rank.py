@@ -528,7 +528,7 @@ class CategoryParts:
     entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
     """
 
-    __slots__ = ("category", "deferred", "entries", "needs", "offered")
+    __slots__ = ("category", "deferred", "entries", "has_needs", "needs", "offered")
 
     def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
         own = [part for part in parts if part.category == category]
@@ -540,6 +540,7 @@ class CategoryParts:
             for part in self.offered
             for combo in part.regimens
         }
+        self.has_needs = any(self.needs.values())
         self.entries: dict[tuple[Any, ...], _Support | None] = {}
 
     def entry(
@@ -565,7 +566,7 @@ class CategoryParts:
         """The offered parts' regimens without those whose partner category is absent; the
         same object when nothing is dropped.
         """
-        if not any(self.needs.values()):
+        if not self.has_needs:
             return regimens
         current = regimens if regimens is not None else tuple(p.regimens for p in self.offered)
         kept = tuple(tuple(c for c in combos if self.needs[c] <= present) for combos in current)

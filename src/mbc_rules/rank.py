@@ -890,7 +890,9 @@ def rank(
                 agreement=_agreement(category, named, placed.sources, waiting, sources),
                 given_before=tuple(given_before),
                 notes=tuple(
-                    _notes(category, arrangement, standing, any_systemic, tables, sources, sentences)
+                    _notes(
+                        category, arrangement, standing, any_systemic, tables, sources, sentences
+                    )
                 ),
             )
         )

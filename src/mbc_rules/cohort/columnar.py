@@ -79,17 +79,16 @@ def _arranged_together(rulebase: Rulebase) -> tuple[list[int], list[int]]:
     sources' orderings tie together, and any a regimen partner or an ``only_when_none_left``
     links to them), and those that stand alone.
     """
-    tables_vocabulary = rulebase.vocabulary
     linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
     for rule in rulebase.rules:
         offer = rule.then.offer
         if offer is None:
             continue
-        others = set()
+        others: set[str] = set()
         if offer.only_when_none_left is not None:
             others.add(offer.only_when_none_left)
         for regimen in offer.regimens:
-            others |= regimen_partners(tuple(regimen.agents), offer.category, tables_vocabulary)
+            others |= regimen_partners(tuple(regimen.agents), offer.category, rulebase.vocabulary)
         for other in others:
             linked[offer.category].add(other)
             linked[other].add(offer.category)
@@ -301,8 +300,7 @@ class ColumnarEngine:
         failed = self._failed_codes(read.codes["prior_therapies"][rows], read.values)
         male_code = male.astype(np.int64)
         part_codes = [
-            self._category_parts(category, fired, failed, male_code)
-            for category in range(width)
+            self._category_parts(category, fired, failed, male_code) for category in range(width)
         ]
         options = np.full((count, width), -1, dtype=np.int64)
         keys = np.full((count, width), _ABSENT, dtype=np.int64)
@@ -320,9 +318,7 @@ class ColumnarEngine:
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
         inputs = [*(part_codes[c] for c in group), standing, hormone]
-        combined, first = combine(
-            inputs, [*(len(self._parts[c]) for c in group), 8, 2]
-        )
+        combined, first = combine(inputs, [*(len(self._parts[c]) for c in group), 8, 2])
         table_options = np.full((len(first), width), -1, dtype=np.int64)
         table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
         columns = [c[first].tolist() for c in inputs]
@@ -408,16 +404,19 @@ class ColumnarEngine:
                 excluded = ("women",) if is_male else ()
                 chosen = speaking_of([rules[j] for j in named_rules], excluded)
                 offering = [r for r in chosen if r.then.offer is not None]
-                own = [r for r in offering if r.then.offer and r.then.offer.category == CATEGORY_ORDER[category]]
-                parts = contributions(
-                    own, self.rulebase.vocabulary, row_failed, removals(chosen)
-                )
+                own = [
+                    r
+                    for r in offering
+                    if r.then.offer and r.then.offer.category == CATEGORY_ORDER[category]
+                ]
+                parts = contributions(own, self.rulebase.vocabulary, row_failed, removals(chosen))
                 found = self._parts_id[category][key] = len(self._parts[category])
                 self._parts[category].append(
                     category_parts(CATEGORY_ORDER[category], parts, self.rulebase.vocabulary)
                 )
             table[index] = found
-        return table[combined]
+        parts_of_rows: np.ndarray = table[combined]
+        return parts_of_rows
 
     def _standing_codes(self, facts: dict[str, tuple[np.ndarray, list[FactValue]]]) -> np.ndarray:
         """For each row, its :class:`~mbc_rules.rank.Standing` as a code of three bits."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from mbc_rules.conditions import passes
@@ -537,7 +537,7 @@ class CategoryParts:
     entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
     """
 
-    __slots__ = ("category", "deferred", "entries", "has_needs", "needs", "offered")
+    __slots__ = ("any", "category", "deferred", "entries", "has_needs", "needs", "offered")
 
     def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
         own = [part for part in parts if part.category == category]
@@ -550,6 +550,7 @@ class CategoryParts:
             for combo in part.regimens
         }
         self.has_needs = any(self.needs.values())
+        self.any = bool(self.offered or self.deferred)
         self.entries: dict[tuple[Any, ...], _Support | None] = {}
 
     def entry(
@@ -986,6 +987,35 @@ def rank(
     )
 
 
+def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozenset[str]:
+    """The categories whose options depend on one another's: the systemic ones, which the
+    sources' orderings tie together, and any that a regimen's partner or an
+    ``only_when_none_left`` links to them. Every other category's option is a function of its
+    own rules alone, and its place of its :func:`order_key`.
+    """
+    tables = _tables(vocabulary)
+    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        others: set[str] = set()
+        if offer.only_when_none_left is not None:
+            others.add(offer.only_when_none_left)
+        for regimen in offer.regimens:
+            others |= _partners(tuple(regimen.agents), offer.category, tables)
+        for other in others:
+            linked[offer.category].add(other)
+            linked[other].add(offer.category)
+    together = set(SYSTEMIC_CATEGORIES)
+    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
+    while grow:
+        category = grow.pop()
+        together.add(category)
+        grow.extend(linked[category] - together)
+    return frozenset(together)
+
+
 class Ranker:
     """:func:`rank` for one rule set, remembering each step's answers (bounded).
 
@@ -1040,11 +1070,21 @@ class Ranker:
                 )
             )
         self._index = {rule.id: i for i, rule in enumerate(self.rules)}
+        self._bit = {rule.id: 1 << i for i, rule in enumerate(self.rules)}
+        self._masks = [sum(1 << j for j in columns) for columns in self.columns]
+        self._by_bits: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self.together = linked_categories(self.rules, vocabulary)
+        self._whole: dict[tuple[Any, ...], Arrangement] = {}
         self._grown: dict[frozenset[str], tuple[tuple[bool, ...], ...]] = {}
         self.parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[Any, ...], Arrangement] = {}
         self._statements: dict[tuple[str, bool], tuple[Any, Any]] = {}
+        self._stating = tuple(
+            j
+            for j, rule in enumerate(self.rules)
+            if rule.then.not_recommended is not None or rule.then.advice is not None
+        )
         # Ids are list positions: a new one is handed out under the lock, so that two threads
         # never give one id to two sets of contributions. Lists of contributions are never
         # cleared (they are bounded by the combinations of each category's rules); the rest is.
@@ -1107,6 +1147,51 @@ class Ranker:
             found = self._arranged[key] = arrangement
         return found
 
+    def whole(
+        self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
+    ) -> Arrangement:
+        """:func:`arrange` of every category's parts: the categories linked to others
+        (:func:`linked_categories`) arranged together, each other one alone, and all ranked
+        by their :func:`order_key` as :func:`arrange` ranks them.
+        """
+        key = (tuple(ids), standing, hormone_failed)
+        found = self._whole.get(key)
+        if found is not None:
+            return found
+        together = self.together
+        group = self.arrangement(
+            [(c, i) for c, i in ids if CATEGORY_ORDER[c] in together], standing, hormone_failed
+        )
+        alone = [
+            placed
+            for c, i in ids
+            if CATEGORY_ORDER[c] not in together
+            for placed in self.arrangement([(c, i)], NO_STANDING, False).options
+        ]
+        if not alone:
+            found = group
+        else:
+            everything = sorted(
+                [*group.options, *alone], key=lambda p: (p.key, _LISTING[p.category])
+            )
+            ranked: list[Placed] = []
+            current_rank, previous_key = 0, None
+            for placed in everything:
+                if placed.key != previous_key:
+                    current_rank, previous_key = current_rank + 1, placed.key
+                ranked.append(
+                    placed if placed.rank == current_rank else replace(placed, rank=current_rank)
+                )
+            found = Arrangement(options=tuple(ranked), levels=group.levels)
+        if len(self._whole) > self.LIMIT:
+            self._whole.clear()
+        self._whole[key] = found
+        return found
+
+    def in_order(self, fired_ids: frozenset[str]) -> tuple[str, ...]:
+        """``fired_ids`` in rule-file order."""
+        return tuple(sorted(fired_ids, key=self._index.__getitem__))
+
     def answer(
         self,
         fired_ids: frozenset[str],
@@ -1120,18 +1205,23 @@ class Ranker:
         """
         failed = history.failed
         grown = self.grown(failed)
-        index = self._index
-        fired = sorted(index[i] for i in fired_ids)
-        fired_set = set(fired)
-        ids = [
-            (c, self.parts_id(c, [j for j in columns if j in fired_set], grown[c], male, failed))
-            for c, columns in enumerate(self.columns)
-        ]
-        arrangement = self.arrangement(
-            [(c, i) for c, i in ids if self.parts[c][i].offered or self.parts[c][i].deferred],
-            standing,
-            hormone_failed(failed, self.vocabulary),
-        )
+        bit = self._bit
+        bits = 0
+        for rule_id in fired_ids:
+            bits |= bit[rule_id]
+        ids = []
+        for c, mask in enumerate(self._masks):
+            mine = bits & mask
+            key = (mine, grown[c], male)
+            found = self._by_bits[c].get(key)
+            if found is None:
+                fired_here = [j for j in self.columns[c] if mine >> j & 1]
+                found = self.parts_id(c, fired_here, grown[c], male, failed)
+                if len(self._by_bits[c]) < self.LIMIT:
+                    self._by_bits[c][key] = found
+            if self.parts[c][found].any:
+                ids.append((c, found))
+        arrangement = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
         levels = arrangement.levels
         any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
         targeted = arrangement.get("targeted_therapy") if standing.her2_positive else None
@@ -1147,10 +1237,19 @@ class Ranker:
         for placed in arrangement.options:
             category = CATEGORY_ORDER.index(placed.category)
             waiting = waiting_ids & self.offering[category]
-            given_before = _given_before(placed.named, history) if history.uses else ()
-            key = (placed.rank, noted, waiting, given_before)
-            option = placed.memory.get(key)
+            given = (
+                tuple(
+                    (use.agent, use.outcome, use.setting)
+                    for use in history.uses
+                    if use.agent in placed.named and use.agent not in failed
+                )
+                if history.uses
+                else ()
+            )
+            option_key = (placed.rank, noted, waiting, given)
+            option = placed.memory.get(option_key)
             if option is None:
+                given_before = _given_before(placed.named, history)
                 rules = [r for r in self.rules if r.id in waiting]
                 option = _option(
                     placed,
@@ -1163,14 +1262,14 @@ class Ranker:
                     sentences=self.sentences,
                 )
                 if len(placed.memory) < 1024:
-                    placed.memory[key] = option
+                    placed.memory[option_key] = option
             options.append(option)
         not_recommended: list[NotRecommendedItem] = []
         advice: list[AdviceItem] = []
-        for j in fired:
-            rule = self.rules[j]
-            if rule.then.not_recommended is None and rule.then.advice is None:
+        for j in self._stating:
+            if not bits >> j & 1:
                 continue
+            rule = self.rules[j]
             items = self._statements.get((rule.id, male))
             if items is None:
                 said = speaking_of([rule], ("women",) if male else ())

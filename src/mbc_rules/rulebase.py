@@ -347,7 +347,7 @@ class Rulebase:
             caveats.append(UNKNOWN_COMPLICATIONS_CAVEAT)
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
-        fired_rules = tuple(r.id for r in self.rules if r.id in fired_ids)
+        fired_rules = self._ranker.in_order(fired_ids)
         answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules)
         return options, not_recommended, advice, tuple(caveats), fired_rules, answer
 

@@ -33,7 +33,6 @@ from mbc_rules.rank import (
     Placed,
     Standing,
     hormone_failed,
-    regimen_partners,
 )
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
@@ -66,36 +65,6 @@ def dense_ranks(keys: np.ndarray) -> np.ndarray:
     np.put_along_axis(ranks, order, dense, axis=1)
     ranks[keys == _ABSENT] = 0
     return ranks
-
-
-def _arranged_together(rulebase: Rulebase) -> tuple[list[int], list[int]]:
-    """The categories whose options depend on each other's (the systemic ones, which the
-    sources' orderings tie together, and any a regimen partner or an ``only_when_none_left``
-    links to them), and those that stand alone.
-    """
-    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
-    for rule in rulebase.rules:
-        offer = rule.then.offer
-        if offer is None:
-            continue
-        others: set[str] = set()
-        if offer.only_when_none_left is not None:
-            others.add(offer.only_when_none_left)
-        for regimen in offer.regimens:
-            others |= regimen_partners(tuple(regimen.agents), offer.category, rulebase.vocabulary)
-        for other in others:
-            linked[offer.category].add(other)
-            linked[other].add(offer.category)
-    together = set(SYSTEMIC_CATEGORIES)
-    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
-    while grow:
-        category = grow.pop()
-        together.add(category)
-        grow.extend(linked[category] - together)
-    return (
-        [i for i, c in enumerate(CATEGORY_ORDER) if c in together],
-        [i for i, c in enumerate(CATEGORY_ORDER) if c not in together],
-    )
 
 
 class LongOption(NamedTuple):
@@ -146,7 +115,9 @@ class ColumnarEngine:
         self._grown_flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
-        self._group, self._alone = _arranged_together(rulebase)
+        together = self.ranker.together
+        self._group = [i for i, c in enumerate(CATEGORY_ORDER) if c in together]
+        self._alone = [i for i, c in enumerate(CATEGORY_ORDER) if c not in together]
         self._key_bounds = (
             (0, 1),
             (0, 1),

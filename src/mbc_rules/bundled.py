@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mbc_rules.errors import Problem, RulebaseError
-from mbc_rules.load import LoadedFile, read_rule_file
+from mbc_rules.load import MAX_FILE_BYTES, LoadedFile, find_rule_files, read_limited, read_rule_file
 from mbc_rules.vocabulary import Vocabulary, VocabularyEntry
 
 
@@ -24,6 +24,28 @@ def bundled_rules_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "rules"
+
+
+def bundled_texts() -> dict[str, str] | None:
+    """Every bundled rule file's text, by its name in the rule set, read afresh.
+
+    None when one cannot be read as ``Rulebase.load`` would read it: the full load then
+    reports the problem.
+    """
+    root = bundled_rules_dir()
+    paths, problems = find_rule_files(root)
+    if problems:
+        return None
+    texts = {}
+    for path in paths:
+        content, _ = read_limited(path, MAX_FILE_BYTES, "rule file")
+        if content is None:
+            return None
+        try:
+            texts[path.relative_to(root).as_posix()] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return texts
 
 
 @functools.cache

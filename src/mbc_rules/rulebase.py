@@ -18,10 +18,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from mbc_rules._version import __version__
-from mbc_rules.bundled import bundled_file, bundled_rules_dir
+from mbc_rules.bundled import bundled_file, bundled_rules_dir, bundled_texts
+from mbc_rules.cache import read_checked, remember_checked
 from mbc_rules.compile import CompiledRuleset, compile_rules
 from mbc_rules.display import evaluation_html, rulebase_html
-from mbc_rules.engine import EngineName, Matcher, durable_problems, make_matcher, uses_durable
+from mbc_rules.engine import (
+    EngineName,
+    Matcher,
+    durable_checked,
+    durable_problems,
+    make_matcher,
+    uses_durable,
+)
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
 from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
@@ -451,4 +459,20 @@ def _problem_order(problem: Problem) -> tuple[str, int]:
 
 @functools.cache
 def _bundled(engine: EngineName) -> Rulebase:
-    return Rulebase.load(bundled_rules_dir(), engine=engine)
+    # The bundled files are hashed at every load; when this exact content, with this exact
+    # code, passed every check before (``cache``), and durable-rules' check passed on this
+    # build of it, the checked rule set is compiled without checking it again. Anything else,
+    # a changed byte among them, gets the full load and its checks.
+    texts = bundled_texts()
+    if texts is not None:
+        state = read_checked(content_hash(texts))
+        if state is not None and (
+            not uses_durable(engine) or durable_checked(state["content_hash"])
+        ):
+            return Rulebase(**state, engine=engine)
+    rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
+    if texts is not None and rulebase.content_hash == content_hash(texts):
+        state = rulebase.__getstate__()
+        del state["engine"]
+        remember_checked(state)
+    return rulebase

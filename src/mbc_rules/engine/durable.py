@@ -39,11 +39,11 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mbc_rules._version import __version__
+from mbc_rules.cache import cache_dir
 from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression, compile_rules
 from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
@@ -314,14 +314,6 @@ _PROBE_CACHE_VERSION = "1"
 _passed: set[str] = set()
 
 
-def _cache_dir() -> Path | None:
-    setting = os.environ.get("MBC_RULES_CACHE")
-    if setting is not None:
-        return Path(setting) if setting not in ("", "0", "off") else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mbc-rules"
-
-
 @functools.cache
 def _durable_build() -> str:
     # The extension's path, size and time stand for its version: reading the installed
@@ -346,14 +338,21 @@ def _probe_key(*parts: str) -> str:
 def _known_to_pass(key: str) -> bool:
     if key in _passed:
         return True
-    folder = _cache_dir()
+    folder = cache_dir()
     return folder is not None and (folder / f"durable-probe-{key}").is_file()
+
+
+def durable_checked(content_hash: str) -> bool:
+    """Whether the rule set of ``content_hash`` passed ``durable_problems`` on this build of
+    durable-rules and Python (in this process, or in one before it that left its mark).
+    """
+    return _known_to_pass(_probe_key(content_hash))
 
 
 def _remember_pass(key: str) -> None:
     # Only a rule set that passed is remembered; the cache is a speed-up, never required.
     _passed.add(key)
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         return
     with contextlib.suppress(OSError):

@@ -8,7 +8,6 @@ supplies one.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -20,7 +19,9 @@ from mbc_rules.vocabulary import Vocabulary, VocabularyEntry
 
 def bundled_rules_dir() -> Path:
     """The rule files shipped with the package (in a wheel) or beside ``src/`` (in a checkout)."""
-    packaged = Path(str(resources.files("mbc_rules"))) / "rules"
+    # The package's own folder: what ``importlib.resources.files`` gives for an installed
+    # package, without importing ``importlib.resources`` (and ``tempfile``) at every load.
+    packaged = Path(__file__).resolve().parent / "rules"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "rules"

@@ -34,7 +34,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +116,8 @@ def remember_checked(state: dict[str, Any]) -> None:
     folder = cache_dir()
     if folder is None or set(state) != _STATE_KEYS:
         return
+    import tempfile  # only a rule set just checked is written
+
     path = folder / f"checked-{_checked_key(state['content_hash'])}.pickle"
     with contextlib.suppress(OSError, pickle.PicklingError, TypeError):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import functools
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -21,7 +21,6 @@ from mbc_rules._version import __version__
 from mbc_rules.bundled import bundled_file, bundled_rules_dir, bundled_texts
 from mbc_rules.cache import read_checked, remember_checked
 from mbc_rules.compile import CompiledRuleset, compile_rules
-from mbc_rules.display import evaluation_html, rulebase_html
 from mbc_rules.engine import (
     EngineName,
     Matcher,
@@ -31,7 +30,6 @@ from mbc_rules.engine import (
     uses_durable,
 )
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
-from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
@@ -44,7 +42,6 @@ from mbc_rules.rank import (
     timing_tests,
     waiting_rules,
 )
-from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,
@@ -58,9 +55,16 @@ from mbc_rules.result import (
     result_digest,
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
-from mbc_rules.validate import failing_examples, misquoted, validate_files
 from mbc_rules.vocabulary import Vocabulary
-from mbc_rules.whatif import informative_tests
+
+if TYPE_CHECKING:
+    from mbc_rules.explain import Explanation
+    from mbc_rules.report import Context, ReportFormat
+
+# Explanations, informative tests, reports and the notebook view (``explain``, ``whatif``,
+# ``report``, ``display``) and the checks of a rule set (``validate``) are imported where they
+# are used: a program that evaluates, or loads the bundled rules already checked, never pays
+# for them.
 
 __all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
@@ -191,6 +195,8 @@ class Rulebase:
         Raises:
             RulebaseError: every problem found, each with file, line and rule id.
         """
+        from mbc_rules.validate import failing_examples, misquoted, validate_files
+
         root = Path(directory)
         if not root.is_dir():
             raise RulebaseError([Problem(root, None, None, "not a directory of rule files")])
@@ -378,6 +384,8 @@ class Rulebase:
             UnknownAgentError: ``subject`` is neither a category nor a known agent.
             MbcRulesError: ``evaluation`` was produced by another rulebase.
         """
+        from mbc_rules.explain import explain
+
         self._check_origin(evaluation)
         return explain(
             subject, evaluation, rules=self.rules, vocabulary=self.vocabulary, sources=self.sources
@@ -392,6 +400,8 @@ class Rulebase:
         Raises:
             MbcRulesError: ``evaluation`` was produced by another rulebase.
         """
+        from mbc_rules.whatif import informative_tests
+
         self._check_origin(evaluation)
         return informative_tests(
             evaluation,
@@ -404,6 +414,8 @@ class Rulebase:
     @property
     def report_context(self) -> Context:
         """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
+        from mbc_rules.report import Context
+
         return Context.of(self.vocabulary, self.rules, self.sources)
 
     def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
@@ -411,15 +423,21 @@ class Rulebase:
         (a page to paste), each with the patient, the tests that would change the answer,
         what is not recommended and the advice.
         """
+        from mbc_rules.report import evaluation_markdown, evaluation_text
+
         tests = self.informative_tests(evaluation)
         render = evaluation_markdown if format == "markdown" else evaluation_text
         return render(evaluation, tests, self.report_context)
 
     def html(self, evaluation: Evaluation) -> str:
         """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
+        from mbc_rules.display import evaluation_html
+
         return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
 
     def _repr_html_(self) -> str:
+        from mbc_rules.display import rulebase_html
+
         return rulebase_html(
             version=self.version,
             rules=self.rules,

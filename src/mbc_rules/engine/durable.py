@@ -32,15 +32,13 @@ import itertools
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mbc_rules._version import __version__
 from mbc_rules.cache import cache_dir
@@ -48,7 +46,9 @@ from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression, compile
 from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
-from mbc_rules.validate import ValidatedRules
+
+if TYPE_CHECKING:
+    from mbc_rules.validate import ValidatedRules
 
 
 def _import_durable() -> ModuleType | None:
@@ -175,7 +175,9 @@ class DurableMatcher:
         _LIVE.add(self)
 
     def _create(self) -> int:
-        handle: int = self._engine.create_ruleset(f"mbc-rules-{uuid.uuid4().hex}", self._definition)
+        handle: int = self._engine.create_ruleset(
+            f"mbc-rules-{os.urandom(16).hex()}", self._definition
+        )
         return handle
 
     def _rebuild(self) -> None:
@@ -375,7 +377,11 @@ def probe_durable(
 
 
 def _run_probe(definition: str, facts: list[dict[str, Any]], timeout: float) -> ProbeReport:
-    job = json.dumps({"name": f"probe-{uuid.uuid4().hex}", "ruleset": definition, "facts": facts})
+    import subprocess  # only a rule set not yet checked starts a child
+
+    job = json.dumps(
+        {"name": f"probe-{os.urandom(16).hex()}", "ruleset": definition, "facts": facts}
+    )
     try:
         child = subprocess.run(
             [sys.executable, "-c", _PROBE_SCRIPT],

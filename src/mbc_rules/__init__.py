@@ -80,13 +80,16 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mbc_rules' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value  # the next look-up is an ordinary one
-    return value
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which see the imports above: a misspelt name stays an error
+    # for them rather than an ``Any``.
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'mbc_rules' has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # the next look-up is an ordinary one
+        return value
 
 
 def __dir__() -> list[str]:

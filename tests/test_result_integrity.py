@@ -119,3 +119,34 @@ def test_case_6_mbc_rules_verify_on_the_command_line(tmp_path: Path) -> None:
     assert main(["verify", str(stored)], out, io.StringIO()) == 1
     assert "the digest does not match the content" in out.getvalue()
     assert "options[0].citations[0].excerpt: stored 'Any drug at all is fine.'" in out.getvalue()
+
+
+def test_case_6_every_field_and_text_moved_between_fields_change_the_digest(
+    rulebase: Rulebase,
+) -> None:
+    result = rulebase.evaluate(PROFILE)
+    assert result.options
+    assert result.advice
+    assert result.caveats
+    assert result.fired_rules
+    edits: dict[str, object] = {
+        "options": result.options[1:],
+        "not_recommended": (*result.not_recommended, *result.not_recommended[:1]),
+        "advice": result.advice[:-1],
+        "caveats": (*result.caveats, "x"),
+        "fired_rules": result.fired_rules[:-1],
+        "rulebase_hash": "0" * 64,
+        "rulebase_version": result.rulebase_version + "x",
+        "disclaimer": result.disclaimer + " ",
+        "profile": result.profile.model_copy(update={"patient_id": "p"}),
+    }
+    for field, value in edits.items():
+        assert result_digest(result.model_copy(update={field: value})) != result.digest, field
+    # The parts are framed: text that moves from one part to the next is a change too.
+    moved = result.model_copy(
+        update={
+            "rulebase_version": result.rulebase_version + result.disclaimer[:1],
+            "disclaimer": result.disclaimer[1:],
+        }
+    )
+    assert result_digest(moved) != result.digest

@@ -327,84 +327,153 @@ def _hormone_receptor_status(er: str, pr: str) -> str:
     return "unknown"
 
 
+# Every fact as it stands for a profile that reports nothing: derive_facts starts from a copy
+# and sets what the profile says (in this order, so the facts keep the order of ``FACTS``).
+_BLANK: dict[str, FactValue] = {
+    "er_status": "unknown",
+    "pr_status": "unknown",
+    "her2_status": "unknown",
+    "brca_status": "unknown",
+    "pik3ca_status": "unknown",
+    "pdl1_status": "unknown",
+    "hormone_receptor_status": "unknown",
+    "triple_negative": "unknown",
+    "menopausal_status": "unknown",
+    "sex": "unknown",
+    **{f"spread_to_{site}": False for site in SITES},
+    "spread_to_organs": False,
+    "bone_or_soft_tissue_only": "unknown",
+    "widespread_bone_metastases": False,
+    **dict.fromkeys(COMPLICATIONS, False),
+    "brain_metastases": "unknown",
+    **{f"{site}_resectable": "unknown" for site in RESECTION_SITES},
+    "de_novo": "unknown",
+    "good_general_health": "unknown",
+    "any_prior_therapy": False,
+    "her2_targeted_drugs_given": 0,
+    "treatment_failed": False,
+    "her2_therapy_failed": False,
+    "trastuzumab_failed": False,
+    "endocrine_therapy_given": False,
+    "endocrine_therapy_failed": False,
+    "endocrine_classes_failed": 0,
+    "tamoxifen_given": False,
+    "aromatase_inhibitor_failed": False,
+    "letrozole_or_anastrozole_failed": False,
+    "chemotherapy_given": False,
+    "chemotherapy_drugs_given": 0,
+    "chemotherapy_failed": False,
+    "lines_failed": 0,
+}
+_SPREAD_TO = {site: f"spread_to_{site}" for site in SITES}
+_COMPLICATION_FACTS = frozenset(COMPLICATIONS)
+_RESECTABLE = tuple((site, f"{site}_resectable") for site in RESECTION_SITES)
+_YES_NO = {None: "unknown", True: "yes", False: "no"}
+
+
 def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, FactValue]:
     """Compute every fact in ``FACTS`` from a validated profile."""
-    hormone_receptors = _hormone_receptor_status(profile.er_status, profile.pr_status)
-    if hormone_receptors == "negative" and profile.her2_status == "negative":
+    er, pr, her2 = profile.er_status, profile.pr_status, profile.her2_status
+    hormone_receptors = _hormone_receptor_status(er, pr)
+    if hormone_receptors == "negative" and her2 == "negative":
         triple_negative = "yes"
-    elif "positive" in (hormone_receptors, profile.her2_status):
+    elif hormone_receptors == "positive" or her2 == "positive":
         triple_negative = "no"
     else:
         triple_negative = "unknown"
+    facts = _BLANK.copy()
+    facts["er_status"] = er
+    facts["pr_status"] = pr
+    facts["her2_status"] = her2
+    facts["brca_status"] = profile.brca_status
+    facts["pik3ca_status"] = profile.pik3ca_status
+    facts["pdl1_status"] = profile.pdl1_status
+    facts["hormone_receptor_status"] = hormone_receptors
+    facts["triple_negative"] = triple_negative
+    facts["menopausal_status"] = profile.menopausal_status
+    facts["sex"] = profile.sex
 
     sites = set(profile.metastatic_sites)
     if profile.brain_metastases != "unknown":
         sites.add("brain")
-    if not sites:
-        bone_or_soft_tissue_only = "unknown"
-    else:
-        bone_or_soft_tissue_only = "yes" if sites <= BONE_OR_SOFT_TISSUE_SITES else "no"
-    resectable = set(profile.resectable_sites)
-
-    # Only anticancer treatments count: yoga or palliative care is never a failed line.
-    agents = [
-        (vocabulary[t.agent], t)
-        for t in profile.prior_therapies or ()
-        if vocabulary[t.agent].is_anticancer
-    ]
-    progressed = [(agent, t) for agent, t in agents if grew_on(t.outcome, t.setting)]
-    her2_drugs = {agent.id for agent, _ in agents if agent.is_her2_targeted}
-    chemo_drugs = {agent.id for agent, _ in agents if agent.is_chemotherapy}
-    metastatic_lines = {
-        t.line if t.line is not None else f"entry-{i}"
-        for i, (_, t) in enumerate(progressed)
-        if t.setting == "metastatic" and t.outcome == "progressed"
-    }
-
-    facts: dict[str, FactValue] = {
-        "er_status": profile.er_status,
-        "pr_status": profile.pr_status,
-        "her2_status": profile.her2_status,
-        "brca_status": profile.brca_status,
-        "pik3ca_status": profile.pik3ca_status,
-        "pdl1_status": profile.pdl1_status,
-        "hormone_receptor_status": hormone_receptors,
-        "triple_negative": triple_negative,
-        "menopausal_status": profile.menopausal_status,
-        "sex": profile.sex,
-        **{f"spread_to_{site}": site in sites for site in SITES},
-        "spread_to_organs": bool(sites & ORGAN_SITES),
-        "bone_or_soft_tissue_only": bone_or_soft_tissue_only,
-        "widespread_bone_metastases": bool(profile.widespread_bone_metastases),
-        **{c: c in (profile.complications or ()) for c in COMPLICATIONS},
-        "brain_metastases": profile.brain_metastases,
-        **{
-            f"{site}_resectable": "unknown" if not resectable else _yes_no(site in resectable)
-            for site in RESECTION_SITES
-        },
-        "de_novo": _yes_no(profile.de_novo),
-        "good_general_health": _yes_no(profile.good_general_health),
-        "any_prior_therapy": bool(agents),
-        "her2_targeted_drugs_given": len(her2_drugs),
-        "treatment_failed": bool(progressed),
-        "her2_therapy_failed": any(a.is_her2_targeted for a, _ in progressed),
-        "trastuzumab_failed": any(a.id == "trastuzumab" for a, _ in progressed),
-        "endocrine_therapy_given": any(a.is_endocrine for a, _ in agents),
-        "endocrine_therapy_failed": any(a.is_endocrine for a, _ in progressed),
-        "endocrine_classes_failed": len({a.drug_class for a, _ in progressed if a.is_endocrine}),
-        "tamoxifen_given": any(a.id == "tamoxifen" for a, _ in agents),
-        "aromatase_inhibitor_failed": any(
-            a.drug_class == "aromatase_inhibitor" for a, _ in progressed
-        ),
-        "letrozole_or_anastrozole_failed": any(
-            a.id in NONSTEROIDAL_AROMATASE_INHIBITORS for a, _ in progressed
-        ),
-        "chemotherapy_given": bool(chemo_drugs),
-        "chemotherapy_drugs_given": len(chemo_drugs),
-        "chemotherapy_failed": any(a.is_chemotherapy for a, _ in progressed),
-        "lines_failed": len(metastatic_lines),
-    }
+    if sites:
+        for site in sites:
+            if site in _SPREAD_TO:
+                facts[_SPREAD_TO[site]] = True
+        facts["spread_to_organs"] = not sites.isdisjoint(ORGAN_SITES)
+        facts["bone_or_soft_tissue_only"] = "yes" if sites <= BONE_OR_SOFT_TISSUE_SITES else "no"
+    facts["widespread_bone_metastases"] = bool(profile.widespread_bone_metastases)
+    for complication in profile.complications or ():
+        if complication in _COMPLICATION_FACTS:
+            facts[complication] = True
+    facts["brain_metastases"] = profile.brain_metastases
+    if profile.resectable_sites:
+        resectable = set(profile.resectable_sites)
+        for resection_site, fact in _RESECTABLE:
+            facts[fact] = "yes" if resection_site in resectable else "no"
+    facts["de_novo"] = _YES_NO[profile.de_novo]
+    facts["good_general_health"] = _YES_NO[profile.good_general_health]
+    if profile.prior_therapies:
+        _history_facts(facts, profile, vocabulary)
     return facts
+
+
+def _history_facts(
+    facts: dict[str, FactValue], profile: PatientProfile, vocabulary: Vocabulary
+) -> None:
+    # Only anticancer treatments count: yoga or palliative care is never a failed line.
+    given = False
+    her2_drugs: set[str] = set()
+    chemo_drugs: set[str] = set()
+    endocrine_classes_failed: set[str | None] = set()
+    numbered_lines: set[int] = set()
+    unnumbered_lines = 0
+    for therapy in profile.prior_therapies or ():
+        agent = vocabulary[therapy.agent]
+        if not agent.is_anticancer:
+            continue
+        given = True
+        her2_targeted, chemotherapy, endocrine = (
+            agent.is_her2_targeted,
+            agent.is_chemotherapy,
+            agent.is_endocrine,
+        )
+        if her2_targeted:
+            her2_drugs.add(agent.id)
+        if chemotherapy:
+            chemo_drugs.add(agent.id)
+        if endocrine:
+            facts["endocrine_therapy_given"] = True
+        if agent.id == "tamoxifen":
+            facts["tamoxifen_given"] = True
+        if not grew_on(therapy.outcome, therapy.setting):
+            continue
+        facts["treatment_failed"] = True
+        if her2_targeted:
+            facts["her2_therapy_failed"] = True
+        if agent.id == "trastuzumab":
+            facts["trastuzumab_failed"] = True
+        if endocrine:
+            facts["endocrine_therapy_failed"] = True
+            endocrine_classes_failed.add(agent.drug_class)
+        if agent.drug_class == "aromatase_inhibitor":
+            facts["aromatase_inhibitor_failed"] = True
+        if agent.id in NONSTEROIDAL_AROMATASE_INHIBITORS:
+            facts["letrozole_or_anastrozole_failed"] = True
+        if chemotherapy:
+            facts["chemotherapy_failed"] = True
+        if therapy.setting == "metastatic" and therapy.outcome == "progressed":
+            # Drugs sharing a line number are one line; an entry without one is its own line.
+            if therapy.line is None:
+                unnumbered_lines += 1
+            else:
+                numbered_lines.add(therapy.line)
+    facts["any_prior_therapy"] = given
+    facts["her2_targeted_drugs_given"] = len(her2_drugs)
+    facts["endocrine_classes_failed"] = len(endocrine_classes_failed)
+    facts["chemotherapy_given"] = bool(chemo_drugs)
+    facts["chemotherapy_drugs_given"] = len(chemo_drugs)
+    facts["lines_failed"] = len(numbered_lines) + unnumbered_lines
 
 
 def facts_markdown() -> str:

@@ -87,7 +87,9 @@ CHECKED_TOGETHER: tuple[tuple[str, ...], ...] = (
 
 
 def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
-    found = spellings.get(value.strip().lower()) if isinstance(value, str) else None
+    found = None
+    if isinstance(value, str):
+        found = spellings.get(value) or spellings.get(value.strip().lower())
     if found is None:
         canonical = list(dict.fromkeys(spellings.values()))
         others = [s for s in spellings if s not in canonical]

@@ -206,6 +206,9 @@ def name_key(name: str) -> str:
     return " ".join(name.casefold().replace("-", " ").replace("_", " ").split())
 
 
+_MAX_SPELLINGS = 10_000
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Lookup of agents by id, generic name, brand name or alias, in any case."""
@@ -213,6 +216,9 @@ class Vocabulary:
     agents: Mapping[str, Agent]
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
     _by_rxnorm: dict[str, str] = field(default_factory=dict, repr=False)
+    # Names as written that were found, and their agent: a cohort writes the same few
+    # spellings again and again. Bounded, so that hostile input cannot grow it without end.
+    _spellings: dict[str, Agent] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, agents: Iterable[Agent]) -> Vocabulary:
@@ -240,10 +246,22 @@ class Vocabulary:
         Raises:
             UnknownAgentError: the name is not in the vocabulary; it suggests the nearest names.
         """
-        agent_id = self._by_name.get(name_key(name))
-        if agent_id is None:
+        agent = self.known(name)
+        if agent is None:
             raise UnknownAgentError(name, self.suggest(name))
-        return self.agents[agent_id]
+        return agent
+
+    def known(self, name: str) -> Agent | None:
+        """The agent a generic, brand or alias name refers to; None when there is none."""
+        agent = self._spellings.get(name)
+        if agent is None:
+            agent_id = self._by_name.get(name_key(name))
+            if agent_id is None:
+                return None
+            agent = self.agents[agent_id]
+            if len(self._spellings) < _MAX_SPELLINGS:
+                self._spellings[name] = agent
+        return agent
 
     def by_rxnorm(self, code: str) -> Agent | None:
         """The agent whose RxNorm ingredient code this is, or None."""

@@ -14,7 +14,7 @@ are passed in as a tuple). Nothing else a rule file says can reach the code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mbc_rules.compile import CompiledRuleset
@@ -30,6 +30,11 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+def _check_fact(name: object) -> None:
+    if type(name) is not str or name not in FACTS:
+        raise EngineError(f"a condition names an unknown fact: {name!r}")
+
+
 class _Writer:
     """Emits one local per fact read and one per distinct fact test."""
 
@@ -39,8 +44,7 @@ class _Writer:
         self.lines: list[str] = []
 
     def _fact(self, name: str) -> str:
-        if type(name) is not str or name not in FACTS:
-            raise EngineError(f"a condition names an unknown fact: {name!r}")
+        _check_fact(name)
         local = self.facts.get(name)
         if local is None:
             local = self.facts[name] = f"v{len(self.facts)}"
@@ -81,6 +85,37 @@ class _Writer:
             return f"(not {self.condition(condition.not_)})"
         raise EngineError(f"not a condition: {condition!r}")
 
+    def but_for_timing(self, condition: Condition, negate: bool = False) -> str:
+        """``condition`` (its negation, when ``negate``) with every test on the treatment
+        history taken as met, as :func:`mbc_rules.rank.holds_but_for_timing` reads it.
+        """
+        if isinstance(condition, FactTest):
+            _check_fact(condition.fact)
+            if FACTS[condition.fact].is_timing:
+                return "True"
+            test = self._test(condition)
+            return f"(not {test})" if negate else test
+        if isinstance(condition, NotOf):
+            return self.but_for_timing(condition.not_, not negate)
+        if isinstance(condition, AllOf | AnyOf):
+            parts = condition.all if isinstance(condition, AllOf) else condition.any
+            conjunction = isinstance(condition, AllOf) != negate
+            if not parts:
+                return "True" if conjunction else "False"
+            joiner = " and " if conjunction else " or "
+            return "(" + joiner.join(self.but_for_timing(c, negate) for c in parts) + ")"
+        raise EngineError(f"not a condition: {condition!r}")
+
+
+def _function(rule_ids: tuple[str, ...], source: str) -> Callable[..., frozenset[str]]:
+    namespace: dict[str, Any] = {
+        "__builtins__": {"frozenset": frozenset, "int": int},
+        "RULE_IDS": rule_ids,
+    }
+    exec(compile(source, "<mbc-rules compiled matcher>", "exec"), namespace)
+    function: Callable[..., frozenset[str]] = namespace["match"]
+    return function
+
 
 def generate_source(ruleset: CompiledRuleset) -> str:
     """The text of the matching function for ``ruleset`` (for review and for the tests)."""
@@ -108,14 +143,56 @@ class CompiledMatcher:
 
     def __init__(self, ruleset: CompiledRuleset) -> None:
         source = generate_source(ruleset)
-        namespace: dict[str, Any] = {
-            "__builtins__": {"frozenset": frozenset, "int": int},
-            "RULE_IDS": tuple(ruleset.rule_ids),
-        }
-        exec(compile(source, "<mbc-rules compiled matcher>", "exec"), namespace)
         self.source = source
-        self._match: Callable[[Mapping[str, FactValue]], frozenset[str]] = namespace["match"]
+        self._match: Callable[[Mapping[str, FactValue]], frozenset[str]] = _function(
+            tuple(ruleset.rule_ids), source
+        )
 
     def match(self, facts: Mapping[str, FactValue]) -> frozenset[str]:
         """The ids of every rule whose condition holds for ``facts``."""
         return self._match(facts)
+
+
+def generate_waiting_source(conditions: Sequence[Condition]) -> str:
+    """The text of the function that finds, among rules with these conditions, those that did
+    not fire only because of a test on the treatment history (for review and for the tests).
+    """
+    writer = _Writer()
+    rule_lines = []
+    for index, condition in enumerate(conditions):
+        relaxed = writer.but_for_timing(condition)
+        rule_lines.append(
+            f"    if RULE_IDS[{index}] not in fired and {relaxed}:\n        add(RULE_IDS[{index}])"
+        )
+    return "\n".join(
+        [
+            "def match(facts, fired):",
+            *writer.lines,
+            "    waiting = []",
+            "    add = waiting.append",
+            *rule_lines,
+            "    return frozenset(waiting)",
+            "",
+        ]
+    )
+
+
+class CompiledWaiting:
+    """:func:`mbc_rules.rank.waiting_rules` for a fixed set of rules, as one generated function.
+
+    Built from the offering rules whose conditions test the treatment history; every engine
+    uses it (it reads the derived facts, not the engine), and the tests hold it to
+    ``waiting_rules``.
+    """
+
+    def __init__(self, rule_ids: Sequence[str], conditions: Sequence[Condition]) -> None:
+        if len(rule_ids) != len(conditions):
+            raise EngineError("one condition per rule id is needed")
+        self.source = generate_waiting_source(conditions)
+        self._waiting: Callable[[Mapping[str, FactValue], frozenset[str]], frozenset[str]] = (
+            _function(tuple(rule_ids), self.source)
+        )
+
+    def __call__(self, facts: Mapping[str, FactValue], fired: frozenset[str]) -> frozenset[str]:
+        """The ids of the rules, not in ``fired``, that hold for ``facts`` but for timing."""
+        return self._waiting(facts, fired)

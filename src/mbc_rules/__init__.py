@@ -10,35 +10,106 @@ Decision support that cites its sources, not medical advice.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from typing import Any
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from mbc_rules._version import __version__
-from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
-from mbc_rules.display import Html
-from mbc_rules.errors import (
-    EngineError,
-    FhirReadError,
-    MbcRulesError,
-    Problem,
-    RulebaseError,
-    UnknownAgentError,
-)
-from mbc_rules.explain import Explanation
-from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
-from mbc_rules.profile import PatientProfile, PriorTherapy
-from mbc_rules.report import ReportFormat
-from mbc_rules.result import (
-    AdviceItem,
-    CitedSource,
-    Evaluation,
-    InformativeTest,
-    NotRecommendedItem,
-    RegimenOption,
-    TreatmentOption,
-    Verification,
-)
-from mbc_rules.rulebase import Rulebase
+
+if TYPE_CHECKING:
+    from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
+    from mbc_rules.display import Html
+    from mbc_rules.errors import (
+        EngineError,
+        FhirReadError,
+        MbcRulesError,
+        Problem,
+        RulebaseError,
+        UnknownAgentError,
+    )
+    from mbc_rules.explain import Explanation
+    from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
+    from mbc_rules.profile import PatientProfile, PriorTherapy
+    from mbc_rules.report import ReportFormat
+    from mbc_rules.result import (
+        AdviceItem,
+        CitedSource,
+        Evaluation,
+        InformativeTest,
+        NotRecommendedItem,
+        RegimenOption,
+        TreatmentOption,
+        Verification,
+    )
+    from mbc_rules.rulebase import Rulebase
+
+# Where each public name lives. ``import mbc_rules`` imports none of these modules: each is
+# imported when one of its names is first used (PEP 562), so a program that only evaluates
+# never pays for the FHIR reader, the cohort frames (pandas), the reports or the notebook
+# view, and one that only reads FHIR never builds the rulebase. ``from mbc_rules import X``,
+# ``mbc_rules.X`` and ``dir(mbc_rules)`` behave as before.
+_LAZY = {
+    "AdviceItem": "mbc_rules.result",
+    "CitedSource": "mbc_rules.result",
+    "CohortResult": "mbc_rules.cohort",
+    "EngineError": "mbc_rules.errors",
+    "Evaluation": "mbc_rules.result",
+    "Explanation": "mbc_rules.explain",
+    "FhirReadError": "mbc_rules.errors",
+    "FhirReading": "mbc_rules.fhir",
+    "FrameResult": "mbc_rules.cohort",
+    "Html": "mbc_rules.display",
+    "InformativeTest": "mbc_rules.result",
+    "MbcRulesError": "mbc_rules.errors",
+    "NotRecommendedItem": "mbc_rules.result",
+    "PatientProfile": "mbc_rules.profile",
+    "PriorTherapy": "mbc_rules.profile",
+    "Problem": "mbc_rules.errors",
+    "RegimenOption": "mbc_rules.result",
+    "Rulebase": "mbc_rules.rulebase",
+    "RulebaseError": "mbc_rules.errors",
+    "TreatmentOption": "mbc_rules.result",
+    "UnknownAgentError": "mbc_rules.errors",
+    "Verification": "mbc_rules.result",
+    "evaluate_frame": "mbc_rules.cohort",
+    "evaluate_many": "mbc_rules.cohort",
+    "read_fhir": "mbc_rules.fhir",
+    "read_fhir_many": "mbc_rules.fhir",
+}
+
+
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which see the imports above: a misspelt name stays an error
+    # for them rather than an ``Any``.
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'mbc_rules' has no attribute {name!r}")
+        value = getattr(import_module(module), name)
+        globals()[name] = value  # the next look-up is an ordinary one
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(ModuleType):
+    """The package, whose functions ``explain`` and ``report`` share their modules' names.
+
+    Importing a submodule sets it as an attribute of its package; imported eagerly, the
+    functions defined after the imports won. Imported lazily, a later ``import
+    mbc_rules.explain`` (by the rulebase, say) would replace the function with the module, so
+    the functions keep their names here; the modules stay in ``sys.modules``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
 
 __all__ = [
     "AdviceItem",
@@ -88,6 +159,8 @@ def evaluate(profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
     Raises:
         pydantic.ValidationError: the profile is invalid; the error names the field.
     """
+    from mbc_rules.rulebase import Rulebase
+
     return Rulebase.bundled().evaluate(profile)
 
 
@@ -103,6 +176,8 @@ def explain(result: Evaluation, subject: str, rulebase: Rulebase | None = None) 
         UnknownAgentError: ``subject`` is neither a category nor a known agent.
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
     """
+    from mbc_rules.rulebase import Rulebase
+
     return (rulebase or Rulebase.bundled()).explain(result, subject)
 
 
@@ -118,6 +193,8 @@ def informative_tests(
     Raises:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
     """
+    from mbc_rules.rulebase import Rulebase
+
     return (rulebase or Rulebase.bundled()).informative_tests(result)
 
 
@@ -127,6 +204,9 @@ def show(result: Evaluation, rulebase: Rulebase | None = None) -> Html:
     Raises:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
     """
+    from mbc_rules.display import Html
+    from mbc_rules.rulebase import Rulebase
+
     return Html((rulebase or Rulebase.bundled()).html(result))
 
 
@@ -140,4 +220,10 @@ def report(
     Raises:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
     """
+    from mbc_rules.rulebase import Rulebase
+
     return (rulebase or Rulebase.bundled()).report(result, format)
+
+
+_FUNCTIONS = frozenset({"evaluate", "explain", "informative_tests", "report", "show"})
+sys.modules[__name__].__class__ = _Package

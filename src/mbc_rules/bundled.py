@@ -8,22 +8,45 @@ supplies one.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from mbc_rules.errors import Problem, RulebaseError
-from mbc_rules.load import LoadedFile, read_rule_file
+from mbc_rules.load import MAX_FILE_BYTES, LoadedFile, find_rule_files, read_limited, read_rule_file
 from mbc_rules.vocabulary import Vocabulary, VocabularyEntry
 
 
 def bundled_rules_dir() -> Path:
     """The rule files shipped with the package (in a wheel) or beside ``src/`` (in a checkout)."""
-    packaged = Path(str(resources.files("mbc_rules"))) / "rules"
+    # The package's own folder: what ``importlib.resources.files`` gives for an installed
+    # package, without importing ``importlib.resources`` (and ``tempfile``) at every load.
+    packaged = Path(__file__).resolve().parent / "rules"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parents[2] / "rules"
+
+
+def bundled_texts() -> dict[str, str] | None:
+    """Every bundled rule file's text, by its name in the rule set, read afresh.
+
+    None when one cannot be read as ``Rulebase.load`` would read it: the full load then
+    reports the problem.
+    """
+    root = bundled_rules_dir()
+    paths, problems = find_rule_files(root)
+    if problems:
+        return None
+    texts = {}
+    for path in paths:
+        content, _ = read_limited(path, MAX_FILE_BYTES, "rule file")
+        if content is None:
+            return None
+        try:
+            texts[path.relative_to(root).as_posix()] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return texts
 
 
 @functools.cache

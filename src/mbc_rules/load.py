@@ -26,11 +26,12 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from mbc_rules.errors import Problem
+
+if TYPE_CHECKING:
+    import yaml
 
 PathKey = tuple[str | int, ...]
 
@@ -58,8 +59,16 @@ class LoadedFile:
         return None
 
 
-# libyaml's parser keeps the same line marks and is an order of magnitude faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _loader() -> type[yaml.SafeLoader]:
+    # PyYAML is imported when a file is first parsed: a bundled rule set already checked
+    # (``cache``) is loaded without it. libyaml's parser keeps the same line marks and is an
+    # order of magnitude faster.
+    import yaml
+
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
+
+
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -105,7 +114,7 @@ class _Builder:
 
     def __init__(self, text: str) -> None:
         # The stubs leave the parser untyped; its events are typed below.
-        self._loader: Any = _LOADER(text)
+        self._loader: Any = _loader()(text)
         self.lines: dict[PathKey, int] = {}
         self._line_items: list[tuple[PathKey, int]] = []
         self.problems: list[tuple[int, str]] = []
@@ -121,6 +130,8 @@ class _Builder:
             self._loader.dispose()
 
     def _read(self) -> Any:
+        import yaml
+
         loader = self._loader
         stack: list[_Open] = []
         document: Any = None
@@ -227,6 +238,8 @@ class _Builder:
             known = self._plain.get(seen, _UNSEEN)
             if known is not _UNSEEN:
                 return known
+            import yaml
+
             tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
             if tag == _STR_TAG:
                 self._plain[seen] = event.value
@@ -242,6 +255,8 @@ class _Builder:
         return self._construct(tag, event, line)
 
     def _construct(self, tag: str, event: yaml.ScalarEvent, line: int) -> Any:
+        import yaml
+
         loader = self._loader
         start: Any = event.start_mark
         node = yaml.ScalarNode(tag, event.value, start, event.end_mark, event.style)  # type: ignore[arg-type]
@@ -402,6 +417,8 @@ def parse_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
 
 def read_rule_file(path: Path) -> tuple[LoadedFile | None, list[Problem]]:
     """Parse one YAML file. Returns the file (None when it cannot be parsed) and its problems."""
+    import yaml
+
     content, refusal = read_limited(path, MAX_FILE_BYTES, "rule file")
     if content is None:
         return None, [Problem(path, None, None, refusal or "cannot be read")]

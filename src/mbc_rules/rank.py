@@ -22,10 +22,9 @@ sentence continues it (``Regimen.continues``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, NO_HISTORY, FactValue, TreatmentHistory
@@ -172,20 +171,26 @@ def waiting_rules(
         for rule in rules
         if rule.id not in done
         and rule.then.offer is not None
-        and timing_tests(rule.when)
+        and _is_timed(rule.when)
         and holds_but_for_timing(rule.when, facts)
     )
 
 
-@dataclass
-class _Support:
-    """What the rules that survive removal say for one category."""
+_TIMED: dict[int, tuple[Condition, bool]] = {}
 
-    rules: list[tuple[int, Rule]] = field(default_factory=list)
-    tier: int = len(TIERS)
-    sources: set[str] = field(default_factory=set)
-    agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
-    regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
+
+def _is_timed(condition: Condition) -> bool:
+    # Conditions are immutable and live as long as their rulebase: whether one tests the
+    # history is worked out once per condition object (the entry keeps the object alive, so
+    # its id is never reused while cached).
+    found = _TIMED.get(id(condition))
+    if found is not None and found[0] is condition:
+        return found[1]
+    if len(_TIMED) > 65_536:
+        _TIMED.clear()
+    timed = bool(timing_tests(condition))
+    _TIMED[id(condition)] = (condition, timed)
+    return timed
 
 
 def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> tuple[CitedSource, ...]:
@@ -196,16 +201,28 @@ def cite(citations: Sequence[Citation], sources: Mapping[str, Source]) -> tuple[
     )
 
 
-@functools.lru_cache(maxsize=8192)
+_CITED: dict[tuple[int, str], tuple[Citation, CitedSource]] = {}
+
+
 def _cited(citation: Citation, publisher: str) -> CitedSource:
-    # Citations are static: built once, shared by every result that cites them.
-    return CitedSource(
+    # Citations are static: built once, shared by every result that cites them. Keyed by the
+    # citation object (kept alive by the entry, so its id is not reused while cached): hashing
+    # the model's fields on every call cost more than building the result.
+    key = (id(citation), publisher)
+    found = _CITED.get(key)
+    if found is not None and found[0] is citation:
+        return found[1]
+    if len(_CITED) > 65_536:
+        _CITED.clear()
+    made = CitedSource(
         source=citation.source,
         publisher=publisher,
         section=citation.section,
         excerpt=citation.excerpt,
         statement=citation.statement,
     )
+    _CITED[key] = (citation, made)
+    return made
 
 
 def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
@@ -214,14 +231,6 @@ def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
         for citation in rule.citations:
             seen.setdefault((citation.source, citation.excerpt), citation)
     return list(seen.values())
-
-
-def _better(
-    entry: tuple[int, set[str]] | None, tier: int, sources: set[str]
-) -> tuple[int, set[str]]:
-    if entry is None:
-        return tier, set(sources)
-    return min(entry[0], tier), entry[1] | sources
 
 
 def regimen_name(agents: Sequence[str], vocabulary: Vocabulary) -> str:
@@ -253,31 +262,6 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
     return kept
 
 
-def ordering_key(category: str, tier: str, source_ids: Sequence[str]) -> tuple[int, ...]:
-    """The per-option part of the ordering: supportive care last, then tier, then sources.
-
-    Not the whole ordering: :func:`rank` puts before it whether the option is systemic and the
-    sources' own orderings between categories (which depend on the other options offered).
-    """
-    return (category in SUPPORTIVE, TIERS.index(tier), -len(source_ids))
-
-
-@dataclass
-class _Contribution:
-    """What one offering rule still names after removals and the history."""
-
-    rule: Rule
-    tier: int
-    sources: set[str]
-    agents: list[str]
-    regimens: list[tuple[str, ...]]
-    named_any: bool
-
-    @property
-    def empty(self) -> bool:
-        return self.named_any and not self.agents and not self.regimens
-
-
 def _members(agent_id: str, vocabulary: Vocabulary) -> frozenset[str]:
     """The drugs the sources name that an agent stands for (itself, or a class's members)."""
     agent = vocabulary[agent_id]
@@ -295,30 +279,222 @@ def _members(agent_id: str, vocabulary: Vocabulary) -> frozenset[str]:
     )
 
 
-def _grown_on(agent_id: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
-    # A class ("an aromatase inhibitor") is used up only when the cancer grew on every drug
-    # of it that the sources name: exemestane is left after letrozole.
-    if not failed:
-        return False
-    members = _members(agent_id, vocabulary)
-    return bool(members) and members <= failed
+# -- what each fired rule still names (per rule: cacheable per category) ----------------------
 
 
-def _support(contributions: Sequence[_Contribution], hormone_failed: bool) -> dict[str, _Support]:
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one offering rule still names for a patient, after removals and the history.
+
+    A function of the rule, of the not-recommended statements that fired, and of whether the
+    cancer grew on each agent the rule names; nothing else. The columnar engine computes a
+    category's contributions once per distinct value of exactly these.
+    """
+
+    rule: Rule
+    category: str
+    tier: int
+    sources: frozenset[str]
+    agents: tuple[str, ...]
+    regimens: tuple[tuple[str, ...], ...]
+    named_any: bool
+    waits_for: str | None
+    # Agents of the kept regimens that the cancer grew on (continued only inside them).
+    grown: frozenset[str]
+    continued: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+
+
+class _Tables:
+    """What ranking reads of a vocabulary, worked out once per vocabulary."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.category = {a: agent.category for a, agent in vocabulary.agents.items()}
+        self.members = {a: _members(a, vocabulary) for a in vocabulary.agents}
+        self.her2 = frozenset(a for a, agent in vocabulary.agents.items() if agent.is_her2_targeted)
+        self.hormone = frozenset(a for a, c in self.category.items() if c == "hormone_therapy")
+        self.regimens: dict[tuple[str, ...], RegimenOption] = {}
+
+    def regimen(self, combo: tuple[str, ...]) -> RegimenOption:
+        found = self.regimens.get(combo)
+        if found is None:
+            found = self.regimens[combo] = RegimenOption.model_construct(
+                agents=combo, name=regimen_name(combo, self.vocabulary)
+            )
+        return found
+
+    def grown_on(self, agent: str, failed: frozenset[str]) -> bool:
+        # A class ("an aromatase inhibitor") is used up only when the cancer grew on every
+        # drug of it that the sources name: exemestane is left after letrozole.
+        members = self.members[agent]
+        return bool(members) and members <= failed
+
+
+_TABLES: dict[int, _Tables] = {}
+
+
+def _tables(vocabulary: Vocabulary) -> _Tables:
+    found = _TABLES.get(id(vocabulary))
+    if found is None or found.vocabulary is not vocabulary:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        found = _TABLES[id(vocabulary)] = _Tables(vocabulary)
+    return found
+
+
+def removals(fired: Sequence[Rule]) -> tuple[frozenset[str], frozenset[str]]:
+    """The categories and the agents that the fired not-recommended statements rule out."""
+    categories: set[str] = set()
+    agents: set[str] = set()
+    for rule in fired:
+        statement = rule.then.not_recommended
+        if statement is not None:
+            if statement.category is not None:
+                categories.add(statement.category)
+            agents.update(statement.agents)
+    return frozenset(categories), frozenset(agents)
+
+
+def grown_on(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
+    """Whether the cancer grew on ``agent``: on it, or on every drug of its class that the
+    sources name.
+    """
+    return bool(failed) and _tables(vocabulary).grown_on(agent, failed)
+
+
+def hormone_failed(failed: frozenset[str], vocabulary: Vocabulary) -> bool:
+    """Whether the cancer grew on any hormone drug."""
+    return not failed.isdisjoint(_tables(vocabulary).hormone)
+
+
+def contributions(
+    fired: Sequence[Rule],
+    vocabulary: Vocabulary,
+    failed: frozenset[str],
+    removed: tuple[frozenset[str], frozenset[str]],
+) -> tuple[Contribution, ...]:
+    """What each offering rule of ``fired`` still names, given ``removed`` (:func:`removals`
+    of every fired rule) and what the cancer grew on: nothing ruled out, nothing grown on
+    unless a cited regimen continues it (``Regimen.continues``).
+    """
+    removed_categories, removed_agents = removed
+    tables = _tables(vocabulary)
+
+    def usable(agent: str) -> bool:
+        return agent not in removed_agents and tables.category[agent] not in removed_categories
+
+    def grown(agent: str) -> bool:
+        return grown_on(agent, failed, vocabulary)
+
+    out: list[Contribution] = []
+    for rule in fired:
+        offer = rule.then.offer
+        if offer is None or offer.category in removed_categories:
+            continue
+        agents = tuple(a for a in offer.agents if usable(a) and not grown(a))
+        regimens: list[tuple[str, ...]] = []
+        grown_in: set[str] = set()
+        continued: list[tuple[tuple[str, ...], frozenset[str]]] = []
+        for regimen in offer.regimens:
+            if not all(usable(a) for a in regimen.agents):
+                continue
+            if any(grown(a) and a not in regimen.continues for a in regimen.agents):
+                continue
+            combo = tuple(regimen.agents)
+            regimens.append(combo)
+            grown_in.update(a for a in combo if grown(a))
+            if regimen.continues:
+                continued.append((combo, frozenset(regimen.continues)))
+        out.append(
+            Contribution(
+                rule=rule,
+                category=offer.category,
+                tier=TIERS.index(offer.tier),
+                sources=frozenset(c.source for c in rule.citations),
+                agents=agents,
+                regimens=tuple(regimens),
+                named_any=bool(offer.agents or offer.regimens),
+                waits_for=offer.only_when_none_left,
+                grown=frozenset(grown_in),
+                continued=tuple(continued),
+            )
+        )
+    return tuple(out)
+
+
+# -- the sources' orderings across categories ------------------------------------------------
+
+
+@dataclass
+class _Support:
+    """What the rules that survive removal say for one category."""
+
+    rules: list[tuple[int, Rule]] = field(default_factory=list)
+    tier: int = len(TIERS)
+    sources: set[str] = field(default_factory=set)
+    agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
+    regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
+    grown: set[str] = field(default_factory=set)
+    # How the option reads (agents, regimens, sources, rules): worked out once per entry.
+    shown: (
+        tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]
+        | None
+    ) = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One category's option, ranked, before its citations, notes and agreement: what a
+    cohort's long table holds.
+    """
+
+    category: str
+    rank: int
+    tier: int
+    agents: tuple[str, ...]
+    regimens: tuple[tuple[str, ...], ...]
+    sources: tuple[str, ...]
+    rules: tuple[Rule, ...]  # the strongest first (stable within a tier)
+    key: tuple[int, ...]  # what the rank is the dense rank of (see arrange)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrangement:
+    """The ranked options of one answer, and the orderings' levels behind them."""
+
+    options: tuple[Placed, ...]
+    levels: Mapping[str, int]
+
+    def get(self, category: str) -> Placed | None:
+        """The option of ``category``, if offered."""
+        return next((p for p in self.options if p.category == category), None)
+
+
+def _better(
+    entry: tuple[int, set[str]] | None, tier: int, sources: frozenset[str]
+) -> tuple[int, set[str]]:
+    if entry is None:
+        return tier, set(sources)
+    return min(entry[0], tier), entry[1] | sources
+
+
+def _support(
+    parts: Iterable[tuple[Contribution, tuple[tuple[str, ...], ...]]], hormone_failed: bool
+) -> dict[str, _Support]:
     support: dict[str, _Support] = {}
-    for part in contributions:
-        if part.empty:
+    for part, regimens in parts:
+        if part.named_any and not part.agents and not regimens:
             continue  # everything this rule named was ruled out for this profile
-        offer = part.rule.then.offer
-        assert offer is not None
-        entry = support.setdefault(offer.category, _Support())
-        entry.rules.append((part.tier, part.rule))
-        entry.tier = min(entry.tier, part.tier)
+        entry = support.setdefault(part.category, _Support())
+        tier = part.tier
+        entry.rules.append((tier, part.rule))
+        entry.tier = min(entry.tier, tier)
         entry.sources |= part.sources
+        entry.grown |= part.grown
         for agent in part.agents:
-            entry.agents[agent] = _better(entry.agents.get(agent), part.tier, part.sources)
-        for combo in part.regimens:
-            entry.regimens[combo] = _better(entry.regimens.get(combo), part.tier, part.sources)
+            entry.agents[agent] = _better(entry.agents.get(agent), tier, part.sources)
+        for combo in regimens:
+            entry.regimens[combo] = _better(entry.regimens.get(combo), tier, part.sources)
     # "Switching to another type of hormone therapy" needs a type left to switch to: once the
     # cancer grew on a hormone drug, hormone therapy stands only while a hormone drug the
     # sources name for this patient is untried ("no longer responding to any hormone drugs").
@@ -328,19 +504,233 @@ def _support(contributions: Sequence[_Contribution], hormone_failed: bool) -> di
     return support
 
 
-def _partner_categories_missing(
-    combo: tuple[str, ...], own: str, support: Mapping[str, _Support], vocabulary: Vocabulary
-) -> bool:
+def _partners(combo: tuple[str, ...], own: str, tables: _Tables) -> frozenset[str]:
     # "with chemotherapy", "with hormone therapy": a regimen whose partner is a whole category
     # stands only beside an option of that category (bevacizumab only with chemotherapy). A
     # hormone drug partner likewise needs hormone therapy to be an option for this patient: no
     # hormone regimen where the receptor status gives the sources no ground for hormone therapy.
-    return any(
-        vocabulary[a].category not in support
-        and (a in CATEGORIES or vocabulary[a].category == "hormone_therapy")
-        and vocabulary[a].category != own
+    return frozenset(
+        tables.category[a]
         for a in combo
+        if (a in CATEGORIES or tables.category[a] == "hormone_therapy")
+        and tables.category[a] != own
     )
+
+
+_Regimens = tuple[tuple[tuple[str, ...], ...], ...]
+
+
+class CategoryParts:
+    """One category's contributions, with what arranging them needs worked out once.
+
+    A cohort has a few hundred distinct sets of contributions per category, shared by
+    thousands of rows: the columnar engine keeps one of these per set, so each category's
+    entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
+    """
+
+    __slots__ = ("category", "deferred", "entries", "has_needs", "needs", "offered")
+
+    def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
+        own = [part for part in parts if part.category == category]
+        self.category = category
+        self.offered = tuple(part for part in own if part.waits_for is None)
+        self.deferred = tuple(part for part in own if part.waits_for is not None)
+        self.needs = {
+            combo: _partners(combo, category, tables)
+            for part in self.offered
+            for combo in part.regimens
+        }
+        self.has_needs = any(self.needs.values())
+        self.entries: dict[tuple[Any, ...], _Support | None] = {}
+
+    def entry(
+        self, regimens: _Regimens | None, stand_in: tuple[bool, ...], hormone_failed: bool
+    ) -> _Support | None:
+        """The category's entry with the offered parts' ``regimens`` (None: as contributed)
+        and the deferred parts that ``stand_in``; None when nothing is left of it.
+        """
+        key = (regimens, stand_in, hormone_failed and self.category == "hormone_therapy")
+        if key in self.entries:
+            return self.entries[key]
+        current = regimens if regimens is not None else [p.regimens for p in self.offered]
+        items = [
+            *zip(self.offered, current, strict=True),
+            *((p, p.regimens) for p, s in zip(self.deferred, stand_in, strict=True) if s),
+        ]
+        found = _support(items, hormone_failed).get(self.category)
+        if len(self.entries) < 256:
+            self.entries[key] = found
+        return found
+
+    def dropping(self, regimens: _Regimens | None, present: set[str]) -> _Regimens | None:
+        """The offered parts' regimens without those whose partner category is absent; the
+        same object when nothing is dropped.
+        """
+        if not self.has_needs:
+            return regimens
+        current = regimens if regimens is not None else tuple(p.regimens for p in self.offered)
+        kept = tuple(tuple(c for c in combos if self.needs[c] <= present) for combos in current)
+        return regimens if kept == current else kept
+
+
+def category_parts(
+    category: str, parts: Iterable[Contribution], vocabulary: Vocabulary
+) -> CategoryParts:
+    """The parts of ``category`` among ``parts``, ready to arrange."""
+    return CategoryParts(category, parts, _tables(vocabulary))
+
+
+def regimen_partners(
+    combo: tuple[str, ...], category: str, vocabulary: Vocabulary
+) -> frozenset[str]:
+    """The categories a regimen of ``category`` needs offered beside it to stand."""
+    return _partners(combo, category, _tables(vocabulary))
+
+
+def by_category(parts: Sequence[Contribution], vocabulary: Vocabulary) -> list[CategoryParts]:
+    """``parts`` grouped by category, in the order of their first appearance."""
+    tables = _tables(vocabulary)
+    return [CategoryParts(c, parts, tables) for c in dict.fromkeys(p.category for p in parts)]
+
+
+def _levels(support: Mapping[str, _Support], standing: Standing, tables: _Tables) -> dict[str, int]:
+    """The sources' orderings among systemic drugs, as levels (lower comes first)."""
+    present = set(support)
+    sequence: list[str] = []
+    crisis = standing.serious_problems_from_spread and "chemotherapy" in present
+    if crisis:
+        sequence.append("chemotherapy")  # ACS: chemo first for serious problems from spread
+    targeted = support.get("targeted_therapy")
+    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, tables):
+        sequence.append("targeted_therapy")  # YSC: all therapies involve anti-HER2 treatment
+    if standing.hormone_receptor_positive and "hormone_therapy" in present and not crisis:
+        # YSC: endocrine therapy "as long as possible"; its targeted combinations follow it and
+        # never outrank it by counting the same sources twice; chemotherapy comes after both.
+        sequence += ["hormone_therapy", "targeted_therapy"]
+    ordered = [c for c in dict.fromkeys(sequence) if c in present]
+    levels = {c: i for i, c in enumerate(ordered)}
+    return {c: levels.get(c, len(ordered)) for c in present if c in SYSTEMIC_CATEGORIES}
+
+
+def _has_anti_her2(entry: _Support, tables: _Tables) -> bool:
+    named = set(entry.agents) | {a for combo in entry.regimens for a in combo}
+    return not tables.her2.isdisjoint(named)
+
+
+def _shown(
+    category: str, entry: _Support, tables: _Tables
+) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]:
+    if entry.shown is None:
+        single = sorted(
+            entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
+        )
+        combos = sorted(
+            entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
+        )
+        # A regimen's partners from other categories (the fulvestrant of alpelisib with
+        # fulvestrant) are named in the regimen, not listed as this category's agents; nor is
+        # a drug the cancer grew on that a sentence continues only inside its regimen.
+        members = [
+            a
+            for combo in combos
+            for a in combo
+            if tables.category[a] == category and a not in entry.grown
+        ]
+        entry.shown = (
+            tuple(dict.fromkeys([*single, *members])),
+            tuple(combos),
+            tuple(sorted(entry.sources)),
+            tuple(rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])),
+        )
+    return entry.shown
+
+
+def order_key(category: str, entry_tier: int, sources: int, level: int) -> tuple[int, ...]:
+    """What options are ranked by (lower first; equal keys share a rank): supportive care
+    last, local and other treatment after systemic drugs, the sources' orderings among
+    systemic drugs (``level``), the tier, then more sources first.
+    """
+    supportive = category in SUPPORTIVE
+    systemic = category in SYSTEMIC_CATEGORIES
+    return (int(supportive), int(not systemic and not supportive), level, entry_tier, -sources)
+
+
+_LISTING = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+
+
+def arrange(
+    parts: Sequence[Contribution] | Sequence[CategoryParts],
+    vocabulary: Vocabulary,
+    *,
+    standing: Standing = NO_STANDING,
+    hormone_failed: bool = False,
+) -> Arrangement:
+    """Rank the categories that ``parts`` (:func:`contributions`, or the same grouped by
+    :func:`by_category`) support.
+
+    Categories depend on each other here, and only here: a regimen whose partner is a whole
+    category needs that category offered; an offer ``only_when_none_left`` stands only while
+    its category is absent; the sources' orderings put categories before others. Each option's
+    rank is the dense rank of its :func:`order_key` among the options offered.
+    """
+    tables = _tables(vocabulary)
+    categories: Sequence[CategoryParts] = (
+        by_category(cast("Sequence[Contribution]", parts), vocabulary)
+        if parts and isinstance(parts[0], Contribution)
+        else cast("Sequence[CategoryParts]", parts)
+    )
+    state: list[_Regimens | None] = [None] * len(categories)
+    quiet = [(False,) * len(c.deferred) for c in categories]
+    while True:
+        entries = [c.entry(state[i], quiet[i], hormone_failed) for i, c in enumerate(categories)]
+        present = {c.category for c, e in zip(categories, entries, strict=True) if e is not None}
+        for i, c in enumerate(categories):
+            if c.deferred:
+                stand_in = tuple(p.waits_for not in present for p in c.deferred)
+                if any(stand_in):
+                    entries[i] = c.entry(state[i], stand_in, hormone_failed)
+        present = {c.category for c, e in zip(categories, entries, strict=True) if e is not None}
+        dropped = False
+        for i, c in enumerate(categories):
+            after = c.dropping(state[i], present)
+            if after is not state[i]:
+                state[i], dropped = after, True
+        if not dropped:
+            break
+
+    support = {c.category: e for c, e in zip(categories, entries, strict=True) if e is not None}
+    levels = _levels(support, standing, tables)
+    keyed = sorted(
+        (
+            order_key(category, entry.tier, len(entry.sources), levels.get(category, 0)),
+            _LISTING[category],
+            category,
+        )
+        for category, entry in support.items()
+    )
+    placed: list[Placed] = []
+    current_rank, previous_key = 0, None
+    for category_key, _, category in keyed:
+        if category_key != previous_key:
+            current_rank, previous_key = current_rank + 1, category_key
+        entry = support[category]
+        agents, combos, sources, rules = _shown(category, entry, tables)
+        placed.append(
+            Placed(
+                category=category,
+                rank=current_rank,
+                tier=entry.tier,
+                agents=agents,
+                regimens=combos,
+                sources=sources,
+                rules=rules,
+                key=category_key,
+            )
+        )
+    return Arrangement(options=tuple(placed), levels=levels)
+
+
+# -- the answer as a person reads it: citations, notes, agreement, history --------------------
 
 
 def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
@@ -370,32 +760,6 @@ def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
     return " and ".join(sorted(set(ways))) or "it grew on it"
 
 
-def _levels(
-    support: Mapping[str, _Support], standing: Standing, vocabulary: Vocabulary
-) -> dict[str, int]:
-    """The sources' orderings among systemic drugs, as levels (lower comes first)."""
-    present = set(support)
-    sequence: list[str] = []
-    crisis = standing.serious_problems_from_spread and "chemotherapy" in present
-    if crisis:
-        sequence.append("chemotherapy")  # ACS: chemo first for serious problems from spread
-    targeted = support.get("targeted_therapy")
-    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, vocabulary):
-        sequence.append("targeted_therapy")  # YSC: all therapies involve anti-HER2 treatment
-    if standing.hormone_receptor_positive and "hormone_therapy" in present and not crisis:
-        # YSC: endocrine therapy "as long as possible"; its targeted combinations follow it and
-        # never outrank it by counting the same sources twice; chemotherapy comes after both.
-        sequence += ["hormone_therapy", "targeted_therapy"]
-    ordered = [c for c in dict.fromkeys(sequence) if c in present]
-    levels = {c: i for i, c in enumerate(ordered)}
-    return {c: levels.get(c, len(ordered)) for c in present if c in SYSTEMIC_CATEGORIES}
-
-
-def _has_anti_her2(entry: _Support, vocabulary: Vocabulary) -> bool:
-    named = set(entry.agents) | {a for combo in entry.regimens for a in combo}
-    return any(vocabulary[a].is_her2_targeted for a in named)
-
-
 def _condition_text(test: FactTest) -> str:
     operand = test.operand
     if isinstance(operand, list):
@@ -418,7 +782,7 @@ def _condition_text(test: FactTest) -> str:
 def _agreement(
     category: str,
     named: set[str],
-    entry: _Support,
+    supporting: tuple[str, ...],
     waiting: Sequence[Rule],
     sources: Mapping[str, Source],
 ) -> Agreement:
@@ -445,9 +809,7 @@ def _agreement(
                     citations=cite(said, sources),
                 )
             )
-    return Agreement.model_construct(
-        supporting=tuple(sorted(entry.sources)), conditions_not_met=tuple(conditions)
-    )
+    return Agreement.model_construct(supporting=supporting, conditions_not_met=tuple(conditions))
 
 
 def rank(
@@ -468,20 +830,17 @@ def rank(
     ``sentences`` the statements behind the orderings (:func:`ordering_sentences`), cited in
     notes and in the not-recommended items of drugs the cancer grew on.
 
-    The output models are built without re-validation (``model_construct``): every value
-    comes from validated rules, and this is the hot path of every evaluation.
+    Three steps: :func:`contributions` (per rule), :func:`arrange` (across categories, the
+    ranks) and the citations, notes and agreement of each option. The output models are built
+    without re-validation (``model_construct``): every value comes from validated rules, and
+    this is the hot path of every evaluation.
     """
     sentences = sentences or {}
-    removed_categories: set[str] = set()
-    removed_agents: set[str] = set()
     not_recommended: list[NotRecommendedItem] = []
     advice: list[AdviceItem] = []
     for rule in fired:
         statement = rule.then.not_recommended
         if statement is not None:
-            if statement.category is not None:
-                removed_categories.add(statement.category)
-            removed_agents.update(statement.agents)
             not_recommended.append(
                 NotRecommendedItem.model_construct(
                     category=statement.category,
@@ -502,137 +861,47 @@ def rank(
             )
 
     failed = history.failed
-
-    def usable(agent: str) -> bool:
-        return agent not in removed_agents and vocabulary[agent].category not in removed_categories
-
-    def grown(agent: str) -> bool:
-        return _grown_on(agent, failed, vocabulary)
-
-    hormone_failed = any(vocabulary[a].category == "hormone_therapy" for a in failed)
-    contributions: list[_Contribution] = []
-    deferred: list[_Contribution] = []
-    continued: dict[tuple[str, ...], frozenset[str]] = {}
-    for rule in fired:
-        offer = rule.then.offer
-        if offer is None or offer.category in removed_categories:
-            continue
-        agents = [a for a in offer.agents if usable(a) and not grown(a)]
-        regimens = []
-        for regimen in offer.regimens:
-            if not all(usable(a) for a in regimen.agents):
-                continue
-            if any(grown(a) and a not in regimen.continues for a in regimen.agents):
-                continue
-            combo = tuple(regimen.agents)
-            regimens.append(combo)
-            if regimen.continues:
-                continued[combo] = continued.get(combo, frozenset()) | set(regimen.continues)
-        part = _Contribution(
-            rule=rule,
-            tier=TIERS.index(offer.tier),
-            sources={c.source for c in rule.citations},
-            agents=agents,
-            regimens=regimens,
-            named_any=bool(offer.agents or offer.regimens),
-        )
-        (deferred if offer.only_when_none_left else contributions).append(part)
-
-    while True:
-        support = _support(contributions, hormone_failed)
-        standing_in = [
-            part
-            for part in deferred
-            if part.rule.then.offer is not None
-            and part.rule.then.offer.only_when_none_left not in support
-        ]
-        if standing_in:
-            support = _support([*contributions, *standing_in], hormone_failed)
-        dropped = False
-        for part in contributions:
-            own = part.rule.then.offer.category if part.rule.then.offer else ""
-            kept = [
-                c
-                for c in part.regimens
-                if not _partner_categories_missing(c, own, support, vocabulary)
-            ]
-            if len(kept) != len(part.regimens):
-                part.regimens, dropped = kept, True
-        if not dropped:
-            break
-
-    levels = _levels(support, standing, vocabulary)
-
-    def key(category: str) -> tuple[int, ...]:
-        entry = support[category]
-        supportive = category in SUPPORTIVE
-        systemic = category in SYSTEMIC_CATEGORIES
-        return (
-            int(supportive),
-            int(not systemic and not supportive),
-            levels.get(category, 0),
-            entry.tier,
-            -len(entry.sources),
-        )
-
-    keys = {category: key(category) for category in support}
-    ordered = sorted(support, key=lambda c: (keys[c], CATEGORY_ORDER.index(c)))
-    any_systemic = any(c in SYSTEMIC_CATEGORIES for c in support)
+    tables = _tables(vocabulary)
+    parts = contributions(fired, vocabulary, failed, removals(fired))
+    arrangement = arrange(
+        parts, vocabulary, standing=standing, hormone_failed=hormone_failed(failed, vocabulary)
+    )
+    any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
     options: list[TreatmentOption] = []
-    current_rank, previous_key = 0, None
-    for category in ordered:
-        category_key = keys[category]
-        if category_key != previous_key:
-            current_rank, previous_key = current_rank + 1, category_key
-        entry = support[category]
-        # The strongest statements lead the rationale and the citations (stable within a tier).
-        strongest = [rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])]
-        single = sorted(
-            entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
-        )
-        combos = sorted(
-            entry.regimens, key=lambda r: (entry.regimens[r][0], -len(entry.regimens[r][1]), r)
-        )
-        # A regimen's partners from other categories (the fulvestrant of alpelisib with
-        # fulvestrant) are named in the regimen, not listed as this category's agents; nor is
-        # a drug the cancer grew on that a sentence continues only inside its regimen.
-        members = [
-            a
-            for combo in combos
-            for a in combo
-            if vocabulary[a].category == category and not grown(a)
-        ]
-        agents = list(dict.fromkeys([*single, *members]))
-        named = set(agents) | {a for combo in combos for a in combo}
+    for placed in arrangement.options:
+        category = placed.category
+        named = set(placed.agents) | {a for combo in placed.regimens for a in combo}
         given_before = [
             GivenBefore.model_construct(agent=use.agent, outcome=use.outcome, setting=use.setting)
             for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
             if use.agent in named and use.agent not in failed
         ]
-        notes = _notes(
-            category, support, standing, levels, any_systemic, vocabulary, sources, sentences
-        )
         options.append(
             TreatmentOption.model_construct(
-                rank=current_rank,
+                rank=placed.rank,
                 category=cast(Category, category),
-                tier=cast(Tier, TIERS[entry.tier]),
-                agents=tuple(agents),
-                regimens=tuple(
-                    RegimenOption.model_construct(agents=c, name=regimen_name(c, vocabulary))
-                    for c in combos
-                ),
-                rationale=tuple(r.title for r in strongest),
-                citations=cite(_unique_citations(strongest), sources),
-                rule_ids=tuple(r.id for r in strongest),
-                source_ids=tuple(sorted(entry.sources)),
-                agreement=_agreement(category, named, entry, waiting, sources),
+                tier=cast(Tier, TIERS[placed.tier]),
+                agents=placed.agents,
+                regimens=tuple(tables.regimen(c) for c in placed.regimens),
+                rationale=tuple(r.title for r in placed.rules),
+                citations=cite(_unique_citations(placed.rules), sources),
+                rule_ids=tuple(r.id for r in placed.rules),
+                source_ids=placed.sources,
+                agreement=_agreement(category, named, placed.sources, waiting, sources),
                 given_before=tuple(given_before),
-                notes=tuple(notes),
+                notes=tuple(
+                    _notes(
+                        category, arrangement, standing, any_systemic, tables, sources, sentences
+                    )
+                ),
             )
         )
 
-    offered_regimens = {c for entry in support.values() for c in entry.regimens}
+    offered_regimens = {c for placed in arrangement.options for c in placed.regimens}
+    continued: dict[tuple[str, ...], frozenset[str]] = {}
+    for part in parts:
+        for combo, agents in part.continued:
+            continued[combo] = continued.get(combo, frozenset()) | agents
     # What the cancer grew on is the decisive reason: listed before the sources' own
     # not-recommended statements.
     grown_items: list[NotRecommendedItem] = []
@@ -660,15 +929,15 @@ def rank(
 
 def _notes(
     category: str,
-    support: Mapping[str, _Support],
+    arrangement: Arrangement,
     standing: Standing,
-    levels: Mapping[str, int],
     any_systemic: bool,
-    vocabulary: Vocabulary,
+    tables: _Tables,
     sources: Mapping[str, Source],
     sentences: Sentences,
 ) -> list[OptionNote]:
     notes: list[OptionNote] = []
+    levels = arrangement.levels
     if category in SUPPORTIVE:
         return notes
     if category not in SYSTEMIC_CATEGORIES:
@@ -708,13 +977,19 @@ def _notes(
             )
         )
     if standing.her2_positive and category != "targeted_therapy":
-        targeted = support.get("targeted_therapy")
-        if targeted is not None and _has_anti_her2(targeted, vocabulary):
+        targeted = arrangement.get("targeted_therapy")
+        named = (
+            set()
+            if targeted is None
+            else set(targeted.agents) | {a for combo in targeted.regimens for a in combo}
+        )
+        if not tables.her2.isdisjoint(named):
+            assert targeted is not None
             partners = [
-                regimen_name(combo, vocabulary)
+                regimen_name(combo, tables.vocabulary)
                 for combo in sorted(targeted.regimens)
-                if any(vocabulary[a].is_her2_targeted for a in combo)
-                and any(vocabulary[a].category == category for a in combo)
+                if not tables.her2.isdisjoint(combo)
+                and any(tables.category[a] == category for a in combo)
             ]
             text = "HER2-positive disease: every therapy involves anti-HER2 treatment; " + (
                 f"here: {'; '.join(partners)}."

@@ -13,18 +13,24 @@ import functools
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from mbc_rules._version import __version__
-from mbc_rules.bundled import bundled_file, bundled_rules_dir
+from mbc_rules.bundled import bundled_file, bundled_rules_dir, bundled_texts
+from mbc_rules.cache import read_checked, remember_checked
 from mbc_rules.compile import CompiledRuleset, compile_rules
-from mbc_rules.display import evaluation_html, rulebase_html
-from mbc_rules.engine import EngineName, Matcher, durable_problems, make_matcher, uses_durable
+from mbc_rules.engine import (
+    EngineName,
+    Matcher,
+    durable_checked,
+    durable_problems,
+    make_matcher,
+    uses_durable,
+)
 from mbc_rules.engine.compiled import CompiledWaiting
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
-from mbc_rules.explain import Explanation, explain
 from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
@@ -36,7 +42,6 @@ from mbc_rules.rank import (
     speaking_of,
     timing_tests,
 )
-from mbc_rules.report import Context, ReportFormat, evaluation_markdown, evaluation_text
 from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,
@@ -51,9 +56,16 @@ from mbc_rules.result import (
     result_digest,
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
-from mbc_rules.validate import failing_examples, misquoted, validate_files
 from mbc_rules.vocabulary import Vocabulary
-from mbc_rules.whatif import informative_tests
+
+if TYPE_CHECKING:
+    from mbc_rules.explain import Explanation
+    from mbc_rules.report import Context, ReportFormat
+
+# Explanations, informative tests, reports and the notebook view (``explain``, ``whatif``,
+# ``report``, ``display``) and the checks of a rule set (``validate``) are imported where they
+# are used: a program that evaluates, or loads the bundled rules already checked, never pays
+# for them.
 
 __all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
@@ -189,6 +201,8 @@ class Rulebase:
         Raises:
             RulebaseError: every problem found, each with file, line and rule id.
         """
+        from mbc_rules.validate import failing_examples, misquoted, validate_files
+
         root = Path(directory)
         if not root.is_dir():
             raise RulebaseError([Problem(root, None, None, "not a directory of rule files")])
@@ -376,6 +390,8 @@ class Rulebase:
             UnknownAgentError: ``subject`` is neither a category nor a known agent.
             MbcRulesError: ``evaluation`` was produced by another rulebase.
         """
+        from mbc_rules.explain import explain
+
         self._check_origin(evaluation)
         return explain(
             subject, evaluation, rules=self.rules, vocabulary=self.vocabulary, sources=self.sources
@@ -390,6 +406,8 @@ class Rulebase:
         Raises:
             MbcRulesError: ``evaluation`` was produced by another rulebase.
         """
+        from mbc_rules.whatif import informative_tests
+
         self._check_origin(evaluation)
         return informative_tests(
             evaluation,
@@ -402,6 +420,8 @@ class Rulebase:
     @property
     def report_context(self) -> Context:
         """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
+        from mbc_rules.report import Context
+
         return Context.of(self.vocabulary, self.rules, self.sources)
 
     def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
@@ -409,15 +429,21 @@ class Rulebase:
         (a page to paste), each with the patient, the tests that would change the answer,
         what is not recommended and the advice.
         """
+        from mbc_rules.report import evaluation_markdown, evaluation_text
+
         tests = self.informative_tests(evaluation)
         render = evaluation_markdown if format == "markdown" else evaluation_text
         return render(evaluation, tests, self.report_context)
 
     def html(self, evaluation: Evaluation) -> str:
         """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
+        from mbc_rules.display import evaluation_html
+
         return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
 
     def _repr_html_(self) -> str:
+        from mbc_rules.display import rulebase_html
+
         return rulebase_html(
             version=self.version,
             rules=self.rules,
@@ -457,4 +483,20 @@ def _problem_order(problem: Problem) -> tuple[str, int]:
 
 @functools.cache
 def _bundled(engine: EngineName) -> Rulebase:
-    return Rulebase.load(bundled_rules_dir(), engine=engine)
+    # The bundled files are hashed at every load; when this exact content, with this exact
+    # code, passed every check before (``cache``), and durable-rules' check passed on this
+    # build of it, the checked rule set is compiled without checking it again. Anything else,
+    # a changed byte among them, gets the full load and its checks.
+    texts = bundled_texts()
+    if texts is not None:
+        state = read_checked(content_hash(texts))
+        if state is not None and (
+            not uses_durable(engine) or durable_checked(state["content_hash"])
+        ):
+            return Rulebase(**state, engine=engine)
+    rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
+    if texts is not None and rulebase.content_hash == content_hash(texts):
+        state = rulebase.__getstate__()
+        del state["engine"]
+        remember_checked(state)
+    return rulebase

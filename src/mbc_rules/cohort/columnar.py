@@ -21,21 +21,95 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import CATEGORY_ORDER, Standing, waiting_rules
-from mbc_rules.result import TreatmentOption
+from mbc_rules.rank import (
+    CATEGORY_ORDER,
+    CategoryParts,
+    Placed,
+    Standing,
+    arrange,
+    category_parts,
+    contributions,
+    grown_on,
+    hormone_failed,
+    regimen_partners,
+    removals,
+    speaking_of,
+)
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
+from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
 
 if TYPE_CHECKING:
     import numpy as np
 
     from mbc_rules.cohort.reading import ReadColumns
     from mbc_rules.rulebase import Rulebase
+
+
+_ABSENT = 1 << 62  # the key of a category not offered: after every other
+
+
+def dense_ranks(keys: np.ndarray) -> np.ndarray:
+    """Per row, each key's dense rank among the row's keys (1 is the smallest; equal keys
+    share a rank, as :func:`mbc_rules.rank.arrange` ranks them); 0 where the key is
+    ``_ABSENT``.
+    """
+    import numpy as np
+
+    if keys.size == 0:
+        return np.zeros(keys.shape, dtype=np.int64)
+    order = np.argsort(keys, axis=1, kind="stable")
+    ordered = np.take_along_axis(keys, order, axis=1)
+    new = np.ones(ordered.shape, dtype=bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    dense = np.cumsum(new, axis=1)
+    ranks = np.empty_like(dense)
+    np.put_along_axis(ranks, order, dense, axis=1)
+    ranks[keys == _ABSENT] = 0
+    return ranks
+
+
+def _arranged_together(rulebase: Rulebase) -> tuple[list[int], list[int]]:
+    """The categories whose options depend on each other's (the systemic ones, which the
+    sources' orderings tie together, and any a regimen partner or an ``only_when_none_left``
+    links to them), and those that stand alone.
+    """
+    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
+    for rule in rulebase.rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        others: set[str] = set()
+        if offer.only_when_none_left is not None:
+            others.add(offer.only_when_none_left)
+        for regimen in offer.regimens:
+            others |= regimen_partners(tuple(regimen.agents), offer.category, rulebase.vocabulary)
+        for other in others:
+            linked[offer.category].add(other)
+            linked[other].add(offer.category)
+    together = set(SYSTEMIC_CATEGORIES)
+    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
+    while grow:
+        category = grow.pop()
+        together.add(category)
+        grow.extend(linked[category] - together)
+    return (
+        [i for i, c in enumerate(CATEGORY_ORDER) if c in together],
+        [i for i, c in enumerate(CATEGORY_ORDER) if c not in together],
+    )
+
+
+class LongOption(NamedTuple):
+    """What a cohort's long table holds of an option (the rank aside)."""
+
+    tier: str
+    agents: tuple[str, ...]
+    source_ids: tuple[str, ...]
 
 
 @dataclass
@@ -61,8 +135,53 @@ class ColumnarEngine:
         self.fact_groups = groups
         self._empty = PatientProfile.model_validate({})
         self._facts: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[FactValue, ...]] = {}
-        self.options: list[list[TreatmentOption]] = [[] for _ in CATEGORY_ORDER]
-        self._option_of: list[dict[TreatmentOption, int]] = [{} for _ in CATEGORY_ORDER]
+        self.options: list[list[LongOption]] = [[] for _ in CATEGORY_ORDER]
+        self._option_of: list[dict[LongOption, int]] = [{} for _ in CATEGORY_ORDER]
+        # Ranking inputs, per category: the rule columns its contributions read (its offering
+        # rules and every not-recommended statement, in rule-file order) and the agents whose
+        # history they ask about.
+        import numpy as np
+
+        rules = rulebase.rules
+        removing = [i for i, rule in enumerate(rules) if rule.then.not_recommended is not None]
+        self._offering: list[list[int]] = []
+        self._key_columns: list[np.ndarray] = []
+        self._named: list[tuple[str, ...]] = []
+        for category in CATEGORY_ORDER:
+            offering = [
+                i
+                for i, rule in enumerate(rules)
+                if rule.then.offer is not None and rule.then.offer.category == category
+            ]
+            named = {
+                agent
+                for i in offering
+                for offer in [rules[i].then.offer]
+                if offer is not None
+                for agent in (*offer.agents, *(a for r in offer.regimens for a in r.agents))
+            }
+            self._offering.append(offering)
+            self._key_columns.append(np.array(sorted({*offering, *removing}), dtype=np.int64))
+            self._named.append(tuple(sorted(named)))
+        # What is remembered across chunks, each keyed by its whole input.
+        self._failed: list[frozenset[str]] = []
+        self._failed_id: dict[frozenset[str], int] = {}
+        self._failed_of_prior: dict[int, int] = {}
+        self._hormone_failed: list[bool] = []
+        self._grown_codes: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
+        self._parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
+        self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
+        self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
+        self._group, self._alone = _arranged_together(rulebase)
+        self._key_bounds = (
+            (0, 1),
+            (0, 1),
+            (0, len(SYSTEMIC_CATEGORIES)),
+            (0, len(TIERS)),
+            (-len(rulebase.sources), 0),
+        )
 
     # -- facts ---------------------------------------------------------------------------
     def facts(
@@ -165,66 +284,205 @@ class ColumnarEngine:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each row's option per category and its rank (0 where not offered).
 
-        The sources' orderings make categories depend on each other and on the history, so a
-        row's answer is the rulebase's own ranking of its whole key (fired rules, sex, history,
-        standing, waiting rules, unknown complications), computed once per distinct key.
+        The ranking is :func:`mbc_rules.rank.rank`'s own two steps, computed once per distinct
+        input of each: a category's :func:`~mbc_rules.rank.contributions` depend only on its
+        fired offering rules, the fired not-recommended statements, the sex (the sentences
+        about women) and whether the cancer grew on each agent those rules name;
+        :func:`~mbc_rules.rank.arrange` only on every category's contributions, the standing
+        and whether the cancer grew on a hormone drug.
         """
         import numpy as np
 
         count = len(rows)
         width = len(CATEGORY_ORDER)
-        options = np.full((count, width), -1, dtype=np.int64)
-        ranks = np.zeros((count, width), dtype=np.int64)
         if count == 0:
-            return options, ranks
-        names = list(facts)
-        # Every fact is a function of its group's code, and every part of the key is a function
-        # of the facts, the history and the complications: rows equal on these codes share one
-        # answer.
-        group_codes = {id(facts[n][0]): facts[n][0] for n in names}
-        signature = np.column_stack(
-            [
-                *group_codes.values(),
-                read.codes["prior_therapies"][rows],
-                read.codes["complications"][rows],
-                male.astype(np.int64),
-            ]
-        )
-        distinct, first, inverse = np.unique(
-            signature, axis=0, return_index=True, return_inverse=True
-        )
-        inverse = np.asarray(inverse).reshape(-1)
-        rulebase = self.rulebase
-        table_options = np.full((len(distinct), width), -1, dtype=np.int64)
-        table_ranks = np.zeros((len(distinct), width), dtype=np.int64)
-        for index, row in enumerate(first.tolist()):
-            row_facts = {n: facts[n][1][int(facts[n][0][row])] for n in names}
-            fired_ids = frozenset(self.rule_ids[j] for j in np.flatnonzero(fired[row]).tolist())
-            prior = read.values["prior_therapies"][int(read.codes["prior_therapies"][rows[row]])]
-            complications = read.values["complications"][
-                int(read.codes["complications"][rows[row]])
-            ]
-            history = treatment_history(
-                self._empty.model_copy(update={"prior_therapies": prior}), rulebase.vocabulary
+            return np.full((0, width), -1, dtype=np.int64), np.zeros((0, width), dtype=np.int64)
+        failed = self._failed_codes(read.codes["prior_therapies"][rows], read.values)
+        male_code = male.astype(np.int64)
+        part_codes = [
+            self._category_parts(category, fired, failed, male_code) for category in range(width)
+        ]
+        options = np.full((count, width), -1, dtype=np.int64)
+        keys = np.full((count, width), _ABSENT, dtype=np.int64)
+        # Categories that no other depends on, and that depend on none: their option and its
+        # key are a function of their own contributions.
+        for category in self._alone:
+            table = np.array(
+                [self._alone_option(category, i) for i in range(len(self._parts[category]))]
+                or [(-1, _ABSENT)],
+                dtype=np.int64,
             )
-            answer = rulebase._answer(
-                fired_ids,
-                bool(male[row]),
-                history,
-                Standing.of(row_facts),
-                waiting_rules(rulebase._timed, row_facts, fired_ids),
-                complications is None,
-            )
-            for option in answer[0]:
-                category = CATEGORY_ORDER.index(option.category)
-                table_options[index, category] = self._option_index(category, option)
-                table_ranks[index, category] = option.rank
-        options[:] = table_options[inverse]
-        ranks[:] = table_ranks[inverse]
-        return options, ranks
+            options[:, category], keys[:, category] = table[part_codes[category]].T
+        # The rest are arranged together, once per distinct input of arrange().
+        group = self._group
+        standing = self._standing_codes(facts)
+        hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
+        inputs = [*(part_codes[c] for c in group), standing, hormone]
+        combined, first = combine(inputs, [*(len(self._parts[c]) for c in group), 8, 2])
+        table_options = np.full((len(first), width), -1, dtype=np.int64)
+        table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
+        columns = [c[first].tolist() for c in inputs]
+        for index, key in enumerate(zip(*columns, strict=True)):
+            arranged = self._arranged.get(key)
+            if arranged is None:
+                arranged = self._arrange(key)
+            for category, option, option_key in arranged:
+                table_options[index, category] = option
+                table_keys[index, category] = option_key
+        options[:, group] = table_options[combined][:, group]
+        keys[:, group] = table_keys[combined][:, group]
+        return options, dense_ranks(keys)
 
-    def _option_index(self, category: int, option: TreatmentOption) -> int:
-        # Equal options are stored once; options are frozen values, so equality is content.
+    def _failed_codes(self, prior_codes: np.ndarray, values: dict[str, list[Any]]) -> np.ndarray:
+        """For each row, a code of what its cancer grew on (one per distinct set)."""
+        import numpy as np
+
+        distinct, inverse = np.unique(prior_codes, return_inverse=True)
+        prior = values["prior_therapies"]
+        table = np.empty(len(distinct), dtype=np.int64)
+        for index, code in enumerate(distinct.tolist()):
+            found = self._failed_of_prior.get(code)
+            if found is None:
+                history = treatment_history(
+                    self._empty.model_copy(update={"prior_therapies": prior[code]}),
+                    self.rulebase.vocabulary,
+                )
+                found = self._failed_of_prior[code] = self._failed_code(history.failed)
+            table[index] = found
+        return table[np.asarray(inverse).reshape(-1)]
+
+    def _failed_code(self, failed: frozenset[str]) -> int:
+        code = self._failed_id.get(failed)
+        if code is None:
+            code = self._failed_id[failed] = len(self._failed)
+            self._failed.append(failed)
+            self._hormone_failed.append(hormone_failed(failed, self.rulebase.vocabulary))
+            for category, named in enumerate(self._named):
+                grown = tuple(self._grown(agent, failed) for agent in named)
+                codes = self._grown_codes[category]
+                self._grown_code[category].append(codes.setdefault(grown, len(codes)))
+        return code
+
+    def _grown(self, agent: str, failed: frozenset[str]) -> bool:
+        # The same question contributions() asks of each agent a rule names.
+        return grown_on(agent, failed, self.rulebase.vocabulary)
+
+    def _category_parts(
+        self, category: int, fired: np.ndarray, failed: np.ndarray, male: np.ndarray
+    ) -> np.ndarray:
+        """For each row, the id of its contributions to ``category`` (see :meth:`rank`)."""
+        import numpy as np
+        import pandas as pd
+
+        columns = self._key_columns[category]
+        if not len(self._offering[category]):
+            return np.zeros(len(failed), dtype=np.int64)
+        sub = fired[:, columns]
+        if len(columns) <= 62:
+            weights = np.left_shift(np.int64(1), np.arange(len(columns), dtype=np.int64))
+            bits = sub.astype(np.int64) @ weights
+            fired_code_, fired_values = pd.factorize(bits)
+            fired_code = np.asarray(fired_code_, dtype=np.int64)
+            fired_count = len(fired_values)
+        else:
+            _, inverse_ = np.unique(sub, axis=0, return_inverse=True)
+            fired_code = np.asarray(inverse_, dtype=np.int64).reshape(-1)
+            fired_count = int(fired_code.max()) + 1
+        grown = np.asarray(self._grown_code[category], dtype=np.int64)[failed]
+        combined, first = combine(
+            [fired_code, grown, male], [fired_count, len(self._grown_codes[category]), 2]
+        )
+        table = np.empty(len(first), dtype=np.int64)
+        rules = self.rulebase.rules
+        for index, row in enumerate(first.tolist()):
+            named_rules = tuple(int(j) for j in columns[np.flatnonzero(sub[row])])
+            is_male = bool(male[row])
+            row_failed = self._failed[int(failed[row])]
+            key = (named_rules, int(grown[row]), is_male)
+            found = self._parts_id[category].get(key)
+            if found is None:
+                excluded = ("women",) if is_male else ()
+                chosen = speaking_of([rules[j] for j in named_rules], excluded)
+                offering = [r for r in chosen if r.then.offer is not None]
+                own = [
+                    r
+                    for r in offering
+                    if r.then.offer and r.then.offer.category == CATEGORY_ORDER[category]
+                ]
+                parts = contributions(own, self.rulebase.vocabulary, row_failed, removals(chosen))
+                found = self._parts_id[category][key] = len(self._parts[category])
+                self._parts[category].append(
+                    category_parts(CATEGORY_ORDER[category], parts, self.rulebase.vocabulary)
+                )
+            table[index] = found
+        parts_of_rows: np.ndarray = table[combined]
+        return parts_of_rows
+
+    def _standing_codes(self, facts: dict[str, tuple[np.ndarray, list[FactValue]]]) -> np.ndarray:
+        """For each row, its :class:`~mbc_rules.rank.Standing` as a code of three bits."""
+        import numpy as np
+
+        code = np.zeros(len(next(iter(facts.values()))[0]), dtype=np.int64)
+        for bit, (name, meaning) in enumerate(
+            (
+                ("hormone_receptor_status", "positive"),
+                ("her2_status", "positive"),
+                ("visceral_crisis", True),
+            )
+        ):
+            codes, values = facts[name]
+            table = np.array([v == meaning and v is not None for v in values] or [False])
+            code |= table[codes].astype(np.int64) << bit
+        return code
+
+    def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+        group = self._group
+        standing_code, hormone = key[len(group)], key[len(group) + 1]
+        arrangement = arrange(
+            [self._parts[c][code] for c, code in zip(group, key, strict=False)],
+            self.rulebase.vocabulary,
+            standing=Standing(
+                hormone_receptor_positive=bool(standing_code & 1),
+                her2_positive=bool(standing_code & 2),
+                serious_problems_from_spread=bool(standing_code & 4),
+            ),
+            hormone_failed=bool(hormone),
+        )
+        arranged = tuple(self._placed(placed) for placed in arrangement.options)
+        if len(self._arranged) > 1_000_000:
+            self._arranged.clear()
+        self._arranged[key] = arranged
+        return arranged
+
+    def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
+        found = self._alone_options[category].get(parts)
+        if found is None:
+            arrangement = arrange([self._parts[category][parts]], self.rulebase.vocabulary)
+            found = (-1, _ABSENT)
+            for placed in arrangement.options:
+                _, option, key = self._placed(placed)
+                found = (option, key)
+            self._alone_options[category][parts] = found
+        return found
+
+    def _placed(self, placed: Placed) -> tuple[int, int, int]:
+        category = CATEGORY_ORDER.index(placed.category)
+        option = self._option_index(
+            category, LongOption(TIERS[placed.tier], placed.agents, placed.sources)
+        )
+        return category, option, self._key_code(placed.key)
+
+    def _key_code(self, key: tuple[int, ...]) -> int:
+        # order_key() as one integer in the same order: each part is a small bounded count.
+        code = 0
+        for part, (low, high) in zip(key, self._key_bounds, strict=True):
+            if not low <= part <= high:
+                raise AssertionError(f"ranking key {key} outside {self._key_bounds}")
+            code = code * (high - low + 1) + (part - low)
+        return code
+
+    def _option_index(self, category: int, option: LongOption) -> int:
+        # Equal options are stored once; options are tuples, so equality is content.
         known = self._option_of[category]
         found = known.get(option)
         if found is None:

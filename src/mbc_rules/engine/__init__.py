@@ -19,7 +19,12 @@ from typing import Literal, Protocol
 
 from mbc_rules.compile import CompiledRuleset
 from mbc_rules.engine.compiled import CompiledMatcher
-from mbc_rules.engine.durable import DurableMatcher, _import_durable, durable_problems
+from mbc_rules.engine.durable import (
+    DurableMatcher,
+    _import_durable,
+    durable_checked,
+    durable_problems,
+)
 from mbc_rules.engine.python import PythonMatcher
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FactValue
@@ -33,6 +38,7 @@ __all__ = [
     "Matcher",
     "PythonMatcher",
     "_import_durable",
+    "durable_checked",
     "durable_problems",
     "make_matcher",
     "uses_durable",

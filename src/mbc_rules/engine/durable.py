@@ -32,23 +32,23 @@ import itertools
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mbc_rules._version import __version__
+from mbc_rules.cache import cache_dir
 from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression, compile_rules
 from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
-from mbc_rules.validate import ValidatedRules
+
+if TYPE_CHECKING:
+    from mbc_rules.validate import ValidatedRules
 
 
 def _import_durable() -> ModuleType | None:
@@ -243,7 +243,9 @@ class DurableMatcher:
         _LIVE.add(self)
 
     def _create(self) -> int:
-        handle: int = self._engine.create_ruleset(f"mbc-rules-{uuid.uuid4().hex}", self._definition)
+        handle: int = self._engine.create_ruleset(
+            f"mbc-rules-{os.urandom(16).hex()}", self._definition
+        )
         return handle
 
     def _rebuild(self) -> None:
@@ -382,14 +384,6 @@ _PROBE_CACHE_VERSION = "2"  # 2: the short names of ``Encoding``
 _passed: set[str] = set()
 
 
-def _cache_dir() -> Path | None:
-    setting = os.environ.get("MBC_RULES_CACHE")
-    if setting is not None:
-        return Path(setting) if setting not in ("", "0", "off") else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mbc-rules"
-
-
 @functools.cache
 def _durable_build() -> str:
     # The extension's path, size and time stand for its version: reading the installed
@@ -414,14 +408,21 @@ def _probe_key(*parts: str) -> str:
 def _known_to_pass(key: str) -> bool:
     if key in _passed:
         return True
-    folder = _cache_dir()
+    folder = cache_dir()
     return folder is not None and (folder / f"durable-probe-{key}").is_file()
+
+
+def durable_checked(content_hash: str) -> bool:
+    """Whether the rule set of ``content_hash`` passed ``durable_problems`` on this build of
+    durable-rules and Python (in this process, or in one before it that left its mark).
+    """
+    return _known_to_pass(_probe_key(content_hash))
 
 
 def _remember_pass(key: str) -> None:
     # Only a rule set that passed is remembered; the cache is a speed-up, never required.
     _passed.add(key)
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         return
     with contextlib.suppress(OSError):
@@ -444,7 +445,11 @@ def probe_durable(
 
 
 def _run_probe(definition: str, facts: list[dict[str, Any]], timeout: float) -> ProbeReport:
-    job = json.dumps({"name": f"probe-{uuid.uuid4().hex}", "ruleset": definition, "facts": facts})
+    import subprocess  # only a rule set not yet checked starts a child
+
+    job = json.dumps(
+        {"name": f"probe-{os.urandom(16).hex()}", "ruleset": definition, "facts": facts}
+    )
     try:
         child = subprocess.run(
             [sys.executable, "-c", _PROBE_SCRIPT],

@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
+_VALIDATOR = PatientProfile.__pydantic_validator__
+
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
     "do not restrict by sex are applied."
@@ -268,7 +270,9 @@ class Rulebase:
             pydantic.ValidationError: naming each field that is wrong.
         """
         data = profile.model_dump() if isinstance(profile, PatientProfile) else profile
-        return PatientProfile.model_validate(data, context=self._reading)
+        # What PatientProfile.model_validate calls, without its handling of arguments not used.
+        read: PatientProfile = _VALIDATOR.validate_python(data, context=self._reading)
+        return read
 
     def fired_rules(self, profile: PatientProfile | Mapping[str, Any]) -> list[str]:
         """Ids of the rules that fire for ``profile``, in rule-file order."""

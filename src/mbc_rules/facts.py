@@ -21,6 +21,7 @@ below and the ranking's rule that nothing the cancer grew on is offered again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -302,13 +303,25 @@ def grew_on(outcome: str, setting: str) -> bool:
     return setting == "early" and outcome != "intolerant"
 
 
+_UNKNOWN_HISTORY = TreatmentHistory(known=False, failed=frozenset(), uses=())
+
+
+@functools.lru_cache(maxsize=4096)
+def _prior_use(agent: str, outcome: str, setting: str) -> PriorUse:
+    # Uses are values: each distinct one is built once and shared.
+    return PriorUse(agent, outcome, setting)
+
+
 def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
     """The anticancer part of the profile's history, and what the cancer grew on."""
-    if profile.prior_therapies is None:
-        return TreatmentHistory(known=False, failed=frozenset(), uses=())
+    therapies = profile.prior_therapies
+    if therapies is None:
+        return _UNKNOWN_HISTORY
+    if not therapies:
+        return NO_HISTORY
     uses = tuple(
-        PriorUse(t.agent, t.outcome, t.setting)
-        for t in profile.prior_therapies
+        _prior_use(t.agent, t.outcome, t.setting)
+        for t in therapies
         if vocabulary[t.agent].is_anticancer
     )
     failed = frozenset(u.agent for u in uses if grew_on(u.outcome, u.setting))

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,21 @@ def test_a_cache_entry_that_is_not_private_or_not_whole_is_not_read(
     rulebase_module._bundled.cache_clear()
     _same_rulebase(Rulebase.bundled(engine="python"), full)
     assert checks.count("validate_files") == 3
+
+
+def test_entries_not_written_for_a_month_are_removed_when_one_is_written(
+    cache: Path, checks: list[str]
+) -> None:
+    cache.mkdir(mode=0o700)
+    old, recent = cache / "checked-old.pickle", cache / "checked-recent.pickle"
+    for entry, days in ((old, 31), (recent, 29)):
+        entry.write_bytes(b"")
+        when = time.time() - days * 86400
+        os.utime(entry, (when, when))
+    Rulebase.bundled(engine="python")
+    assert not old.exists()
+    assert recent.exists()
+    assert len(list(cache.glob("checked-*.pickle"))) == 2  # the recent one and the new one
 
 
 def test_another_code_version_does_not_use_the_entry(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mbc_rules import PatientProfile, UnknownAgentError
+from mbc_rules import PatientProfile, Rulebase, UnknownAgentError
 
 STATUS_FIELDS = [
     "er_status",
@@ -154,3 +154,18 @@ def test_every_status_error_shows_the_bad_value(bad: object) -> None:
 def test_sex_and_menopause_read_in_any_case() -> None:
     profile = PatientProfile.model_validate({"sex": "F", "menopausal_status": "Post-menopausal"})
     assert (profile.sex, profile.menopausal_status) == ("female", "postmenopausal")
+
+
+def test_drug_spellings_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mbc_rules import vocabulary as module
+
+    bundled = Rulebase.bundled(engine="compiled").vocabulary
+    fresh = module.Vocabulary.of(bundled.agents.values())
+    monkeypatch.setattr(module, "_MAX_SPELLINGS", 3)
+    spellings = ["Femara", "femara", "LETROZOLE", " letrozole ", "Letrozole"]
+    assert {fresh.resolve(name).id for name in spellings} == {"letrozole"}
+    assert list(fresh._spellings) == spellings[:3]
+    assert fresh.known("no such drug") is None
+    assert "no such drug" not in fresh._spellings
+    with pytest.raises(UnknownAgentError):
+        fresh.resolve("Femarra")

@@ -79,3 +79,16 @@ def test_one_result_cannot_change_another_patients_answer(bundled: Rulebase) -> 
     assert copied.options is first.options  # shared, and safe to share: nothing can change it
     assert bundled.evaluate({**PROFILE, "patient_id": "two"}).model_dump_json() == before
     assert "X" not in bundled.evaluate({**PROFILE, "patient_id": "three"}).options[0].agents
+
+
+def test_an_assembled_evaluation_is_the_constructed_one() -> None:
+    from mbc_rules.result import assembled
+
+    result = Rulebase.bundled(engine="compiled").evaluate({"er_status": "positive"})
+    fields = {name: getattr(result, name) for name in Evaluation.model_fields}
+    built = assembled(**fields)
+    constructed = Evaluation.model_construct(**fields)
+    assert built == constructed
+    assert built.model_fields_set == constructed.model_fields_set == set(Evaluation.model_fields)
+    assert list(built.__dict__) == list(Evaluation.model_fields)
+    assert built.model_dump_json() == result.model_dump_json()

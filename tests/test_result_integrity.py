@@ -150,3 +150,25 @@ def test_case_6_every_field_and_text_moved_between_fields_change_the_digest(
         }
     )
     assert result_digest(moved) != result.digest
+
+
+def test_case_6_item_hashes_remembered_by_identity_never_change_a_digest(
+    rulebase: Rulebase,
+) -> None:
+    from mbc_rules import result as module
+
+    first = rulebase.evaluate(PROFILE)
+    remembered = result_digest(first)
+    module._ITEM_HASH.clear()
+    assert result_digest(first) == remembered == first.digest
+    # A copy (a new object of the same content) hashes the same; an edited one does not.
+    option = first.options[0]
+    copied = first.model_copy(update={"options": (option.model_copy(), *first.options[1:])})
+    assert result_digest(copied) == first.digest
+    edited = option.model_copy(update={"rationale": (*option.rationale, "x")})
+    assert result_digest(first.model_copy(update={"options": (edited, *first.options[1:])})) != (
+        first.digest
+    )
+    # Items that are not exactly answer models (built past validation) are still hashed.
+    loose = first.model_copy(update={"advice": tuple(a.model_dump() for a in first.advice)})
+    assert len(result_digest(loose)) == 64

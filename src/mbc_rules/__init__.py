@@ -11,14 +11,16 @@ Decision support that cites its sources, not medical advice.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from importlib import import_module
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from mbc_rules._version import __version__
 
+# ``typing``, ``collections`` and ``importlib`` are not imported at run time: ``import
+# mbc_rules`` then costs next to nothing. Type checkers take any ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
     from mbc_rules.display import Html
     from mbc_rules.errors import (
@@ -87,7 +89,8 @@ if not TYPE_CHECKING:
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module 'mbc_rules' has no attribute {name!r}")
-        value = getattr(import_module(module), name)
+        __import__(module)
+        value = getattr(sys.modules[module], name)
         globals()[name] = value  # the next look-up is an ordinary one
         return value
 
@@ -96,7 +99,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-class _Package(ModuleType):
+class _Package(type(sys)):  # type: ignore[misc]  # types.ModuleType
     """The package, whose functions ``explain`` and ``report`` share their modules' names.
 
     Importing a submodule sets it as an attribute of its package; imported eagerly, the
@@ -106,7 +109,7 @@ class _Package(ModuleType):
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _FUNCTIONS and isinstance(value, ModuleType):
+        if name in _FUNCTIONS and isinstance(value, type(sys)):
             return
         super().__setattr__(name, value)
 

@@ -21,7 +21,8 @@ The entry is a pickle, which executes code when read: it is only read from a fol
 owned by the current user that no one else may write to (as ssh treats its keys), and it is
 written to a private temporary file then renamed, so a reader never sees half a file. Anything
 unexpected (missing, unreadable, foreign, corrupt, another key) is a miss: the cache is a
-speed-up, never required. ``MBC_RULES_CACHE`` names the folder (default
+speed-up, never required. Entries not written again for ``STALE_DAYS`` are removed when
+another is written. ``MBC_RULES_CACHE`` names the folder (default
 ``$XDG_CACHE_HOME/mbc-rules`` or ``~/.cache/mbc-rules``); ``off`` turns it off.
 """
 
@@ -34,10 +35,12 @@ import os
 import pickle
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 _FORMAT = "1"
+STALE_DAYS = 30
 _STATE_KEYS = frozenset({"sources", "vocabulary", "rules", "version", "coverage", "content_hash"})
 
 
@@ -131,3 +134,15 @@ def remember_checked(state: dict[str, Any]) -> None:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+        _forget_stale(folder, keep=path)
+
+
+def _forget_stale(folder: Path, keep: Path) -> None:
+    # Each code or rule change in a checkout leaves an entry (about 250 KB) that no load will
+    # ask for again; entries not rewritten for ``STALE_DAYS`` go. One still in use is at worst
+    # checked and written again once.
+    cutoff = time.time() - STALE_DAYS * 86400
+    for entry in folder.glob("checked-*.pickle"):
+        with contextlib.suppress(OSError):
+            if entry != keep and entry.lstat().st_mtime < cutoff:
+                entry.unlink()

@@ -302,17 +302,37 @@ def grew_on(outcome: str, setting: str) -> bool:
     return setting == "early" and outcome != "intolerant"
 
 
+_UNKNOWN_HISTORY = TreatmentHistory(known=False, failed=frozenset(), uses=())
+
+
+# Histories are values, and a cohort repeats the same few hundred: each distinct one is built
+# once and shared, so that caches keyed by a history find it by identity.
+_HISTORIES: dict[tuple[tuple[str, str, str], ...], TreatmentHistory] = {}
+_HISTORIES_BOUND = 4096
+
+
 def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
     """The anticancer part of the profile's history, and what the cancer grew on."""
-    if profile.prior_therapies is None:
-        return TreatmentHistory(known=False, failed=frozenset(), uses=())
+    therapies = profile.prior_therapies
+    if therapies is None:
+        return _UNKNOWN_HISTORY
+    if not therapies:
+        return NO_HISTORY
     uses = tuple(
-        PriorUse(t.agent, t.outcome, t.setting)
-        for t in profile.prior_therapies
-        if vocabulary[t.agent].is_anticancer
+        (t.agent, t.outcome, t.setting) for t in therapies if vocabulary[t.agent].is_anticancer
     )
-    failed = frozenset(u.agent for u in uses if grew_on(u.outcome, u.setting))
-    return TreatmentHistory(known=True, failed=failed, uses=uses)
+    history = _HISTORIES.get(uses)
+    if history is None:
+        failed = frozenset(agent for agent, outcome, setting in uses if grew_on(outcome, setting))
+        history = TreatmentHistory(known=True, failed=failed, uses=tuple(map(_as_use, uses)))
+        if len(_HISTORIES) >= _HISTORIES_BOUND:
+            _HISTORIES.clear()
+        _HISTORIES[uses] = history
+    return history
+
+
+def _as_use(use: tuple[str, str, str]) -> PriorUse:
+    return PriorUse(*use)
 
 
 def _yes_no(value: bool | None) -> str:

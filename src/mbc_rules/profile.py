@@ -148,6 +148,8 @@ class PriorTherapy(BaseModel):
 
 
 def _no_duplicates(values: list[Any], what: str) -> list[Any]:
+    if len(set(values)) == len(values):
+        return values
     seen: set[Any] = set()
     for value in values:
         if value in seen:
@@ -254,6 +256,8 @@ class PatientProfile(BaseModel):
     def _consistent_history(cls, therapies: list[PriorTherapy] | None) -> list[PriorTherapy] | None:
         if therapies is None:
             return None
+        if len({t.agent for t in therapies}) == len(therapies):
+            return therapies  # each agent once: nothing can repeat or contradict
         _no_duplicates([(t.agent, t.outcome, t.setting) for t in therapies], "prior therapy")
         outcomes: dict[tuple[str, str], set[str]] = {}
         for therapy in therapies:

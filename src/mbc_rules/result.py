@@ -9,6 +9,7 @@ the result as arguments: see ``Rulebase.explain`` and ``Rulebase.informative_tes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     field_validator,
 )
+from pydantic_core import SchemaSerializer
 
 from mbc_rules.profile import STORED, PatientProfile
 from mbc_rules.vocabulary import Category, Tier
@@ -278,6 +280,43 @@ class Evaluation(BaseModel):
         return [o.category for o in self.options]
 
 
+def assembled(
+    *,
+    options: tuple[TreatmentOption, ...],
+    not_recommended: tuple[NotRecommendedItem, ...],
+    advice: tuple[AdviceItem, ...],
+    caveats: tuple[str, ...],
+    fired_rules: tuple[str, ...],
+    rulebase_version: str,
+    rulebase_hash: str,
+    profile: PatientProfile,
+    disclaimer: str,
+    digest: str,
+) -> Evaluation:
+    """The evaluation of parts that are already valid: ``Evaluation.model_construct`` with
+    every field given, without its look at each field's aliases and defaults (which cost a
+    tenth of a whole evaluation).
+    """
+    evaluation = Evaluation.__new__(Evaluation)
+    fields = {
+        "options": options,
+        "not_recommended": not_recommended,
+        "advice": advice,
+        "caveats": caveats,
+        "fired_rules": fired_rules,
+        "rulebase_version": rulebase_version,
+        "rulebase_hash": rulebase_hash,
+        "profile": profile,
+        "disclaimer": disclaimer,
+        "digest": digest,
+    }
+    object.__setattr__(evaluation, "__dict__", fields)
+    object.__setattr__(evaluation, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(evaluation, "__pydantic_extra__", None)
+    object.__setattr__(evaluation, "__pydantic_private__", None)
+    return evaluation
+
+
 class EvaluationReport(Evaluation):
     """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
     prints (its schema: ``mbc-rules schema report``).
@@ -303,15 +342,34 @@ _DIGEST_FORMAT = b"mbc-rules result digest 2"
 # model's fields in the order the model declares them. The text is a function of the content
 # alone (a result read back from JSON writes the same), and pydantic-core writes it some five
 # times faster than building Python dicts and sorting their keys.
-_ANSWER_JSON = TypeAdapter(
-    tuple[
-        tuple[TreatmentOption, ...],
-        tuple[NotRecommendedItem, ...],
-        tuple[AdviceItem, ...],
-        tuple[str, ...],
-        tuple[str, ...],
-    ]
-)
+_ITEM_JSON: dict[type[BaseModel], SchemaSerializer] = {
+    kind: TypeAdapter(kind).serializer for kind in (TreatmentOption, NotRecommendedItem, AdviceItem)
+}
+_TEXTS_JSON = TypeAdapter(tuple[str, ...]).serializer
+# Each answer item's hash, by the item's identity: the ranking shares the (immutable) option,
+# not-recommended and advice objects between the answers it builds, so most items of a new
+# answer were hashed before. An entry keeps its item alive, so an id is never reused while it
+# is remembered; the memo is emptied when it grows past its bound.
+_ITEM_HASH: dict[int, tuple[object, bytes]] = {}
+_ITEM_HASH_BOUND = 8192
+
+
+def _item_hashes(items: Sequence[BaseModel], kind: type[BaseModel]) -> bytes:
+    # The SHA-256 of each item's JSON, one after the other (32 bytes each).
+    serializer = _ITEM_JSON[kind]
+    hashes = []
+    for item in items:
+        found = _ITEM_HASH.get(id(item))
+        if found is not None and found[0] is item:
+            hashes.append(found[1])
+            continue
+        item_hash = hashlib.sha256(serializer.to_json(item, warnings=False)).digest()
+        if type(item) is kind:  # exactly an answer item: immutable
+            if len(_ITEM_HASH) >= _ITEM_HASH_BOUND:
+                _ITEM_HASH.clear()
+            _ITEM_HASH[id(item)] = (item, item_hash)
+        hashes.append(item_hash)
+    return b"".join(hashes)
 
 
 def answer_digest(
@@ -321,10 +379,20 @@ def answer_digest(
     caveats: Sequence[str],
     fired_rules: Sequence[str],
 ) -> str:
-    """SHA-256 of an answer's parts (the fields in ``ANSWER_FIELDS``), as one JSON array."""
-    parts = tuple(map(tuple, (options, not_recommended, advice, caveats, fired_rules)))
-    text = _ANSWER_JSON.dump_json(parts, warnings=False)  # type: ignore[arg-type]
-    return hashlib.sha256(text).hexdigest()
+    """SHA-256 of an answer's parts (the fields in ``ANSWER_FIELDS``).
+
+    Each option, not-recommended and advice item is hashed on its own (its JSON), the texts
+    of caveats and fired rules are written as JSON arrays, and the five parts are framed by
+    their lengths: an item shared by many answers is hashed once.
+    """
+    parts = (
+        _item_hashes(options, TreatmentOption),
+        _item_hashes(not_recommended, NotRecommendedItem),
+        _item_hashes(advice, AdviceItem),
+        _TEXTS_JSON.to_json(tuple(caveats), warnings=False),
+        _TEXTS_JSON.to_json(tuple(fired_rules), warnings=False),
+    )
+    return hashlib.sha256(b"".join(map(_framed, parts))).hexdigest()
 
 
 def evaluation_digest(
@@ -336,18 +404,25 @@ def evaluation_digest(
     can move from one part to the next without changing the digest.
     """
     profile_json = PatientProfile.__pydantic_serializer__.to_json(profile, warnings=False)
-    digest = hashlib.sha256()
-    for part in (
-        _DIGEST_FORMAT,
-        answer.encode(),
-        profile_json,
-        rulebase_hash.encode(),
-        rulebase_version.encode(),
-        disclaimer.encode(),
-    ):
-        digest.update(b"%d:" % len(part))
-        digest.update(part)
-    return digest.hexdigest()
+    text = b"".join(
+        (
+            _framed_rulebase(rulebase_hash, rulebase_version, disclaimer),
+            _framed(answer.encode()),
+            _framed(profile_json),
+        )
+    )
+    return hashlib.sha256(text).hexdigest()
+
+
+def _framed(part: bytes) -> bytes:
+    return b"%d:%b" % (len(part), part)
+
+
+@functools.lru_cache(maxsize=64)
+def _framed_rulebase(rulebase_hash: str, rulebase_version: str, disclaimer: str) -> bytes:
+    # The same for every result of a rulebase: framed once.
+    parts = (_DIGEST_FORMAT, rulebase_hash.encode(), rulebase_version.encode(), disclaimer.encode())
+    return b"".join(map(_framed, parts))
 
 
 def result_digest(evaluation: Evaluation) -> str:

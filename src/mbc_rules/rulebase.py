@@ -50,6 +50,7 @@ from mbc_rules.result import (
     TreatmentOption,
     Verification,
     answer_digest,
+    assembled,
     evaluation_digest,
     result_digest,
 )
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
 # for them.
 
 __all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
+
+_VALIDATOR = PatientProfile.__pydantic_validator__
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
@@ -138,6 +141,7 @@ class Rulebase:
         self.content_hash = content_hash
         self.engine_name: EngineName = engine
         self._by_id = {rule.id: rule for rule in rules}
+        self._reading = {"vocabulary": vocabulary}  # profiles' validation context
         self._compiled: CompiledRuleset = compile_rules(rules)
         self._matcher: Matcher = make_matcher(self._compiled, engine)
         # Ranking is a pure function of the rules that fired (and of whether the sentences
@@ -268,7 +272,9 @@ class Rulebase:
             pydantic.ValidationError: naming each field that is wrong.
         """
         data = profile.model_dump() if isinstance(profile, PatientProfile) else profile
-        return PatientProfile.model_validate(data, context={"vocabulary": self.vocabulary})
+        # What PatientProfile.model_validate calls, without its handling of arguments not used.
+        read: PatientProfile = _VALIDATOR.validate_python(data, context=self._reading)
+        return read
 
     def fired_rules(self, profile: PatientProfile | Mapping[str, Any]) -> list[str]:
         """Ids of the rules that fire for ``profile``, in rule-file order."""
@@ -300,7 +306,7 @@ class Rulebase:
             self._waiting(facts, fired_ids),
             read.complications is None,
         )
-        return Evaluation.model_construct(
+        return assembled(
             options=options,
             not_recommended=not_recommended,
             advice=advice,

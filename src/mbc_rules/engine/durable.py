@@ -148,12 +148,79 @@ if hasattr(os, "register_at_fork"):
 
 
 def durable_definition(ruleset: CompiledRuleset) -> dict[str, Any]:
-    """The JSON ruleset handed to durable-rules (rules ``r<n>`` plus the fallback)."""
+    """The JSON ruleset handed to durable-rules (rules ``r<n>`` plus the fallback), its fact
+    names as written in the rules (:class:`Encoding` shortens them).
+    """
     definition = ruleset.to_durable()
     # Whatever matches nothing else matches this rule, so the engine always opens (and we
     # always delete) a session; its name cannot clash with the positional ``r<n>`` names.
     definition["fallback"] = {"all": [{"m": {PROFILE_MARK: 1}}]}
     return definition
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A ruleset for durable-rules with every name its patterns test shortened to ``f<n>``,
+    and the message that asserts a profile's facts to it.
+
+    durable-rules hands each fired rule's action the whole message, written out as JSON: with
+    short names and only the facts some rule tests, an evaluation takes a third less time.
+    Every name a pattern tests (the profile mark among them) is renamed, so that no name as
+    written can meet a short one.
+    """
+
+    definition: str
+    names: tuple[tuple[str, str], ...]  # each fact a rule tests, and its short name
+    mark: str  # the profile mark's short name
+
+    @classmethod
+    def of(cls, ruleset: CompiledRuleset) -> Encoding:
+        """The encoding of ``ruleset`` (its definition and the facts it reads)."""
+        definition = durable_definition(ruleset)
+        tested: dict[str, str] = {}
+        for rule in definition.values():
+            for expression in rule["all"]:
+                _collect_names(expression["m"], tested)
+        for index, name in enumerate(tested):
+            tested[name] = f"f{index}"
+        renamed = {
+            rule: {"all": [{"m": _renamed(e["m"], tested)} for e in body["all"]]}
+            for rule, body in definition.items()
+        }
+        mark = tested.pop(PROFILE_MARK)
+        return cls(json.dumps(renamed), tuple(tested.items()), mark)
+
+    def message(self, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """The facts (with the profile mark) under their short names; facts no rule tests
+        are left out.
+        """
+        message = {short: facts[name] for name, short in self.names if name in facts}
+        message[self.mark] = 1
+        return message
+
+
+def _collect_names(expression: Expression, found: dict[str, str]) -> None:
+    for key, operand in expression.items():
+        if key in ("$and", "$or"):
+            for part in operand:
+                _collect_names(part, found)
+        elif key.startswith("$"):
+            for name in operand:
+                found.setdefault(name, name)
+        else:
+            found.setdefault(key, key)
+
+
+def _renamed(expression: Expression, names: Mapping[str, str]) -> Expression:
+    renamed: Expression = {}
+    for key, operand in expression.items():
+        if key in ("$and", "$or"):
+            renamed[key] = [_renamed(part, names) for part in operand]
+        elif key.startswith("$"):
+            renamed[key] = {names[name]: value for name, value in operand.items()}
+        else:
+            renamed[names[key]] = operand
+    return renamed
 
 
 class DurableMatcher:
@@ -169,7 +236,8 @@ class DurableMatcher:
         self._rule_of_name = {f"r{i}": rule_id for i, rule_id in enumerate(ruleset.rule_ids)}
         self._lock = threading.Lock()
         self._sessions = itertools.count()
-        self._definition = json.dumps(durable_definition(ruleset))
+        self._encoding = Encoding.of(ruleset)
+        self._definition = self._encoding.definition
         self._stale = False
         self._handle: int | None = self._create()
         _LIVE.add(self)
@@ -195,7 +263,7 @@ class DurableMatcher:
         Raises:
             EngineError: the engine failed (the session is deleted and the engine rebuilt).
         """
-        message = {**facts, PROFILE_MARK: 1}
+        message = self._encoding.message(facts)
         with signals_deferred(), self._lock:
             if self._handle is None:
                 raise EngineError("this matcher has been closed")
@@ -312,7 +380,7 @@ class ProbeReport:
     fired: tuple[frozenset[str], ...]
 
 
-_PROBE_CACHE_VERSION = "1"
+_PROBE_CACHE_VERSION = "2"  # 2: the short names of ``Encoding``
 _passed: set[str] = set()
 
 
@@ -372,8 +440,8 @@ def probe_durable(
     """
     if _import_durable() is None:
         raise EngineError("durable-rules is not importable on this Python")
-    definition = json.dumps(durable_definition(ruleset))
-    return _run_probe(definition, [{**f, PROFILE_MARK: 1} for f in facts], timeout)
+    encoding = Encoding.of(ruleset)
+    return _run_probe(encoding.definition, [encoding.message(f) for f in facts], timeout)
 
 
 def _run_probe(definition: str, facts: list[dict[str, Any]], timeout: float) -> ProbeReport:
@@ -570,7 +638,7 @@ def _first_refused_prefix(compiled: CompiledRuleset) -> int:
         prefix = CompiledRuleset(
             compiled.rule_ids[:end], compiled.patterns[:end], compiled.conditions[:end]
         )
-        if _run_probe(json.dumps(durable_definition(prefix)), [], 60.0).failed_at is None:
+        if _run_probe(Encoding.of(prefix).definition, [], 60.0).failed_at is None:
             low = middle + 1
         else:
             high = middle

@@ -537,7 +537,7 @@ class CategoryParts:
     entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
     """
 
-    __slots__ = ("any", "category", "deferred", "entries", "has_needs", "needs", "offered")
+    __slots__ = ("any", "category", "deferred", "entries", "needed", "needs", "offered")
 
     def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
         own = [part for part in parts if part.category == category]
@@ -549,7 +549,7 @@ class CategoryParts:
             for part in self.offered
             for combo in part.regimens
         }
-        self.has_needs = any(self.needs.values())
+        self.needed = frozenset().union(*self.needs.values())
         self.any = bool(self.offered or self.deferred)
         self.entries: dict[tuple[Any, ...], _Support | None] = {}
 
@@ -576,7 +576,7 @@ class CategoryParts:
         """The offered parts' regimens without those whose partner category is absent; the
         same object when nothing is dropped.
         """
-        if not self.has_needs:
+        if self.needed <= present:
             return regimens
         current = regimens if regimens is not None else tuple(p.regimens for p in self.offered)
         kept = tuple(tuple(c for c in combos if self.needs[c] <= present) for combos in current)
@@ -987,6 +987,22 @@ def rank(
     )
 
 
+def _content(part: Contribution) -> tuple[Any, ...]:
+    # Everything of a contribution but the rule object: its id stands for it (for a man, the
+    # rule as it reads for him; the sex is part of the content where this is used).
+    return (
+        part.rule.id,
+        part.tier,
+        part.sources,
+        part.agents,
+        part.regimens,
+        part.named_any,
+        part.waits_for,
+        part.grown,
+        part.continued,
+    )
+
+
 def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozenset[str]:
     """The categories whose options depend on one another's: the systemic ones, which the
     sources' orderings tie together, and any that a regimen's partner or an
@@ -1073,6 +1089,7 @@ class Ranker:
         self._bit = {rule.id: 1 << i for i, rule in enumerate(self.rules)}
         self._masks = [sum(1 << j for j in columns) for columns in self.columns]
         self._by_bits: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._by_content: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.together = linked_categories(self.rules, vocabulary)
         self._whole: dict[tuple[Any, ...], Arrangement] = {}
         self._grown: dict[frozenset[str], tuple[tuple[bool, ...], ...]] = {}
@@ -1125,8 +1142,15 @@ class Ranker:
             name = CATEGORY_ORDER[category]
             own = [r for r in chosen if r.then.offer is not None and r.then.offer.category == name]
             parts = contributions(own, self.vocabulary, failed, removals(chosen))
-            self.parts[category].append(CategoryParts(name, parts, self.tables))
-            found = self._parts_id[category][key] = len(self.parts[category]) - 1
+            # Different inputs often leave the same contributions (a history that only
+            # matters to rules that did not fire): those share one id, so that arrangements
+            # and options made of them are shared too.
+            content = (male, *(_content(part) for part in parts))
+            found = self._by_content[category].get(content)
+            if found is None:
+                self.parts[category].append(CategoryParts(name, parts, self.tables))
+                found = self._by_content[category][content] = len(self.parts[category]) - 1
+            self._parts_id[category][key] = found
             return found
 
     def arrangement(

@@ -97,7 +97,10 @@ class ColumnarEngine:
             groups.setdefault(tuple(sorted(set(fact.reads))), []).append(fact.name)
         self.fact_groups = groups
         self._empty = PatientProfile.model_validate({})
-        self._facts: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[FactValue, ...]] = {}
+        self._facts: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[int, ...]] = {}
+        self._values: dict[str, list[FactValue]] = {name: [] for name in FACTS}
+        self._value_index: dict[str, dict[tuple[type, FactValue], int]] = {n: {} for n in FACTS}
+        self._verdicts: dict[Any, np.ndarray] = {}
         self.options: list[list[LongOption]] = [[] for _ in CATEGORY_ORDER]
         self._option_of: list[dict[LongOption, int]] = [{} for _ in CATEGORY_ORDER]
         # Ranking: the rulebase's own Ranker, whose memory of each category's contributions
@@ -131,6 +134,8 @@ class ColumnarEngine:
         self, read: ReadColumns, rows: np.ndarray
     ) -> dict[str, tuple[np.ndarray, list[FactValue]]]:
         """For each fact, a code per row into that fact's distinct values."""
+        import numpy as np
+
         out: dict[str, tuple[np.ndarray, list[FactValue]]] = {}
         vocabulary = self.rulebase.vocabulary
         for fields, names in self.fact_groups.items():
@@ -141,13 +146,13 @@ class ColumnarEngine:
             else:
                 combo = self._zeros(len(rows))
                 first = self._zeros(1)
-            columns: list[list[FactValue]] = [[] for _ in names]
             at_first = rows[first]
             combos = zip(*[read.codes[f][at_first].tolist() for f in fields], strict=True)
+            table: list[tuple[int, ...]] = []
             for codes in combos if fields else [()]:
                 key = (fields, codes)
-                values = self._facts.get(key)
-                if values is None:
+                found = self._facts.get(key)
+                if found is None:
                     # A copy of the empty profile with these fields set: model_construct would
                     # inspect every default factory again on each call.
                     profile = self._empty.model_copy(
@@ -156,12 +161,23 @@ class ColumnarEngine:
                         }
                     )
                     derived = derive_facts(profile, vocabulary)
-                    values = self._facts[key] = tuple(derived[n] for n in names)
-                for column, value in zip(columns, values, strict=True):
-                    column.append(value)
-            for name, column in zip(names, columns, strict=True):
-                out[name] = (combo, column)
+                    found = self._facts[key] = tuple(self._value_code(n, derived[n]) for n in names)
+                table.append(found)
+            matrix = np.array(table, dtype=np.int64).reshape(len(table), len(names))
+            for index, name in enumerate(names):
+                out[name] = (matrix[:, index][combo], self._values[name])
         return out
+
+    def _value_code(self, fact: str, value: FactValue) -> int:
+        # Each fact's distinct values are numbered once, across chunks: a condition's verdict
+        # on a value is then worked out once (see masks), not once per chunk.
+        index = self._value_index[fact]
+        key = (value.__class__, value)
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(self._values[fact])
+            self._values[fact].append(value)
+        return code
 
     @staticmethod
     def _zeros(count: int) -> np.ndarray:
@@ -193,12 +209,18 @@ class ColumnarEngine:
                 found = cache.get(key)
                 if found is None:
                     codes, values = facts[condition.fact]
-                    small = np.fromiter(
-                        (passes(condition.operator, operand, v) for v in values),
-                        dtype=bool,
-                        count=len(values),
-                    )
-                    found = cache[key] = small[codes]
+                    # The verdict on each distinct value, extended as new values appear.
+                    known = self._verdicts.get(key)
+                    if known is None or len(known) < len(values):
+                        done = 0 if known is None else len(known)
+                        more = np.fromiter(
+                            (passes(condition.operator, operand, v) for v in values[done:]),
+                            dtype=bool,
+                            count=len(values) - done,
+                        )
+                        known = more if known is None else np.concatenate([known, more])
+                        self._verdicts[key] = known
+                    found = cache[key] = known[codes]
                 return found
             if isinstance(condition, NotOf):
                 return ~mask(condition.not_)

@@ -21,14 +21,14 @@ below and the ranking's rule that nothing the cancer grew on is offered again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from mbc_rules.vocabulary import COMPLICATIONS, SITES
 
 if TYPE_CHECKING:
-    from mbc_rules.profile import PatientProfile
+    from mbc_rules.profile import PatientProfile, PriorTherapy
     from mbc_rules.vocabulary import Vocabulary
 
 FactValue = str | int | bool
@@ -313,7 +313,13 @@ _HISTORIES_BOUND = 4096
 
 def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
     """The anticancer part of the profile's history, and what the cancer grew on."""
-    therapies = profile.prior_therapies
+    return history_of(profile.prior_therapies, vocabulary)
+
+
+def history_of(
+    therapies: Sequence[PriorTherapy] | None, vocabulary: Vocabulary
+) -> TreatmentHistory:
+    """:func:`treatment_history` of a validated ``prior_therapies`` value (None: not given)."""
     if therapies is None:
         return _UNKNOWN_HISTORY
     if not therapies:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
-from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
+from mbc_rules.facts import FACTS, FactValue, derive_facts, history_of
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
@@ -308,10 +308,7 @@ class ColumnarEngine:
         for index, code in enumerate(distinct.tolist()):
             found = self._failed_of_prior.get(code)
             if found is None:
-                history = treatment_history(
-                    self._empty.model_copy(update={"prior_therapies": prior[code]}),
-                    self.rulebase.vocabulary,
-                )
+                history = history_of(prior[code], self.rulebase.vocabulary)
                 found = self._failed_of_prior[code] = self._failed_code(history.failed)
             table[index] = found
         return table[np.asarray(inverse).reshape(-1)]

@@ -6,10 +6,11 @@ import random
 import threading
 
 import numpy as np
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mbc_rules import Rulebase
+from mbc_rules import Rulebase, evaluate_frame
 from mbc_rules.cohort.columnar import _ABSENT, dense_ranks
 from mbc_rules.facts import derive_facts, treatment_history
 from mbc_rules.rank import (
@@ -114,6 +115,23 @@ def test_threads_sharing_one_ranker_get_the_serial_answers() -> None:
     for thread in threads:
         thread.join()
     assert all(answers == expected for answers in got.values())
+
+
+def test_a_cohort_shares_a_rank_where_an_evaluation_does() -> None:
+    """Options equal on every ordering key tie in the long table as in the result."""
+    rulebase = Rulebase.bundled(engine="compiled")
+    rng = random.Random(3)
+    tied = []
+    while len(tied) < 40:
+        profile = random_profile(rng)
+        ranks = [o.rank for o in rulebase.evaluate(profile).options]
+        if len(set(ranks)) < len(ranks):
+            tied.append(profile)
+    out = evaluate_frame(pd.DataFrame(tied), rulebase=rulebase, verify=0)
+    for position, profile in enumerate(tied):
+        expected = [(o.category, o.rank) for o in rulebase.evaluate(profile).options]
+        mine = out.long.loc[[position]]
+        assert list(zip(mine["category"].astype(str), mine["rank"], strict=True)) == expected
 
 
 def _dense(row: list[int]) -> list[int]:

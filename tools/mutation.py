@@ -34,6 +34,7 @@ FAST_SUITE = (
     "tests/test_provenance.py",
     "tests/test_facts.py",
     "tests/test_ranking.py",
+    "tests/test_ranker.py",
     "tests/test_rule_errors.py",
     "tests/test_informative_tests.py",
     "tests/test_conditions.py",
@@ -108,8 +109,10 @@ MUTATIONS = (
     Mutation(
         "her2-drugs-counted-per-entry",
         "src/mbc_rules/facts.py",
-        '"her2_targeted_drugs_given": len(her2_drugs),',
-        '"her2_targeted_drugs_given": sum(1 for a, _ in agents if a.is_her2_targeted),',
+        'facts["her2_targeted_drugs_given"] = len(her2_drugs)',
+        'facts["her2_targeted_drugs_given"] = sum(\n'
+        "        1 for t in profile.prior_therapies or () if vocabulary[t.agent].is_her2_targeted\n"
+        "    )",
         "issue 9: therapy entries counted instead of distinct HER2-targeted drugs",
     ),
     Mutation(
@@ -136,8 +139,8 @@ MUTATIONS = (
     Mutation(
         "result-lists-shared-through-the-cache",
         "src/mbc_rules/rank.py",
-        "agents=tuple(dict.fromkeys([*single, *members])),",
-        "agents=list(dict.fromkeys([*single, *members])),",
+        "tuple(dict.fromkeys([*single, *members])),",
+        "list(dict.fromkeys([*single, *members])),",
         "issue 9: appending to one patient's agents changed another patient's answer",
     ),
     Mutation(
@@ -181,6 +184,20 @@ MUTATIONS = (
         "if offer is None or offer.category in removed_categories:",
         "if offer is None:",
         "what the sources rule out is never offered",
+    ),
+    Mutation(
+        "ranker-option-memory-forgets-the-history",
+        "src/mbc_rules/rank.py",
+        "option_key = (placed.rank, noted, waiting, given)",
+        "option_key = (placed.rank, noted, waiting)",
+        "issue 12: a remembered option must not carry another patient's history",
+    ),
+    Mutation(
+        "columnar-ties-not-shared",
+        "src/mbc_rules/cohort/columnar.py",
+        "new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]",
+        "new[:, 1:] = True",
+        "issue 12: options equal on every ordering key share a rank in cohorts too",
     ),
     Mutation(
         "durable-negated-any-stays-or",

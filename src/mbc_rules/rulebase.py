@@ -144,10 +144,10 @@ class Rulebase:
         self._reading = {"vocabulary": vocabulary}  # profiles' validation context
         self._compiled: CompiledRuleset = compile_rules(rules)
         self._matcher: Matcher = make_matcher(self._compiled, engine)
-        # Ranking is a pure function of the rules that fired (and of whether the sentences
-        # about women apply): a cohort repeats the same few hundred sets, so each is ranked
-        # once. The engine itself still runs for every evaluation. What the cache holds is
-        # immutable (tuples of frozen models), so results that share it cannot change it.
+        # A whole answer is a pure function of its key (fired rules, sex, history, standing,
+        # waiting rules, unknown complications): a repeated key is answered at once; the
+        # Ranker (below) remembers the parts of answers, which repeat far more. What is kept
+        # is immutable (tuples of frozen models), so results that share it cannot change it.
         self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
         # Rules with a condition on the history: the only ones that can wait for another time.
         self._timed = tuple(rule for rule in rules if timing_tests(rule.when))

@@ -9,9 +9,11 @@ computed:
 * conditions: each distinct sub-test of the compiled patterns is computed once, on the few
   distinct values of its fact, and becomes a boolean mask over the rows; a rule's mask is its
   sub-tests' masks joined with ``&`` and ``|``;
-* ranking: the sources' orderings make a row's categories depend on each other and on its
-  history, so each distinct key of the rulebase's own ranking (fired rules, sex, history,
-  standing, waiting rules, unknown complications) is ranked once, by that ranking.
+* ranking: :func:`mbc_rules.rank.rank`'s own steps, through the rulebase's
+  :class:`~mbc_rules.rank.Ranker`: each category's contributions once per distinct input, the
+  categories the sources' orderings tie together arranged once per distinct set of
+  contributions, each other category on its own, and every row's ranks at once as the dense
+  rank of its options' ordering keys (:func:`dense_ranks`).
 
 Every answer computed once is remembered, so a cohort read in chunks costs what its distinct
 values cost, and memory stays flat in the number of rows apart from the output tables.

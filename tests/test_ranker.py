@@ -121,7 +121,7 @@ def test_a_cohort_shares_a_rank_where_an_evaluation_does() -> None:
     """Options equal on every ordering key tie in the long table as in the result."""
     rulebase = Rulebase.bundled(engine="compiled")
     rng = random.Random(3)
-    tied = []
+    tied: list[dict[str, object]] = []
     while len(tied) < 40:
         profile = random_profile(rng)
         ranks = [o.rank for o in rulebase.evaluate(profile).options]

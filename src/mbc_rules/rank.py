@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from mbc_rules.conditions import passes
@@ -442,7 +442,7 @@ class _Support:
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
     grown: set[str] = field(default_factory=set)
     # The options made of this entry (by Ranker.answer), by what else they depend on.
-    options: dict[Any, TreatmentOption] = field(default_factory=dict)
+    options: dict[Any, Any] = field(default_factory=dict)
     # How the option reads (agents, regimens, sources, rules, every agent named): worked out
     # once per entry.
     shown: _Shown | None = None
@@ -464,7 +464,7 @@ class Placed:
     key: tuple[int, ...]  # what the rank is the dense rank of (see arrange)
     named: frozenset[str]  # every agent it names, alone or in a regimen
     # Options made of the same entry (see Ranker.answer); not part of the value.
-    memory: dict[Any, TreatmentOption] = field(compare=False, repr=False)
+    memory: dict[Any, Any] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -870,21 +870,41 @@ def _option(
 ) -> TreatmentOption:
     category = placed.category
     any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
-    return TreatmentOption.model_construct(
-        rank=placed.rank,
-        category=cast(Category, category),
-        tier=cast(Tier, TIERS[placed.tier]),
-        agents=placed.agents,
-        regimens=tuple(tables.regimen(c) for c in placed.regimens),
-        rationale=tuple(r.title for r in placed.rules),
+    return _made(
+        placed,
+        tables,
         citations=cite(_unique_citations(placed.rules), sources),
-        rule_ids=tuple(r.id for r in placed.rules),
-        source_ids=placed.sources,
         agreement=_agreement(category, placed.named, placed.sources, waiting, sources),
         given_before=given_before,
         notes=tuple(
             _notes(category, arrangement, standing, any_systemic, tables, sources, sentences)
         ),
+    )
+
+
+def _made(
+    placed: Placed,
+    tables: _Tables,
+    *,
+    citations: tuple[CitedSource, ...],
+    agreement: Agreement,
+    given_before: tuple[GivenBefore, ...],
+    notes: tuple[OptionNote, ...],
+) -> TreatmentOption:
+    """The option as a result holds it: the placed option, cited and noted."""
+    return TreatmentOption.model_construct(
+        rank=placed.rank,
+        category=cast(Category, placed.category),
+        tier=cast(Tier, TIERS[placed.tier]),
+        agents=placed.agents,
+        regimens=tuple(tables.regimen(c) for c in placed.regimens),
+        rationale=tuple(r.title for r in placed.rules),
+        citations=citations,
+        rule_ids=tuple(r.id for r in placed.rules),
+        source_ids=placed.sources,
+        agreement=agreement,
+        given_before=given_before,
+        notes=notes,
     )
 
 
@@ -1091,33 +1111,52 @@ class Ranker:
         self._by_bits: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._by_content: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.together = linked_categories(self.rules, vocabulary)
-        self._whole: dict[tuple[Any, ...], Arrangement] = {}
-        self._grown: dict[frozenset[str], tuple[tuple[bool, ...], ...]] = {}
+        self._whole: dict[tuple[Any, ...], tuple[Arrangement, dict[Any, Any]]] = {}
+        self._grown: dict[frozenset[str], tuple[int, ...]] = {}
+        self._flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
+        self._flag_code: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[Any, ...], Arrangement] = {}
-        self._statements: dict[tuple[str, bool], tuple[Any, Any]] = {}
+        self._said_memory: dict[tuple[int, bool], tuple[Any, Any]] = {}
         self._stating = tuple(
             j
             for j, rule in enumerate(self.rules)
             if rule.then.not_recommended is not None or rule.then.advice is not None
         )
+        self._stating_mask = sum(1 << j for j in self._stating)
         # Ids are list positions: a new one is handed out under the lock, so that two threads
         # never give one id to two sets of contributions. Lists of contributions are never
         # cleared (they are bounded by the combinations of each category's rules); the rest is.
         self._lock = threading.Lock()
 
-    def grown(self, failed: frozenset[str]) -> tuple[tuple[bool, ...], ...]:
-        """Per category, whether the cancer grew on each agent its rules name."""
+    def grown(self, failed: frozenset[str]) -> tuple[int, ...]:
+        """Per category, a code of whether the cancer grew on each agent its rules name
+        (:meth:`flags` gives them back).
+        """
         found = self._grown.get(failed)
         if found is None:
-            if len(self._grown) > self.LIMIT:
-                self._grown.clear()
-            found = self._grown[failed] = tuple(
-                tuple(grown_on(agent, failed, self.vocabulary) for agent in named)
-                for named in self.named
-            )
+            with self._lock:
+                codes = []
+                for category, named in enumerate(self.named):
+                    flags = tuple(grown_on(agent, failed, self.vocabulary) for agent in named)
+                    known = self._flag_code[category]
+                    if flags not in known:
+                        known[flags] = len(self._flags[category])
+                        self._flags[category].append(flags)
+                    codes.append(known[flags])
+                if len(self._grown) > self.LIMIT:
+                    self._grown.clear()
+                found = self._grown[failed] = tuple(codes)
         return found
+
+    def flags(self, category: int, code: int) -> tuple[bool, ...]:
+        """The flags of a code of :meth:`grown`."""
+        return self._flags[category][code]
+
+    def grown_count(self, category: int) -> int:
+        """How many codes :meth:`grown` has handed out for ``category``."""
+        return len(self._flags[category])
 
     def parts_id(
         self,
@@ -1173,15 +1212,16 @@ class Ranker:
 
     def whole(
         self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
-    ) -> Arrangement:
+    ) -> tuple[Arrangement, dict[Any, Any]]:
         """:func:`arrange` of every category's parts: the categories linked to others
         (:func:`linked_categories`) arranged together, each other one alone, and all ranked
-        by their :func:`order_key` as :func:`arrange` ranks them.
+        by their :func:`order_key` as :func:`arrange` ranks them; with a memory for what
+        :meth:`answer` makes of it.
         """
         key = (tuple(ids), standing, hormone_failed)
-        found = self._whole.get(key)
-        if found is not None:
-            return found
+        remembered = self._whole.get(key)
+        if remembered is not None:
+            return remembered
         together = self.together
         group = self.arrangement(
             [(c, i) for c, i in ids if CATEGORY_ORDER[c] in together], standing, hormone_failed
@@ -1203,14 +1243,13 @@ class Ranker:
             for placed in everything:
                 if placed.key != previous_key:
                     current_rank, previous_key = current_rank + 1, placed.key
-                ranked.append(
-                    placed if placed.rank == current_rank else replace(placed, rank=current_rank)
-                )
+                ranked.append(placed if placed.rank == current_rank else _at(placed, current_rank))
             found = Arrangement(options=tuple(ranked), levels=group.levels)
         if len(self._whole) > self.LIMIT:
             self._whole.clear()
-        self._whole[key] = found
-        return found
+        # With the arrangement, a memory for what answer() makes of it.
+        remembered = self._whole[key] = (found, {})
+        return remembered
 
     def in_order(self, fired_ids: frozenset[str]) -> tuple[str, ...]:
         """``fired_ids`` in rule-file order."""
@@ -1240,12 +1279,54 @@ class Ranker:
             found = self._by_bits[c].get(key)
             if found is None:
                 fired_here = [j for j in self.columns[c] if mine >> j & 1]
-                found = self.parts_id(c, fired_here, grown[c], male, failed)
+                found = self.parts_id(c, fired_here, self.flags(c, grown[c]), male, failed)
                 if len(self._by_bits[c]) < self.LIMIT:
                     self._by_bits[c][key] = found
             if self.parts[c][found].any:
                 ids.append((c, found))
-        arrangement = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
+        arrangement, memory = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
+        # What the options read of the history: the uses of what did not fail.
+        given = (
+            tuple((u.agent, u.outcome, u.setting) for u in history.uses if u.agent not in failed)
+            if history.uses
+            else ()
+        )
+        options_key = ("options", male, waiting_ids, given)
+        options = memory.get(options_key)
+        if options is None:
+            options = self._options(arrangement, male, history, standing, waiting_ids, given)
+            if len(memory) < 256:
+                memory[options_key] = options
+        said = self._said(bits, male)
+        if not failed:
+            return options, said[0], said[1]
+        grown_key = ("grown", tuple(u for u in history.uses if u.agent in failed))
+        grown_items = memory.get(grown_key)
+        if grown_items is None:
+            continued = _continued(
+                part
+                for c, i in ids
+                for cp in [self.parts[c][i]]
+                for part in (*cp.offered, *cp.deferred)
+            )
+            grown_items = tuple(
+                _grown_items(
+                    history, arrangement, continued, self.vocabulary, self.sources, self.sentences
+                )
+            )
+            if len(memory) < 256:
+                memory[grown_key] = grown_items
+        return options, (*grown_items, *said[0]), said[1]
+
+    def _options(
+        self,
+        arrangement: Arrangement,
+        male: bool,
+        history: TreatmentHistory,
+        standing: Standing,
+        waiting_ids: frozenset[str],
+        given: tuple[tuple[str, str, str], ...],
+    ) -> tuple[TreatmentOption, ...]:
         levels = arrangement.levels
         any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
         targeted = arrangement.get("targeted_therapy") if standing.her2_positive else None
@@ -1261,61 +1342,124 @@ class Ranker:
         for placed in arrangement.options:
             category = CATEGORY_ORDER.index(placed.category)
             waiting = waiting_ids & self.offering[category]
-            given = (
-                tuple(
-                    (use.agent, use.outcome, use.setting)
-                    for use in history.uses
-                    if use.agent in placed.named and use.agent not in failed
-                )
-                if history.uses
-                else ()
-            )
-            option_key = (placed.rank, noted, waiting, given)
+            mine = tuple(use for use in given if use[0] in placed.named)
+            option_key = (placed.rank, noted, waiting, mine)
             option = placed.memory.get(option_key)
             if option is None:
-                given_before = _given_before(placed.named, history)
-                rules = [r for r in self.rules if r.id in waiting]
-                option = _option(
-                    placed,
-                    arrangement,
-                    standing=standing,
-                    given_before=given_before,
-                    waiting=speaking_of(rules, ("women",) if male else ()),
-                    tables=self.tables,
-                    sources=self.sources,
-                    sentences=self.sentences,
-                )
-                if len(placed.memory) < 1024:
-                    placed.memory[option_key] = option
+                base_key = (placed.rank, noted, waiting, ())
+                option = placed.memory.get(base_key)
+                if option is None:
+                    option = self._option(placed, arrangement, male, standing, waiting)
+                    if len(placed.memory) < 1024:
+                        placed.memory[base_key] = option
+                if mine:
+                    option = self._given(option, placed, history)
+                    if len(placed.memory) < 1024:
+                        placed.memory[option_key] = option
             options.append(option)
-        not_recommended: list[NotRecommendedItem] = []
-        advice: list[AdviceItem] = []
-        for j in self._stating:
-            if not bits >> j & 1:
-                continue
-            rule = self.rules[j]
-            items = self._statements.get((rule.id, male))
-            if items is None:
-                said = speaking_of([rule], ("women",) if male else ())
-                items = self._statements[(rule.id, male)] = (
-                    _statement_items(said[0], self.sources) if said else (None, None)
-                )
-            if items[0] is not None:
-                not_recommended.append(items[0])
-            if items[1] is not None:
-                advice.append(items[1])
-        if failed:
-            continued = _continued(
-                part
-                for c, i in ids
-                for cp in [self.parts[c][i]]
-                for part in (*cp.offered, *cp.deferred)
+        return tuple(options)
+
+    def _option(
+        self,
+        placed: Placed,
+        arrangement: Arrangement,
+        male: bool,
+        standing: Standing,
+        waiting: frozenset[str],
+    ) -> TreatmentOption:
+        """The option with nothing given before: its citations, agreement and notes are each
+        remembered on their own (they repeat across options that differ elsewhere).
+        """
+        memory = placed.memory
+        citations = memory.get("citations")
+        if citations is None:
+            citations = memory["citations"] = cite(_unique_citations(placed.rules), self.sources)
+        agreement_key = ("agreement", placed.named, placed.sources, waiting)
+        agreement = memory.get(agreement_key)
+        if agreement is None:
+            rules = [r for r in self.rules if r.id in waiting]
+            agreement = _agreement(
+                placed.category,
+                placed.named,
+                placed.sources,
+                speaking_of(rules, ("women",) if male else ()),
+                self.sources,
             )
-            grown_items = _grown_items(
-                history, arrangement, continued, self.vocabulary, self.sources, self.sentences
+            if len(memory) < 1024:
+                memory[agreement_key] = agreement
+        any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+        notes = tuple(
+            _notes(
+                placed.category,
+                arrangement,
+                standing,
+                any_systemic,
+                self.tables,
+                self.sources,
+                self.sentences,
             )
-            not_recommended = [*grown_items, *not_recommended]
-        return tuple(options), tuple(not_recommended), tuple(advice)
+        )
+        return _made(
+            placed,
+            self.tables,
+            citations=citations,
+            agreement=agreement,
+            given_before=(),
+            notes=notes,
+        )
+
+    def _given(
+        self,
+        option: TreatmentOption,
+        placed: Placed,
+        history: TreatmentHistory,
+    ) -> TreatmentOption:
+        # The same option, with what of it was given before (and did not fail).
+        return TreatmentOption.model_construct(
+            **{**option.__dict__, "given_before": _given_before(placed.named, history)}
+        )
+
+    def _said(
+        self, bits: int, male: bool
+    ) -> tuple[tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
+        """The not-recommended statements and the advice of the fired rules (as bits)."""
+        key = (bits & self._stating_mask, male)
+        found = self._said_memory.get(key)
+        if found is None:
+            not_recommended: list[NotRecommendedItem] = []
+            advice: list[AdviceItem] = []
+            for j in self._stating:
+                if not bits >> j & 1:
+                    continue
+                said = speaking_of([self.rules[j]], ("women",) if male else ())
+                if not said:
+                    continue
+                statement, item = _statement_items(said[0], self.sources)
+                if statement is not None:
+                    not_recommended.append(statement)
+                if item is not None:
+                    advice.append(item)
+            found = (tuple(not_recommended), tuple(advice))
+            if len(self._said_memory) > self.LIMIT:
+                self._said_memory.clear()
+            self._said_memory[key] = found
+        return found
+
+
+def _at(placed: Placed, rank: int) -> Placed:
+    # dataclasses.replace, without its per-call look at the fields.
+    return Placed(
+        placed.category,
+        rank,
+        placed.tier,
+        placed.agents,
+        placed.regimens,
+        placed.sources,
+        placed.rules,
+        placed.key,
+        placed.named,
+        placed.memory,
+    )
 
 
 def _notes(

@@ -115,9 +115,7 @@ class ColumnarEngine:
         self._failed_id: dict[frozenset[str], int] = {}
         self._failed_of_prior: dict[int, int] = {}
         self._hormone_failed: list[bool] = []
-        self._grown_codes: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
-        self._grown_flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
         together = self.ranker.together
@@ -322,11 +320,7 @@ class ColumnarEngine:
             self._failed.append(failed)
             self._hormone_failed.append(hormone_failed(failed, self.rulebase.vocabulary))
             for category, grown in enumerate(self.ranker.grown(failed)):
-                codes = self._grown_codes[category]
-                if grown not in codes:
-                    codes[grown] = len(codes)
-                    self._grown_flags[category].append(grown)
-                self._grown_code[category].append(codes[grown])
+                self._grown_code[category].append(grown)
         return code
 
     def _category_parts(
@@ -352,15 +346,14 @@ class ColumnarEngine:
             fired_count = int(fired_code.max()) + 1
         grown = np.asarray(self._grown_code[category], dtype=np.int64)[failed]
         combined, first = combine(
-            [fired_code, grown, male], [fired_count, len(self._grown_codes[category]), 2]
+            [fired_code, grown, male], [fired_count, self.ranker.grown_count(category), 2]
         )
         table = np.empty(len(first), dtype=np.int64)
-        flags = self._grown_flags[category]
         for index, row in enumerate(first.tolist()):
             table[index] = self.ranker.parts_id(
                 category,
                 [int(j) for j in columns[np.flatnonzero(sub[row])]],
-                flags[int(grown[row])],
+                self.ranker.flags(category, int(grown[row])),
                 bool(male[row]),
                 self._failed[int(failed[row])],
             )

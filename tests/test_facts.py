@@ -27,3 +27,26 @@ def test_a_chemotherapy_drug_given_twice_counts_once(bundled: Rulebase) -> None:
         {"agent": "paclitaxel", "setting": "metastatic", "outcome": "progressed"},
     ]
     assert facts_of(bundled, twice)["chemotherapy_drugs_given"] == 1
+
+
+def test_one_history_is_one_shared_value(rulebase: Rulebase) -> None:
+    from mbc_rules.facts import PriorUse, TreatmentHistory, treatment_history
+
+    therapies = [
+        {"agent": "Femara", "outcome": "progressed"},
+        {"agent": "yoga", "outcome": "progressed"},
+        {"agent": "paclitaxel", "outcome": "completed", "setting": "early"},
+    ]
+    first, second = (
+        treatment_history(rulebase.read_profile(p), rulebase.vocabulary)
+        for p in ({"prior_therapies": therapies}, {"prior_therapies": therapies, "sex": "male"})
+    )
+    assert first is second
+    assert first == TreatmentHistory(
+        known=True,
+        failed=frozenset({"letrozole", "paclitaxel"}),
+        uses=(
+            PriorUse("letrozole", "progressed", "metastatic"),
+            PriorUse("paclitaxel", "completed", "early"),
+        ),
+    )

@@ -21,7 +21,6 @@ below and the ranking's rule that nothing the cancer grew on is offered again.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -306,10 +305,10 @@ def grew_on(outcome: str, setting: str) -> bool:
 _UNKNOWN_HISTORY = TreatmentHistory(known=False, failed=frozenset(), uses=())
 
 
-@functools.lru_cache(maxsize=4096)
-def _prior_use(agent: str, outcome: str, setting: str) -> PriorUse:
-    # Uses are values: each distinct one is built once and shared.
-    return PriorUse(agent, outcome, setting)
+# Histories are values, and a cohort repeats the same few hundred: each distinct one is built
+# once and shared, so that caches keyed by a history find it by identity.
+_HISTORIES: dict[tuple[tuple[str, str, str], ...], TreatmentHistory] = {}
+_HISTORIES_BOUND = 4096
 
 
 def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
@@ -320,12 +319,20 @@ def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> Treatm
     if not therapies:
         return NO_HISTORY
     uses = tuple(
-        _prior_use(t.agent, t.outcome, t.setting)
-        for t in therapies
-        if vocabulary[t.agent].is_anticancer
+        (t.agent, t.outcome, t.setting) for t in therapies if vocabulary[t.agent].is_anticancer
     )
-    failed = frozenset(u.agent for u in uses if grew_on(u.outcome, u.setting))
-    return TreatmentHistory(known=True, failed=failed, uses=uses)
+    history = _HISTORIES.get(uses)
+    if history is None:
+        failed = frozenset(agent for agent, outcome, setting in uses if grew_on(outcome, setting))
+        history = TreatmentHistory(known=True, failed=failed, uses=tuple(map(_as_use, uses)))
+        if len(_HISTORIES) >= _HISTORIES_BOUND:
+            _HISTORIES.clear()
+        _HISTORIES[uses] = history
+    return history
+
+
+def _as_use(use: tuple[str, str, str]) -> PriorUse:
+    return PriorUse(*use)
 
 
 def _yes_no(value: bool | None) -> str:

@@ -22,8 +22,9 @@ sentence continues it (``Regimen.continues``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from mbc_rules.conditions import passes
@@ -425,6 +426,11 @@ def contributions(
 # -- the sources' orderings across categories ------------------------------------------------
 
 
+_Shown = tuple[
+    tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...], frozenset[str]
+]
+
+
 @dataclass
 class _Support:
     """What the rules that survive removal say for one category."""
@@ -435,11 +441,11 @@ class _Support:
     agents: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
     regimens: dict[tuple[str, ...], tuple[int, set[str]]] = field(default_factory=dict)
     grown: set[str] = field(default_factory=set)
-    # How the option reads (agents, regimens, sources, rules): worked out once per entry.
-    shown: (
-        tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]
-        | None
-    ) = None
+    # The options made of this entry (by Ranker.answer), by what else they depend on.
+    options: dict[Any, TreatmentOption] = field(default_factory=dict)
+    # How the option reads (agents, regimens, sources, rules, every agent named): worked out
+    # once per entry.
+    shown: _Shown | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +462,9 @@ class Placed:
     sources: tuple[str, ...]
     rules: tuple[Rule, ...]  # the strongest first (stable within a tier)
     key: tuple[int, ...]  # what the rank is the dense rank of (see arrange)
+    named: frozenset[str]  # every agent it names, alone or in a regimen
+    # Options made of the same entry (see Ranker.answer); not part of the value.
+    memory: dict[Any, TreatmentOption] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,7 +537,7 @@ class CategoryParts:
     entry (its tier, agents, regimens and sources) is aggregated once, not once per row.
     """
 
-    __slots__ = ("category", "deferred", "entries", "has_needs", "needs", "offered")
+    __slots__ = ("any", "category", "deferred", "entries", "has_needs", "needs", "offered")
 
     def __init__(self, category: str, parts: Iterable[Contribution], tables: _Tables) -> None:
         own = [part for part in parts if part.category == category]
@@ -541,6 +550,7 @@ class CategoryParts:
             for combo in part.regimens
         }
         self.has_needs = any(self.needs.values())
+        self.any = bool(self.offered or self.deferred)
         self.entries: dict[tuple[Any, ...], _Support | None] = {}
 
     def entry(
@@ -617,9 +627,7 @@ def _has_anti_her2(entry: _Support, tables: _Tables) -> bool:
     return not tables.her2.isdisjoint(named)
 
 
-def _shown(
-    category: str, entry: _Support, tables: _Tables
-) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...], tuple[Rule, ...]]:
+def _shown(category: str, entry: _Support, tables: _Tables) -> _Shown:
     if entry.shown is None:
         single = sorted(
             entry.agents, key=lambda a: (entry.agents[a][0], -len(entry.agents[a][1]), a)
@@ -641,6 +649,7 @@ def _shown(
             tuple(combos),
             tuple(sorted(entry.sources)),
             tuple(rule for _, rule in sorted(entry.rules, key=lambda pair: pair[0])),
+            frozenset(single) | {a for combo in combos for a in combo},
         )
     return entry.shown
 
@@ -714,7 +723,7 @@ def arrange(
         if category_key != previous_key:
             current_rank, previous_key = current_rank + 1, category_key
         entry = support[category]
-        agents, combos, sources, rules = _shown(category, entry, tables)
+        agents, combos, sources, rules, named = _shown(category, entry, tables)
         placed.append(
             Placed(
                 category=category,
@@ -725,6 +734,8 @@ def arrange(
                 sources=sources,
                 rules=rules,
                 key=category_key,
+                named=named,
+                memory=entry.options,
             )
         )
     return Arrangement(options=tuple(placed), levels=levels)
@@ -781,7 +792,7 @@ def _condition_text(test: FactTest) -> str:
 
 def _agreement(
     category: str,
-    named: set[str],
+    named: frozenset[str],
     supporting: tuple[str, ...],
     waiting: Sequence[Rule],
     sources: Mapping[str, Source],
@@ -812,100 +823,84 @@ def _agreement(
     return Agreement.model_construct(supporting=supporting, conditions_not_met=tuple(conditions))
 
 
-def rank(
-    fired: Sequence[Rule],
+def _statement_items(
+    rule: Rule, sources: Mapping[str, Source]
+) -> tuple[NotRecommendedItem | None, AdviceItem | None]:
+    statement = rule.then.not_recommended
+    advice = rule.then.advice
+    return (
+        None
+        if statement is None
+        else NotRecommendedItem.model_construct(
+            category=statement.category,
+            agents=tuple(statement.agents),
+            reason=statement.reason,
+            citations=cite(rule.citations, sources),
+            rule_ids=(rule.id,),
+        ),
+        None
+        if advice is None
+        else AdviceItem.model_construct(
+            topic=advice.topic,
+            text=advice.text,
+            citations=cite(rule.citations, sources),
+            rule_ids=(rule.id,),
+        ),
+    )
+
+
+def _given_before(named: frozenset[str], history: TreatmentHistory) -> tuple[GivenBefore, ...]:
+    return tuple(
+        GivenBefore.model_construct(agent=use.agent, outcome=use.outcome, setting=use.setting)
+        for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
+        if use.agent in named and use.agent not in history.failed
+    )
+
+
+def _option(
+    placed: Placed,
+    arrangement: Arrangement,
+    *,
+    standing: Standing,
+    given_before: tuple[GivenBefore, ...],
+    waiting: Sequence[Rule],
+    tables: _Tables,
+    sources: Mapping[str, Source],
+    sentences: Sentences,
+) -> TreatmentOption:
+    category = placed.category
+    any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+    return TreatmentOption.model_construct(
+        rank=placed.rank,
+        category=cast(Category, category),
+        tier=cast(Tier, TIERS[placed.tier]),
+        agents=placed.agents,
+        regimens=tuple(tables.regimen(c) for c in placed.regimens),
+        rationale=tuple(r.title for r in placed.rules),
+        citations=cite(_unique_citations(placed.rules), sources),
+        rule_ids=tuple(r.id for r in placed.rules),
+        source_ids=placed.sources,
+        agreement=_agreement(category, placed.named, placed.sources, waiting, sources),
+        given_before=given_before,
+        notes=tuple(
+            _notes(category, arrangement, standing, any_systemic, tables, sources, sentences)
+        ),
+    )
+
+
+def _grown_items(
+    history: TreatmentHistory,
+    arrangement: Arrangement,
+    continued: Mapping[tuple[str, ...], frozenset[str]],
     vocabulary: Vocabulary,
     sources: Mapping[str, Source],
-    *,
-    history: TreatmentHistory = NO_HISTORY,
-    standing: Standing = NO_STANDING,
-    waiting: Sequence[Rule] = (),
-    sentences: Sentences | None = None,
-) -> tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]:
-    """Turn the rules that fired into ranked options, not-recommended items and advice.
-
-    ``history`` says what the cancer grew on (never offered again) and what else was given;
-    ``standing`` what the sources' orderings need; ``waiting`` the offering rules that did not
-    fire only because of a condition on the history (see :func:`waiting_rules`);
-    ``sentences`` the statements behind the orderings (:func:`ordering_sentences`), cited in
-    notes and in the not-recommended items of drugs the cancer grew on.
-
-    Three steps: :func:`contributions` (per rule), :func:`arrange` (across categories, the
-    ranks) and the citations, notes and agreement of each option. The output models are built
-    without re-validation (``model_construct``): every value comes from validated rules, and
-    this is the hot path of every evaluation.
-    """
-    sentences = sentences or {}
-    not_recommended: list[NotRecommendedItem] = []
-    advice: list[AdviceItem] = []
-    for rule in fired:
-        statement = rule.then.not_recommended
-        if statement is not None:
-            not_recommended.append(
-                NotRecommendedItem.model_construct(
-                    category=statement.category,
-                    agents=tuple(statement.agents),
-                    reason=statement.reason,
-                    citations=cite(rule.citations, sources),
-                    rule_ids=(rule.id,),
-                )
-            )
-        if rule.then.advice is not None:
-            advice.append(
-                AdviceItem.model_construct(
-                    topic=rule.then.advice.topic,
-                    text=rule.then.advice.text,
-                    citations=cite(rule.citations, sources),
-                    rule_ids=(rule.id,),
-                )
-            )
-
-    failed = history.failed
-    tables = _tables(vocabulary)
-    parts = contributions(fired, vocabulary, failed, removals(fired))
-    arrangement = arrange(
-        parts, vocabulary, standing=standing, hormone_failed=hormone_failed(failed, vocabulary)
-    )
-    any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
-    options: list[TreatmentOption] = []
-    for placed in arrangement.options:
-        category = placed.category
-        named = set(placed.agents) | {a for combo in placed.regimens for a in combo}
-        given_before = [
-            GivenBefore.model_construct(agent=use.agent, outcome=use.outcome, setting=use.setting)
-            for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
-            if use.agent in named and use.agent not in failed
-        ]
-        options.append(
-            TreatmentOption.model_construct(
-                rank=placed.rank,
-                category=cast(Category, category),
-                tier=cast(Tier, TIERS[placed.tier]),
-                agents=placed.agents,
-                regimens=tuple(tables.regimen(c) for c in placed.regimens),
-                rationale=tuple(r.title for r in placed.rules),
-                citations=cite(_unique_citations(placed.rules), sources),
-                rule_ids=tuple(r.id for r in placed.rules),
-                source_ids=placed.sources,
-                agreement=_agreement(category, named, placed.sources, waiting, sources),
-                given_before=tuple(given_before),
-                notes=tuple(
-                    _notes(
-                        category, arrangement, standing, any_systemic, tables, sources, sentences
-                    )
-                ),
-            )
-        )
-
-    offered_regimens = {c for placed in arrangement.options for c in placed.regimens}
-    continued: dict[tuple[str, ...], frozenset[str]] = {}
-    for part in parts:
-        for combo, agents in part.continued:
-            continued[combo] = continued.get(combo, frozenset()) | agents
+    sentences: Sentences,
+) -> list[NotRecommendedItem]:
     # What the cancer grew on is the decisive reason: listed before the sources' own
     # not-recommended statements.
-    grown_items: list[NotRecommendedItem] = []
-    for agent in sorted(failed):
+    offered_regimens = {c for placed in arrangement.options for c in placed.regimens}
+    items: list[NotRecommendedItem] = []
+    for agent in sorted(history.failed):
         name = vocabulary[agent].name + _class_words(agent, vocabulary)
         reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again."
         kept_in = [
@@ -915,7 +910,7 @@ def rank(
         ]
         if kept_in:
             reason += f" A source continues it only in: {'; '.join(kept_in)}."
-        grown_items.append(
+        items.append(
             NotRecommendedItem.model_construct(
                 category=None,
                 agents=(agent,),
@@ -924,7 +919,379 @@ def rank(
                 rule_ids=(),
             )
         )
-    return tuple(options), (*grown_items, *not_recommended), tuple(advice)
+    return items
+
+
+def _continued(parts: Iterable[Contribution]) -> dict[tuple[str, ...], frozenset[str]]:
+    continued: dict[tuple[str, ...], frozenset[str]] = {}
+    for part in parts:
+        for combo, agents in part.continued:
+            continued[combo] = continued.get(combo, frozenset()) | agents
+    return continued
+
+
+Answer = tuple[tuple[TreatmentOption, ...], tuple[NotRecommendedItem, ...], tuple[AdviceItem, ...]]
+
+
+def rank(
+    fired: Sequence[Rule],
+    vocabulary: Vocabulary,
+    sources: Mapping[str, Source],
+    *,
+    history: TreatmentHistory = NO_HISTORY,
+    standing: Standing = NO_STANDING,
+    waiting: Sequence[Rule] = (),
+    sentences: Sentences | None = None,
+) -> Answer:
+    """Turn the rules that fired into ranked options, not-recommended items and advice.
+
+    ``history`` says what the cancer grew on (never offered again) and what else was given;
+    ``standing`` what the sources' orderings need; ``waiting`` the offering rules that did not
+    fire only because of a condition on the history (see :func:`waiting_rules`);
+    ``sentences`` the statements behind the orderings (:func:`ordering_sentences`), cited in
+    notes and in the not-recommended items of drugs the cancer grew on.
+
+    Three steps: :func:`contributions` (per rule), :func:`arrange` (across categories, the
+    ranks) and the citations, notes and agreement of each option. :class:`Ranker` takes the
+    same steps and remembers each one's answers. The output models are built without
+    re-validation (``model_construct``): every value comes from validated rules.
+    """
+    sentences = sentences or {}
+    statements = [_statement_items(rule, sources) for rule in fired]
+    tables = _tables(vocabulary)
+    parts = contributions(fired, vocabulary, history.failed, removals(fired))
+    arrangement = arrange(
+        parts,
+        vocabulary,
+        standing=standing,
+        hormone_failed=hormone_failed(history.failed, vocabulary),
+    )
+    options = tuple(
+        _option(
+            placed,
+            arrangement,
+            standing=standing,
+            given_before=_given_before(placed.named, history),
+            waiting=waiting,
+            tables=tables,
+            sources=sources,
+            sentences=sentences,
+        )
+        for placed in arrangement.options
+    )
+    grown = _grown_items(history, arrangement, _continued(parts), vocabulary, sources, sentences)
+    return (
+        options,
+        (*grown, *(item for item, _ in statements if item is not None)),
+        tuple(advice for _, advice in statements if advice is not None),
+    )
+
+
+def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozenset[str]:
+    """The categories whose options depend on one another's: the systemic ones, which the
+    sources' orderings tie together, and any that a regimen's partner or an
+    ``only_when_none_left`` links to them. Every other category's option is a function of its
+    own rules alone, and its place of its :func:`order_key`.
+    """
+    tables = _tables(vocabulary)
+    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        others: set[str] = set()
+        if offer.only_when_none_left is not None:
+            others.add(offer.only_when_none_left)
+        for regimen in offer.regimens:
+            others |= _partners(tuple(regimen.agents), offer.category, tables)
+        for other in others:
+            linked[offer.category].add(other)
+            linked[other].add(offer.category)
+    together = set(SYSTEMIC_CATEGORIES)
+    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
+    while grow:
+        category = grow.pop()
+        together.add(category)
+        grow.extend(linked[category] - together)
+    return frozenset(together)
+
+
+class Ranker:
+    """:func:`rank` for one rule set, remembering each step's answers (bounded).
+
+    Whole answers rarely repeat (a history makes almost every patient's key distinct), but
+    their parts do: each category's contributions are remembered per distinct input (its
+    fired rules, the fired not-recommended statements, the sex and whether the cancer grew on
+    each agent its rules name), each arrangement per distinct set of contributions, and each
+    option with its citations, notes and agreement per arrangement. The columnar engine
+    shares the first two. Every remembered value is immutable, or is never changed once made.
+    """
+
+    LIMIT = 200_000  # remembered arrangements and failed sets before they are forgotten
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        vocabulary: Vocabulary,
+        sources: Mapping[str, Source],
+        sentences: Sentences,
+    ) -> None:
+        self.rules = tuple(rules)
+        self.vocabulary = vocabulary
+        self.sources = sources
+        self.sentences = sentences
+        self.tables = _tables(vocabulary)
+        removing = [i for i, rule in enumerate(self.rules) if rule.then.not_recommended]
+        self.columns: list[tuple[int, ...]] = []
+        self.offering: list[frozenset[str]] = []
+        self.named: list[tuple[str, ...]] = []
+        for category in CATEGORY_ORDER:
+            offering = [
+                i
+                for i, rule in enumerate(self.rules)
+                if rule.then.offer is not None and rule.then.offer.category == category
+            ]
+            self.columns.append(tuple(sorted({*offering, *removing})))
+            self.offering.append(frozenset(self.rules[i].id for i in offering))
+            self.named.append(
+                tuple(
+                    sorted(
+                        {
+                            agent
+                            for i in offering
+                            for offer in [self.rules[i].then.offer]
+                            if offer is not None
+                            for agent in (
+                                *offer.agents,
+                                *(a for r in offer.regimens for a in r.agents),
+                            )
+                        }
+                    )
+                )
+            )
+        self._index = {rule.id: i for i, rule in enumerate(self.rules)}
+        self._bit = {rule.id: 1 << i for i, rule in enumerate(self.rules)}
+        self._masks = [sum(1 << j for j in columns) for columns in self.columns]
+        self._by_bits: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self.together = linked_categories(self.rules, vocabulary)
+        self._whole: dict[tuple[Any, ...], Arrangement] = {}
+        self._grown: dict[frozenset[str], tuple[tuple[bool, ...], ...]] = {}
+        self.parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
+        self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._arranged: dict[tuple[Any, ...], Arrangement] = {}
+        self._statements: dict[tuple[str, bool], tuple[Any, Any]] = {}
+        self._stating = tuple(
+            j
+            for j, rule in enumerate(self.rules)
+            if rule.then.not_recommended is not None or rule.then.advice is not None
+        )
+        # Ids are list positions: a new one is handed out under the lock, so that two threads
+        # never give one id to two sets of contributions. Lists of contributions are never
+        # cleared (they are bounded by the combinations of each category's rules); the rest is.
+        self._lock = threading.Lock()
+
+    def grown(self, failed: frozenset[str]) -> tuple[tuple[bool, ...], ...]:
+        """Per category, whether the cancer grew on each agent its rules name."""
+        found = self._grown.get(failed)
+        if found is None:
+            if len(self._grown) > self.LIMIT:
+                self._grown.clear()
+            found = self._grown[failed] = tuple(
+                tuple(grown_on(agent, failed, self.vocabulary) for agent in named)
+                for named in self.named
+            )
+        return found
+
+    def parts_id(
+        self,
+        category: int,
+        fired: Sequence[int],
+        grown: tuple[bool, ...],
+        male: bool,
+        failed: frozenset[str],
+    ) -> int:
+        """The id of a category's contributions: ``fired`` are the indices of the fired rules
+        among ``columns[category]``, ``grown`` that category's part of :meth:`grown`.
+        """
+        key = (tuple(fired), grown, male)
+        found = self._parts_id[category].get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._parts_id[category].get(key)
+            if found is not None:
+                return found
+            chosen = speaking_of([self.rules[j] for j in fired], ("women",) if male else ())
+            name = CATEGORY_ORDER[category]
+            own = [r for r in chosen if r.then.offer is not None and r.then.offer.category == name]
+            parts = contributions(own, self.vocabulary, failed, removals(chosen))
+            self.parts[category].append(CategoryParts(name, parts, self.tables))
+            found = self._parts_id[category][key] = len(self.parts[category]) - 1
+            return found
+
+    def arrangement(
+        self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
+    ) -> Arrangement:
+        """The arrangement of the given (category, parts id) pairs (see :meth:`parts_id`)."""
+        key = (tuple(ids), standing, hormone_failed)
+        found = self._arranged.get(key)
+        if found is None:
+            arrangement = arrange(
+                [self.parts[c][i] for c, i in ids],
+                self.vocabulary,
+                standing=standing,
+                hormone_failed=hormone_failed,
+            )
+            if len(self._arranged) > self.LIMIT:
+                self._arranged.clear()
+            found = self._arranged[key] = arrangement
+        return found
+
+    def whole(
+        self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
+    ) -> Arrangement:
+        """:func:`arrange` of every category's parts: the categories linked to others
+        (:func:`linked_categories`) arranged together, each other one alone, and all ranked
+        by their :func:`order_key` as :func:`arrange` ranks them.
+        """
+        key = (tuple(ids), standing, hormone_failed)
+        found = self._whole.get(key)
+        if found is not None:
+            return found
+        together = self.together
+        group = self.arrangement(
+            [(c, i) for c, i in ids if CATEGORY_ORDER[c] in together], standing, hormone_failed
+        )
+        alone = [
+            placed
+            for c, i in ids
+            if CATEGORY_ORDER[c] not in together
+            for placed in self.arrangement([(c, i)], NO_STANDING, False).options
+        ]
+        if not alone:
+            found = group
+        else:
+            everything = sorted(
+                [*group.options, *alone], key=lambda p: (p.key, _LISTING[p.category])
+            )
+            ranked: list[Placed] = []
+            current_rank, previous_key = 0, None
+            for placed in everything:
+                if placed.key != previous_key:
+                    current_rank, previous_key = current_rank + 1, placed.key
+                ranked.append(
+                    placed if placed.rank == current_rank else replace(placed, rank=current_rank)
+                )
+            found = Arrangement(options=tuple(ranked), levels=group.levels)
+        if len(self._whole) > self.LIMIT:
+            self._whole.clear()
+        self._whole[key] = found
+        return found
+
+    def in_order(self, fired_ids: frozenset[str]) -> tuple[str, ...]:
+        """``fired_ids`` in rule-file order."""
+        return tuple(sorted(fired_ids, key=self._index.__getitem__))
+
+    def answer(
+        self,
+        fired_ids: frozenset[str],
+        male: bool,
+        history: TreatmentHistory,
+        standing: Standing,
+        waiting_ids: frozenset[str],
+    ) -> Answer:
+        """What :func:`rank` gives for the fired rules as they read for this patient
+        (:func:`speaking_of`), the history, the standing and the waiting rules.
+        """
+        failed = history.failed
+        grown = self.grown(failed)
+        bit = self._bit
+        bits = 0
+        for rule_id in fired_ids:
+            bits |= bit[rule_id]
+        ids = []
+        for c, mask in enumerate(self._masks):
+            mine = bits & mask
+            key = (mine, grown[c], male)
+            found = self._by_bits[c].get(key)
+            if found is None:
+                fired_here = [j for j in self.columns[c] if mine >> j & 1]
+                found = self.parts_id(c, fired_here, grown[c], male, failed)
+                if len(self._by_bits[c]) < self.LIMIT:
+                    self._by_bits[c][key] = found
+            if self.parts[c][found].any:
+                ids.append((c, found))
+        arrangement = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
+        levels = arrangement.levels
+        any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+        targeted = arrangement.get("targeted_therapy") if standing.her2_positive else None
+        # What _notes reads of the arrangement besides the option itself.
+        noted = (
+            standing,
+            any_systemic,
+            levels.get("chemotherapy", 0) > levels.get("hormone_therapy", 99),
+            levels.get("chemotherapy"),
+            None if targeted is None else (targeted.regimens, targeted.named),
+        )
+        options = []
+        for placed in arrangement.options:
+            category = CATEGORY_ORDER.index(placed.category)
+            waiting = waiting_ids & self.offering[category]
+            given = (
+                tuple(
+                    (use.agent, use.outcome, use.setting)
+                    for use in history.uses
+                    if use.agent in placed.named and use.agent not in failed
+                )
+                if history.uses
+                else ()
+            )
+            option_key = (placed.rank, noted, waiting, given)
+            option = placed.memory.get(option_key)
+            if option is None:
+                given_before = _given_before(placed.named, history)
+                rules = [r for r in self.rules if r.id in waiting]
+                option = _option(
+                    placed,
+                    arrangement,
+                    standing=standing,
+                    given_before=given_before,
+                    waiting=speaking_of(rules, ("women",) if male else ()),
+                    tables=self.tables,
+                    sources=self.sources,
+                    sentences=self.sentences,
+                )
+                if len(placed.memory) < 1024:
+                    placed.memory[option_key] = option
+            options.append(option)
+        not_recommended: list[NotRecommendedItem] = []
+        advice: list[AdviceItem] = []
+        for j in self._stating:
+            if not bits >> j & 1:
+                continue
+            rule = self.rules[j]
+            items = self._statements.get((rule.id, male))
+            if items is None:
+                said = speaking_of([rule], ("women",) if male else ())
+                items = self._statements[(rule.id, male)] = (
+                    _statement_items(said[0], self.sources) if said else (None, None)
+                )
+            if items[0] is not None:
+                not_recommended.append(items[0])
+            if items[1] is not None:
+                advice.append(items[1])
+        if failed:
+            continued = _continued(
+                part
+                for c, i in ids
+                for cp in [self.parts[c][i]]
+                for part in (*cp.offered, *cp.deferred)
+            )
+            grown_items = _grown_items(
+                history, arrangement, continued, self.vocabulary, self.sources, self.sentences
+            )
+            not_recommended = [*grown_items, *not_recommended]
+        return tuple(options), tuple(not_recommended), tuple(advice)
 
 
 def _notes(

@@ -36,10 +36,9 @@ from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     NO_STANDING,
+    Ranker,
     Standing,
     ordering_sentences,
-    rank,
-    speaking_of,
     timing_tests,
 )
 from mbc_rules.result import (
@@ -68,6 +67,8 @@ if TYPE_CHECKING:
 # for them.
 
 __all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
+
+_VALIDATOR = PatientProfile.__pydantic_validator__
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
@@ -159,6 +160,9 @@ class Rulebase:
             self._sentences = ordering_sentences(coverage)
         except KeyError:
             self._sentences = {}
+        # rank() with a memory of its steps, shared with the columnar engine: whole answers
+        # rarely repeat, their parts do.
+        self._ranker = Ranker(rules, vocabulary, self.sources, self._sentences)
 
     def __getstate__(self) -> dict[str, Any]:
         # The matcher holds an engine handle that cannot cross a process boundary: a pickled
@@ -268,7 +272,9 @@ class Rulebase:
             pydantic.ValidationError: naming each field that is wrong.
         """
         data = profile.model_dump() if isinstance(profile, PatientProfile) else profile
-        return PatientProfile.model_validate(data, context=self._reading)
+        # What PatientProfile.model_validate calls, without its handling of arguments not used.
+        read: PatientProfile = _VALIDATOR.validate_python(data, context=self._reading)
+        return read
 
     def fired_rules(self, profile: PatientProfile | Mapping[str, Any]) -> list[str]:
         """Ids of the rules that fire for ``profile``, in rule-file order."""
@@ -351,16 +357,8 @@ class Rulebase:
         waiting_ids: frozenset[str] = frozenset(),
         complications_unknown: bool = False,
     ) -> _Answer:
-        fired = [rule for rule in self.rules if rule.id in fired_ids]
-        excluded = ("women",) if male else ()
-        options, not_recommended, advice = rank(
-            speaking_of(fired, excluded),
-            self.vocabulary,
-            self.sources,
-            history=history,
-            standing=standing,
-            waiting=speaking_of([r for r in self.rules if r.id in waiting_ids], excluded),
-            sentences=self._sentences,
+        options, not_recommended, advice = self._ranker.answer(
+            fired_ids, male, history, standing, waiting_ids
         )
         caveats = [MALE_CAVEAT] if male else []
         if not history.known:
@@ -369,7 +367,7 @@ class Rulebase:
             caveats.append(UNKNOWN_COMPLICATIONS_CAVEAT)
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
-        fired_rules = tuple(r.id for r in fired)
+        fired_rules = self._ranker.in_order(fired_ids)
         answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules)
         return options, not_recommended, advice, tuple(caveats), fired_rules, answer
 

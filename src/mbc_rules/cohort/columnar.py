@@ -29,17 +29,10 @@ from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
-    CategoryParts,
+    NO_STANDING,
     Placed,
     Standing,
-    arrange,
-    category_parts,
-    contributions,
-    grown_on,
     hormone_failed,
-    regimen_partners,
-    removals,
-    speaking_of,
 )
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
@@ -72,36 +65,6 @@ def dense_ranks(keys: np.ndarray) -> np.ndarray:
     np.put_along_axis(ranks, order, dense, axis=1)
     ranks[keys == _ABSENT] = 0
     return ranks
-
-
-def _arranged_together(rulebase: Rulebase) -> tuple[list[int], list[int]]:
-    """The categories whose options depend on each other's (the systemic ones, which the
-    sources' orderings tie together, and any a regimen partner or an ``only_when_none_left``
-    links to them), and those that stand alone.
-    """
-    linked: dict[str, set[str]] = {c: set() for c in CATEGORY_ORDER}
-    for rule in rulebase.rules:
-        offer = rule.then.offer
-        if offer is None:
-            continue
-        others: set[str] = set()
-        if offer.only_when_none_left is not None:
-            others.add(offer.only_when_none_left)
-        for regimen in offer.regimens:
-            others |= regimen_partners(tuple(regimen.agents), offer.category, rulebase.vocabulary)
-        for other in others:
-            linked[offer.category].add(other)
-            linked[other].add(offer.category)
-    together = set(SYSTEMIC_CATEGORIES)
-    grow = [c for c in CATEGORY_ORDER if linked[c]] + list(together)
-    while grow:
-        category = grow.pop()
-        together.add(category)
-        grow.extend(linked[category] - together)
-    return (
-        [i for i, c in enumerate(CATEGORY_ORDER) if c in together],
-        [i for i, c in enumerate(CATEGORY_ORDER) if c not in together],
-    )
 
 
 class LongOption(NamedTuple):
@@ -137,44 +100,24 @@ class ColumnarEngine:
         self._facts: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[FactValue, ...]] = {}
         self.options: list[list[LongOption]] = [[] for _ in CATEGORY_ORDER]
         self._option_of: list[dict[LongOption, int]] = [{} for _ in CATEGORY_ORDER]
-        # Ranking inputs, per category: the rule columns its contributions read (its offering
-        # rules and every not-recommended statement, in rule-file order) and the agents whose
-        # history they ask about.
+        # Ranking: the rulebase's own Ranker, whose memory of each category's contributions
+        # and of each arrangement the single evaluations share.
         import numpy as np
 
-        rules = rulebase.rules
-        removing = [i for i, rule in enumerate(rules) if rule.then.not_recommended is not None]
-        self._offering: list[list[int]] = []
-        self._key_columns: list[np.ndarray] = []
-        self._named: list[tuple[str, ...]] = []
-        for category in CATEGORY_ORDER:
-            offering = [
-                i
-                for i, rule in enumerate(rules)
-                if rule.then.offer is not None and rule.then.offer.category == category
-            ]
-            named = {
-                agent
-                for i in offering
-                for offer in [rules[i].then.offer]
-                if offer is not None
-                for agent in (*offer.agents, *(a for r in offer.regimens for a in r.agents))
-            }
-            self._offering.append(offering)
-            self._key_columns.append(np.array(sorted({*offering, *removing}), dtype=np.int64))
-            self._named.append(tuple(sorted(named)))
-        # What is remembered across chunks, each keyed by its whole input.
+        self.ranker = rulebase._ranker
+        self._key_columns = [np.array(c, dtype=np.int64) for c in self.ranker.columns]
         self._failed: list[frozenset[str]] = []
         self._failed_id: dict[frozenset[str], int] = {}
         self._failed_of_prior: dict[int, int] = {}
         self._hormone_failed: list[bool] = []
         self._grown_codes: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
-        self._parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
-        self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._grown_flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
-        self._group, self._alone = _arranged_together(rulebase)
+        together = self.ranker.together
+        self._group = [i for i, c in enumerate(CATEGORY_ORDER) if c in together]
+        self._alone = [i for i, c in enumerate(CATEGORY_ORDER) if c not in together]
         self._key_bounds = (
             (0, 1),
             (0, 1),
@@ -308,7 +251,7 @@ class ColumnarEngine:
         # key are a function of their own contributions.
         for category in self._alone:
             table = np.array(
-                [self._alone_option(category, i) for i in range(len(self._parts[category]))]
+                [self._alone_option(category, i) for i in range(len(self.ranker.parts[category]))]
                 or [(-1, _ABSENT)],
                 dtype=np.int64,
             )
@@ -318,7 +261,7 @@ class ColumnarEngine:
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
         inputs = [*(part_codes[c] for c in group), standing, hormone]
-        combined, first = combine(inputs, [*(len(self._parts[c]) for c in group), 8, 2])
+        combined, first = combine(inputs, [*(len(self.ranker.parts[c]) for c in group), 8, 2])
         table_options = np.full((len(first), width), -1, dtype=np.int64)
         table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
         columns = [c[first].tolist() for c in inputs]
@@ -357,15 +300,13 @@ class ColumnarEngine:
             code = self._failed_id[failed] = len(self._failed)
             self._failed.append(failed)
             self._hormone_failed.append(hormone_failed(failed, self.rulebase.vocabulary))
-            for category, named in enumerate(self._named):
-                grown = tuple(self._grown(agent, failed) for agent in named)
+            for category, grown in enumerate(self.ranker.grown(failed)):
                 codes = self._grown_codes[category]
-                self._grown_code[category].append(codes.setdefault(grown, len(codes)))
+                if grown not in codes:
+                    codes[grown] = len(codes)
+                    self._grown_flags[category].append(grown)
+                self._grown_code[category].append(codes[grown])
         return code
-
-    def _grown(self, agent: str, failed: frozenset[str]) -> bool:
-        # The same question contributions() asks of each agent a rule names.
-        return grown_on(agent, failed, self.rulebase.vocabulary)
 
     def _category_parts(
         self, category: int, fired: np.ndarray, failed: np.ndarray, male: np.ndarray
@@ -375,7 +316,7 @@ class ColumnarEngine:
         import pandas as pd
 
         columns = self._key_columns[category]
-        if not len(self._offering[category]):
+        if not self.ranker.offering[category]:
             return np.zeros(len(failed), dtype=np.int64)
         sub = fired[:, columns]
         if len(columns) <= 62:
@@ -393,28 +334,15 @@ class ColumnarEngine:
             [fired_code, grown, male], [fired_count, len(self._grown_codes[category]), 2]
         )
         table = np.empty(len(first), dtype=np.int64)
-        rules = self.rulebase.rules
+        flags = self._grown_flags[category]
         for index, row in enumerate(first.tolist()):
-            named_rules = tuple(int(j) for j in columns[np.flatnonzero(sub[row])])
-            is_male = bool(male[row])
-            row_failed = self._failed[int(failed[row])]
-            key = (named_rules, int(grown[row]), is_male)
-            found = self._parts_id[category].get(key)
-            if found is None:
-                excluded = ("women",) if is_male else ()
-                chosen = speaking_of([rules[j] for j in named_rules], excluded)
-                offering = [r for r in chosen if r.then.offer is not None]
-                own = [
-                    r
-                    for r in offering
-                    if r.then.offer and r.then.offer.category == CATEGORY_ORDER[category]
-                ]
-                parts = contributions(own, self.rulebase.vocabulary, row_failed, removals(chosen))
-                found = self._parts_id[category][key] = len(self._parts[category])
-                self._parts[category].append(
-                    category_parts(CATEGORY_ORDER[category], parts, self.rulebase.vocabulary)
-                )
-            table[index] = found
+            table[index] = self.ranker.parts_id(
+                category,
+                [int(j) for j in columns[np.flatnonzero(sub[row])]],
+                flags[int(grown[row])],
+                bool(male[row]),
+                self._failed[int(failed[row])],
+            )
         parts_of_rows: np.ndarray = table[combined]
         return parts_of_rows
 
@@ -438,15 +366,14 @@ class ColumnarEngine:
     def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
         group = self._group
         standing_code, hormone = key[len(group)], key[len(group) + 1]
-        arrangement = arrange(
-            [self._parts[c][code] for c, code in zip(group, key, strict=False)],
-            self.rulebase.vocabulary,
-            standing=Standing(
+        arrangement = self.ranker.arrangement(
+            [(c, code) for c, code in zip(group, key, strict=False)],
+            Standing(
                 hormone_receptor_positive=bool(standing_code & 1),
                 her2_positive=bool(standing_code & 2),
                 serious_problems_from_spread=bool(standing_code & 4),
             ),
-            hormone_failed=bool(hormone),
+            bool(hormone),
         )
         arranged = tuple(self._placed(placed) for placed in arrangement.options)
         if len(self._arranged) > 1_000_000:
@@ -457,7 +384,7 @@ class ColumnarEngine:
     def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
         found = self._alone_options[category].get(parts)
         if found is None:
-            arrangement = arrange([self._parts[category][parts]], self.rulebase.vocabulary)
+            arrangement = self.ranker.arrangement([(category, parts)], NO_STANDING, False)
             found = (-1, _ABSENT)
             for placed in arrangement.options:
                 _, option, key = self._placed(placed)

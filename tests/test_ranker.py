@@ -1,0 +1,170 @@
+"""Ranker (rank() with a memory of its steps) against rank() itself, and its pieces."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mbc_rules import Rulebase
+from mbc_rules.cohort.columnar import _ABSENT, dense_ranks
+from mbc_rules.facts import derive_facts, treatment_history
+from mbc_rules.rank import (
+    Ranker,
+    Standing,
+    arrange,
+    linked_categories,
+    order_key,
+    rank,
+    speaking_of,
+    waiting_rules,
+)
+from mbc_rules.result import answer_digest
+from mbc_rules.schema import Regimen
+
+from .strategies import profiles, random_profile
+
+
+def _pure(rulebase: Rulebase, profile: dict[str, object]) -> str:
+    """rank() on the whole fired set, as the rulebase would call it without its memory."""
+    read = rulebase.read_profile(profile)
+    facts = derive_facts(read, rulebase.vocabulary)
+    fired_ids = rulebase._matcher.match(facts)
+    excluded = ("women",) if read.sex == "male" else ()
+    fired = [r for r in rulebase.rules if r.id in fired_ids]
+    waiting = waiting_rules(rulebase.rules, facts, fired_ids)
+    answer = rank(
+        speaking_of(fired, excluded),
+        rulebase.vocabulary,
+        rulebase.sources,
+        history=treatment_history(read, rulebase.vocabulary),
+        standing=Standing.of(facts),
+        waiting=speaking_of([r for r in rulebase.rules if r.id in waiting], excluded),
+        sentences=rulebase._sentences,
+    )
+    return answer_digest(*answer, (), ())
+
+
+def _remembered(ranker: Ranker, rulebase: Rulebase, profile: dict[str, object]) -> str:
+    read = rulebase.read_profile(profile)
+    facts = derive_facts(read, rulebase.vocabulary)
+    fired_ids = rulebase._matcher.match(facts)
+    answer = ranker.answer(
+        fired_ids,
+        read.sex == "male",
+        treatment_history(read, rulebase.vocabulary),
+        Standing.of(facts),
+        waiting_rules(rulebase.rules, facts, fired_ids),
+    )
+    return answer_digest(*answer, (), ())
+
+
+def _fresh_ranker(rulebase: Rulebase) -> Ranker:
+    return Ranker(rulebase.rules, rulebase.vocabulary, rulebase.sources, rulebase._sentences)
+
+
+def test_the_ranker_gives_what_rank_gives_on_1500_profiles_in_any_order() -> None:
+    """Its memory never changes an answer, whatever was asked before (two orders, two
+    rankers, one of them warm from the other order)."""
+    rulebase = Rulebase.bundled(engine="compiled")
+    rng = random.Random(2026)
+    batch = [random_profile(rng) for _ in range(1500)]
+    expected = [_pure(rulebase, p) for p in batch]
+    forward, backward = _fresh_ranker(rulebase), _fresh_ranker(rulebase)
+    assert [_remembered(forward, rulebase, p) for p in batch] == expected
+    assert [_remembered(backward, rulebase, p) for p in reversed(batch)] == expected[::-1]
+    assert [_remembered(backward, rulebase, p) for p in batch] == expected
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(profiles(), min_size=1, max_size=8))
+def test_the_ranker_gives_what_rank_gives_on_drawn_profiles(
+    batch: list[dict[str, object]],
+) -> None:
+    rulebase = Rulebase.bundled(engine="compiled")
+    ranker = _fresh_ranker(rulebase)
+    for profile in batch:
+        assert _remembered(ranker, rulebase, profile) == _pure(rulebase, profile)
+
+
+def test_threads_sharing_one_ranker_get_the_serial_answers() -> None:
+    rulebase = Rulebase.bundled(engine="compiled")
+    rng = random.Random(7)
+    batch = [random_profile(rng) for _ in range(400)]
+    expected = [_pure(rulebase, p) for p in batch]
+    ranker = _fresh_ranker(rulebase)
+    got: dict[int, list[str]] = {}
+
+    def work(k: int) -> None:
+        order = list(range(len(batch)))
+        random.Random(k).shuffle(order)
+        answers = {i: _remembered(ranker, rulebase, batch[i]) for i in order}
+        got[k] = [answers[i] for i in range(len(batch))]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(answers == expected for answers in got.values())
+
+
+def _dense(row: list[int]) -> list[int]:
+    present = sorted({k for k in row if k != _ABSENT})
+    return [0 if k == _ABSENT else present.index(k) + 1 for k in row]
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from([0, 1, 2, 5, 9, _ABSENT]), min_size=10, max_size=10),
+        max_size=30,
+    )
+)
+def test_dense_ranks_rank_each_row_as_arrange_does(rows: list[list[int]]) -> None:
+    keys = np.array(rows, dtype=np.int64).reshape(len(rows), 10)
+    assert dense_ranks(keys).tolist() == [_dense(row) for row in rows]
+
+
+def test_only_the_systemic_categories_are_arranged_together_in_the_bundled_rules() -> None:
+    rulebase = Rulebase.bundled()
+    together = linked_categories(rulebase.rules, rulebase.vocabulary)
+    assert together == {"hormone_therapy", "targeted_therapy", "immunotherapy", "chemotherapy"}
+
+
+def test_a_regimen_with_a_category_partner_links_its_category() -> None:
+    """Radiation offered 'with chemotherapy' depends on chemotherapy being offered."""
+    rulebase = Rulebase.bundled()
+    base = next(
+        r for r in rulebase.rules if r.then.offer and r.then.offer.category == "radiation_therapy"
+    )
+    assert base.then.offer is not None
+    procedure = next(
+        a.id
+        for a in rulebase.vocabulary.agents.values()
+        if a.category == "radiation_therapy" and a.kind == "procedure"
+    )
+    offer = base.then.offer.model_copy(
+        update={"regimens": [Regimen(agents=[procedure, "chemotherapy"])]}
+    )
+    linked = base.model_copy(update={"then": base.then.model_copy(update={"offer": offer})})
+    rules = [*rulebase.rules, linked]
+    assert "radiation_therapy" in linked_categories(rules, rulebase.vocabulary)
+
+
+def test_order_key_puts_supportive_care_last_and_more_sources_first() -> None:
+    systemic = order_key("chemotherapy", 0, 2, 0)
+    assert systemic < order_key("chemotherapy", 0, 1, 0)
+    assert order_key("radiation_therapy", 0, 3, 0) > systemic
+    assert order_key("palliative_care", 0, 3, 0) > order_key("radiation_therapy", 2, 1, 0)
+
+
+def test_arrange_of_nothing_is_empty() -> None:
+    rulebase = Rulebase.bundled()
+    assert arrange([], rulebase.vocabulary).options == ()

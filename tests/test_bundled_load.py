@@ -260,3 +260,26 @@ def test_every_public_name_resolves_to_its_definition() -> None:
     assert set(mbc_rules.__all__) <= set(dir(mbc_rules))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = mbc_rules.nothing  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(_import_durable() is None, reason="durable-rules does not import here")
+def test_durable_rules_check_is_remembered_for_this_code_only(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mbc_rules.engine import durable as engine_module
+
+    monkeypatch.setattr(engine_module, "_passed", set())
+    children: list[object] = []
+    real_run = engine_module._run_probe
+
+    def counted(*args: Any) -> Any:
+        children.append(args)
+        return real_run(*args)
+
+    monkeypatch.setattr(engine_module, "_run_probe", counted)
+    Rulebase.load(RULES_DIR, engine="durable")
+    Rulebase.load(RULES_DIR, engine="durable")
+    assert len(children) == 1
+    monkeypatch.setattr(engine_module, "code_digest", lambda: "0" * 64)  # the code changed
+    Rulebase.load(RULES_DIR, engine="durable")
+    assert len(children) == 2

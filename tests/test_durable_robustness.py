@@ -63,9 +63,11 @@ def test_case_1_sigint_storm_during_evaluate_many_never_kills_the_process() -> N
         python = Rulebase.bundled(engine="python")
         expected = [python.evaluate(p).fired_rules for p in profiles]
         stop = threading.Event()
+        go = threading.Event()  # set inside the try: no Ctrl-C while the thread starts
 
         def pester():
             rng = random.Random(11)
+            go.wait()
             while not stop.is_set():
                 time.sleep(rng.uniform(0.0002, 0.004))
                 os.kill(os.getpid(), signal.SIGINT)
@@ -75,6 +77,7 @@ def test_case_1_sigint_storm_during_evaluate_many_never_kills_the_process() -> N
         deadline = time.monotonic() + 15
         while interrupts < 300 and time.monotonic() < deadline:
             try:
+                go.set()
                 # One durable evaluation per profile (cohorts now run column-wise and call
                 # durable-rules only to verify a sample).
                 for profile in profiles:

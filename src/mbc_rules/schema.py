@@ -27,7 +27,10 @@ from pydantic import (
 from mbc_rules.facts import FACTS, FactValue
 from mbc_rules.vocabulary import TIER_WORDS, Category, Tier, Vocabulary
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+# The models of a rule file validate rule files only: a process that loads the bundled rules
+# already checked (``cache``) never validates one, so each model's validator is built when it
+# is first used (``defer_build``), not at import.
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$", max_length=80)]
 
@@ -159,7 +162,9 @@ AgentIds = Annotated[list[str], AfterValidator(_check_agents)]
 class FactTest(BaseModel):
     """A test of one derived fact: exactly one operator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, defer_build=True
+    )
 
     fact: str
     equals: FactValue | None = None
@@ -240,7 +245,9 @@ class AnyOf(BaseModel):
 class NotOf(BaseModel):
     """Holds when its condition does not."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, defer_build=True
+    )
     not_: Condition = Field(alias="not")
 
 
@@ -266,9 +273,8 @@ Condition = Annotated[
     ),
 ]
 
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
-NotOf.model_rebuild()
+# AllOf, AnyOf and NotOf name ``Condition`` before it is defined: built on first use (deferred),
+# they find it here.
 
 
 # --- what a rule yields -----------------------------------------------------------------------

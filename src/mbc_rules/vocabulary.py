@@ -165,7 +165,8 @@ class Agent:
 class VocabularyEntry(BaseModel):
     """A drug, procedure or class of drugs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Validates vocabulary files only (see ``schema``): built on first use.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
     name: str

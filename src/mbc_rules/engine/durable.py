@@ -41,7 +41,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from mbc_rules._version import __version__
-from mbc_rules.cache import cache_dir
+from mbc_rules.cache import cache_dir, code_digest
 from mbc_rules.compile import PROFILE_MARK, CompiledRuleset, Expression, compile_rules
 from mbc_rules.errors import EngineError, Problem
 from mbc_rules.facts import FactValue, derive_facts
@@ -398,8 +398,11 @@ def _durable_build() -> str:
 
 
 def _probe_key(*parts: str) -> str:
+    # The package's source stands for how rules are compiled and encoded for durable-rules:
+    # in a checkout the version stays the same while that code changes.
     digest = hashlib.sha256()
-    for part in (_PROBE_CACHE_VERSION, sys.version, _durable_build(), __version__, *parts):
+    build = (_PROBE_CACHE_VERSION, sys.version, _durable_build(), __version__, code_digest())
+    for part in (*build, *parts):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -564,7 +567,8 @@ def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Probl
     that it answers differently is reported at the rule, with file and line.
 
     A rule set that passed is remembered by its ``content_hash`` (every rule file and the
-    package version) with the versions of Python and durable-rules, in memory and as an empty
+    package version) with the package's source and the versions of Python and durable-rules,
+    in memory and as an empty
     file in the cache folder (``$MBC_RULES_CACHE``, by default ``~/.cache/mbc-rules``; ``off``
     turns it off), so loading the same rules again starts no child process.
     """

@@ -119,14 +119,23 @@ class Standing:
     @classmethod
     def of(cls, facts: Mapping[str, FactValue]) -> Standing:
         """Read from derived facts; unknown is never read as positive."""
-        return cls(
-            hormone_receptor_positive=facts.get("hormone_receptor_status") == "positive",
-            her2_positive=facts.get("her2_status") == "positive",
-            serious_problems_from_spread=facts.get("visceral_crisis") is True,
-        )
+        # One of eight shared values: a cache key holding it then compares by identity.
+        return _STANDINGS[
+            (
+                facts.get("hormone_receptor_status") == "positive",
+                facts.get("her2_status") == "positive",
+                facts.get("visceral_crisis") is True,
+            )
+        ]
 
 
-NO_STANDING = Standing()
+_STANDINGS = {
+    (hormone, her2, crisis): Standing(hormone, her2, crisis)
+    for hormone in (False, True)
+    for her2 in (False, True)
+    for crisis in (False, True)
+}
+NO_STANDING = _STANDINGS[(False, False, False)]
 
 
 def timing_tests(condition: Condition) -> list[FactTest]:

@@ -19,6 +19,10 @@ demo: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py
+	@echo "memory, 200,000 evaluations of 1,000 patients (start_kb end_kb growth_kb):"
+	$(BIN)/python benchmarks/memory.py 200000 compiled
+	@echo "memory, 200,000 distinct patients (start_kb end_kb growth_kb):"
+	$(BIN)/python benchmarks/memory.py 200000 compiled --distinct
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/fhir.py
 

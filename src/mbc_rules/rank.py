@@ -1072,7 +1072,11 @@ class Ranker:
     shares the first two. Every remembered value is immutable, or is never changed once made.
     """
 
-    LIMIT = 200_000  # remembered arrangements and failed sets before they are forgotten
+    # How many arrangements, failed sets and statements are remembered, and how many answers'
+    # options and grown-on items, before they are forgotten (the memory stays bounded in a
+    # long-running service: about 100 MB at most, measured with distinct realistic patients).
+    LIMIT = 50_000
+    REMEMBERED = 20_000
 
     def __init__(
         self,
@@ -1120,7 +1124,9 @@ class Ranker:
         self._by_bits: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._by_content: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.together = linked_categories(self.rules, vocabulary)
-        self._whole: dict[tuple[Any, ...], tuple[Arrangement, dict[Any, Any]]] = {}
+        self._whole: dict[tuple[Any, ...], Arrangement] = {}
+        self._answers: dict[tuple[Any, ...], tuple[TreatmentOption, ...]] = {}
+        self._grown_said: dict[tuple[Any, ...], tuple[NotRecommendedItem, ...]] = {}
         self._grown: dict[frozenset[str], tuple[int, ...]] = {}
         self._flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
         self._flag_code: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
@@ -1221,16 +1227,16 @@ class Ranker:
 
     def whole(
         self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
-    ) -> tuple[Arrangement, dict[Any, Any]]:
+    ) -> tuple[Arrangement, tuple[Any, ...]]:
         """:func:`arrange` of every category's parts: the categories linked to others
         (:func:`linked_categories`) arranged together, each other one alone, and all ranked
-        by their :func:`order_key` as :func:`arrange` ranks them; with a memory for what
-        :meth:`answer` makes of it.
+        by their :func:`order_key` as :func:`arrange` ranks them; with its key, under which
+        :meth:`answer` remembers what it makes of it.
         """
         key = (tuple(ids), standing, hormone_failed)
         remembered = self._whole.get(key)
         if remembered is not None:
-            return remembered
+            return remembered, key
         together = self.together
         group = self.arrangement(
             [(c, i) for c, i in ids if CATEGORY_ORDER[c] in together], standing, hormone_failed
@@ -1256,9 +1262,8 @@ class Ranker:
             found = Arrangement(options=tuple(ranked), levels=group.levels)
         if len(self._whole) > self.LIMIT:
             self._whole.clear()
-        # With the arrangement, a memory for what answer() makes of it.
-        remembered = self._whole[key] = (found, {})
-        return remembered
+        self._whole[key] = found
+        return found, key
 
     def in_order(self, fired_ids: frozenset[str]) -> tuple[str, ...]:
         """``fired_ids`` in rule-file order."""
@@ -1293,24 +1298,25 @@ class Ranker:
                     self._by_bits[c][key] = found
             if self.parts[c][found].any:
                 ids.append((c, found))
-        arrangement, memory = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
+        arrangement, memory_key = self.whole(ids, standing, hormone_failed(failed, self.vocabulary))
         # What the options read of the history: the uses of what did not fail.
         given = (
             tuple((u.agent, u.outcome, u.setting) for u in history.uses if u.agent not in failed)
             if history.uses
             else ()
         )
-        options_key = ("options", male, waiting_ids, given)
-        options = memory.get(options_key)
+        options_key = (memory_key, male, waiting_ids, given)
+        options = self._answers.get(options_key)
         if options is None:
             options = self._options(arrangement, male, history, standing, waiting_ids, given)
-            if len(memory) < 256:
-                memory[options_key] = options
+            if len(self._answers) > self.REMEMBERED:
+                self._answers.clear()
+            self._answers[options_key] = options
         said = self._said(bits, male)
         if not failed:
             return options, said[0], said[1]
-        grown_key = ("grown", tuple(u for u in history.uses if u.agent in failed))
-        grown_items = memory.get(grown_key)
+        grown_key = (memory_key, tuple(u for u in history.uses if u.agent in failed))
+        grown_items = self._grown_said.get(grown_key)
         if grown_items is None:
             continued = _continued(
                 part
@@ -1323,8 +1329,9 @@ class Ranker:
                     history, arrangement, continued, self.vocabulary, self.sources, self.sentences
                 )
             )
-            if len(memory) < 256:
-                memory[grown_key] = grown_items
+            if len(self._grown_said) > self.REMEMBERED:
+                self._grown_said.clear()
+            self._grown_said[grown_key] = grown_items
         return options, (*grown_items, *said[0]), said[1]
 
     def _options(
@@ -1353,7 +1360,7 @@ class Ranker:
             waiting = waiting_ids & self.offering[category]
             mine = tuple(use for use in given if use[0] in placed.named)
             option_key = (placed.rank, noted, waiting, mine)
-            option = placed.memory.get(option_key)
+            option = placed.memory.get(option_key) if not mine else None
             if option is None:
                 base_key = (placed.rank, noted, waiting, ())
                 option = placed.memory.get(base_key)
@@ -1362,9 +1369,8 @@ class Ranker:
                     if len(placed.memory) < 1024:
                         placed.memory[base_key] = option
                 if mine:
+                    # Not remembered: one per history, and cheap to make again.
                     option = self._given(option, placed, history)
-                    if len(placed.memory) < 1024:
-                        placed.memory[option_key] = option
             options.append(option)
         return tuple(options)
 

@@ -92,3 +92,20 @@ def test_an_assembled_evaluation_is_the_constructed_one() -> None:
     assert built.model_fields_set == constructed.model_fields_set == set(Evaluation.model_fields)
     assert list(built.__dict__) == list(Evaluation.model_fields)
     assert built.model_dump_json() == result.model_dump_json()
+
+
+def test_constructed_is_model_construct_and_falls_back_when_a_field_is_missing() -> None:
+    from mbc_rules.result import TreatmentOption, constructed
+
+    result = Rulebase.bundled(engine="compiled").evaluate(
+        {"er_status": "positive", "metastatic_sites": ["bone"], "prior_therapies": []}
+    )
+    option = result.options[0]
+    fields = {name: getattr(option, name) for name in TreatmentOption.model_fields}
+    built = constructed(TreatmentOption, dict(fields))
+    assert built == TreatmentOption.model_construct(**fields)
+    assert built.model_fields_set == set(TreatmentOption.model_fields)
+    partial = {k: v for k, v in fields.items() if k != "notes"}
+    fallback = constructed(TreatmentOption, partial)
+    assert fallback.notes == ()
+    assert fallback.model_fields_set == set(partial)

@@ -39,14 +39,13 @@ from mbc_rules.result import (
     OptionNote,
     RegimenOption,
     TreatmentOption,
+    constructed,
 )
 from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
 from mbc_rules.vocabulary import (
     CATEGORIES,
     SYSTEMIC_CATEGORIES,
     TIERS,
-    Category,
-    Tier,
     Vocabulary,
 )
 
@@ -860,7 +859,9 @@ def _statement_items(
 
 def _given_before(named: frozenset[str], history: TreatmentHistory) -> tuple[GivenBefore, ...]:
     return tuple(
-        GivenBefore.model_construct(agent=use.agent, outcome=use.outcome, setting=use.setting)
+        constructed(
+            GivenBefore, {"agent": use.agent, "outcome": use.outcome, "setting": use.setting}
+        )
         for use in sorted(history.uses, key=lambda u: (u.agent, u.setting, u.outcome))
         if use.agent in named and use.agent not in history.failed
     )
@@ -901,19 +902,22 @@ def _made(
     notes: tuple[OptionNote, ...],
 ) -> TreatmentOption:
     """The option as a result holds it: the placed option, cited and noted."""
-    return TreatmentOption.model_construct(
-        rank=placed.rank,
-        category=cast(Category, placed.category),
-        tier=cast(Tier, TIERS[placed.tier]),
-        agents=placed.agents,
-        regimens=tuple(tables.regimen(c) for c in placed.regimens),
-        rationale=tuple(r.title for r in placed.rules),
-        citations=citations,
-        rule_ids=tuple(r.id for r in placed.rules),
-        source_ids=placed.sources,
-        agreement=agreement,
-        given_before=given_before,
-        notes=notes,
+    return constructed(
+        TreatmentOption,
+        {
+            "rank": placed.rank,
+            "category": placed.category,
+            "tier": TIERS[placed.tier],
+            "agents": placed.agents,
+            "regimens": tuple(tables.regimen(c) for c in placed.regimens),
+            "rationale": tuple(r.title for r in placed.rules),
+            "citations": citations,
+            "rule_ids": tuple(r.id for r in placed.rules),
+            "source_ids": placed.sources,
+            "agreement": agreement,
+            "given_before": given_before,
+            "notes": notes,
+        },
     )
 
 
@@ -1430,8 +1434,9 @@ class Ranker:
         history: TreatmentHistory,
     ) -> TreatmentOption:
         # The same option, with what of it was given before (and did not fail).
-        return TreatmentOption.model_construct(
-            **{**option.__dict__, "given_before": _given_before(placed.named, history)}
+        return constructed(
+            TreatmentOption,
+            {**option.__dict__, "given_before": _given_before(placed.named, history)},
         )
 
     def _said(

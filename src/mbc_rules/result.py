@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -297,24 +297,43 @@ def assembled(
     every field given, without its look at each field's aliases and defaults (which cost a
     tenth of a whole evaluation).
     """
-    evaluation = Evaluation.__new__(Evaluation)
-    fields = {
-        "options": options,
-        "not_recommended": not_recommended,
-        "advice": advice,
-        "caveats": caveats,
-        "fired_rules": fired_rules,
-        "rulebase_version": rulebase_version,
-        "rulebase_hash": rulebase_hash,
-        "profile": profile,
-        "disclaimer": disclaimer,
-        "digest": digest,
-    }
-    object.__setattr__(evaluation, "__dict__", fields)
-    object.__setattr__(evaluation, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(evaluation, "__pydantic_extra__", None)
-    object.__setattr__(evaluation, "__pydantic_private__", None)
-    return evaluation
+    return constructed(
+        Evaluation,
+        {
+            "options": options,
+            "not_recommended": not_recommended,
+            "advice": advice,
+            "caveats": caveats,
+            "fired_rules": fired_rules,
+            "rulebase_version": rulebase_version,
+            "rulebase_hash": rulebase_hash,
+            "profile": profile,
+            "disclaimer": disclaimer,
+            "digest": digest,
+        },
+    )
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def constructed(model: type[_Model], fields: dict[str, Any]) -> _Model:
+    """``model.model_construct(**fields)`` for values that are already valid, without its look
+    at each field's aliases and default factories (a quarter of the cost) when ``fields``
+    gives every field; otherwise ``model_construct`` itself. ``fields`` becomes the model's.
+    """
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = frozenset(model.model_fields)
+    if fields.keys() != names:
+        return model.model_construct(**fields)
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", fields)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 class EvaluationReport(Evaluation):

@@ -103,6 +103,7 @@ class ColumnarEngine:
         self._values: dict[str, list[FactValue]] = {name: [] for name in FACTS}
         self._value_index: dict[str, dict[tuple[type, FactValue], int]] = {n: {} for n in FACTS}
         self._verdicts: dict[Any, np.ndarray] = {}
+        self._value_codes: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self.options: list[list[LongOption]] = [[] for _ in CATEGORY_ORDER]
         self._option_of: list[dict[LongOption, int]] = [{} for _ in CATEGORY_ORDER]
         # Ranking: the rulebase's own Ranker, whose memory of each category's contributions
@@ -161,7 +162,16 @@ class ColumnarEngine:
                         }
                     )
                     derived = derive_facts(profile, vocabulary)
-                    found = self._facts[key] = tuple(self._value_code(n, derived[n]) for n in names)
+                    values = tuple(derived[n] for n in names)
+                    # Many combinations derive the same facts (17,000 histories, a few hundred
+                    # sets of history facts): each set is numbered once. A fact's values all
+                    # have its kind's type, so equal tuples are equal value by value.
+                    found = self._value_codes.get((fields, values))
+                    if found is None:
+                        found = self._value_codes[(fields, values)] = tuple(
+                            self._value_code(n, v) for n, v in zip(names, values, strict=True)
+                        )
+                    self._facts[key] = found
                 table.append(found)
             matrix = np.array(table, dtype=np.int64).reshape(len(table), len(names))
             for index, name in enumerate(names):

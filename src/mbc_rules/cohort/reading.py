@@ -76,8 +76,13 @@ def is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+_PLAIN_TYPES = frozenset({str, bytes, bool, int, float, type(None)})
+
+
 def plain(value: Any) -> Any:
     """The Python value a frame's container holds (numpy arrays and scalars, Arrow scalars)."""
+    if type(value) in _PLAIN_TYPES:  # the usual case, before the isinstance chain
+        return value
     if isinstance(value, str | bytes | bool | int | float | type(None)):
         return value
     if isinstance(value, list | tuple):

@@ -1186,7 +1186,9 @@ class Ranker:
         failed: frozenset[str],
     ) -> int:
         """The id of a category's contributions: ``fired`` are the indices of the fired rules
-        among ``columns[category]``, ``grown`` that category's part of :meth:`grown`.
+        among ``columns[category]``, ``grown`` whether the cancer grew on each agent of
+        ``named[category]`` (:meth:`flags` of a code of :meth:`grown`), ``failed`` what it grew
+        on. Ids are positions in ``parts[category]`` and never change.
         """
         key = (tuple(fired), grown, male)
         found = self._parts_id[category].get(key)

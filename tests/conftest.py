@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,20 @@ def write_rules(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def durable_probe_runs(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The durable-rules load-time probes run from now on (none remembered in memory yet)."""
+    from mbc_rules.engine import durable as engine_module
+
+    monkeypatch.setattr(engine_module, "_passed", set())
+    runs: list[object] = []
+    real_run = engine_module._run_probe
+
+    def counted(*args: Any) -> Any:
+        runs.append(args)
+        return real_run(*args)
+
+    monkeypatch.setattr(engine_module, "_run_probe", counted)
+    return runs

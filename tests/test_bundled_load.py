@@ -176,19 +176,14 @@ def test_another_code_version_does_not_use_the_entry(
 
 @pytest.mark.skipif(_import_durable() is None, reason="durable-rules does not import here")
 def test_durable_rules_check_is_needed_too_before_the_checks_are_skipped(
-    cache: Path, checks: list[str], monkeypatch: pytest.MonkeyPatch
+    cache: Path,
+    checks: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    durable_probe_runs: list[object],
 ) -> None:
     from mbc_rules.engine import durable as engine_module
 
-    monkeypatch.setattr(engine_module, "_passed", set())
-    children: list[object] = []
-    real_run = engine_module._run_probe
-
-    def counted(*args: Any) -> Any:
-        children.append(args)
-        return real_run(*args)
-
-    monkeypatch.setattr(engine_module, "_run_probe", counted)
+    children = durable_probe_runs
     Rulebase.bundled(engine="python")  # checked, but not on durable-rules
     assert children == []
     rulebase_module._bundled.cache_clear()
@@ -264,19 +259,11 @@ def test_every_public_name_resolves_to_its_definition() -> None:
 
 @pytest.mark.skipif(_import_durable() is None, reason="durable-rules does not import here")
 def test_durable_rules_check_is_remembered_for_this_code_only(
-    cache: Path, monkeypatch: pytest.MonkeyPatch
+    cache: Path, monkeypatch: pytest.MonkeyPatch, durable_probe_runs: list[object]
 ) -> None:
     from mbc_rules.engine import durable as engine_module
 
-    monkeypatch.setattr(engine_module, "_passed", set())
-    children: list[object] = []
-    real_run = engine_module._run_probe
-
-    def counted(*args: Any) -> Any:
-        children.append(args)
-        return real_run(*args)
-
-    monkeypatch.setattr(engine_module, "_run_probe", counted)
+    children = durable_probe_runs
     Rulebase.load(RULES_DIR, engine="durable")
     Rulebase.load(RULES_DIR, engine="durable")
     assert len(children) == 1

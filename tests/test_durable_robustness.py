@@ -293,20 +293,12 @@ def test_case_2_about_250_any_rules_are_refused(tmp_path: Path) -> None:
 
 
 def test_case_2_the_bundled_rules_pass_the_probe_and_it_is_remembered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable_probe_runs: list[object]
 ) -> None:
     from mbc_rules.engine import durable as engine_module
 
     monkeypatch.setenv("MBC_RULES_CACHE", str(tmp_path))
-    monkeypatch.setattr(engine_module, "_passed", set())
-    children: list[object] = []
-    real_run = engine_module._run_probe
-
-    def counted(*args: Any) -> Any:
-        children.append(args)
-        return real_run(*args)
-
-    monkeypatch.setattr(engine_module, "_run_probe", counted)
+    children = durable_probe_runs
     Rulebase.load(bundled_rules_dir(), engine="durable")
     assert len(children) == 1
     assert len(list(tmp_path.glob("durable-probe-*"))) == 1

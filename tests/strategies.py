@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from mbc_rules.bundled import bundled_vocabulary
+from mbc_rules.profile import TEST_RESULT_FIELDS
 from mbc_rules.vocabulary import COMPLICATIONS, SITES
 
 STATUS = st.sampled_from(["positive", "negative", "unknown"])
@@ -83,17 +84,7 @@ def random_profile(rng: Any) -> dict[str, Any]:
         history.append(entry)
     return {
         "sex": sex,
-        **{
-            field: rng.choice(statuses)
-            for field in (
-                "er_status",
-                "pr_status",
-                "her2_status",
-                "brca_status",
-                "pik3ca_status",
-                "pdl1_status",
-            )
-        },
+        **{field: rng.choice(statuses) for field in TEST_RESULT_FIELDS},
         "menopausal_status": menopause,
         "metastatic_sites": sites,
         "complications": rng.sample(COMPLICATIONS, rng.randint(0, 4)),

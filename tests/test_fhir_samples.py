@@ -9,6 +9,7 @@ import pytest
 
 from mbc_rules import FhirReadError, FhirReading, read_fhir, read_fhir_many
 from mbc_rules.cli import main
+from mbc_rules.profile import TEST_RESULT_FIELDS
 
 from .conftest import ROOT
 
@@ -147,15 +148,7 @@ def test_05_dirty_data_is_reported_not_guessed() -> None:
 def test_06_noise_leaves_everything_unknown() -> None:
     reading = read_fhir(sample("06"))
     profile = reading.profile
-    for field in (
-        "er_status",
-        "pr_status",
-        "her2_status",
-        "brca_status",
-        "pik3ca_status",
-        "pdl1_status",
-        "menopausal_status",
-    ):
+    for field in (*TEST_RESULT_FIELDS, "menopausal_status"):
         assert getattr(profile, field) == "unknown", field
     assert profile.metastatic_sites == []
     assert "prior_therapies" not in profile.model_fields_set

@@ -110,6 +110,17 @@ _MODEL_CONFIG = ConfigDict(
 )
 
 
+# The profile's test results: each positive, negative or unknown.
+TEST_RESULT_FIELDS = (
+    "er_status",
+    "pr_status",
+    "her2_status",
+    "brca_status",
+    "pik3ca_status",
+    "pdl1_status",
+)
+
+
 class PriorTherapy(BaseModel):
     """A treatment already given, and how it ended."""
 
@@ -218,15 +229,7 @@ class PatientProfile(BaseModel):
         )
     )
 
-    @field_validator(
-        "er_status",
-        "pr_status",
-        "her2_status",
-        "brca_status",
-        "pik3ca_status",
-        "pdl1_status",
-        mode="before",
-    )
+    @field_validator(*TEST_RESULT_FIELDS, mode="before")
     @classmethod
     def _status_spelling(cls, value: Any) -> Any:
         return _spelling(value, STATUS_SPELLINGS, "status")
@@ -284,17 +287,7 @@ class PatientProfile(BaseModel):
 
 _QUOTED = re.compile(r"'([^']*)'")
 _SPELLED: dict[str, dict[str, str]] = {
-    **{
-        field: STATUS_SPELLINGS
-        for field in (
-            "er_status",
-            "pr_status",
-            "her2_status",
-            "brca_status",
-            "pik3ca_status",
-            "pdl1_status",
-        )
-    },
+    **{field: STATUS_SPELLINGS for field in TEST_RESULT_FIELDS},
     "menopausal_status": MENOPAUSAL_SPELLINGS,
     "sex": SEX_SPELLINGS,
 }

@@ -8,18 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from mbc_rules import PatientProfile, Rulebase, UnknownAgentError
+from mbc_rules.profile import TEST_RESULT_FIELDS
 
-STATUS_FIELDS = [
-    "er_status",
-    "pr_status",
-    "her2_status",
-    "brca_status",
-    "pik3ca_status",
-    "pdl1_status",
-    "menopausal_status",
-    "sex",
-    "brain_metastases",
-]
+STATUS_FIELDS = [*TEST_RESULT_FIELDS, "menopausal_status", "sex", "brain_metastases"]
 
 
 def test_every_status_defaults_to_unknown() -> None:

@@ -1130,6 +1130,7 @@ class Ranker:
         self.together = linked_categories(self.rules, vocabulary)
         self._whole: dict[tuple[Any, ...], Arrangement] = {}
         self._answers: dict[tuple[Any, ...], tuple[TreatmentOption, ...]] = {}
+        self._givens: dict[tuple[Any, ...], TreatmentOption] = {}
         self._grown_said: dict[tuple[Any, ...], tuple[NotRecommendedItem, ...]] = {}
         self._grown: dict[frozenset[str], tuple[int, ...]] = {}
         self._flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
@@ -1366,7 +1367,11 @@ class Ranker:
             waiting = waiting_ids & self.offering[category]
             mine = tuple(use for use in given if use[0] in placed.named)
             option_key = (placed.rank, noted, waiting, mine)
-            option = placed.memory.get(option_key) if not mine else None
+            # An entry's memory lives as long as the Ranker (contributions are never
+            # forgotten), so its id names it in the shared, bounded memory of given-before
+            # variants.
+            given_key = (id(placed.memory), option_key)
+            option = self._givens.get(given_key) if mine else placed.memory.get(option_key)
             if option is None:
                 base_key = (placed.rank, noted, waiting, ())
                 option = placed.memory.get(base_key)
@@ -1375,8 +1380,10 @@ class Ranker:
                     if len(placed.memory) < 1024:
                         placed.memory[base_key] = option
                 if mine:
-                    # Not remembered: one per history, and cheap to make again.
                     option = self._given(option, placed, history)
+                    if len(self._givens) > self.REMEMBERED:
+                        self._givens.clear()
+                    self._givens[given_key] = option
             options.append(option)
         return tuple(options)
 

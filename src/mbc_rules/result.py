@@ -370,7 +370,8 @@ _TEXTS_JSON = TypeAdapter(tuple[str, ...]).serializer
 # answer were hashed before. An entry keeps its item alive, so an id is never reused while it
 # is remembered; the memo is emptied when it grows past its bound.
 _ITEM_HASH: dict[int, tuple[object, bytes]] = {}
-_ITEM_HASH_BOUND = 8192
+# About 16 MB of entries at most; most items live on in the ranking's memory anyway.
+_ITEM_HASH_BOUND = 65_536
 
 
 def _item_hashes(items: Sequence[BaseModel], kind: type[BaseModel]) -> bytes:

@@ -591,20 +591,6 @@ class CategoryParts:
         return regimens if kept == current else kept
 
 
-def category_parts(
-    category: str, parts: Iterable[Contribution], vocabulary: Vocabulary
-) -> CategoryParts:
-    """The parts of ``category`` among ``parts``, ready to arrange."""
-    return CategoryParts(category, parts, _tables(vocabulary))
-
-
-def regimen_partners(
-    combo: tuple[str, ...], category: str, vocabulary: Vocabulary
-) -> frozenset[str]:
-    """The categories a regimen of ``category`` needs offered beside it to stand."""
-    return _partners(combo, category, _tables(vocabulary))
-
-
 def by_category(parts: Sequence[Contribution], vocabulary: Vocabulary) -> list[CategoryParts]:
     """``parts`` grouped by category, in the order of their first appearance."""
     tables = _tables(vocabulary)

@@ -102,13 +102,19 @@ def test_letrozole_is_not_offered_after_recurrence_during_adjuvant_letrozole(
     assert "adjuvant" in grown.reason
 
 
-def test_recurrence_after_completed_adjuvant_tamoxifen_counts_as_growth_on_it(
+def test_recurrence_after_completed_adjuvant_tamoxifen_is_not_growth_on_it(
     rulebase: Rulebase,
 ) -> None:
+    # Issue 19: completed is not progressed. The sources speak of growth "while being treated
+    # with" a drug; a course that ran its length was given before, not grown on.
     result = rulebase.evaluate(
         {**HR_POS_HER2_NEG, **PRE, **history(("tamoxifen", "completed", "early"))}
     )
-    assert "tamoxifen" not in offered_agents(result)
+    hormone = result.option("hormone_therapy")
+    assert hormone is not None
+    assert "tamoxifen" in hormone.agents
+    assert [g.agent for g in hormone.given_before] == ["tamoxifen"]
+    assert not any("tamoxifen" in item.agents for item in result.not_recommended)
 
 
 def test_trastuzumab_continues_only_in_the_regimens_a_sentence_continues(

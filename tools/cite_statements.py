@@ -112,7 +112,7 @@ def main() -> int:
     statements = inventory["statements"]
     problems = []
     for path in sorted(rules.glob("*.yaml")):
-        if path.name in {"statements.yaml", "sources.yaml", "vocabulary.yaml"}:
+        if path.name in {"statements.yaml", "sources.yaml", "vocabulary.yaml", "drug_classes.yaml"}:
             continue
         problems += convert(path, statements)
     print("\n".join(problems) if problems else "every citation cites statement ids")

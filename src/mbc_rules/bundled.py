@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from mbc_rules.errors import Problem, RulebaseError
 from mbc_rules.load import MAX_FILE_BYTES, LoadedFile, find_rule_files, read_limited, read_rule_file
-from mbc_rules.vocabulary import Vocabulary, VocabularyEntry
+from mbc_rules.vocabulary import DrugClassEntry, Vocabulary, VocabularyEntry
 
 
 def bundled_rules_dir() -> Path:
@@ -70,8 +70,10 @@ def bundled_vocabulary() -> Vocabulary:
         RulebaseError: the bundled vocabulary is not valid (a broken installation).
     """
     loaded = bundled_file("vocabulary.yaml")
+    declared = bundled_file("drug_classes.yaml")
     try:
         entries = [VocabularyEntry.model_validate(item) for item in loaded.data["vocabulary"]]
+        classes = [DrugClassEntry.model_validate(i) for i in declared.data["drug_classes"]]
     except (ValidationError, KeyError, TypeError) as error:
         raise RulebaseError([Problem(loaded.path, None, None, str(error))]) from error
-    return Vocabulary.of(entry.agent() for entry in entries)
+    return Vocabulary.of((entry.agent() for entry in entries), (c.drug_class() for c in classes))

@@ -96,7 +96,6 @@ ORGAN_SITES = frozenset({"liver", "lung", "brain", "leptomeninges", "pleura", "p
 # "spread to the bone or soft tissue only" (PDQ): the spine's metastases are bone metastases.
 BONE_OR_SOFT_TISSUE_SITES = frozenset({"bone", "spine", "soft_tissue"})
 RESECTION_SITES = ("liver", "lung", "brain", "spine")
-NONSTEROIDAL_AROMATASE_INHIBITORS = frozenset({"letrozole", "anastrozole"})
 
 _DEFINITIONS: list[FactDefinition] = [
     _status("er_status", "Estrogen receptor status, as given.", ["er_status"], RECEPTOR),
@@ -190,9 +189,9 @@ _DEFINITIONS: list[FactDefinition] = [
     ),
     _flag(
         "treatment_failed",
-        "The cancer grew on some anticancer treatment: it progressed on it, or recurred during "
-        "or after it as adjuvant (early-setting) treatment ('has not responded to other "
-        "treatments'). Palliative or complementary care, trial enrolment, bone-modifying drugs "
+        "The cancer grew on some anticancer treatment: it progressed on it (in the metastatic "
+        "setting, or recurred during adjuvant treatment; a completed course is not growth on "
+        "it) ('has not responded to other treatments'). Palliative or complementary care, trial enrolment, bone-modifying drugs "
         "and local procedures never count.",
         ["prior_therapies"],
     ),
@@ -291,15 +290,17 @@ NO_HISTORY = TreatmentHistory(known=True, failed=frozenset(), uses=())
 
 
 def grew_on(outcome: str, setting: str) -> bool:
-    """Whether the cancer grew on a treatment that ended so.
+    """Whether the cancer grew on a treatment that ended so: only when it progressed on it.
 
-    In the metastatic setting, when it progressed. A metastatic recurrence during or after an
-    adjuvant (early-setting) treatment counts as growth on it (issue 10), unless the treatment
-    was stopped for intolerance: the cancer never had the chance to grow on it.
+    The sources speak of growth "while being treated with" a drug, "while on" it, or of a
+    cancer that "no longer responds" to it: progression during the treatment (in the
+    metastatic setting, or a recurrence during adjuvant treatment), recorded as
+    ``progressed``. A completed course, adjuvant or not, is not growth on it, however soon the
+    cancer came back: the sources give no window after the end of a treatment, so none is
+    guessed (docs/sources.md, "Growth on a drug"). ``setting`` does not change the reading.
     """
-    if outcome == "progressed":
-        return True
-    return setting == "early" and outcome != "intolerant"
+    del setting
+    return outcome == "progressed"
 
 
 _UNKNOWN_HISTORY = TreatmentHistory(known=False, failed=frozenset(), uses=())
@@ -329,7 +330,14 @@ def history_of(
     )
     history = _HISTORIES.get(uses)
     if history is None:
-        failed = frozenset(agent for agent, outcome, setting in uses if grew_on(outcome, setting))
+        # Growth on a drug is growth on it under each of its names (albumin-bound paclitaxel
+        # is paclitaxel).
+        failed = frozenset(
+            same
+            for agent, outcome, setting in uses
+            if grew_on(outcome, setting)
+            for same in vocabulary.same_drug(agent)
+        )
         history = TreatmentHistory(known=True, failed=failed, uses=tuple(map(_as_use, uses)))
         if len(_HISTORIES) >= _HISTORIES_BOUND:
             _HISTORIES.clear()
@@ -482,9 +490,9 @@ def _history_facts(
         if endocrine:
             facts["endocrine_therapy_failed"] = True
             endocrine_classes_failed.add(agent.drug_class)
-        if agent.drug_class == "aromatase_inhibitor":
+        if agent.is_in("aromatase_inhibitor"):
             facts["aromatase_inhibitor_failed"] = True
-        if agent.id in NONSTEROIDAL_AROMATASE_INHIBITORS:
+        if agent.is_in("nonsteroidal_aromatase_inhibitor"):
             facts["letrozole_or_anastrozole_failed"] = True
         if chemotherapy:
             facts["chemotherapy_failed"] = True

@@ -48,6 +48,7 @@ from mbc_rules.vocabulary import (
     TIERS,
     Vocabulary,
 )
+from mbc_rules.wording import agent_names, class_of, join_and
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -271,21 +272,29 @@ def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> l
     return kept
 
 
-def _members(agent_id: str, vocabulary: Vocabulary) -> frozenset[str]:
-    """The drugs the sources name that an agent stands for (itself, or a class's members)."""
-    agent = vocabulary[agent_id]
-    if agent.kind == "drug":
-        return frozenset({agent_id})
-    if agent.kind == "procedure":
+def _within(drug_class: str | None, vocabulary: Vocabulary) -> frozenset[str]:
+    """Every drug of the vocabulary whose class is ``drug_class`` or lies within it."""
+    if drug_class is None:
         return frozenset()
-    whole_category = agent_id in CATEGORIES
     return frozenset(
-        a.id
-        for a in vocabulary.agents.values()
-        if a.kind == "drug"
-        and a.in_sources
-        and (a.category == agent.category if whole_category else a.drug_class == agent.drug_class)
+        a.id for a in vocabulary.agents.values() if a.kind == "drug" and a.is_in(drug_class)
     )
+
+
+def _category_types(category: str, vocabulary: Vocabulary) -> tuple[frozenset[str], ...]:
+    """The types of a category that the sources name (each the drugs within it): the classes
+    of the category's drugs and class placeholders named in the sources.
+    """
+    types = {
+        a.drug_class
+        for a in vocabulary.agents.values()
+        if a.category == category
+        and a.in_sources
+        and a.kind != "procedure"
+        and a.id not in CATEGORIES
+        and a.drug_class is not None
+    }
+    return tuple(_within(t, vocabulary) for t in sorted(types))
 
 
 # -- what each fired rule still names (per rule: cacheable per category) ----------------------
@@ -311,6 +320,12 @@ class Contribution:
     # Agents of the kept regimens that the cancer grew on (continued only inside them).
     grown: frozenset[str]
     continued: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+    # Agents not offered because the cancer grew on another drug of their class (or, for a
+    # whole category, on a drug of every type of it), each with those drugs.
+    withheld: tuple[tuple[str, frozenset[str]], ...] = ()
+
+
+GROWN, CLASS = "grown", "class"
 
 
 class _Tables:
@@ -319,9 +334,23 @@ class _Tables:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
         self.category = {a: agent.category for a, agent in vocabulary.agents.items()}
-        self.members = {a: _members(a, vocabulary) for a in vocabulary.agents}
+        self.same = {a: vocabulary.same_drug(a) for a in vocabulary.agents}
         self.her2 = frozenset(a for a, agent in vocabulary.agents.items() if agent.is_her2_targeted)
         self.hormone = frozenset(a for a, c in self.category.items() if c == "hormone_therapy")
+        self.types = {c: _category_types(c, vocabulary) for c in CATEGORIES}
+        # The drugs whose growth matters to each agent: the agent under each of its names, the
+        # drugs of its type (a drug), within it (a class), or of its category (a category).
+        self.related: dict[str, frozenset[str]] = {}
+        for a, agent in vocabulary.agents.items():
+            if agent.kind == "procedure":
+                self.related[a] = frozenset()
+            elif agent.kind == "drug":
+                self.related[a] = self.same[a] | _within(agent.drug_class, vocabulary)
+            elif a in CATEGORIES:
+                self.related[a] = frozenset().union(*self.types[a])
+            else:
+                self.related[a] = _within(agent.drug_class, vocabulary)
+        self.switches: dict[tuple[str, ...], frozenset[str]] = {}
         self.regimens: dict[tuple[str, ...], RegimenOption] = {}
 
     def regimen(self, combo: tuple[str, ...]) -> RegimenOption:
@@ -332,11 +361,47 @@ class _Tables:
             )
         return found
 
-    def grown_on(self, agent: str, failed: frozenset[str]) -> bool:
-        # A class ("an aromatase inhibitor") is used up only when the cancer grew on every
-        # drug of it that the sources name: exemestane is left after letrozole.
-        members = self.members[agent]
-        return bool(members) and members <= failed
+    def switch(self, switch_from: Sequence[str]) -> frozenset[str]:
+        """The drugs after which an offer's ``switch_from`` names it."""
+        key = tuple(switch_from)
+        found = self.switches.get(key)
+        if found is None:
+            found = self.switches[key] = frozenset().union(
+                *(
+                    self.related[a] if self.vocabulary[a].kind != "drug" else self.same[a]
+                    for a in key
+                )
+            )
+        return found
+
+    def withheld(
+        self, agent: str, failed: frozenset[str], switch: frozenset[str] = frozenset()
+    ) -> tuple[str, frozenset[str]] | None:
+        """Why ``agent`` is not offered again, with the drugs behind it, or None.
+
+        ``GROWN``: the cancer grew on the drug itself (under any of its names). ``CLASS``: it
+        grew on another drug of the drug's type, on a drug within the class, or, for a whole
+        category ("hormone therapy"), on a drug of every type of it, and the offer's
+        ``switch_from`` (``switch``) does not name those drugs. Reads ``failed`` only through
+        ``related[agent]``.
+        """
+        hit = failed & self.related[agent]
+        if not hit:
+            return None
+        kind = self.vocabulary[agent].kind
+        if kind == "drug":
+            own = hit & self.same[agent]
+            if own:
+                return GROWN, own
+        others = hit - switch
+        if not others:
+            return None
+        if agent in CATEGORIES:
+            # "Another drug of this category": used up only when every type of it is.
+            if all(members & others for members in self.types[agent]):
+                return CLASS, others
+            return None
+        return CLASS, others
 
 
 _TABLES: dict[int, _Tables] = {}
@@ -365,10 +430,15 @@ def removals(fired: Sequence[Rule]) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def grown_on(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
-    """Whether the cancer grew on ``agent``: on it, or on every drug of its class that the
-    sources name.
+    """Whether the cancer grew on ``agent`` itself, under any of its names."""
+    return not failed.isdisjoint(_tables(vocabulary).same.get(agent, frozenset({agent})))
+
+
+def relevant_failures(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> frozenset[str]:
+    """The part of ``failed`` that decides whether ``agent`` is offered again (the key under
+    which a category's contributions are remembered).
     """
-    return bool(failed) and _tables(vocabulary).grown_on(agent, failed)
+    return failed & _tables(vocabulary).related[agent]
 
 
 def hormone_failed(failed: frozenset[str], vocabulary: Vocabulary) -> bool:
@@ -392,28 +462,48 @@ def contributions(
     def usable(agent: str) -> bool:
         return agent not in removed_agents and tables.category[agent] not in removed_categories
 
-    def grown(agent: str) -> bool:
-        return grown_on(agent, failed, vocabulary)
-
     out: list[Contribution] = []
     for rule in fired:
         offer = rule.then.offer
         if offer is None or offer.category in removed_categories:
             continue
-        agents = tuple(a for a in offer.agents if usable(a) and not grown(a))
+        switch = tables.switch(offer.switch_from) if offer.switch_from else frozenset()
+        verdicts: dict[str, tuple[str, frozenset[str]] | None] = {}
+
+        def why(
+            agent: str,
+            verdicts: dict[str, tuple[str, frozenset[str]] | None] = verdicts,
+            switch: frozenset[str] = switch,
+        ) -> tuple[str, frozenset[str]] | None:
+            if agent not in verdicts:
+                verdicts[agent] = tables.withheld(agent, failed, switch) if failed else None
+            return verdicts[agent]
+
+        agents = tuple(a for a in offer.agents if usable(a) and why(a) is None)
         regimens: list[tuple[str, ...]] = []
         grown_in: set[str] = set()
         continued: list[tuple[tuple[str, ...], frozenset[str]]] = []
         for regimen in offer.regimens:
             if not all(usable(a) for a in regimen.agents):
                 continue
-            if any(grown(a) and a not in regimen.continues for a in regimen.agents):
+            verdict = [why(a) for a in regimen.agents]
+            # A drug the cancer grew on stays only where the sentence continues it; a drug
+            # held back by its class never does.
+            if any(
+                v is not None and (v[0] == CLASS or a not in regimen.continues)
+                for a, v in zip(regimen.agents, verdict, strict=True)
+            ):
                 continue
             combo = tuple(regimen.agents)
             regimens.append(combo)
-            grown_in.update(a for a in combo if grown(a))
+            grown_in.update(a for a, v in zip(combo, verdict, strict=True) if v is not None)
             if regimen.continues:
                 continued.append((combo, frozenset(regimen.continues)))
+        withheld = tuple(
+            (a, v[1])
+            for a in dict.fromkeys([*offer.agents, *(a for r in offer.regimens for a in r.agents)])
+            if usable(a) and (v := why(a)) is not None and v[0] == CLASS
+        )
         out.append(
             Contribution(
                 rule=rule,
@@ -426,6 +516,7 @@ def contributions(
                 waits_for=offer.only_when_none_left,
                 grown=frozenset(grown_in),
                 continued=tuple(continued),
+                withheld=withheld,
             )
         )
     return tuple(out)
@@ -739,20 +830,9 @@ def arrange(
 
 
 def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
-    # ", an aromatase inhibitor": the class the vocabulary names for the drug, where it has one.
-    drug_class = vocabulary[agent_id].drug_class
-    named = next(
-        (
-            a.name
-            for a in vocabulary.agents.values()
-            if a.kind == "therapy_class" and a.drug_class == drug_class and a.id not in CATEGORIES
-        ),
-        None,
-    )
-    if named is None:
-        return ""
-    article = "an" if named[:1].lower() in "aeiou" else "a"
-    return f", {article} {named}"
+    # ", a non-steroidal aromatase inhibitor": the class the vocabulary declares for the drug.
+    kind = class_of(vocabulary[agent_id], vocabulary)
+    return f", {kind}" if kind else ""
 
 
 def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
@@ -760,8 +840,8 @@ def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
     for use in history.uses_of(agent):
         if use.outcome == "progressed" and use.setting == "metastatic":
             ways.append("it progressed on it")
-        elif use.setting == "early" and use.outcome != "intolerant":
-            ways.append("it recurred during or after it as adjuvant (early) treatment")
+        elif use.outcome == "progressed":
+            ways.append("it recurred during it as adjuvant (early) treatment")
     return " and ".join(sorted(set(ways))) or "it grew on it"
 
 
@@ -910,18 +990,32 @@ def _made(
 def _grown_items(
     history: TreatmentHistory,
     arrangement: Arrangement,
-    continued: Mapping[tuple[str, ...], frozenset[str]],
+    parts: Iterable[Contribution],
     vocabulary: Vocabulary,
     sources: Mapping[str, Source],
     sentences: Sentences,
 ) -> list[NotRecommendedItem]:
     # What the cancer grew on is the decisive reason: listed before the sources' own
-    # not-recommended statements.
+    # not-recommended statements. Then what is held back because of it: the other drugs of its
+    # class, and the class itself, where no source names that switch.
+    parts = tuple(parts)
+    continued = _continued(parts)
     offered_regimens = {c for placed in arrangement.options for c in placed.regimens}
+    offered = frozenset().union(*(placed.named for placed in arrangement.options))
+    given = {use.agent for use in history.uses}
+    move_on = cite(sentences.get("move_on", ()), sources)
     items: list[NotRecommendedItem] = []
     for agent in sorted(history.failed):
+        if agent not in given:
+            continue  # another name of a drug it grew on: said with that drug
+        others = sorted(vocabulary.same_drug(agent) - {agent})
         name = vocabulary[agent].name + _class_words(agent, vocabulary)
-        reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again."
+        reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again"
+        if others:
+            reason += (
+                f", nor as {join_and([vocabulary[o].name for o in others], 'or')}, the same drug"
+            )
+        reason += "."
         kept_in = [
             regimen_name(c, vocabulary)
             for c in sorted(offered_regimens)
@@ -932,9 +1026,34 @@ def _grown_items(
         items.append(
             NotRecommendedItem.model_construct(
                 category=None,
-                agents=(agent,),
+                agents=(agent, *others),
                 reason=reason,
-                citations=cite(sentences.get("move_on", ()), sources),
+                citations=move_on,
+                rule_ids=(),
+            )
+        )
+    held: dict[frozenset[str], dict[str, None]] = {}
+    for part in parts:
+        for agent, because in part.withheld:
+            if agent not in offered and agent not in history.failed:
+                held.setdefault(because, {})[agent] = None
+    for because, agents in sorted(held.items(), key=lambda kv: sorted(kv[0])):
+        drugs = [d for d in sorted(because) if d in given] or sorted(because)
+        grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])
+        whole = [a for a in agents if a in CATEGORIES]
+        why = (
+            f"the cancer grew on {grew}, and no source names another drug of "
+            f"{'that class' if len(drugs) == 1 else 'those classes'} after that"
+            if not whole
+            else f"the cancer grew on {grew}: no type of {vocabulary[whole[0]].name} "
+            "the sources name is left untried"
+        )
+        items.append(
+            NotRecommendedItem.model_construct(
+                category=None,
+                agents=tuple(agents),
+                reason=f"Not offered: {agent_names(list(agents), vocabulary)}; {why}.",
+                citations=move_on,
                 rule_ids=(),
             )
         )
@@ -998,7 +1117,7 @@ def rank(
         )
         for placed in arrangement.options
     )
-    grown = _grown_items(history, arrangement, _continued(parts), vocabulary, sources, sentences)
+    grown = _grown_items(history, arrangement, parts, vocabulary, sources, sentences)
     return (
         options,
         (*grown, *(item for item, _ in statements if item is not None)),
@@ -1119,8 +1238,8 @@ class Ranker:
         self._givens: dict[tuple[Any, ...], TreatmentOption] = {}
         self._grown_said: dict[tuple[Any, ...], tuple[NotRecommendedItem, ...]] = {}
         self._grown: dict[frozenset[str], tuple[int, ...]] = {}
-        self._flags: list[list[tuple[bool, ...]]] = [[] for _ in CATEGORY_ORDER]
-        self._flag_code: list[dict[tuple[bool, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._flags: list[list[tuple[frozenset[str], ...]]] = [[] for _ in CATEGORY_ORDER]
+        self._flag_code: list[dict[tuple[frozenset[str], ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.parts: list[list[CategoryParts]] = [[] for _ in CATEGORY_ORDER]
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[Any, ...], Arrangement] = {}
@@ -1145,7 +1264,8 @@ class Ranker:
             with self._lock:
                 codes = []
                 for category, named in enumerate(self.named):
-                    flags = tuple(grown_on(agent, failed, self.vocabulary) for agent in named)
+                    related = self.tables.related
+                    flags = tuple(failed & related[agent] for agent in named)
                     known = self._flag_code[category]
                     if flags not in known:
                         known[flags] = len(self._flags[category])
@@ -1156,7 +1276,7 @@ class Ranker:
                 found = self._grown[failed] = tuple(codes)
         return found
 
-    def flags(self, category: int, code: int) -> tuple[bool, ...]:
+    def flags(self, category: int, code: int) -> tuple[frozenset[str], ...]:
         """The flags of a code of :meth:`grown`."""
         return self._flags[category][code]
 
@@ -1168,7 +1288,7 @@ class Ranker:
         self,
         category: int,
         fired: Sequence[int],
-        grown: tuple[bool, ...],
+        grown: tuple[frozenset[str], ...],
         male: bool,
         failed: frozenset[str],
     ) -> int:
@@ -1311,15 +1431,15 @@ class Ranker:
         grown_key = (memory_key, tuple(u for u in history.uses if u.agent in failed))
         grown_items = self._grown_said.get(grown_key)
         if grown_items is None:
-            continued = _continued(
+            parts = [
                 part
                 for c, i in ids
                 for cp in [self.parts[c][i]]
                 for part in (*cp.offered, *cp.deferred)
-            )
+            ]
             grown_items = tuple(
                 _grown_items(
-                    history, arrangement, continued, self.vocabulary, self.sources, self.sentences
+                    history, arrangement, parts, self.vocabulary, self.sources, self.sentences
                 )
             )
             if len(self._grown_said) > self.REMEMBERED:

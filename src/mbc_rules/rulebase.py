@@ -221,6 +221,7 @@ class Rulebase:
         bundled = bundled_rules_dir()
         defaults = (
             ("sources", "sources.yaml"),
+            ("drug_classes", "drug_classes.yaml"),
             ("vocabulary", "vocabulary.yaml"),
             ("statements", "statements.yaml"),
         )

@@ -312,6 +312,14 @@ class Offer(BaseModel):
     tier: Tier
     agents: AgentIds = Field(default_factory=list)
     regimens: list[Regimen] = Field(default_factory=list)
+    switch_from: list[str] = Field(
+        default_factory=list,
+        description="Drugs or classes (vocabulary ids) after which the cited sentence names "
+        "this offer as the next step (ACS: 'Progression while being treated with HER2 drugs' "
+        "... 'Ado-trastuzumab emtansine (Kadcyla)'). A drug or class of the offer stays "
+        "offered after the cancer grew on another drug of its class only when that drug is "
+        "one of these, or lies within one of these classes.",
+    )
     only_when_none_left: Category | None = Field(
         None,
         description="The offer stands only when no option of this category is left for the "
@@ -324,6 +332,11 @@ class Offer(BaseModel):
         vocabulary = _context(info).get("vocabulary")
         if not isinstance(vocabulary, Vocabulary):
             return self
+        for agent in self.switch_from:
+            if agent not in vocabulary:
+                hint = vocabulary.suggest(agent)
+                did_you_mean = f" (did you mean {', '.join(map(repr, hint))}?)" if hint else ""
+                raise ValueError(f"switch_from names unknown agent {agent!r}{did_you_mean}")
         for agent in self.agents:
             if agent in vocabulary and vocabulary[agent].category != self.category:
                 raise ValueError(
@@ -446,7 +459,7 @@ class CoverageEntry(Statement):
     rules: tuple[str, ...] = ()
 
 
-SECTION_KEYS = ("sources", "vocabulary", "statements", "rules")
+SECTION_KEYS = ("sources", "drug_classes", "vocabulary", "statements", "rules")
 
 
 class RuleFile(BaseModel):
@@ -455,6 +468,7 @@ class RuleFile(BaseModel):
     model_config = _STRICT
 
     sources: list[dict[str, Any]] = Field(default_factory=list)
+    drug_classes: list[dict[str, Any]] = Field(default_factory=list)
     vocabulary: list[dict[str, Any]] = Field(default_factory=list)
     rules: list[dict[str, Any]] = Field(default_factory=list)
     statements: list[dict[str, Any]] = Field(default_factory=list)

@@ -10,6 +10,7 @@ for word in its source text. ``Rulebase.load`` and ``mbc-rules lint`` run the sa
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,14 @@ from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, PathKey, read_source_document
 from mbc_rules.profile import PatientProfile
 from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source, Statement
-from mbc_rules.vocabulary import Vocabulary, VocabularyEntry, name_key
+from mbc_rules.vocabulary import (
+    DrugClass,
+    DrugClassEntry,
+    Vocabulary,
+    VocabularyEntry,
+    lineage,
+    name_key,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -137,12 +145,65 @@ def _check_tops(files: Sequence[LoadedFile], problems: list[Problem]) -> list[Lo
     return usable
 
 
+def _drug_classes(
+    entries: Sequence[tuple[DrugClassEntry, Located]], problems: list[Problem]
+) -> dict[str, DrugClass]:
+    """The declared classes; a ``within`` that names no class, or goes round, is a problem."""
+    classes = {entry.id: entry.drug_class() for entry, _ in entries}
+    for entry, where in entries:
+        if entry.within is not None and entry.within not in classes:
+            problems.append(
+                where.problem(
+                    f"within names {entry.within!r}, which is not a declared drug class",
+                    entry.id,
+                    ("within",),
+                )
+            )
+        elif entry.within is not None:
+            chain = lineage(entry.id, classes)
+            last = classes[chain[-1]]
+            if last.within is not None:
+                problems.append(
+                    where.problem(
+                        f"drug class {entry.id!r} lies within itself: "
+                        f"{' -> '.join([*chain, last.within])}",
+                        entry.id,
+                        ("within",),
+                    )
+                )
+    return classes
+
+
 def _agents(
-    entries: Sequence[tuple[VocabularyEntry, Located]], problems: list[Problem]
+    entries: Sequence[tuple[VocabularyEntry, Located]],
+    classes: dict[str, DrugClass],
+    problems: list[Problem],
 ) -> Vocabulary:
     owner: dict[str, str] = {}
     code_owner: dict[str, str] = {}
+    ids = {entry.id: entry for entry, _ in entries}
     for entry, where in entries:
+        if entry.drug_class is not None and entry.drug_class not in classes:
+            hint = difflib.get_close_matches(entry.drug_class, list(classes), n=3)
+            did_you_mean = f" (did you mean {', '.join(map(repr, hint))}?)" if hint else ""
+            problems.append(
+                where.problem(
+                    f"drug_class {entry.drug_class!r} is not a declared drug class{did_you_mean}",
+                    entry.id,
+                    ("drug_class",),
+                )
+            )
+        if entry.same_drug_as is not None:
+            other = ids.get(entry.same_drug_as)
+            if other is None or other.kind != "drug" or entry.kind != "drug":
+                problems.append(
+                    where.problem(
+                        f"same_drug_as names {entry.same_drug_as!r}, which is not a drug of "
+                        "the vocabulary (both entries must be drugs)",
+                        entry.id,
+                        ("same_drug_as",),
+                    )
+                )
         names = {entry.id, entry.name, *entry.brands, *entry.aliases}
         for name in sorted(names):
             key = name_key(name)
@@ -158,7 +219,7 @@ def _agents(
                         f"RxNorm code {code} already belongs to {code_owner[code]!r}", entry.id
                     )
                 )
-    return Vocabulary.of(entry.agent() for entry, _ in entries)
+    return Vocabulary.of((entry.agent() for entry, _ in entries), classes.values())
 
 
 def _unique(
@@ -236,12 +297,17 @@ def validate_files(
         for item, w in _unique(_items(usable, "sources"), "source", problems)
         if (s := _validate_item(Source, item, w, problems)) is not None
     ]
+    declared = [
+        (c, w)
+        for item, w in _unique(_items(usable, "drug_classes"), "drug class", problems)
+        if (c := _validate_item(DrugClassEntry, item, w, problems)) is not None
+    ]
     entries = [
         (e, w)
         for item, w in _unique(_items(usable, "vocabulary"), "vocabulary", problems)
         if (e := _validate_item(VocabularyEntry, item, w, problems)) is not None
     ]
-    vocabulary = _agents(entries, problems)
+    vocabulary = _agents(entries, _drug_classes(declared, problems), problems)
 
     source_ids = {s.id for s, _ in sources}
     statements = _statements(usable, source_ids, problems)

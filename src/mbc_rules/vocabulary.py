@@ -7,8 +7,9 @@ drug vocabulary itself lives in ``rules/vocabulary.yaml`` so that rule authors c
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -102,19 +103,6 @@ COMPLICATIONS: tuple[str, ...] = get_args(Complication)
 CATEGORIES: tuple[str, ...] = get_args(Category)
 TIERS: tuple[str, ...] = get_args(Tier)
 
-ENDOCRINE_CLASSES = frozenset(
-    {
-        "aromatase_inhibitor",
-        "serm",
-        "serd",
-        "lhrh_agonist",
-        "ovarian_suppression",
-        "progestin",
-        "estrogen_therapy",
-        "androgen_therapy",
-        "endocrine",
-    }
-)
 # Treatments that fight the cancer through the whole body: only these make a line of treatment
 # or can fail. Palliative and complementary care, trial enrolment, bone-modifying drugs and
 # local procedures do not (a yoga class that "progressed" is not a failed line).
@@ -122,9 +110,19 @@ SYSTEMIC_CATEGORIES = frozenset(
     {"hormone_therapy", "targeted_therapy", "immunotherapy", "chemotherapy"}
 )
 LOCAL_CATEGORIES = frozenset({"surgery", "radiation_therapy"})
-HER2_TARGETED_CLASSES = frozenset(
-    {"anti_her2_antibody", "her2_kinase_inhibitor", "her2_antibody_drug_conjugate"}
-)
+# The broad classes that facts and ranking ask about; rules/drug_classes.yaml places every
+# other class within them.
+ENDOCRINE = "endocrine"
+HER2_TARGETED = "her2_targeted"
+
+
+@dataclass(frozen=True, slots=True)
+class DrugClass:
+    """A class of drugs, as rules/drug_classes.yaml declares it."""
+
+    id: str
+    name: str
+    within: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +138,25 @@ class Agent:
     aliases: tuple[str, ...] = ()
     in_sources: bool = False
     rxnorm: tuple[str, ...] = ()
+    # Another entry that is the same drug under another name (albumin-bound paclitaxel is
+    # paclitaxel): growth on one is growth on the other.
+    same_drug_as: str | None = None
+    # Its class and every class that one lies within, narrowest first (set by Vocabulary.of).
+    classes: tuple[str, ...] = ()
 
     @property
     def is_endocrine(self) -> bool:
         """A hormone (endocrine) therapy."""
-        return self.drug_class in ENDOCRINE_CLASSES
+        return ENDOCRINE in self.classes
 
     @property
     def is_her2_targeted(self) -> bool:
         """A HER2-targeted drug (antibody, kinase inhibitor or antibody-drug conjugate)."""
-        return self.drug_class in HER2_TARGETED_CLASSES
+        return HER2_TARGETED in self.classes
+
+    def is_in(self, drug_class: str) -> bool:
+        """Whether the agent's class is ``drug_class`` or lies within it."""
+        return drug_class in self.classes
 
     @property
     def is_anticancer(self) -> bool:
@@ -180,6 +187,11 @@ class VocabularyEntry(BaseModel):
         description="RxNorm ingredient codes (RXCUI) of the drug, read from FHIR medications.",
     )
     in_sources: bool
+    same_drug_as: str | None = Field(
+        None,
+        description="The id of another entry that is the same drug under another name "
+        "(albumin-bound paclitaxel is paclitaxel): growth on one is growth on the other.",
+    )
 
     @model_validator(mode="after")
     def _drugs_have_a_class(self) -> VocabularyEntry:
@@ -199,7 +211,33 @@ class VocabularyEntry(BaseModel):
             aliases=tuple(self.aliases),
             in_sources=self.in_sources,
             rxnorm=tuple(self.rxnorm),
+            same_drug_as=self.same_drug_as,
         )
+
+
+class DrugClassEntry(BaseModel):
+    """A class of drugs in a rule file's ``drug_classes`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    within: str | None = Field(None, description="The id of the broader class it lies within.")
+
+    def drug_class(self) -> DrugClass:
+        """The class as the vocabulary holds it."""
+        return DrugClass(id=self.id, name=self.name, within=self.within)
+
+
+def lineage(drug_class: str | None, classes: Mapping[str, DrugClass]) -> tuple[str, ...]:
+    """``drug_class`` and every class it lies within, narrowest first (stops at a cycle)."""
+    chain: list[str] = []
+    current = drug_class
+    while current is not None and current not in chain:
+        chain.append(current)
+        found = classes.get(current)
+        current = found.within if found is not None else None
+    return tuple(chain)
 
 
 def name_key(name: str) -> str:
@@ -215,6 +253,7 @@ class Vocabulary:
     """Lookup of agents by id, generic name, brand name or alias, in any case."""
 
     agents: Mapping[str, Agent]
+    classes: Mapping[str, DrugClass] = field(default_factory=dict)
     _by_name: dict[str, str] = field(default_factory=dict, repr=False)
     _by_rxnorm: dict[str, str] = field(default_factory=dict, repr=False)
     # Names as written that were found, and their agent: a cohort writes the same few
@@ -222,15 +261,42 @@ class Vocabulary:
     _spellings: dict[str, Agent] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, agents: Iterable[Agent]) -> Vocabulary:
-        """The vocabulary of ``agents``, indexed by id, names, brands, aliases and RxNorm codes."""
-        by_id = {agent.id: agent for agent in agents}
+    def of(cls, agents: Iterable[Agent], classes: Iterable[DrugClass] = ()) -> Vocabulary:
+        """The vocabulary of ``agents``, indexed by id, names, brands, aliases and RxNorm codes,
+        each agent placed in ``classes`` (validated: every ``within`` is declared, no cycle).
+        """
+        by_class = {c.id: c for c in classes}
+        by_id = {
+            agent.id: replace(agent, classes=lineage(agent.drug_class, by_class))
+            for agent in agents
+        }
         by_name: dict[str, str] = {}
         for agent in by_id.values():
             for name in (agent.id, agent.name, *agent.brands, *agent.aliases):
                 by_name.setdefault(name_key(name), agent.id)
         by_rxnorm = {code: agent.id for agent in by_id.values() for code in agent.rxnorm}
-        return cls(agents=by_id, _by_name=by_name, _by_rxnorm=by_rxnorm)
+        return cls(agents=by_id, classes=by_class, _by_name=by_name, _by_rxnorm=by_rxnorm)
+
+    def class_name(self, drug_class: str) -> str:
+        """The reader's words for a class ('CDK4/6 inhibitor'); its id spelt out if undeclared."""
+        found = self.classes.get(drug_class)
+        return found.name if found is not None else drug_class.replace("_", " ")
+
+    def same_drug(self, agent_id: str) -> frozenset[str]:
+        """The entries that are the same drug as ``agent_id`` (itself included)."""
+        return self._same.get(agent_id, frozenset({agent_id}))
+
+    @functools.cached_property
+    def _same(self) -> dict[str, frozenset[str]]:
+        groups: dict[str, set[str]] = {}
+        for agent in self.agents.values():
+            if agent.same_drug_as is not None and agent.same_drug_as in self.agents:
+                group = groups.get(agent.id, {agent.id}) | groups.get(
+                    agent.same_drug_as, {agent.same_drug_as}
+                )
+                for member in group:
+                    groups[member] = group
+        return {a: frozenset(g) for a, g in groups.items()}
 
     def __contains__(self, agent_id: object) -> bool:
         return agent_id in self.agents

@@ -97,8 +97,8 @@ def class_of(agent: Agent, vocabulary: Vocabulary | None) -> str | None:
     """'an aromatase inhibitor' for letrozole, when the vocabulary names the class."""
     if agent.drug_class is None or agent.kind == "therapy_class":
         return None
-    if vocabulary is not None and agent.drug_class in vocabulary.agents:
-        return agent_name(agent.drug_class, vocabulary)
+    if vocabulary is not None:
+        return _article(vocabulary.class_name(agent.drug_class))
     return _article(agent.drug_class.replace("_", " "))
 
 
@@ -239,12 +239,12 @@ _HISTORY: dict[str, tuple[str, bool, Callable[[Agent], bool]]] = {
     "aromatase_inhibitor_failed": (
         "an aromatase inhibitor",
         True,
-        lambda a: a.drug_class == "aromatase_inhibitor",
+        lambda a: a.is_in("aromatase_inhibitor"),
     ),
     "letrozole_or_anastrozole_failed": (
         "letrozole or anastrozole",
         True,
-        lambda a: a.id in ("letrozole", "anastrozole"),
+        lambda a: a.is_in("nonsteroidal_aromatase_inhibitor"),
     ),
     "chemotherapy_given": ("a chemotherapy drug", False, lambda a: a.is_chemotherapy),
     "chemotherapy_failed": ("a chemotherapy drug", True, lambda a: a.is_chemotherapy),

@@ -191,8 +191,8 @@ _DEFINITIONS: list[FactDefinition] = [
         "treatment_failed",
         "The cancer grew on some anticancer treatment: it progressed on it (in the metastatic "
         "setting, or recurred during adjuvant treatment; a completed course is not growth on "
-        "it) ('has not responded to other treatments'). Palliative or complementary care, trial enrolment, bone-modifying drugs "
-        "and local procedures never count.",
+        "it) ('has not responded to other treatments'). Palliative or complementary care, "
+        "trial enrolment, bone-modifying drugs and local procedures never count.",
         ["prior_therapies"],
     ),
     _flag(

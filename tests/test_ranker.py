@@ -24,7 +24,7 @@ from mbc_rules.rank import (
     waiting_rules,
 )
 from mbc_rules.result import answer_digest
-from mbc_rules.schema import Regimen
+from mbc_rules.schema import Regimen, Rule
 
 from .strategies import profiles, random_profile
 
@@ -157,7 +157,9 @@ def test_only_the_systemic_categories_are_arranged_together_in_the_bundled_rules
 
 
 def test_a_regimen_with_a_category_partner_links_its_category() -> None:
-    """Radiation offered 'with chemotherapy' depends on chemotherapy being offered."""
+    """Radiation offered 'with chemotherapy' only beside a chemotherapy option depends on
+    chemotherapy being offered; without ``only_beside`` it stands on its own sentence.
+    """
     rulebase = Rulebase.bundled()
     base = next(
         r for r in rulebase.rules if r.then.offer and r.then.offer.category == "radiation_therapy"
@@ -168,12 +170,17 @@ def test_a_regimen_with_a_category_partner_links_its_category() -> None:
         for a in rulebase.vocabulary.agents.values()
         if a.category == "radiation_therapy" and a.kind == "procedure"
     )
-    offer = base.then.offer.model_copy(
-        update={"regimens": [Regimen(agents=[procedure, "chemotherapy"])]}
-    )
-    linked = base.model_copy(update={"then": base.then.model_copy(update={"offer": offer})})
-    rules = [*rulebase.rules, linked]
-    assert "radiation_therapy" in linked_categories(rules, rulebase.vocabulary)
+
+    def with_regimen(regimen: Regimen) -> list[Rule]:
+        assert base.then.offer is not None
+        offer = base.then.offer.model_copy(update={"regimens": [regimen]})
+        linked = base.model_copy(update={"then": base.then.model_copy(update={"offer": offer})})
+        return [*rulebase.rules, linked]
+
+    beside = Regimen(agents=[procedure, "chemotherapy"], only_beside="chemotherapy")
+    assert "radiation_therapy" in linked_categories(with_regimen(beside), rulebase.vocabulary)
+    alone = Regimen(agents=[procedure, "chemotherapy"])
+    assert "radiation_therapy" not in linked_categories(with_regimen(alone), rulebase.vocabulary)
 
 
 def test_order_key_puts_supportive_care_last_and_more_sources_first() -> None:

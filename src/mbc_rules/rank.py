@@ -124,7 +124,11 @@ class Standing:
             (
                 facts.get("hormone_receptor_status") == "positive",
                 facts.get("her2_status") == "positive",
-                facts.get("visceral_crisis") is True,
+                # ACS's "chemo is often the first treatment for patients with serious
+                # problems" stands under its hormone receptor-positive heading: it orders
+                # nothing for a cancer known to be hormone receptor negative.
+                facts.get("visceral_crisis") is True
+                and facts.get("hormone_receptor_status") != "negative",
             )
         ]
 
@@ -323,6 +327,8 @@ class Contribution:
     # Agents not offered because the cancer grew on another drug of their class (or, for a
     # whole category, on a drug of every type of it), each with those drugs.
     withheld: tuple[tuple[str, frozenset[str]], ...] = ()
+    # Kept regimens that stand only beside an option of another category (Regimen.only_beside).
+    beside: tuple[tuple[tuple[str, ...], str], ...] = ()
 
 
 GROWN, CLASS = "grown", "class"
@@ -483,6 +489,7 @@ def contributions(
         regimens: list[tuple[str, ...]] = []
         grown_in: set[str] = set()
         continued: list[tuple[tuple[str, ...], frozenset[str]]] = []
+        beside: list[tuple[tuple[str, ...], str]] = []
         for regimen in offer.regimens:
             if not all(usable(a) for a in regimen.agents):
                 continue
@@ -496,6 +503,8 @@ def contributions(
                 continue
             combo = tuple(regimen.agents)
             regimens.append(combo)
+            if regimen.only_beside is not None:
+                beside.append((combo, regimen.only_beside))
             grown_in.update(a for a, v in zip(combo, verdict, strict=True) if v is not None)
             if regimen.continues:
                 continued.append((combo, frozenset(regimen.continues)))
@@ -517,6 +526,7 @@ def contributions(
                 grown=frozenset(grown_in),
                 continued=tuple(continued),
                 withheld=withheld,
+                beside=tuple(beside),
             )
         )
     return tuple(out)
@@ -613,15 +623,16 @@ def _support(
 
 
 def _partners(combo: tuple[str, ...], own: str, tables: _Tables) -> frozenset[str]:
-    # "with chemotherapy", "with hormone therapy": a regimen whose partner is a whole category
-    # stands only beside an option of that category (bevacizumab only with chemotherapy). A
-    # hormone drug partner likewise needs hormone therapy to be an option for this patient: no
-    # hormone regimen where the receptor status gives the sources no ground for hormone therapy.
+    # A hormone partner ("with hormone therapy", "with fulvestrant") needs hormone therapy to
+    # be an option for this patient: none once no hormone type a source offers is left ("no
+    # longer responding to any hormone drugs"), or where the receptors give no ground for it.
+    # A chemotherapy partner needs nothing more: the regimen's own sentence offers the
+    # chemotherapy with it ("trastuzumab ... given along with chemo"), and what the cancer grew
+    # on is already held back in contributions.
     return frozenset(
         tables.category[a]
         for a in combo
-        if (a in CATEGORIES or tables.category[a] == "hormone_therapy")
-        and tables.category[a] != own
+        if tables.category[a] == "hormone_therapy" and tables.category[a] != own
     )
 
 
@@ -648,6 +659,9 @@ class CategoryParts:
             for part in self.offered
             for combo in part.regimens
         }
+        for part in self.offered:
+            for combo, partner in part.beside:
+                self.needs[combo] = self.needs[combo] | {partner}
         self.needed = frozenset().union(*self.needs.values())
         self.any = bool(self.offered or self.deferred)
         self.entries: dict[tuple[Any, ...], _Support | None] = {}
@@ -692,12 +706,14 @@ def _levels(support: Mapping[str, _Support], standing: Standing, tables: _Tables
     """The sources' orderings among systemic drugs, as levels (lower comes first)."""
     present = set(support)
     sequence: list[str] = []
+    targeted = support.get("targeted_therapy")
+    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, tables):
+        # YSC: "All therapies will involve the use of anti-HER2 treatment", in a crisis too
+        # (ACS gives trastuzumab "along with chemo"): it leads, chemotherapy beside it.
+        sequence.append("targeted_therapy")
     crisis = standing.serious_problems_from_spread and "chemotherapy" in present
     if crisis:
         sequence.append("chemotherapy")  # ACS: chemo first for serious problems from spread
-    targeted = support.get("targeted_therapy")
-    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, tables):
-        sequence.append("targeted_therapy")  # YSC: all therapies involve anti-HER2 treatment
     if standing.hormone_receptor_positive and "hormone_therapy" in present and not crisis:
         # YSC: endocrine therapy "as long as possible"; its targeted combinations follow it and
         # never outrank it by counting the same sources twice; chemotherapy comes after both.
@@ -1138,6 +1154,8 @@ def _content(part: Contribution) -> tuple[Any, ...]:
         part.waits_for,
         part.grown,
         part.continued,
+        part.withheld,
+        part.beside,
     )
 
 
@@ -1158,6 +1176,8 @@ def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozense
             others.add(offer.only_when_none_left)
         for regimen in offer.regimens:
             others |= _partners(tuple(regimen.agents), offer.category, tables)
+            if regimen.only_beside is not None:
+                others.add(regimen.only_beside)
         for other in others:
             linked[offer.category].add(other)
             linked[other].add(offer.category)

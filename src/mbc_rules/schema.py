@@ -295,6 +295,15 @@ class Regimen(BaseModel):
         "regimen.",
     )
 
+    only_beside: Category | None = Field(
+        None,
+        description="The regimen stands only where an option of this category is itself "
+        "offered for the patient (WebMD: any targeted drug may be taken 'along with "
+        "chemotherapy', which offers the targeted drug beside chemotherapy, not chemotherapy). "
+        "Without it a regimen stands on its own sentence ('trastuzumab ... given along with "
+        "chemo').",
+    )
+
     @model_validator(mode="after")
     def _continues_members(self) -> Regimen:
         strangers = [a for a in self.continues if a not in self.agents]
@@ -345,6 +354,13 @@ class Offer(BaseModel):
                 )
         for regimen in self.regimens:
             categories = {vocabulary[a].category for a in regimen.agents if a in vocabulary}
+            if regimen.only_beside is not None and regimen.only_beside not in categories - {
+                self.category
+            }:
+                raise ValueError(
+                    f"only_beside names {regimen.only_beside}, which no agent of the regimen "
+                    f"{regimen.agents} belongs to (beside {self.category})"
+                )
             if self.category not in categories:
                 raise ValueError(
                     f"regimen {' + '.join(regimen.agents)} has no agent of {self.category}"

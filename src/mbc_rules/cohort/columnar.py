@@ -385,6 +385,10 @@ class ColumnarEngine:
             codes, values = facts[name]
             table = np.array([v == meaning and v is not None for v in values] or [False])
             code |= table[codes].astype(np.int64) << bit
+        # As Standing.of reads it: a crisis orders nothing for hormone receptor negative cancer.
+        codes, values = facts["hormone_receptor_status"]
+        negative = np.array([v == "negative" for v in values] or [False])[codes]
+        code &= ~(negative.astype(np.int64) << 2)
         return code
 
     def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:

@@ -391,17 +391,34 @@ def test_parp_inhibitor_just_diagnosed_is_situational_and_shows_the_acs_conditio
     assert "pdq" in targeted.agreement.supporting
 
 
-def test_alpelisib_just_diagnosed_shows_the_acs_condition_after_an_aromatase_inhibitor(
+def test_agreement_never_lists_a_supporting_source_as_naming_it_only_elsewhere(
     rulebase: Rulebase,
 ) -> None:
+    # Issue 19: "YSC names it only when the cancer grew on a hormone therapy" stood beside
+    # YSC's own "First-line therapy is endocrine". ACS offers alpelisib with fulvestrant here
+    # (its PIK3CA sentence has no condition on the history), so its later-line sentence is not
+    # a condition not met.
     result = rulebase.evaluate(
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive", **history()}
     )
     targeted = result.option("targeted_therapy")
     assert targeted is not None
     assert "alpelisib" in offered_agents(result)
-    waiting = [c for c in targeted.agreement.conditions_not_met if "alpelisib" in c.agents]
-    assert any(c.source == "acs" for c in waiting)
+    assert "acs" in targeted.agreement.supporting
+    alpelisib = [c for c in targeted.agreement.conditions_not_met if "alpelisib" in c.agents]
+    assert alpelisib == []
+    # Drug by drug, on the whole answer: no condition line names a drug that its own source
+    # offers here through a fired rule of the option.
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    for option in result.options:
+        for condition in option.agreement.conditions_not_met:
+            for rule_id in option.rule_ids:
+                offer = by_id[rule_id].then.offer
+                assert offer is not None
+                offered = set(offer.agents) | {a for r in offer.regimens for a in r.agents}
+                if condition.source in {c.source for c in by_id[rule_id].citations}:
+                    assert offered, (condition, rule_id)  # a category-wide offer: no line
+                    assert offered.isdisjoint(condition.agents), (condition, rule_id)
 
 
 def test_agreement_is_in_the_json_and_its_schema(rulebase: Rulebase) -> None:

@@ -149,16 +149,20 @@ def bevacizumab_only_with_chemotherapy(result: Evaluation) -> None:
         )
 
 
-def alpelisib_carries_the_acs_condition(result: Evaluation) -> None:
-    # Where PDQ names alpelisib for the newly diagnosed and ACS only after growth on an
-    # aromatase inhibitor, the earlier offer carries ACS's condition (issue 10, item 4).
+def alpelisib_supported_by_acs_without_a_condition(result: Evaluation) -> None:
+    # ACS offers alpelisib "along with fulvestrant" to postmenopausal women with PIK3CA-mutated
+    # cancer without a condition on the history, and names it again after growth on an
+    # aromatase inhibitor. A source that supports the option never also stands as naming it
+    # "only when" (issue 19): ACS supports it here, and is not listed as waiting.
     for option in result.options:
         named = set(option.agents) | {a for r in option.regimens for a in r.agents}
         if "alpelisib" in named:
             agreement = getattr(option, "agreement", None)
             assert agreement is not None, "no agreement on the option"
+            assert "acs" in agreement.supporting, agreement
             waiting = {c.source for c in agreement.conditions_not_met if "alpelisib" in c.agents}
-            assert "acs" in waiting, agreement
+            assert "acs" not in waiting, agreement
+            assert waiting.isdisjoint(agreement.supporting), agreement
 
 
 def liver_surgery_waits_on_operability(result: Evaluation) -> None:
@@ -549,15 +553,15 @@ VIGNETTES = [
     # PDQ: postmenopausal women "who have just been diagnosed ... Sometimes cyclin-dependent
     # kinase inhibitor therapy (palbociclib, ribociclib, abemaciclib, or alpelisib) is also
     # given." ACS: "If the cancer has a PIK3CA mutation and has grown while on an aromatase
-    # inhibitor, fulvestrant with alpelisib might be considered." Both are shown: the first-line
-    # offer carries ACS's condition.
+    # inhibitor, fulvestrant with alpelisib might be considered." ACS's own first-line sentence
+    # supports it, so ACS is not shown as waiting on a condition.
     LaterLine(
-        "hr-positive PIK3CA just diagnosed: alpelisib with the ACS condition shown",
+        "hr-positive PIK3CA just diagnosed: alpelisib supported by ACS, no condition shown",
         {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive", "prior_therapies": []},
         drugs=("alpelisib", "letrozole"),
         not_alone=("alpelisib",),  # "fulvestrant with alpelisib"; "also given" with hormone therapy
         first="hormone_therapy",
-        check=alpelisib_carries_the_acs_condition,
+        check=alpelisib_supported_by_acs_without_a_condition,
     ),
     # YSC, Treatment Factors: "If possible, your metastases will be biopsied to determine their
     # characteristics." Advice for everyone, not only where a status is unknown.

@@ -880,13 +880,35 @@ def _condition_text(test: FactTest) -> str:
     return f"{test.fact} {word} {shown}"
 
 
+def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
+    """Per agent, the sources whose fired rules offer it; under None, the sources whose rules
+    offer the whole category without naming an agent (they support every agent of it).
+    """
+    found: dict[str | None, set[str]] = {}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        said = {c.source for c in rule.citations}
+        named = [*offer.agents, *(a for r in offer.regimens for a in r.agents)]
+        for agent in named or [None]:
+            found.setdefault(agent, set()).update(said)
+    return {agent: frozenset(s) for agent, s in found.items()}
+
+
 def _agreement(
     category: str,
     named: frozenset[str],
     supporting: tuple[str, ...],
     waiting: Sequence[Rule],
     sources: Mapping[str, Source],
+    offering: Sequence[Rule] = (),
 ) -> Agreement:
+    # What each source says for this patient, drug by drug: a source that offers a drug here
+    # (or the whole category, as YSC's "First-line therapy is endocrine") never also stands as
+    # naming that drug "only when" something else holds (issue 19).
+    supporters = _supporters(offering)
+    everything = supporters.get(None, frozenset())
     conditions: list[AgreementCondition] = []
     for rule in waiting:
         offer = rule.then.offer
@@ -897,13 +919,16 @@ def _agreement(
         if theirs and not common:
             continue
         condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
-        for source in sorted({c.source for c in rule.citations}):
+        for source in sorted({c.source for c in rule.citations} - everything):
+            agents = [a for a in common if source not in supporters.get(a, frozenset())]
+            if (common and not agents) or (not common and source in supporting):
+                continue
             said = [c for c in rule.citations if c.source == source]
             conditions.append(
                 AgreementCondition.model_construct(
                     source=source,
                     publisher=sources[source].publisher if source in sources else source,
-                    agents=tuple(common),
+                    agents=tuple(agents),
                     condition=tuple(condition),
                     rule_id=rule.id,
                     situation=rule.title,
@@ -966,7 +991,9 @@ def _option(
         placed,
         tables,
         citations=cite(_unique_citations(placed.rules), sources),
-        agreement=_agreement(category, placed.named, placed.sources, waiting, sources),
+        agreement=_agreement(
+            category, placed.named, placed.sources, waiting, sources, placed.rules
+        ),
         given_before=given_before,
         notes=tuple(
             _notes(category, arrangement, standing, any_systemic, tables, sources, sentences)
@@ -1528,7 +1555,7 @@ class Ranker:
         citations = memory.get("citations")
         if citations is None:
             citations = memory["citations"] = cite(_unique_citations(placed.rules), self.sources)
-        agreement_key = ("agreement", placed.named, placed.sources, waiting)
+        agreement_key = ("agreement", placed.named, tuple(r.id for r in placed.rules), waiting)
         agreement = memory.get(agreement_key)
         if agreement is None:
             rules = [r for r in self.rules if r.id in waiting]
@@ -1538,6 +1565,7 @@ class Ranker:
                 placed.sources,
                 speaking_of(rules, ("women",) if male else ()),
                 self.sources,
+                placed.rules,
             )
             if len(memory) < 1024:
                 memory[agreement_key] = agreement

@@ -44,7 +44,8 @@ def test_one_history_is_one_shared_value(rulebase: Rulebase) -> None:
     assert first is second
     assert first == TreatmentHistory(
         known=True,
-        failed=frozenset({"letrozole", "paclitaxel"}),
+        # A completed adjuvant course is not growth on it (issue 19).
+        failed=frozenset({"letrozole"}),
         uses=(
             PriorUse("letrozole", "progressed", "metastatic"),
             PriorUse("paclitaxel", "completed", "early"),

@@ -76,13 +76,15 @@ VIGNETTES = [
         drugs=("tamoxifen", "lhrh_agonist", "ovarian_suppression", "ribociclib"),
         no_drugs=("letrozole", "anastrozole", "exemestane", "toremifene"),
     ),
-    # Aromatase inhibitors and toremifene: after menopause only; unknown is neither.
+    # Aromatase inhibitors and toremifene: after menopause only; unknown is neither. Fulvestrant
+    # is offered whatever the status (WebMD: approved after menopause, "doctors sometimes
+    # prescribe it for premenopausal women, too"), so an unknown status gets it (issue 19).
     Vignette(
         "hr-positive, menopausal status unknown",
         {**HR_POS_HER2_NEG},
         first="hormone_therapy",
-        drugs=("tamoxifen",),
-        no_drugs=("letrozole", "anastrozole", "exemestane", "toremifene", "fulvestrant"),
+        drugs=("tamoxifen", "fulvestrant"),
+        no_drugs=("letrozole", "anastrozole", "exemestane", "toremifene"),
     ),
     # PDQ: "postmenopausal women ... or if the hormone receptor status is not known".
     Vignette(

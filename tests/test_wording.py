@@ -64,8 +64,11 @@ def test_the_history_names_the_drug_and_its_class() -> None:
         {"prior_therapies": [{"agent": "Femara", "outcome": "progressed"}]}
     )
     said = state("aromatase_inhibitor_failed", True, profile, rulebase.vocabulary)
-    assert said == "the cancer grew on letrozole, an aromatase inhibitor"
-    assert agent_with_class("letrozole", rulebase.vocabulary) == "letrozole, an aromatase inhibitor"
+    assert said == "the cancer grew on letrozole, a non-steroidal aromatase inhibitor"
+    assert (
+        agent_with_class("letrozole", rulebase.vocabulary)
+        == "letrozole, a non-steroidal aromatase inhibitor"
+    )
 
 
 def test_class_placeholders_read_as_classes() -> None:

@@ -41,6 +41,7 @@ FAST_SUITE = (
     "tests/test_engine.py",
     "tests/test_vignettes.py",
     "tests/test_properties.py",
+    "tests/test_history_by_class.py",
 )
 
 
@@ -188,8 +189,8 @@ MUTATIONS = (
     Mutation(
         "ranker-option-memory-forgets-the-history",
         "src/mbc_rules/rank.py",
-        "option_key = (placed.rank, noted, waiting, given)",
-        "option_key = (placed.rank, noted, waiting)",
+        "option_key = (placed.rank, noted, waiting, mine)",
+        "option_key = (placed.rank, noted, waiting, ())",
         "issue 12: a remembered option must not carry another patient's history",
     ),
     Mutation(
@@ -205,6 +206,41 @@ MUTATIONS = (
         'return _junction("$and" if negate else "$or", parts)',
         'return _junction("$or", parts)',
         "the durable-rules compiler must agree with conditions (De Morgan)",
+    ),
+    Mutation(
+        "other-drugs-of-a-type-offered-after-one-failed",
+        "src/mbc_rules/rank.py",
+        "self.related[a] = self.same[a] | _within(agent.drug_class, vocabulary)",
+        "self.related[a] = self.same[a]",
+        "issue 19: abemaciclib and ribociclib were offered after palbociclib progressed",
+    ),
+    Mutation(
+        "one-drug-under-two-names-read-as-two",
+        "src/mbc_rules/facts.py",
+        "for same in vocabulary.same_drug(agent)",
+        "for same in (agent,)",
+        "issue 19: albumin-bound paclitaxel was offered after paclitaxel progressed",
+    ),
+    Mutation(
+        "named-switch-ignored",
+        "src/mbc_rules/rank.py",
+        "switch = tables.switch(offer.switch_from) if offer.switch_from else frozenset()",
+        "switch = frozenset()",
+        "issue 19: the switches a sentence names (pertuzumab after trastuzumab) must stay",
+    ),
+    Mutation(
+        "completed-read-as-progressed",
+        "src/mbc_rules/facts.py",
+        'return outcome == "progressed"',
+        'return outcome in ("progressed", "completed")',
+        "issue 19: a completed adjuvant course was read as growth on it",
+    ),
+    Mutation(
+        "agreement-names-a-supporting-source",
+        "src/mbc_rules/rank.py",
+        "agents = [a for a in common if source not in supporters.get(a, frozenset())]",
+        "agents = common",
+        "issue 19: a source stood both as supporting a drug and as naming it only elsewhere",
     ),
 )
 

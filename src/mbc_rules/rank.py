@@ -890,7 +890,7 @@ def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
         if offer is None:
             continue
         said = {c.source for c in rule.citations}
-        named = [*offer.agents, *(a for r in offer.regimens for a in r.agents)]
+        named: list[str | None] = [*offer.agents, *(a for r in offer.regimens for a in r.agents)]
         for agent in named or [None]:
             found.setdefault(agent, set()).update(said)
     return {agent: frozenset(s) for agent, s in found.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -321,3 +322,43 @@ def test_no_warning_without_extra_columns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate_frame(pd.DataFrame([{"er_status": "positive"}]))
+
+
+OWN_RULES = """
+rules:
+  - id: tamoxifen-only
+    title: Tamoxifen, for hormone receptor positive cancer.
+    tier_word: often
+    when: {fact: er_status, equals: positive}
+    then:
+      offer: {category: hormone_therapy, tier: option, agents: [tamoxifen]}
+    citations: [acs-hr-positive-first-line-1]
+    examples:
+      - profile: {er_status: positive}
+        fires: true
+"""
+
+
+def test_a_rule_set_without_offers_in_some_systemic_categories_evaluates_as_a_cohort(
+    tmp_path: Path,
+) -> None:
+    # Issue 20: evaluate_frame raised IndexError on a rule set of one's own with no offer in
+    # one of the four systemic categories, unless a single evaluation had run first.
+    (tmp_path / "rules.yaml").write_text(OWN_RULES, encoding="utf-8")
+    rulebase = Rulebase.load(tmp_path, engine="compiled")
+    frame = pd.DataFrame(
+        [
+            {"patient_id": "a", "er_status": "positive"},
+            {"patient_id": "b", "er_status": "negative", "prior_therapies": "letrozole"},
+        ]
+    )
+    cohort = evaluate_frame(frame, rulebase=rulebase, verify=0)
+    single = Rulebase.load(tmp_path, engine="compiled")
+    for label, evaluation in cohort.evaluations():
+        profile = frame.loc[label].dropna().to_dict()
+        expected = single.evaluate(profile)
+        assert [(o.rank, o.category, o.agents) for o in evaluation.options] == [
+            (o.rank, o.category, o.agents) for o in expected.options
+        ]
+    first = cohort.evaluation(0)
+    assert [o.category for o in first.options] == ["hormone_therapy"]

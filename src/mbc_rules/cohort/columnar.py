@@ -342,7 +342,11 @@ class ColumnarEngine:
 
         columns = self._key_columns[category]
         if not self.ranker.offering[category]:
-            return np.zeros(len(failed), dtype=np.int64)
+            # No rule offers this category: every row has the one empty set of contributions,
+            # numbered by the Ranker like any other (a rule set of one's own may lack a
+            # category; issue 20 found an IndexError here).
+            empty = self.ranker.parts_id(category, [], (), False, frozenset())
+            return np.full(len(failed), empty, dtype=np.int64)
         sub = fired[:, columns]
         if len(columns) <= 62:
             weights = np.left_shift(np.int64(1), np.arange(len(columns), dtype=np.int64))

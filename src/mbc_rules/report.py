@@ -258,7 +258,14 @@ def move_words(move: RankChange) -> str:
     name = category_name(move.category)
     ahead = [category_name(c) for c in move.passes]
     behind = [category_name(c) for c in move.passed_by]
-    said = f"moves {name} {move.direction} (rank {move.rank_now} to {move.rank_then})"
+    # The same number both times means options were added or removed around it while it
+    # changed place among the others (a rank kept by its place is not a move).
+    numbers = (
+        f"rank {move.rank_now} to {move.rank_then}"
+        if move.rank_now != move.rank_then
+        else f"still rank {move.rank_now}, with options added or removed"
+    )
+    said = f"moves {name} {move.direction} ({numbers})"
     details = []
     if ahead:
         details.append(f"past {join_and(ahead)}")
@@ -271,6 +278,14 @@ def move_words(move: RankChange) -> str:
 _LISTS = {
     "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
     "complications": ("complications (not given)", "there were no complications"),
+}
+
+
+# The complications an unknown list is tried with, as the profile reference reads them
+# ("problems the spread causes").
+_COMPLICATION_WORDS = {
+    "visceral_crisis": "there were a visceral crisis",
+    "symptomatic": "the spread caused symptoms",
 }
 
 
@@ -291,8 +306,11 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
-    if test.status in _LISTS:
+    if test.status in _LISTS and value == "none":
         return _LISTS[test.status][1]
+    if test.status == "complications":
+        # A complication tried in turn (whatif.COMPLICATIONS_TRIED), not "none of them".
+        return _COMPLICATION_WORDS.get(value, f"the spread caused {value.replace('_', ' ')}")
     return requirement(test.status, "equals", value)
 
 

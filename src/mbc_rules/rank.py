@@ -39,6 +39,7 @@ from mbc_rules.result import (
     OptionNote,
     RegimenOption,
     TreatmentOption,
+    role_of,
     constructed,
 )
 from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
@@ -894,6 +895,7 @@ def _made(
             "rank": placed.rank,
             "category": placed.category,
             "tier": TIERS[placed.tier],
+            "role": role_of(placed.category),
             "agents": placed.agents,
             "regimens": tuple(tables.regimen(c) for c in placed.regimens),
             "rationale": tuple(r.title for r in placed.rules),

@@ -39,8 +39,8 @@ from mbc_rules.result import (
     OptionNote,
     RegimenOption,
     TreatmentOption,
-    role_of,
     constructed,
+    role_of,
 )
 from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
 from mbc_rules.vocabulary import (

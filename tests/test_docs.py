@@ -59,3 +59,37 @@ def test_python_examples_run(
         )
         monkeypatch.chdir(tmp_path)
     exec(compile(block, f"{document.name}[{index}]", "exec"), {"__name__": "__docs__"})
+
+
+# A Python example followed by the words "prints" and a text block: the block is what it
+# prints (issue 21: the README's printed output had gone stale while its test only ran it).
+PRINTED = re.compile(r"```python\n(.*?)```\n\nprints[^\n]*:\n\n```text\n(.*?)```", re.S)
+PRINTED_EXAMPLES = [
+    pytest.param(document, code, printed, id=f"{document.name}[{index}]")
+    for document in DOCUMENTS
+    for index, (code, printed) in enumerate(PRINTED.findall(document.read_text(encoding="utf-8")))
+]
+
+
+def test_the_readme_shows_what_its_example_prints() -> None:
+    assert any(str(p.id).startswith("README.md[") for p in PRINTED_EXAMPLES)
+
+
+@pytest.mark.parametrize(("document", "code", "printed"), PRINTED_EXAMPLES)
+def test_printed_outputs_are_what_the_code_prints(
+    document: Path,
+    code: str,
+    printed: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if "my_rules/" in code:
+        rules = tmp_path / "my_rules"
+        rules.mkdir()
+        (rules / "local.yaml").write_text(
+            (ROOT / "rules" / "her2_positive.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+        monkeypatch.chdir(tmp_path)
+    exec(compile(code, document.name, "exec"), {"__name__": "__docs__"})
+    assert capsys.readouterr().out == printed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from mbc_rules import Rulebase
@@ -71,7 +72,7 @@ def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
 
 
 def _check_moves(rulebase: Rulebase, profile: Mapping[str, object]) -> int:
-    """Every reported move matches the two answers; every real move is reported."""
+    """Every reported move matches the two answers; every change of place is reported."""
     result = rulebase.evaluate(profile)
     checked = 0
     for test in rulebase.informative_tests(result):
@@ -95,8 +96,11 @@ def _check_moves(rulebase: Rulebase, profile: Mapping[str, object]) -> int:
                     for c in others
                     if _order(then_ranks, category, c) > _order(now_ranks, category, c)
                 ]
-                if not gained and not lost:
-                    # Renumbered at most (an option appeared or left): not a move.
+                ahead_now = sum(now_ranks[c] < now_ranks[category] for c in others)
+                ahead_then = sum(then_ranks[c] < then_ranks[category] for c in others)
+                if ahead_now == ahead_then:
+                    # Renumbered at most, or it passed one option as another passed it: its
+                    # place among the others is kept, not a move.
                     assert category not in moves
                     continue
                 move = moves[category]
@@ -106,10 +110,7 @@ def _check_moves(rulebase: Rulebase, profile: Mapping[str, object]) -> int:
                     now_ranks[category],
                     then_ranks[category],
                 )
-                if gained and not lost:
-                    assert move.direction == "up"
-                if lost and not gained:
-                    assert move.direction == "down"
+                assert move.direction == ("up" if ahead_then < ahead_now else "down")
                 checked += 1
     return checked
 
@@ -202,3 +203,58 @@ def test_an_unknown_history_is_asked_as_one_question(rulebase: Rulebase) -> None
             {**profile, "prior_therapies": [{"agent": test.agent, "outcome": "progressed"}]}
         )
         assert test.agent not in {a for o in grown.options for a in o.agents}
+
+
+# Issue 21: the informative tests' labels and moves.
+LATER_LINE = {
+    "er_status": "positive",
+    "pr_status": "positive",
+    "her2_status": "negative",
+    "menopausal_status": "postmenopausal",
+    "metastatic_sites": ["bone"],
+    "prior_therapies": [
+        {"agent": "letrozole", "outcome": "progressed"},
+        {"agent": "palbociclib", "outcome": "progressed"},
+    ],
+}
+
+
+def test_a_complication_tried_is_not_labelled_no_complications(rulebase: Rulebase) -> None:
+    # Before: "complications (not given): if there were no complications: moves chemotherapy
+    # up (rank 3 to 1)" told the visceral-crisis answer under the "none" label.
+    result = rulebase.evaluate(LATER_LINE)
+    crisis = next(
+        o
+        for t in rulebase.informative_tests(result)
+        if t.status == "complications"
+        for o in t.outcomes
+        if o.value == "visceral_crisis"
+    )
+    assert any(m.category == "chemotherapy" and m.direction == "up" for m in crisis.rank_changes)
+    report = rulebase.report(result)
+    assert "if there were a visceral crisis: moves chemotherapy up (rank 3 to 1)" in report
+    assert "if there were no complications: moves chemotherapy up" not in report
+
+
+def test_an_option_that_keeps_its_place_is_not_a_move(rulebase: Rulebase) -> None:
+    # Before: "moves targeted therapy up (rank 2 to 2)": it passed hormone therapy while
+    # chemotherapy passed it, so it kept its place and is not a move.
+    result = rulebase.evaluate(LATER_LINE)
+    crisis = next(
+        o
+        for t in rulebase.informative_tests(result)
+        if t.status == "complications"
+        for o in t.outcomes
+        if o.value == "visceral_crisis"
+    )
+    assert "targeted_therapy" not in {m.category for m in crisis.rank_changes}
+    report = rulebase.report(result)
+    assert not re.search(r"rank (\d+) to \1\b", report)
+    for test in rulebase.informative_tests(result):
+        for outcome in test.outcomes:
+            for move in outcome.rank_changes:
+                assert (
+                    move.rank_now != move.rank_then
+                    or outcome.options_appear
+                    or (outcome.options_disappear)
+                )

@@ -117,3 +117,72 @@ def test_the_source_agreement_and_the_history_are_shown_when_the_result_has_them
         "metastatic disease)",
         "Given with anti-HER2 treatment.",
     )
+
+
+# Issue 21: the answer leads every view. A postmenopausal patient after letrozole and
+# palbociclib (a later line).
+LATER_LINE = {
+    "patient_id": "p-7",
+    "er_status": "positive",
+    "pr_status": "positive",
+    "her2_status": "negative",
+    "menopausal_status": "postmenopausal",
+    "metastatic_sites": ["bone"],
+    "complications": [],
+    "prior_therapies": [
+        {"agent": "letrozole", "outcome": "progressed"},
+        {"agent": "palbociclib", "outcome": "progressed"},
+    ],
+}
+
+
+def test_the_text_report_opens_with_the_answer_on_one_screen() -> None:
+    rulebase = Rulebase.bundled()
+    text = rulebase.report(rulebase.evaluate(LATER_LINE))
+    head = text.split("\nIn detail:\n")[0].splitlines()
+    assert head[0].startswith("Patient p-7: receptors ER positive, PR positive, HER2 negative")
+    start = head.index("Choices, in rank order:")
+    assert head[start + 1] == (
+        "  1 hormone therapy (option): exemestane, fulvestrant, tamoxifen, toremifene"
+    )
+    assert head[start + 2].startswith("  2 targeted therapy (option): everolimus")
+    alongside = head.index("Given alongside:")
+    choices = head[start + 1 : alongside]
+    # Supportive care is shown alongside, not as a choice.
+    assert not any("bone-modifying" in line or "palliative" in line for line in choices)
+    assert head[alongside + 1].startswith("  bone-modifying therapy: denosumab")
+    refused = head.index("Not recommended:")
+    assert head[refused + 1].startswith("  letrozole: The cancer grew on letrozole")
+    assert all(len(line) <= 100 for line in head)  # each item one line
+    assert len(head) < 25  # on one screen
+
+
+def test_agreement_is_one_line_per_option() -> None:
+    rulebase = Rulebase.bundled()
+    text = rulebase.report(rulebase.evaluate(LATER_LINE))
+    # Was six lines for hormone therapy, one per source and statement.
+    assert text.count("only when no line of treatment for metastatic disease has failed yet") <= (
+        len(rulebase.evaluate(LATER_LINE).options)
+    )
+    assert "4 of 5 sources support it as offered; ACS, WebMD, YSC, PDQ name tamoxifen and " in (
+        " ".join(text.split())
+    )
+
+
+def test_the_markdown_and_html_views_lead_with_the_same_answer() -> None:
+    rulebase = Rulebase.bundled()
+    result = rulebase.evaluate(LATER_LINE)
+    page = rulebase.report(result, format="markdown")
+    lead = page.split("**In detail**")[0]
+    assert lead.index("**Choices, in rank order:**") < lead.index("**Given alongside:**")
+    assert "- 1 hormone therapy (option): exemestane, fulvestrant, tamoxifen" in lead
+    assert "- bone-modifying therapy: denosumab" in lead
+    assert "- letrozole: The cancer grew on letrozole" in lead
+    assert "### 4. bone-modifying therapy (given alongside)" in page
+    html = rulebase.html(result)
+    answer = html.index("class='mbc-answer'")
+    detail = html.index("<details")
+    assert answer < detail < html.index("<thead>")  # the ranked table is in the detail
+    lead_html = html[answer:detail]
+    assert "1 hormone therapy (option): exemestane" in lead_html
+    assert lead_html.index("Given alongside:") < lead_html.index("bone-modifying therapy")

@@ -109,3 +109,23 @@ def test_constructed_is_model_construct_and_falls_back_when_a_field_is_missing()
     fallback = constructed(TreatmentOption, partial)
     assert fallback.notes == ()
     assert fallback.model_fields_set == set(partial)
+
+
+def test_supportive_care_is_told_apart_from_the_anticancer_choices(rulebase: Rulebase) -> None:
+    # Issue 21: bone-modifying drugs, palliative and complementary care are given alongside
+    # the anticancer choices (the sources' words: "along with your other treatments"), and
+    # the field says so in the result, its JSON and its schema; the ranks keep their meaning.
+    result = rulebase.evaluate(PROFILE)
+    roles = {o.category: o.role for o in result.options}
+    assert roles["hormone_therapy"] == "anticancer"
+    assert roles["bone_modifying_therapy"] == "supportive"
+    assert roles["palliative_care"] == "supportive"
+    assert roles.get("clinical_trial", "anticancer") == "anticancer"
+    assert [o.rank for o in result.options] == sorted(o.rank for o in result.options)
+    assert '"role":"supportive"' in result.model_dump_json()
+    assert Evaluation.model_validate_json(result.model_dump_json()) == result
+    schema = Evaluation.model_json_schema()
+    assert schema["$defs"]["TreatmentOption"]["properties"]["role"]["enum"] == [
+        "anticancer",
+        "supportive",
+    ]

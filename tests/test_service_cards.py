@@ -99,7 +99,10 @@ def test_one_card_per_option_in_rank_order(bundled: Rulebase, source_texts: dict
         summary = card["summary"]
         assert summary.startswith(f"#{option.rank} ")
         assert category_name(option.category) in summary.lower()
-        assert f"({option.tier})" in summary
+        if option.role == "supportive":  # issue 21: alongside, not a further choice
+            assert f"({option.tier}, given alongside)" in summary
+        else:
+            assert f"({option.tier})" in summary
         if option.agents:
             first = agent_name(option.agents[0], bundled.vocabulary)
             assert first in summary

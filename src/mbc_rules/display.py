@@ -16,6 +16,7 @@ from html import escape
 from mbc_rules.report import (
     CitationGroup,
     Context,
+    answer_block,
     informative_test_name,
     not_recommended_lines,
     outcome_changes,
@@ -135,6 +136,21 @@ def _header(result: Evaluation, context: Context) -> str:
     )
 
 
+def _answer_html(result: Evaluation, context: Context) -> str:
+    # The answer block of every view (report.answer_block), its headings bold, one line each.
+    lines = []
+    for line in answer_block(result, context, width=160):
+        if line.startswith("  "):
+            lines.append(
+                f"<div style='text-align:left;margin-left:16px'>{escape(line.strip())}</div>"
+            )
+        else:
+            lines.append(
+                f"<div style='text-align:left;font-weight:600;margin-top:4px'>{escape(line)}</div>"
+            )
+    return f"<div class='mbc-answer' style='margin:4px 0 8px 0'>{''.join(lines)}</div>"
+
+
 def _outcome_html(line: str) -> str:
     # Directions get an arrow the eye finds: up in green, down in red.
     text = escape(line)
@@ -193,6 +209,13 @@ def evaluation_html(
             + "</tr>"
         )
     parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result, context)]
+    parts.append(_answer_html(result, context))
+    # The detail (rationale, agreement, citations, tests) is there on request, below the answer.
+    parts.append(
+        f"<details style='text-align:left'><summary style='cursor:pointer;{_MUTED}'>"
+        "In detail: rationale, sources, citations, tests that would change the answer"
+        "</summary>"
+    )
     if rows:
         parts.append(
             f"<table style='{_TABLE}'><thead><tr>{_th('rank')}{_th('option')}{_th('tier')}"
@@ -240,6 +263,7 @@ def evaluation_html(
         )
     for caveat in result.caveats:
         parts.append(f"<p style='text-align:left'><b>Note:</b> {escape(caveat)}</p>")
+    parts.append("</details>")
     parts.append(
         f"<p style='{_MUTED};text-align:left'>{escape(result.disclaimer)} Rulebase "
         f"{escape(result.rulebase_version)} ({escape(result.rulebase_hash[:12])}).</p></div>"

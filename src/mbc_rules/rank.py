@@ -40,6 +40,7 @@ from mbc_rules.result import (
     RegimenOption,
     TreatmentOption,
     constructed,
+    role_of,
 )
 from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
 from mbc_rules.vocabulary import (
@@ -1017,6 +1018,7 @@ def _made(
             "rank": placed.rank,
             "category": placed.category,
             "tier": TIERS[placed.tier],
+            "role": role_of(placed.category),
             "agents": placed.agents,
             "regimens": tuple(tables.regimen(c) for c in placed.regimens),
             "rationale": tuple(r.title for r in placed.rules),

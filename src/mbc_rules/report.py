@@ -160,6 +160,75 @@ def agreement_lines(option: TreatmentOption, context: Context) -> tuple[str, ...
     return tuple(lines)
 
 
+# Short names for the bundled sources in one-line summaries; other sources go by their id.
+_SHORT_SOURCE = {"acs": "ACS", "pdq": "PDQ", "webmd": "WebMD", "ysc": "YSC", "mlh": "MLH"}
+
+
+def agreement_summary(option: TreatmentOption, context: Context) -> str:
+    """How the sources agree, in one line: '4 of 5 sources support it as offered; only when
+    no line of treatment for metastatic disease has failed yet: tamoxifen (ACS, WebMD)'.
+
+    The conditions not met are grouped by the situation, so a situation several sources name
+    is said once (it was a line per source and statement).
+    """
+    agreement = option.agreement
+    known = len(context.sources)
+    count = len(agreement.supporting)
+    said = (
+        f"{count} of {known} sources support it as offered"
+        if known
+        else f"{count} source{'s' if count != 1 else ''} support it as offered"
+    )
+    situations: dict[str, tuple[list[str], list[str]]] = {}
+    for other in agreement.conditions_not_met:
+        when = join_and([condition_words(str(c)) for c in other.condition]) or "at another time"
+        agents, sources = situations.setdefault(when, ([], []))
+        agents += [a for a in other.agents if a not in agents]
+        short = _SHORT_SOURCE.get(other.source, other.source)
+        if short not in sources:
+            sources.append(short)
+    parts = [said]
+    for when, (agents, sources) in situations.items():
+        named = agent_names(tuple(agents), context.vocabulary) if agents else "it"
+        verb = "names" if len(sources) == 1 else "name"
+        parts.append(f"{', '.join(sources)} {verb} {named} only when {when}")
+    return "; ".join(parts)
+
+
+def _one_line(text: str, width: int, indent: str = "") -> str:
+    # One line whatever the length: the detail below says the rest.
+    return indent + textwrap.shorten(text, width - len(indent), placeholder=" ...")
+
+
+def answer_block(result: Evaluation, context: Context, width: int = 100) -> list[str]:
+    """The answer on one screen, each item one line: the anticancer choices in rank order
+    with their drugs and tier, what is given alongside, and what is not recommended and why.
+    Every view opens with it (after the patient); the detail follows.
+    """
+    views = read_options(result, context)
+    choices = [v for v in views if v.option.role != "supportive"]
+    alongside = [v for v in views if v.option.role == "supportive"]
+    lines = []
+    if choices:
+        lines.append("Choices, in rank order:")
+        for view in choices:
+            drugs = ", ".join([*view.drugs, *view.regimens]) or "no single drug named"
+            row = f"{view.rank_label} {view.name} ({view.option.tier}): {drugs}"
+            lines.append(_one_line(row, width, "  "))
+    else:
+        lines.append("Choices: none the sources support for this profile")
+    if alongside:
+        lines.append("Given alongside:")
+        for view in alongside:
+            drugs = ", ".join(view.drugs)
+            lines.append(_one_line(view.name + (f": {drugs}" if drugs else ""), width, "  "))
+    refused = not_recommended_lines(result, context.vocabulary)
+    if refused:
+        lines.append("Not recommended:")
+        lines += [_one_line(line, width, "  ") for line in refused]
+    return lines
+
+
 def history_lines(option: TreatmentOption, vocabulary: Vocabulary | None) -> tuple[str, ...]:
     """What of the option the patient has had already without the cancer growing on it, and
     the sources' notes on it (``given_before`` and ``notes``, when the result carries them).
@@ -258,7 +327,14 @@ def move_words(move: RankChange) -> str:
     name = category_name(move.category)
     ahead = [category_name(c) for c in move.passes]
     behind = [category_name(c) for c in move.passed_by]
-    said = f"moves {name} {move.direction} (rank {move.rank_now} to {move.rank_then})"
+    # The same number both times means options were added or removed around it while it
+    # changed place among the others (a rank kept by its place is not a move).
+    numbers = (
+        f"rank {move.rank_now} to {move.rank_then}"
+        if move.rank_now != move.rank_then
+        else f"still rank {move.rank_now}, with options added or removed"
+    )
+    said = f"moves {name} {move.direction} ({numbers})"
     details = []
     if ahead:
         details.append(f"past {join_and(ahead)}")
@@ -271,6 +347,14 @@ def move_words(move: RankChange) -> str:
 _LISTS = {
     "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
     "complications": ("complications (not given)", "there were no complications"),
+}
+
+
+# The complications an unknown list is tried with, as the profile reference reads them
+# ("problems the spread causes").
+_COMPLICATION_WORDS = {
+    "visceral_crisis": "there were a visceral crisis",
+    "symptomatic": "the spread caused symptoms",
 }
 
 
@@ -291,8 +375,11 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
-    if test.status in _LISTS:
+    if test.status in _LISTS and value == "none":
         return _LISTS[test.status][1]
+    if test.status == "complications":
+        # A complication tried in turn (whatif.COMPLICATIONS_TRIED), not "none of them".
+        return _COMPLICATION_WORDS.get(value, f"the spread caused {value.replace('_', ' ')}")
     return requirement(test.status, "equals", value)
 
 
@@ -360,16 +447,19 @@ def evaluation_text(
     vocabulary = context.vocabulary
     lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]
     lines.append("")
+    lines += answer_block(result, context)
+    lines += ["", "In detail:"]
     views = read_options(result, context)
     if views:
         lines.append(f"{'rank':<5} {'option':<23} {'tier':<12} drugs and regimens")
     for view in views:
         drugs = ", ".join(view.drugs) or "(no single drug named)"
-        row = f"{view.rank_label:<5} {view.name:<23} {view.option.tier:<12} {drugs}"
+        tier = view.option.tier if view.option.role != "supportive" else "alongside"
+        row = f"{view.rank_label:<5} {view.name:<23} {tier:<12} {drugs}"
         lines.append(textwrap.fill(row, 100, subsequent_indent=" " * 43))
         for regimen in view.regimens:
             lines.append(f"{'':<43}+ {regimen}")
-        for said in (*view.history, *view.agreement):
+        for said in (*view.history, agreement_summary(view.option, context)):
             lines.append(
                 textwrap.fill(said, 100, initial_indent=" " * 6, subsequent_indent=" " * 8)
             )
@@ -405,6 +495,13 @@ def evaluation_markdown(
     vocabulary = context.vocabulary
     who = result.profile.patient_id or "(no id)"
     lines = [f"## Treatment options: patient {_md(who)}", ""]
+    lines += [_md(patient_line(result.profile, vocabulary)), ""]
+    for line in answer_block(result, context, width=200):
+        if line.startswith("  "):
+            lines.append(f"- {_md(line)}")
+        else:
+            lines += ["", f"**{_md(line)}**", ""] if lines[-1] else [f"**{_md(line)}**", ""]
+    lines += ["", "---", "", "**In detail**", ""]
     lines += [
         f"- **{label}**: {_md(words)}" for label, words in patient_facts(result.profile, vocabulary)
     ]
@@ -424,10 +521,11 @@ def evaluation_markdown(
     if any(v.tied for v in views):
         lines += ["", "= marks options that share a rank."]
     for view in views:
-        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({view.option.tier})", ""]
+        kind = view.option.tier if view.option.role != "supportive" else "given alongside"
+        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({kind})", ""]
         lines += [f"- {_md(r)}" for r in view.option.rationale]
         lines += [f"- {_md(said)}" for said in view.history]
-        lines += [f"- Sources: {_md(said)}" for said in view.agreement]
+        lines.append(f"- Sources: {_md(agreement_summary(view.option, context))}")
         for group in view.groups:
             lines += ["", f"**{_md(group.label)}** ({group.tier})", ""]
             for citation in group.citations:

@@ -35,6 +35,22 @@ DISCLAIMER = (
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
+Role = Literal["anticancer", "supportive"]
+# Care given alongside the anticancer choices, in the sources' words (docs/reading-results.md):
+# bone-modifying drugs "to reduce bone disease and pain" (PDQ), palliative care "you may have
+# along with your other treatments" ... "they don't fight the disease" (WebMD), complementary
+# treatments "may help ease treatment side effects" (WebMD). Radiation and surgery stay among
+# the choices: the sources give them both goals ("to remove cancer that has spread ... and to
+# prevent or relieve pain or other symptoms", MLH), and a category cannot say which one.
+SUPPORTIVE_CATEGORIES: frozenset[str] = frozenset(
+    {"bone_modifying_therapy", "palliative_care", "complementary_therapy"}
+)
+
+
+def role_of(category: str) -> Role:
+    """'supportive' for care given alongside the anticancer choices, else 'anticancer'."""
+    return "supportive" if category in SUPPORTIVE_CATEGORIES else "anticancer"
+
 
 class CitedSource(BaseModel):
     """A verbatim excerpt of a source document, with where it stands."""
@@ -125,6 +141,12 @@ class TreatmentOption(BaseModel):
     rank: int = Field(ge=1, description="1 is first; options that tie share a rank.")
     category: Category
     tier: Tier = Field(description="preferred, option or situational, from the sources' words.")
+    role: Role = Field(
+        "anticancer",
+        description="anticancer: one of the choices against the cancer; supportive: care the "
+        "sources give alongside them (bone-modifying drugs, palliative and complementary "
+        "care). The rank orders all options together, as before.",
+    )
     agents: tuple[str, ...] = Field(
         description="The drugs or procedures of this category: single agents first, then the "
         "regimen members that belong to the category."

@@ -73,26 +73,30 @@ def _order(ranks: Mapping[str, int], one: str, other: str) -> int:
 def _moves(now: Mapping[str, int], then: Mapping[str, int]) -> tuple[RankChange, ...]:
     """The options that change place against the options present both times.
 
-    An option renumbered only because another appeared or left keeps its place among the
-    others and is not a move.
+    An option's place is the number of those options ranked strictly ahead of it. An option
+    renumbered only because another appeared or left keeps its place, and so does one that
+    passes an option while another passes it (it would read "rank 2 to 2"): neither is a move.
     """
     common = [c for c in now if c in then]
     moves = []
     for category in common:
         others = [c for c in common if c != category]
-        passes = tuple(c for c in others if _order(then, category, c) < _order(now, category, c))
-        passed_by = tuple(c for c in others if _order(then, category, c) > _order(now, category, c))
-        if not passes and not passed_by:
+        ahead_now = sum(now[c] < now[category] for c in others)
+        ahead_then = sum(then[c] < then[category] for c in others)
+        if ahead_now == ahead_then:
             continue
-        gained = sum(_order(now, category, c) - _order(then, category, c) for c in others)
         moves.append(
             RankChange(
                 category=category,
                 rank_now=now[category],
                 rank_then=then[category],
-                direction="up" if gained > 0 or (gained == 0 and passes) else "down",
-                passes=passes,
-                passed_by=passed_by,
+                direction="up" if ahead_then < ahead_now else "down",
+                passes=tuple(
+                    c for c in others if _order(then, category, c) < _order(now, category, c)
+                ),
+                passed_by=tuple(
+                    c for c in others if _order(then, category, c) > _order(now, category, c)
+                ),
             )
         )
     return tuple(moves)

@@ -180,7 +180,9 @@ def option_card(
     """One card for one ranked option: what, how strongly, why, and the sources' words."""
     agents = [_name(rulebase, a) for a in option.agents]
     category = words(option.category)
-    summary = _listing(f"#{option.rank} {category.capitalize()} ({option.tier})", agents)
+    # Care given alongside the choices says so in its summary: "#4" alone read as a fourth choice.
+    kind = f"{option.tier}, given alongside" if option.role == "supportive" else option.tier
+    summary = _listing(f"#{option.rank} {category.capitalize()} ({kind})", agents)
     last_rank = max(o.rank for o in evaluation.options)
     publishers = [_publisher(rulebase, s) for s in option.source_ids]
     detail = [

@@ -322,6 +322,57 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cohort_path(path: str) -> str:
+    if not Path(path).is_file():
+        raise UserError(f"cannot read {path}: no such file")
+    return path
+
+
+def _concordance(args: argparse.Namespace, out: TextIO) -> int:
+    from mbc_rules.cohort.concordance import concordance
+
+    result = concordance(
+        _cohort_path(args.cohort), given=args.given, rulebase=_rulebase(args), verify=args.verify
+    )
+    text = result.markdown()
+    if args.output:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.patients.to_csv(folder / "concordance.csv", index=False)
+        result.summary().to_csv(folder / "concordance_summary.csv", index=False)
+        (folder / "concordance.md").write_text(text, encoding="utf-8")
+        out.write(
+            f"wrote {len(result.patients)} patients to {folder}/concordance.csv, "
+            "concordance_summary.csv and concordance.md\n"
+        )
+    else:
+        out.write(text)
+    return 0
+
+
+def _diff(args: argparse.Namespace, out: TextIO) -> int:
+    from mbc_rules.cohort.diff import diff
+
+    old = Rulebase.load(args.old) if args.old != "bundled" else Rulebase.bundled()
+    new = Rulebase.load(args.new) if args.new != "bundled" else Rulebase.bundled()
+    result = diff(old, new, _cohort_path(args.cohort), verify=args.verify)
+    text = result.markdown()
+    if args.output:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.changes.to_csv(folder / "diff_changes.csv", index=False)
+        result.rules.to_csv(folder / "diff_rules.csv", index=False)
+        result.by_kind().to_csv(folder / "diff_by_kind.csv", index=False)
+        (folder / "diff.md").write_text(text, encoding="utf-8")
+        out.write(
+            f"wrote {len(result.changes)} changes to {folder}/diff_changes.csv, "
+            "diff_rules.csv, diff_by_kind.csv and diff.md\n"
+        )
+    else:
+        out.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mbc-rules``."""
     parser = argparse.ArgumentParser(
@@ -398,6 +449,37 @@ def build_parser() -> argparse.ArgumentParser:
     sources = commands.add_parser("sources", help="list the source documents")
     sources.add_argument("--rules", help="a rule directory instead of the bundled rules")
     sources.set_defaults(run=_sources)
+
+    agree = commands.add_parser(
+        "concordance",
+        help="was the treatment each patient of a cohort received next offered by the rules?",
+    )
+    agree.add_argument("cohort", help="a Parquet file: profile fields and the given column")
+    agree.add_argument(
+        "--given", default="next_treatment", help="the column of the treatment given next"
+    )
+    agree.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    agree.add_argument(
+        "--output",
+        help="a folder for concordance.csv (per patient), concordance_summary.csv and "
+        "concordance.md; without it the Markdown report is printed",
+    )
+    agree.add_argument("--verify", type=int, default=200, help="rows checked in full (0: none)")
+    agree.set_defaults(run=_concordance)
+
+    change = commands.add_parser(
+        "diff", help="which patients of a cohort get another answer from new rules, and why"
+    )
+    change.add_argument("old", help="the old rule directory ('bundled': the bundled rules)")
+    change.add_argument("new", help="the new rule directory ('bundled': the bundled rules)")
+    change.add_argument("cohort", help="a Parquet file of profiles")
+    change.add_argument(
+        "--output",
+        help="a folder for diff_changes.csv, diff_rules.csv, diff_by_kind.csv and diff.md; "
+        "without it the Markdown report is printed",
+    )
+    change.add_argument("--verify", type=int, default=200, help="rows checked in full (0: none)")
+    change.set_defaults(run=_diff)
 
     serve = commands.add_parser("serve", help="run the CDS Hooks service (needs the service extra)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")

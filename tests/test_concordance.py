@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +215,42 @@ def test_cli_writes_csv_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (out / "concordance.md").read_text().startswith("# Guideline concordance")
     assert main(["concordance", str(path), "--given", "next"]) == 0
     assert "| all | all | 10 | 7 | 4 |" in capsys.readouterr().out
+
+
+def test_a_varied_cohort_agrees_with_single_evaluations() -> None:
+    # Histories that progressed on HER2 and hormone drugs: the reasons of what the cancer grew
+    # on then name the regimens still offered, which differ between patients with the same
+    # history. Every "grew on" reason must be the patient's own.
+    rng = random.Random(11)
+    drugs = ("trastuzumab", "tamoxifen", "letrozole", "paclitaxel", "palbociclib")
+    rows = []
+    for i in range(400):
+        history = [
+            {"agent": d, "outcome": rng.choice(("progressed", "completed"))}
+            for d in rng.sample(drugs, rng.randint(0, 2))
+        ]
+        rows.append(
+            {
+                "patient_id": f"v{i}",
+                "er_status": rng.choice(("positive", "negative", "unknown")),
+                "pr_status": rng.choice(("positive", "negative")),
+                "her2_status": rng.choice(("positive", "negative")),
+                "menopausal_status": rng.choice(("premenopausal", "postmenopausal")),
+                "metastatic_sites": rng.sample(["bone", "liver", "lung", "brain"], 2),
+                "complications": rng.choice(([], ["visceral_crisis"], ["rapid_growth"])),
+                "prior_therapies": history,
+                "next": rng.choice(drugs),
+            }
+        )
+    out = mbc_rules.concordance(pd.DataFrame(rows), given="next", verify=400)
+    grew = out.patients[out.patients["reason_kind"] == "grew_on_before"]
+    assert len(grew) > 20
+    for row in grew.to_dict("records"):
+        source = next(r for r in rows if r["patient_id"] == row["patient_id"])
+        evaluation = mbc_rules.evaluate({k: v for k, v in source.items() if k != "next"})
+        (drug,) = row["not_offered"]
+        reasons = [
+            n.reason for n in evaluation.not_recommended if not n.rule_ids and drug in n.agents
+        ]
+        assert row["reason"] == " ".join(reasons)
+        assert all(drug not in o.agents for o in evaluation.options)

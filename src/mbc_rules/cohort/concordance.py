@@ -489,9 +489,14 @@ def _chunk(
         missing = tuple(d for bit, d in enumerate(drugs) if not int(union[position]) >> bit & 1)
         not_offered[position] = missing
         low, high = np.searchsorted(positions, [position, position + 1])
-        kind, text = _why_not(
-            missing, rows.not_recommended(position), set(categories[low:high]), vocabulary
-        )
+        offered_here = set(categories[low:high])
+        items = rows.not_recommended(position, exact=False)
+        kind, text = _why_not(missing, items, offered_here, vocabulary)
+        if kind == "grew_on_before":
+            # Its reason may name the regimens still offered that continue the drug: this
+            # row's own, from the key that decides them.
+            exact = rows.not_recommended(position, exact=True)
+            kind, text = _why_not(missing, exact, offered_here, vocabulary)
         verdict[position] = "not_covered" if kind == "not_covered" else "not_recommended"
         reason_kind[position], reason[position] = kind, text
     rows.check(verify)

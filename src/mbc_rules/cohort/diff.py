@@ -429,16 +429,14 @@ def _chunk(
                 )
 
     # Not recommended: compared once per distinct pair of keys.
-    compared: dict[tuple[int, int], list[tuple[str, str | None, str, str]]] = {}
+    compared: dict[tuple[Any, ...], list[tuple[str, str | None, str, str]]] = {}
     for position in np.flatnonzero(both_valid).tolist():
-        key = (int(trace_old.said[position]), int(trace_new.said[position]))
-        found = compared.get(key) if key[0] >= 0 and key[1] >= 0 else None
+        key = (trace_old.key(position), trace_new.key(position))
+        found = compared.get(key)
         if found is None:
-            found = _said_changes(
+            found = compared[key] = _said_changes(
                 trace_old.not_recommended(position), trace_new.not_recommended(position), new
             )
-            if key[0] >= 0 and key[1] >= 0:
-                compared[key] = found
         rows.extend((position, *change) for change in found)
     trace_old.check(verify)
     trace_new.check(verify)

@@ -33,6 +33,7 @@ from mbc_rules.rulebase import Rulebase
 from mbc_rules.schema import Rule
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mbc_rules.cohort.tracing import RowTrace
@@ -349,7 +350,7 @@ def _chunk(
             pandas.DataFrame(
                 {
                     "position": long.index.to_numpy(dtype=np.int64),
-                    "category": long["category"].astype(str).to_numpy(dtype=object),
+                    "category": long["category"].astype(object).to_numpy(dtype=object),
                     "rank": long["rank"].to_numpy(dtype=np.int64),
                     "tier": long["tier"].to_numpy(dtype=object),
                     "agents": long["agents"].to_numpy(dtype=object),
@@ -359,43 +360,52 @@ def _chunk(
         )
 
     both_valid = ~failed_old & ~failed_new
+    touched = _touched(trace_old, trace_new, changed_rules, old, new) & both_valid
+    _check_untouched(trace_old, trace_new, both_valid & ~touched, old, new, verify)
     merged = table(out_old).merge(
         table(out_new), on=["position", "category"], how="outer", suffixes=("_old", "_new")
     )
-    merged = merged[both_valid[merged["position"].to_numpy(dtype=np.int64)]]
+    merged = merged[touched[merged["position"].to_numpy(dtype=np.int64)]]
     present_old = merged["rank_old"].notna().to_numpy()
     present_new = merged["rank_new"].notna().to_numpy()
-    records = merged.to_dict("records")
-    for record, was, now in zip(records, present_old, present_new, strict=True):
-        if was and not now:
-            rows.append(
-                (
-                    int(record["position"]),
-                    "option_removed",
-                    record["category"],
-                    _describe(record["rank_old"], record["tier_old"], record["agents_old"]),
-                    "",
-                )
+    for record in merged[present_old & ~present_new].to_dict("records"):
+        rows.append(
+            (
+                int(record["position"]),
+                "option_removed",
+                record["category"],
+                _describe(record["rank_old"], record["tier_old"], record["agents_old"]),
+                "",
             )
-        elif now and not was:
-            rows.append(
-                (
-                    int(record["position"]),
-                    "option_added",
-                    record["category"],
-                    "",
-                    _describe(record["rank_new"], record["tier_new"], record["agents_new"]),
-                )
+        )
+    for record in merged[present_new & ~present_old].to_dict("records"):
+        rows.append(
+            (
+                int(record["position"]),
+                "option_added",
+                record["category"],
+                "",
+                _describe(record["rank_new"], record["tier_new"], record["agents_new"]),
             )
+        )
     # Moves: among the options present in both, each option's dense rank before and after.
     common = merged[present_old & present_new].copy()
     if len(common):
         grouped = common.groupby("position")
-        common["among_old"] = grouped["rank_old"].rank(method="dense")
-        common["among_new"] = grouped["rank_new"].rank(method="dense")
-        for record in common.to_dict("records"):
+        moved = (
+            grouped["rank_old"].rank(method="dense").to_numpy()
+            != grouped["rank_new"].rank(method="dense").to_numpy()
+        )
+        differs = moved.copy()
+        for column in ("tier", "agents", "source_ids"):
+            pairs = zip(
+                common[f"{column}_old"].tolist(), common[f"{column}_new"].tolist(), strict=True
+            )
+            differs |= np.fromiter((a != b for a, b in pairs), dtype=bool, count=len(common))
+        common["moved"] = moved
+        for record in common[differs].to_dict("records"):
             position, category = int(record["position"]), record["category"]
-            if record["among_old"] != record["among_new"]:
+            if record["moved"]:
                 rows.append(
                     (
                         position,
@@ -430,7 +440,7 @@ def _chunk(
 
     # Not recommended: compared once per distinct pair of keys.
     compared: dict[tuple[Any, ...], list[tuple[str, str | None, str, str]]] = {}
-    for position in np.flatnonzero(both_valid).tolist():
+    for position in np.flatnonzero(touched).tolist():
         key = (trace_old.key(position), trace_new.key(position))
         found = compared.get(key)
         if found is None:
@@ -480,6 +490,85 @@ def _chunk(
     )
     del count
     return cast("pd.DataFrame", result)
+
+
+def same_context(old: Rulebase, new: Rulebase) -> bool:
+    """Whether everything but the rules that shapes an answer is the same in both rulebases:
+    the vocabulary, the sources, the statements and the order of the rules they share.
+
+    Then a patient for whom the same rules fire, none of them changed, gets the same answer
+    from both, and need not be compared.
+    """
+    common = {r.id for r in old.rules} & {r.id for r in new.rules}
+    return (
+        dict(old.vocabulary.agents) == dict(new.vocabulary.agents)
+        and old.sources == new.sources
+        and old.coverage == new.coverage
+        and [r.id for r in old.rules if r.id in common]
+        == [r.id for r in new.rules if r.id in common]
+    )
+
+
+def _touched(
+    trace_old: RowTrace,
+    trace_new: RowTrace,
+    changed_rules: dict[str, tuple[str, tuple[str, ...]]],
+    old: Rulebase,
+    new: Rulebase,
+) -> np.ndarray:
+    """Which rows may get another answer: all, unless only rules changed; then the rows for
+    which another set of rules fires, or a changed rule fires.
+    """
+    import numpy as np
+
+    count = len(trace_old.fired)
+    if not same_context(old, new):
+        return np.ones(count, dtype=bool)
+    changed = frozenset(changed_rules)
+    memo: dict[tuple[int, int], bool] = {}
+    out = np.ones(count, dtype=bool)
+    for position, pair in enumerate(
+        zip(trace_old.fired.tolist(), trace_new.fired.tolist(), strict=True)
+    ):
+        if pair[0] < 0 or pair[1] < 0:
+            continue  # read on its own, or failed: compared
+        found = memo.get(pair)
+        if found is None:
+            before, after = trace_old.fired_sets[pair[0]], trace_new.fired_sets[pair[1]]
+            found = memo[pair] = before != after or bool((before | after) & changed)
+        out[position] = found
+    return out
+
+
+def _check_untouched(
+    trace_old: RowTrace,
+    trace_new: RowTrace,
+    untouched: np.ndarray,
+    old: Rulebase,
+    new: Rulebase,
+    verify: int,
+) -> None:
+    """Evaluate ``verify`` sampled rows that were not compared with both rulebases in full.
+
+    Raises:
+        VerificationError: such a row's answers differ (a bug: please report it).
+    """
+    import random
+
+    import numpy as np
+
+    from mbc_rules.cohort.frames import VerificationError
+    from mbc_rules.cohort.tracing import _fast
+
+    candidates = np.flatnonzero(untouched).tolist()
+    for position in random.Random(2).sample(candidates, min(max(verify, 0), len(candidates))):
+        mapping = trace_old.reader(position)
+        a, b = _fast(old).evaluate(mapping), _fast(new).evaluate(mapping)
+        if (a.options, a.not_recommended) != (b.options, b.not_recommended):
+            raise VerificationError(
+                f"row at position {position}: the same unchanged rules fire under both "
+                "rulebases, yet the answers differ (a bug: please report it)"
+            )
 
 
 def _said_changes(

@@ -254,3 +254,19 @@ def test_a_varied_cohort_agrees_with_single_evaluations() -> None:
         ]
         assert row["reason"] == " ".join(reasons)
         assert all(drug not in o.agents for o in evaluation.options)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    import io
+
+    path = tmp_path / "cohort.parquet"
+    pd.DataFrame(ROWS).to_parquet(path)
+    err = io.StringIO()
+    assert main(["concordance", str(path), "--given", "given"], err=err) == 1
+    assert (
+        err.getvalue() == "mbc-rules: the cohort has no column 'given' (the treatment given next)\n"
+    )
+    err = io.StringIO()
+    assert main(["concordance", str(tmp_path / "none.parquet")], err=err) == 1
+    assert "no such file" in err.getvalue()

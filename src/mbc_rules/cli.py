@@ -81,8 +81,13 @@ def _profile_data(raw: bytes, name: str) -> dict[str, Any]:
 
 
 def _rulebase(args: argparse.Namespace) -> Rulebase:
+    local = getattr(args, "local", None)
     if getattr(args, "rules", None):
+        if local:
+            raise UserError("--local goes over the bundled rules, not over --rules")
         return Rulebase.load(args.rules)
+    if local:
+        return Rulebase.bundled().with_local(local)
     return Rulebase.bundled()
 
 
@@ -299,7 +304,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UserError(
             f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
         ) from None
+    if args.rules and args.local:
+        raise UserError("--local goes over the bundled rules, not over --rules")
     rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
+    if args.local:
+        rulebase = Rulebase.bundled(args.engine).with_local(args.local)
     try:
         verifier = trusted_issuers(args.trust)
     except KeyFileError as error:
@@ -400,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(a report to paste)",
     )
     evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    evaluate.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     _fhir_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
@@ -417,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("subject", help="a category, or a drug or procedure by any name")
     explain.add_argument("--json", action="store_true", help="print the structured form")
     explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    explain.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     _fhir_options(explain)
     explain.set_defaults(run=_explain)
 
@@ -460,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agree.add_argument("--rules", help="a rule directory instead of the bundled rules")
     agree.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
+    agree.add_argument(
         "--output",
         help="a folder for concordance.csv (per patient), concordance_summary.csv and "
         "concordance.md; without it the Markdown report is printed",
@@ -485,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    serve.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     serve.add_argument(
         "--engine", choices=["auto", "durable", "python"], default="auto", help="rule engine"
     )

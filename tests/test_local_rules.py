@@ -124,3 +124,16 @@ def test_cli_local(tmp_path: Path) -> None:
         main(["evaluate", str(profile), "--local", str(LAYER), "--rules", str(LAYER)], err=err) == 1
     )
     assert "--local goes over the bundled rules" in err.getvalue()
+
+
+def test_cli_diff_local(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "cohort.parquet"
+    pd.DataFrame([{"patient_id": "post", **POST}]).to_parquet(path)
+    out = io.StringIO()
+    assert main(["diff", "bundled", "bundled", str(path), "--local", str(LAYER)], out=out) == 0
+    assert "| local-no-toremifene | added |" in out.getvalue()
+    assert "+local-2026.12.1" in out.getvalue()
+    err = io.StringIO()
+    assert main(["diff", "bundled", str(LAYER), str(path), "--local", str(LAYER)], err=err) == 1
+    assert "give NEW_RULES as 'bundled'" in err.getvalue()

@@ -364,6 +364,10 @@ def _diff(args: argparse.Namespace, out: TextIO) -> int:
 
     old = Rulebase.load(args.old) if args.old != "bundled" else Rulebase.bundled()
     new = Rulebase.load(args.new) if args.new != "bundled" else Rulebase.bundled()
+    if args.local:
+        if args.new != "bundled":
+            raise UserError("--local goes over the bundled rules: give NEW_RULES as 'bundled'")
+        new = new.with_local(args.local)
     result = diff(old, new, _cohort_path(args.cohort), verify=args.verify)
     text = result.markdown()
     if args.output:
@@ -491,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("old", help="the old rule directory ('bundled': the bundled rules)")
     change.add_argument("new", help="the new rule directory ('bundled': the bundled rules)")
     change.add_argument("cohort", help="a Parquet file of profiles")
+    change.add_argument(
+        "--local", help="a folder of local rules over the new (bundled) rules: what they change"
+    )
     change.add_argument(
         "--output",
         help="a folder for diff_changes.csv, diff_rules.csv, diff_by_kind.csv and diff.md; "

@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from mbc_rules.cohort import CohortResult, FrameResult, evaluate_frame, evaluate_many
+    from mbc_rules.cohort import (
+        CohortResult,
+        ConcordanceResult,
+        FrameResult,
+        RuleDiff,
+        concordance,
+        diff,
+        evaluate_frame,
+        evaluate_many,
+    )
     from mbc_rules.display import Html
     from mbc_rules.errors import (
         EngineError,
@@ -56,6 +65,7 @@ _LAZY = {
     "AdviceItem": "mbc_rules.result",
     "CitedSource": "mbc_rules.result",
     "CohortResult": "mbc_rules.cohort",
+    "ConcordanceResult": "mbc_rules.cohort",
     "EngineError": "mbc_rules.errors",
     "Evaluation": "mbc_rules.result",
     "Explanation": "mbc_rules.explain",
@@ -70,11 +80,14 @@ _LAZY = {
     "PriorTherapy": "mbc_rules.profile",
     "Problem": "mbc_rules.errors",
     "RegimenOption": "mbc_rules.result",
+    "RuleDiff": "mbc_rules.cohort",
     "Rulebase": "mbc_rules.rulebase",
     "RulebaseError": "mbc_rules.errors",
     "TreatmentOption": "mbc_rules.result",
     "UnknownAgentError": "mbc_rules.errors",
     "Verification": "mbc_rules.result",
+    "concordance": "mbc_rules.cohort",
+    "diff": "mbc_rules.cohort",
     "evaluate_frame": "mbc_rules.cohort",
     "evaluate_many": "mbc_rules.cohort",
     "read_fhir": "mbc_rules.fhir",
@@ -118,6 +131,7 @@ __all__ = [
     "AdviceItem",
     "CitedSource",
     "CohortResult",
+    "ConcordanceResult",
     "EngineError",
     "Evaluation",
     "Explanation",
@@ -132,12 +146,15 @@ __all__ = [
     "PriorTherapy",
     "Problem",
     "RegimenOption",
+    "RuleDiff",
     "Rulebase",
     "RulebaseError",
     "TreatmentOption",
     "UnknownAgentError",
     "Verification",
     "__version__",
+    "concordance",
+    "diff",
     "evaluate",
     "evaluate_frame",
     "evaluate_many",

@@ -81,8 +81,13 @@ def _profile_data(raw: bytes, name: str) -> dict[str, Any]:
 
 
 def _rulebase(args: argparse.Namespace) -> Rulebase:
+    local = getattr(args, "local", None)
     if getattr(args, "rules", None):
+        if local:
+            raise UserError("--local goes over the bundled rules, not over --rules")
         return Rulebase.load(args.rules)
+    if local:
+        return Rulebase.bundled().with_local(local)
     return Rulebase.bundled()
 
 
@@ -299,7 +304,11 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UserError(
             f"serve needs the service extra (pip install 'mbc-rules[service]'): {error}"
         ) from None
+    if args.rules and args.local:
+        raise UserError("--local goes over the bundled rules, not over --rules")
     rulebase = Rulebase.load(args.rules, engine=args.engine) if args.rules else None
+    if args.local:
+        rulebase = Rulebase.bundled(args.engine).with_local(args.local)
     try:
         verifier = trusted_issuers(args.trust)
     except KeyFileError as error:
@@ -319,6 +328,61 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     )
     out.flush()
     serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _cohort_path(path: str) -> str:
+    if not Path(path).is_file():
+        raise UserError(f"cannot read {path}: no such file")
+    return path
+
+
+def _concordance(args: argparse.Namespace, out: TextIO) -> int:
+    from mbc_rules.cohort.concordance import concordance
+
+    result = concordance(
+        _cohort_path(args.cohort), given=args.given, rulebase=_rulebase(args), verify=args.verify
+    )
+    text = result.markdown()
+    if args.output:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.patients.to_csv(folder / "concordance.csv", index=False)
+        result.summary().to_csv(folder / "concordance_summary.csv", index=False)
+        (folder / "concordance.md").write_text(text, encoding="utf-8")
+        out.write(
+            f"wrote {len(result.patients)} patients to {folder}/concordance.csv, "
+            "concordance_summary.csv and concordance.md\n"
+        )
+    else:
+        out.write(text)
+    return 0
+
+
+def _diff(args: argparse.Namespace, out: TextIO) -> int:
+    from mbc_rules.cohort.diff import diff
+
+    old = Rulebase.load(args.old) if args.old != "bundled" else Rulebase.bundled()
+    new = Rulebase.load(args.new) if args.new != "bundled" else Rulebase.bundled()
+    if args.local:
+        if args.new != "bundled":
+            raise UserError("--local goes over the bundled rules: give NEW_RULES as 'bundled'")
+        new = new.with_local(args.local)
+    result = diff(old, new, _cohort_path(args.cohort), verify=args.verify)
+    text = result.markdown()
+    if args.output:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.changes.to_csv(folder / "diff_changes.csv", index=False)
+        result.rules.to_csv(folder / "diff_rules.csv", index=False)
+        result.by_kind().to_csv(folder / "diff_by_kind.csv", index=False)
+        (folder / "diff.md").write_text(text, encoding="utf-8")
+        out.write(
+            f"wrote {len(result.changes)} changes to {folder}/diff_changes.csv, "
+            "diff_rules.csv, diff_by_kind.csv and diff.md\n"
+        )
+    else:
+        out.write(text)
     return 0
 
 
@@ -349,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(a report to paste)",
     )
     evaluate.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    evaluate.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     _fhir_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
@@ -366,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("subject", help="a category, or a drug or procedure by any name")
     explain.add_argument("--json", action="store_true", help="print the structured form")
     explain.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    explain.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     _fhir_options(explain)
     explain.set_defaults(run=_explain)
 
@@ -399,10 +469,50 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--rules", help="a rule directory instead of the bundled rules")
     sources.set_defaults(run=_sources)
 
+    agree = commands.add_parser(
+        "concordance",
+        help="was the treatment each patient of a cohort received next offered by the rules?",
+    )
+    agree.add_argument("cohort", help="a Parquet file: profile fields and the given column")
+    agree.add_argument(
+        "--given", default="next_treatment", help="the column of the treatment given next"
+    )
+    agree.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    agree.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
+    agree.add_argument(
+        "--output",
+        help="a folder for concordance.csv (per patient), concordance_summary.csv and "
+        "concordance.md; without it the Markdown report is printed",
+    )
+    agree.add_argument("--verify", type=int, default=200, help="rows checked in full (0: none)")
+    agree.set_defaults(run=_concordance)
+
+    change = commands.add_parser(
+        "diff", help="which patients of a cohort get another answer from new rules, and why"
+    )
+    change.add_argument("old", help="the old rule directory ('bundled': the bundled rules)")
+    change.add_argument("new", help="the new rule directory ('bundled': the bundled rules)")
+    change.add_argument("cohort", help="a Parquet file of profiles")
+    change.add_argument(
+        "--local", help="a folder of local rules over the new (bundled) rules: what they change"
+    )
+    change.add_argument(
+        "--output",
+        help="a folder for diff_changes.csv, diff_rules.csv, diff_by_kind.csv and diff.md; "
+        "without it the Markdown report is printed",
+    )
+    change.add_argument("--verify", type=int, default=200, help="rows checked in full (0: none)")
+    change.set_defaults(run=_diff)
+
     serve = commands.add_parser("serve", help="run the CDS Hooks service (needs the service extra)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument("--rules", help="a rule directory instead of the bundled rules")
+    serve.add_argument(
+        "--local", help="a folder of local rules over the bundled ones (Rulebase.with_local)"
+    )
     serve.add_argument(
         "--engine", choices=["auto", "durable", "python"], default="auto", help="rule engine"
     )

@@ -189,6 +189,7 @@ class Rulebase:
         engine: EngineName = "auto",
         check_examples: bool = True,
         sources_dir: str | Path | None = None,
+        _over_bundled: bool = False,
     ) -> Rulebase:
         """Load, validate and compile every ``*.yaml`` file below ``directory``.
 
@@ -225,13 +226,38 @@ class Rulebase:
             ("vocabulary", "vocabulary.yaml"),
             ("statements", "statements.yaml"),
         )
-        for section, file_name in defaults:
+        if _over_bundled:
+            # A local layer: every bundled file (rules included) is merged in, as files
+            # inherited, so the layer is validated against the bundled vocabulary, facts and
+            # statements and a duplicate id is a located problem.
+            bundled_paths, bundled_problems = find_rule_files(bundled)
+            problems.extend(bundled_problems)
+            for path in bundled_paths:
+                loaded, found = read_rule_file(path)
+                problems.extend(found)
+                if loaded is not None:
+                    inherited.append(loaded)
+        for section, file_name in defaults if not _over_bundled else ():
             defines = any(isinstance(f.data, dict) and section in f.data for f in files)
             if not defines and root.resolve() != bundled.resolve():
                 inherited.append(bundled_file(file_name))
         texts = {f.path.relative_to(root).as_posix(): f.text for f in files}
         texts.update({f"<bundled>/{f.path.name}": f.text for f in inherited})
         validated = validate_files(files, problems, inherited)
+        if _over_bundled:
+            # Every answer shows what comes from the local layer: its rule ids (in the options'
+            # and items' rule_ids) say so.
+            own = {id(f) for f in files}
+            for rule_id, where in validated.locations.items():
+                if id(where.file) in own and not rule_id.startswith(LOCAL_PREFIX):
+                    problems.append(
+                        where.problem(
+                            f"a local rule's id starts with '{LOCAL_PREFIX}' (so that answers "
+                            "show it comes from the local layer)",
+                            rule_id,
+                            ("id",),
+                        )
+                    )
         if not problems and check_examples:
             problems.extend(failing_examples(validated))
         if not problems and uses_durable(engine):
@@ -242,14 +268,38 @@ class Rulebase:
             problems.extend(misquoted(validated, Path(sources_dir)))
         if problems:
             raise RulebaseError(sorted(problems, key=_problem_order))
+        version = validated.version or "unversioned"
+        if _over_bundled:
+            version = f"{Rulebase.bundled().version}+local-{validated.version or 'unversioned'}"
         return cls(
             sources=validated.sources,
             vocabulary=validated.vocabulary,
             rules=validated.rules,
             coverage=validated.coverage,
-            version=validated.version or "unversioned",
+            version=version,
             content_hash=content_hash(texts),
             engine=engine,
+        )
+
+    def with_local(self, directory: str | Path, *, check_examples: bool = True) -> Rulebase:
+        """The bundled rules with an institution's own rules over them (a local layer).
+
+        The layer's files (``*.yaml`` below ``directory``) may declare local sources and
+        statements (the local documents it cites), vocabulary entries and rules whose ids start
+        with ``local-``: offers (a local pathway, a trial open here) and ``not_recommended``
+        statements naming agents (a drug not available here, with the reason), which remove
+        those drugs from the options and show as items of what is not recommended. Everything
+        is validated together with the bundled files; a problem reads ``file:line [rule-id]``.
+        The content hash covers both layers; the version is ``BUNDLED+local-LOCAL``.
+
+        Raises:
+            MbcRulesError: this rulebase is not the bundled one.
+            RulebaseError: every problem of the layer.
+        """
+        if self.content_hash != Rulebase.bundled().content_hash:
+            raise MbcRulesError("a local layer goes over the bundled rules (Rulebase.bundled())")
+        return Rulebase.load(
+            directory, engine=self.engine_name, check_examples=check_examples, _over_bundled=True
         )
 
     @classmethod
@@ -474,6 +524,9 @@ def _differences(stored: Any, fresh: Any, where: str) -> list[str]:
     if stored != fresh:
         return [f"{where}: stored {stored!r}, this rulebase gives {fresh!r}"]
     return []
+
+
+LOCAL_PREFIX = "local-"
 
 
 def _problem_order(problem: Problem) -> tuple[str, int]:

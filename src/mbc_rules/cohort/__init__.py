@@ -8,6 +8,8 @@ value and message. pandas (``mbc-rules[pandas]``), pyarrow (``[pyarrow]``), tqdm
 
 from __future__ import annotations
 
+from mbc_rules.cohort.concordance import ConcordanceResult, concordance
+from mbc_rules.cohort.diff import RuleDiff, diff
 from mbc_rules.cohort.frames import (
     ERROR_COLUMNS,
     LONG_COLUMNS,
@@ -28,9 +30,13 @@ __all__ = [
     "PARTITION_COLUMNS",
     "CohortResult",
     "CohortSummary",
+    "ConcordanceResult",
     "FrameResult",
     "RowError",
+    "RuleDiff",
     "VerificationError",
+    "concordance",
+    "diff",
     "evaluate_frame",
     "evaluate_many",
     "evaluate_partition",

@@ -577,7 +577,11 @@ def _why_not(
     item no rule states, built from the history), then a source's statement, else silence.
     """
     grown = [
-        i for i in items if not i.rule_ids and any(_concerns(i, d, vocabulary) for d in missing)
+        # The history's items name the drug itself: an item holding back a class or the
+        # other drugs of a type the cancer grew on is not why the drug given is not offered.
+        i
+        for i in items
+        if not i.rule_ids and any(d in i.agents for d in missing)
     ]
     if grown:
         return "grew_on_before", " ".join(i.reason for i in grown)

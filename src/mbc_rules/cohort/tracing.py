@@ -147,7 +147,10 @@ class RowTrace:
             own = self.own.get(position)
             return tuple(own.not_recommended) if own is not None else ()
         items = self._items(self._small_items, self.small_first, code)
-        if exact and any(not i.rule_ids for i in items):
+        # Items of the history (no rule ids) name what the cancer grew on, and also what it
+        # holds back by class among the drugs the fired rules offer: those depend on every
+        # fired rule, so they come from the full key whether or not ``exact`` is asked.
+        if any(not i.rule_ids for i in items):
             items = self._items(self._full_items, self.full_first, int(self.full[position]))
         self._asked[position] = self._asked.get(position, False) or exact
         return items

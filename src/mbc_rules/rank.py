@@ -1077,11 +1077,19 @@ def _grown_items(
                 rule_ids=(),
             )
         )
+    # A class is not said to be held back while a drug within it is offered (exemestane is
+    # "another type" within the aromatase inhibitors after letrozole; lapatinib is a
+    # HER2-targeted drug after trastuzumab): the drugs named are the answer.
+    offered_classes = {c for a in offered for c in vocabulary[a].classes}
     held: dict[frozenset[str], dict[str, None]] = {}
     for part in parts:
         for agent, because in part.withheld:
-            if agent not in offered and agent not in history.failed:
-                held.setdefault(because, {})[agent] = None
+            entry = vocabulary[agent]
+            if agent in offered or agent in history.failed:
+                continue
+            if entry.kind != "drug" and entry.drug_class in offered_classes:
+                continue
+            held.setdefault(because, {})[agent] = None
     for because, agents in sorted(held.items(), key=lambda kv: sorted(kv[0])):
         drugs = [d for d in sorted(because) if d in given] or sorted(because)
         grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])

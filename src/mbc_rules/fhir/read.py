@@ -22,7 +22,7 @@ import mbc_rules.fhir.codes as codes
 from mbc_rules.errors import FhirReadError
 from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
 from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning, WarningKind
-from mbc_rules.fhir.records import Record, Resource, reference_key
+from mbc_rules.fhir.records import Record, Resource, reference_key, short
 from mbc_rules.fhir.values import (
     Qualitative,
     Value,
@@ -153,9 +153,13 @@ class _Reader:
         for resource in self.record.resources:
             try:
                 self._resource(resource)
-            except (TypeError, AttributeError, ValueError, KeyError) as error:
-                # A shape the checks above did not foresee: this resource is skipped, loudly.
-                self.warn(f"{resource.ref} could not be read ({error}); not read", resource.ref)
+            except (TypeError, AttributeError, ValueError, KeyError, ArithmeticError) as error:
+                # A shape the checks above did not foresee (a 400-digit number overflows a
+                # float): this resource is skipped, loudly, its message cut to a readable size.
+                self.warn(
+                    f"{resource.ref} could not be read ({short(str(error))}); not read",
+                    resource.ref,
+                )
         self._settle_markers()
         self._settle_metastasis()
         self._settle_therapies()
@@ -608,9 +612,7 @@ class _Reader:
                 if isinstance(contained, dict) and f"#{contained.get('id')}" == key:
                     return contained.get("code")
             return None
-        target = self.record.by_ref.get(key)
-        if target is None:
-            target = next((r for r in self.record.by_ref.values() if r.full_url == key), None)
+        target = self.record.by_ref.get(key) or self.record.by_full_url.get(key)
         return target.data.get("code") if target is not None else None
 
     def _agents(self, resource: Resource, concept: object) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ WarningKind = Literal[
     "settled_by_latest",
     "assumption",
     "not_read",
+    "other_patient",
 ]
 
 
@@ -50,7 +51,8 @@ class FhirWarning(BaseModel):
     at once), ``invalid_entry`` (an entry fails validation or repeats an id),
     ``settled_by_latest`` (a conflict settled by ``conflicts="latest"``), ``assumption`` (read
     with a stated assumption: a setting, a drug named only by text, a recurrence) and
-    ``not_read`` (an element the reader could not use).
+    ``not_read`` (an element the reader could not use) and ``other_patient`` (entries about
+    another patient than the record's, left out).
     """
 
     model_config = _FROZEN

@@ -166,6 +166,14 @@ def _read(args: argparse.Namespace, out: TextIO) -> int:
                 f"{', '.join(refs[:3])}{' ...' if len(refs) > 3 else ''}\n"
             )
     out.write(f"unknown (no resource gives them): {', '.join(unset) or 'none'}\n\n")
+    if reading.drug_codes:
+        # The codes as understood, so a user can audit what the history was read from.
+        out.write("drug codes read:\n")
+        for drug in reading.drug_codes:
+            label = f"{drug.code} {drug.display}".strip()[:60]
+            drugs = ", ".join(drug.drugs) or "-"
+            out.write(f"  {label:<60} {drug.read_by:<9} {drugs}\n")
+        out.write("\n")
     _print_problems(reading, out)
     return 0
 

@@ -20,8 +20,15 @@ from pydantic import ValidationError
 
 import mbc_rules.fhir.codes as codes
 from mbc_rules.errors import FhirReadError
-from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
-from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning, WarningKind
+from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named, agents_named_loosely
+from mbc_rules.fhir.reading import (
+    DrugRead,
+    FhirConflict,
+    FhirDrugCode,
+    FhirReading,
+    FhirWarning,
+    WarningKind,
+)
 from mbc_rules.fhir.records import Record, Resource, reference_key, short
 from mbc_rules.fhir.values import (
     Qualitative,
@@ -136,6 +143,10 @@ class _Reader:
         self.medications: list[_Medication] = []
         self.medication_records = 0
         self.unmapped: dict[str, list[str]] = {}
+        # (system, code, display) -> (drugs, how read, resources): the audit table.
+        self.drug_codes: dict[
+            tuple[str, str, str], tuple[tuple[str, ...], DrugRead, list[str]]
+        ] = {}
         self.metastasis_date: str | None = None
         self.spread: bool | None = None
 
@@ -619,17 +630,22 @@ class _Reader:
         ref = resource.ref
         coded: set[str] = set()
         unmapped: list[str] = []
+        unknown_codes: list[tuple[str, str, str]] = []
         for system, code, display in codings(concept):
             if "rxnorm" in system.lower() or system == _RXNORM_OID:
                 found = agents_for_rxnorm(code, self.vocabulary)
                 if found:
                     coded.update(found)
-                else:
-                    unmapped.append(f"RxNorm {code}" + (f" ({display})" if display else ""))
+                    self._audit(system, code, display, found, "code", ref)
+                    continue
+                unmapped.append(f"RxNorm {code}" + (f" ({display})" if display else ""))
             else:
                 unmapped.append(f"{system or 'no system'} {code}")
+            unknown_codes.append((system, code, display))
         named = set(agents_named(text_of(concept), self.vocabulary))
         if coded:
+            for system, code, display in unknown_codes:
+                self._audit(system, code, display, (), "not_read", ref)
             if named and named != coded:
                 self.warn(
                     f"{ref}: the drug code means {', '.join(sorted(coded))} but its text says "
@@ -639,6 +655,22 @@ class _Reader:
                 return ()
             return tuple(sorted(coded))
         if unmapped:
+            # No code is known: the display and text are matched against the vocabulary's
+            # names (typos within reason), so a cancer drug under an unlisted code still
+            # counts in the history, with a warning that it was read from its text.
+            loose, typos = agents_named_loosely(text_of(concept), self.vocabulary)
+            for system, code, display in unknown_codes:
+                self._audit(system, code, display, loose, "text" if loose else "not_read", ref)
+            if loose:
+                spelled = "".join(f"; {typo!r} read as {name!r}" for typo, name in typos.items())
+                self.warn(
+                    f"{ref}: drug code {', '.join(unmapped)[:120]} is not one the reader knows; "
+                    f"read from its text {text_of(concept)[:80]!r} as {', '.join(loose)}"
+                    f"{spelled}",
+                    ref,
+                    kind="drug_from_text",
+                )
+                return loose
             for label in unmapped:
                 self.unmapped.setdefault(label, []).append(ref)
             return ()
@@ -651,6 +683,20 @@ class _Reader:
             return tuple(sorted(named))
         self.warn(f"{ref}: no drug code or name the reader knows; not read", ref)
         return ()
+
+    def _audit(
+        self,
+        system: str,
+        code: str,
+        display: str,
+        drugs: tuple[str, ...],
+        how: DrugRead,
+        ref: str,
+    ) -> None:
+        key = (system[:200], code[:200], display[:200])
+        entry = self.drug_codes.setdefault(key, (drugs, how, []))
+        if len(entry[2]) < 50:
+            entry[2].append(ref)
 
     # --- settling ---------------------------------------------------------------------------
 
@@ -984,6 +1030,17 @@ class _Reader:
             provenance={k: tuple(dict.fromkeys(v)) for k, v in self.provenance.items()},
             conflicts=tuple(self.conflicts),
             warnings=tuple(self.warnings),
+            drug_codes=tuple(
+                FhirDrugCode(
+                    system=system,
+                    code=code,
+                    display=display,
+                    drugs=drugs,
+                    read_by=how,
+                    resources=tuple(dict.fromkeys(refs)),
+                )
+                for (system, code, display), (drugs, how, refs) in self.drug_codes.items()
+            ),
         )
 
 

@@ -38,6 +38,7 @@ WarningKind = Literal[
     "assumption",
     "not_read",
     "other_patient",
+    "drug_from_text",
 ]
 
 
@@ -52,7 +53,8 @@ class FhirWarning(BaseModel):
     ``settled_by_latest`` (a conflict settled by ``conflicts="latest"``), ``assumption`` (read
     with a stated assumption: a setting, a drug named only by text, a recurrence) and
     ``not_read`` (an element the reader could not use) and ``other_patient`` (entries about
-    another patient than the record's, left out).
+    another patient than the record's, left out), ``drug_from_text`` (a drug code unknown,
+    the drug read from the coding's display or text).
     """
 
     model_config = _FROZEN
@@ -66,6 +68,27 @@ class FhirWarning(BaseModel):
     def __str__(self) -> str:
         where = f" [{', '.join(self.resources)}]" if self.resources else ""
         return f"{self.message}{where}"
+
+
+DrugRead = Literal["code", "text", "not_read"]
+
+
+class FhirDrugCode(BaseModel):
+    """One drug coding of the record and what the reader understood by it, for audit."""
+
+    model_config = _FROZEN
+
+    system: str
+    code: str
+    display: str = ""
+    drugs: tuple[str, ...] = Field(
+        default=(), description="The vocabulary agents read; empty when not read."
+    )
+    read_by: DrugRead = Field(
+        description="'code': the code names the drugs; 'text': the code is unknown and the "
+        "display or text named them; 'not_read': neither did."
+    )
+    resources: tuple[str, ...] = ()
 
 
 class FhirReading(BaseModel):
@@ -93,6 +116,9 @@ class FhirReading(BaseModel):
     provenance: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     conflicts: tuple[FhirConflict, ...] = ()
     warnings: tuple[FhirWarning, ...] = ()
+    drug_codes: tuple[FhirDrugCode, ...] = Field(
+        default=(), description="Every drug coding read from medication records, and its drugs."
+    )
 
     @property
     def problems(self) -> tuple[FhirConflict | FhirWarning, ...]:

@@ -25,6 +25,7 @@ from mbc_rules.fhir.reading import (
     DrugRead,
     FhirConflict,
     FhirDrugCode,
+    FhirEvidence,
     FhirReading,
     FhirWarning,
     WarningKind,
@@ -711,6 +712,18 @@ class _Reader:
         said = "; ".join(
             f"{f.ref} says {f.what}" + (f" ({f.date})" if f.date else "") for f in found
         )
+        dates = sorted({f.date for f in found if f.date})
+        if self.policy == "report" and len(dates) > 1 and all(f.date for f in found):
+            # A re-test (a metastasis biopsied, as the sources say it may be) tells a story in
+            # time, but the sources do not say which result to treat by: say which is newer
+            # and why neither is used, rather than choose.
+            newest = {f.value for f in found if f.date == dates[-1]}
+            if len(newest) == 1:
+                said += (
+                    f"; the newest ({dates[-1]}) says {next(iter(newest))}; neither is used, "
+                    "as the sources do not say whether a re-test replaces the earlier result "
+                    "(conflicts='latest' uses the newest)"
+                )
         if self.policy == "latest":
             dated = [f for f in found if f.date]
             if len(dated) == len(found):
@@ -719,9 +732,11 @@ class _Reader:
                 if len(last) == 1:
                     value = last.pop()
                     self.provenance[target] = [f.ref for f in dated if f.date == latest]
+                    older = sorted({f.date for f in dated if f.date != latest and f.date})
                     self.warn(
-                        f"{field_name}: the record disagrees ({said}); the latest, {value}, "
-                        "is used",
+                        f"{field_name}: the record disagrees ({said}); the latest ({latest}), "
+                        f"{value}, is used"
+                        + (f" over the older ({', '.join(older)})" if older else ""),
                         *refs,
                         kind="settled_by_latest",
                     )
@@ -825,9 +840,11 @@ class _Reader:
             self.spread = False if self.not_metastatic else None
             return
         self.spread = True
+        # Spread is one-way: "not spread" dated before the first dated evidence of spread is
+        # the story of a recurrence, whatever undated evidence also says spread. Only a "not
+        # spread" of the same date or later, or one without a date, disagrees.
         first = min((d for _, d, _ in self.metastatic if d), default=None)
-        undated = any(d is None for _, d, _ in self.metastatic)
-        before = [n for n in self.not_metastatic if n[1] and first and not undated and n[1] < first]
+        before = [n for n in self.not_metastatic if n[1] and first and n[1] < first]
         clashing = [n for n in self.not_metastatic if n not in before]
         if before:
             self.data["de_novo"] = False
@@ -1030,6 +1047,7 @@ class _Reader:
             provenance={k: tuple(dict.fromkeys(v)) for k, v in self.provenance.items()},
             conflicts=tuple(self.conflicts),
             warnings=tuple(self.warnings),
+            evidence=self._evidence(),
             drug_codes=tuple(
                 FhirDrugCode(
                     system=system,
@@ -1042,6 +1060,52 @@ class _Reader:
                 for (system, code, display), (drugs, how, refs) in self.drug_codes.items()
             ),
         )
+
+    def _evidence(self) -> tuple[FhirEvidence, ...]:
+        items: list[FhirEvidence] = []
+        for finding in self.findings:
+            if finding.field == "her2_ish":
+                continue  # an internal note: the same resource is already her2_status evidence
+            target = "brca_status" if finding.field in ("brca1", "brca2") else finding.field
+            items.append(
+                FhirEvidence(
+                    field=target,
+                    value=str(finding.value),
+                    what=finding.what,
+                    resource=finding.ref,
+                    date=finding.date,
+                    used=target in self.data and finding.ref in self.provenance.get(target, []),
+                )
+            )
+        dates: dict[str, str | None] = {}
+        for spread, said in ((True, self.metastatic), (False, self.not_metastatic)):
+            for ref, date, what in said:
+                dates.setdefault(ref, date)
+                items.append(
+                    FhirEvidence(
+                        field="metastatic_disease",
+                        value="metastatic" if spread else "not metastatic",
+                        what=what,
+                        resource=ref,
+                        date=date,
+                        # An earlier "not spread" is part of the story (not de novo); the
+                        # answer rests on the evidence of spread.
+                        used=self.spread is spread,
+                    )
+                )
+        for site, refs in sorted(self.sites.items()):
+            for ref in dict.fromkeys(refs):
+                items.append(
+                    FhirEvidence(
+                        field="metastatic_sites",
+                        value=site,
+                        what=f"secondary cancer in {site}",
+                        resource=ref,
+                        date=dates.get(ref),
+                        used=True,
+                    )
+                )
+        return tuple(sorted(items, key=lambda e: (e.field, e.date or "", e.resource)))
 
 
 def _icd10(code: str) -> str:

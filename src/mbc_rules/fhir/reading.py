@@ -70,6 +70,21 @@ class FhirWarning(BaseModel):
         return f"{self.message}{where}"
 
 
+class FhirEvidence(BaseModel):
+    """One statement of the record about a field, with its resource and date, and whether
+    the reading used it: the record's story in time, for audit.
+    """
+
+    model_config = _FROZEN
+
+    field: str = Field(description="The profile field, or 'metastatic_disease'.")
+    value: str
+    what: str = Field(description="What the resource says, as the reader understood it.")
+    resource: str
+    date: str | None = None
+    used: bool = Field(description="Whether the reading's value of the field rests on it.")
+
+
 DrugRead = Literal["code", "text", "not_read"]
 
 
@@ -116,6 +131,11 @@ class FhirReading(BaseModel):
     provenance: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     conflicts: tuple[FhirConflict, ...] = ()
     warnings: tuple[FhirWarning, ...] = ()
+    evidence: tuple[FhirEvidence, ...] = Field(
+        default=(),
+        description="Every status, stage and site read, with its resource and date, oldest "
+        "first, and whether the reading used it.",
+    )
     drug_codes: tuple[FhirDrugCode, ...] = Field(
         default=(), description="Every drug coding read from medication records, and its drugs."
     )

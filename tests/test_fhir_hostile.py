@@ -196,3 +196,20 @@ def test_fuzzed_bundles_give_a_reading_or_a_read_error_in_a_child_process() -> N
     counts = json.loads(child.stdout.strip().splitlines()[-1])
     assert counts["read"] >= 10, counts
     assert counts["refused"] >= 10, counts
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
+def test_the_read_command_refuses_a_fifo_or_device_without_hanging(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = kind
+    if kind == "fifo":
+        path = str(tmp_path / "record.json")
+        os.mkfifo(path)
+    start = time.perf_counter()
+    status = main(["read", path])
+    assert time.perf_counter() - start < 1
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "not a regular file" in err
+    assert "Traceback" not in err

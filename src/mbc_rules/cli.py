@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,9 @@ def _fhir_record(path: str) -> object | None:
     if path == "-":
         return None
     try:
+        # A FIFO would block the open itself and a device never ends: regular files only.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UserError(f"cannot read {path}: not a regular file")
         with open(path, "rb") as handle:
             head = handle.read(4096).lstrip()
     except OSError as error:

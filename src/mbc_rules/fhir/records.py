@@ -102,6 +102,10 @@ def parse(source: object) -> tuple[list[Any], bool]:
     return _entries(data, what), isinstance(data, Mapping)
 
 
+# Paths are linked (parent, step) pairs, spelt out only for an error: the walk stays cheap.
+_Path = tuple[Any, str] | None
+
+
 def check_shape(data: object, what: str = "the input") -> None:
     """Refuse what JSON cannot make, before any reading walks it.
 
@@ -110,39 +114,50 @@ def check_shape(data: object, what: str = "the input") -> None:
     the parser allows. Every later walk assumes JSON of bounded depth, so this one (iterative,
     linear in the nodes) establishes it and names where it fails.
     """
-    stack: list[tuple[object, int, str]] = [(data, 0, "")]
+    if _plain(data):
+        return  # refused by _entries as not a Bundle, with its own message
+    stack: list[tuple[object, int, _Path]] = [(data, 0, None)]
     nodes = 0
     while stack:
-        node, depth, where = stack.pop()
+        node, depth, path = stack.pop()
         nodes += 1
         if nodes > MAX_NODES:
             raise FhirReadError(f"{what} holds over {MAX_NODES:,} values; not read")
         if depth > MAX_DEPTH:
             raise FhirReadError(
-                f"{what} nests deeper than {MAX_DEPTH} levels at {_at(where)} "
+                f"{what} nests deeper than {MAX_DEPTH} levels at {_at(_spelt(path))} "
                 "(or contains itself); not a FHIR record"
             )
         if isinstance(node, dict):
             for key, value in node.items():
                 if not isinstance(key, str):
                     raise FhirReadError(
-                        f"{what}: key {short(key)} at {_at(where)} is not a string; "
+                        f"{what}: key {short(key)} at {_at(_spelt(path))} is not a string; "
                         "JSON objects have string keys"
                     )
-                if isinstance(value, dict | list | tuple) or not _plain(value):
-                    stack.append((value, depth + 1, f"{where}.{key[:SHOWN]}".lstrip(".")))
+                if not _plain(value):
+                    stack.append((value, depth + 1, (path, "." + key[:SHOWN])))
         elif isinstance(node, list | tuple):
             for index, value in enumerate(node):
-                if isinstance(value, dict | list | tuple) or not _plain(value):
-                    stack.append((value, depth + 1, f"{where}[{index}]"))
+                if not _plain(value):
+                    stack.append((value, depth + 1, (path, f"[{index}]")))
         elif isinstance(node, float):
-            if not math.isfinite(node):
-                raise FhirReadError(f"{what}: {_at(where)} is {node!r}, which is not a JSON number")
-        elif not _plain(node):
             raise FhirReadError(
-                f"{what}: {_at(where)} is a {type(node).__name__} "
+                f"{what}: {_at(_spelt(path))} is {node!r}, which is not a JSON number"
+            )
+        else:
+            raise FhirReadError(
+                f"{what}: {_at(_spelt(path))} is a {type(node).__name__} "
                 f"({short(node)}), which JSON cannot hold"
             )
+
+
+def _spelt(path: _Path) -> str:
+    steps: list[str] = []
+    while path is not None and len(steps) <= MAX_DEPTH + 1:
+        path, step = path
+        steps.append(step)
+    return "".join(reversed(steps)).lstrip(".")
 
 
 def _at(where: str) -> str:

@@ -218,7 +218,9 @@ def test_latest_policy_takes_the_latest_and_still_warns() -> None:
     assert reading.profile.er_status == "negative"
     assert reading.conflicts == ()
     assert reading.provenance["er_status"] == ("Observation/er2",)
-    assert "the latest, negative, is used" in messages(reading)
+    assert "the latest (2021-01-01), negative, is used over the older (2019-01-01)" in messages(
+        reading
+    )
 
 
 def test_latest_policy_without_dates_still_reports_the_conflict() -> None:

@@ -23,7 +23,6 @@ from tests.servicekit import (
     Server,
     bundle,
     cards_of,
-    error_of,
     hook_call,
     hr_positive_record,
     marker,
@@ -241,12 +240,18 @@ def test_samples_that_are_not_metastatic_breast_cancer_get_no_options(
     assert DISCLAIMER in cards[0]["detail"]
 
 
-def test_a_sample_of_two_patients_sent_whole_is_refused(server: Server) -> None:
+def test_a_sample_of_two_patients_sent_whole_leaves_the_other_out_and_says_so(
+    server: Server,
+) -> None:
     resources = sample("03_mcode_stu1_examples_assembled.json")
     prefetch = prefetch_from(resources, "mCODEPatientExample01")
     prefetch["patient"] = bundle(*[r for r in resources if r["resourceType"] == "Patient"])
     call = hook_call("patient-view", prefetch, pid="mCODEPatientExample01")
-    assert "Patient/mCODEPatientExample02" in error_of(post(server.base, PV, call), 422)
+    cards = cards_of(post(server.base, PV, call))
+    assert len(cards) == 1  # a lung cancer record: out of scope, and the other patient named
+    assert cards[0]["summary"].startswith("Not metastatic breast cancer by this record")
+    assert "Patient/mCODEPatientExample02" in cards[0]["detail"]
+    assert "left out" in cards[0]["detail"]
 
 
 def test_what_the_prefetch_lacks_is_read_from_the_fhir_server(server: Server) -> None:

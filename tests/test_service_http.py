@@ -20,6 +20,7 @@ from tests.servicekit import (
     FhirStub,
     Server,
     bundle,
+    cards_of,
     condition,
     error_of,
     free_port,
@@ -165,15 +166,37 @@ def test_order_select_needs_its_draft_orders(server: Server) -> None:
     assert answer.body["field"] == "context.selections[0]"
 
 
-def test_a_bundle_of_another_patient_is_refused(server: Server) -> None:
+def test_prefetch_resources_of_another_patient_are_left_out_with_a_card_not_a_422(
+    server: Server,
+) -> None:
+    # The bug: one foreign Condition failed the whole request with a 422; the clinician saw
+    # nothing.
     other = hr_positive_record()
-    other["conditions"] = bundle(condition("c9", "94222008", "bone", pid="someone-else"))
-    message = error_of(post(server.base, PV, hook_call("patient-view", other)), 422)
-    assert "Condition/c9" in message
-    assert "someone-else" in message
+    other["conditions"]["entry"].append(
+        {"resource": condition("c9", "94222008", "bone", pid="someone-else")}
+    )
+    cards = cards_of(post(server.base, PV, hook_call("patient-view", other)))
+    warning = cards[0]
+    assert warning["indicator"] == "warning"
+    assert "another patient left out" in warning["summary"]
+    assert "Condition/c9" in warning["detail"]
+    assert "Patient/someone-else" in warning["detail"]
+    assert len(cards) > 1  # the patient's own options are still shown
+
+
+def test_a_prefetch_whose_patient_is_someone_else_shows_why_no_options_are_shown(
+    server: Server,
+) -> None:
     other = hr_positive_record()
     other["patient"] = patient("p2")
-    assert "Patient/p2" in error_of(post(server.base, PV, hook_call("patient-view", other)), 422)
+    cards = cards_of(post(server.base, PV, hook_call("patient-view", other)))
+    assert len(cards) == 1
+    assert cards[0]["indicator"] == "warning"
+    assert (
+        cards[0]["summary"] == "Another patient's data in this request: no treatment options shown"
+    )
+    assert "Patient/p2" in cards[0]["detail"]
+    assert "'p1'" in cards[0]["detail"]
 
 
 def test_unknown_service_wrong_method_and_content_type(server: Server) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,6 +97,9 @@ def _fhir_record(path: str) -> object | None:
     if path == "-":
         return None
     try:
+        # A FIFO would block the open itself and a device never ends: regular files only.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UserError(f"cannot read {path}: not a regular file")
         with open(path, "rb") as handle:
             head = handle.read(4096).lstrip()
     except OSError as error:
@@ -171,6 +175,14 @@ def _read(args: argparse.Namespace, out: TextIO) -> int:
                 f"{', '.join(refs[:3])}{' ...' if len(refs) > 3 else ''}\n"
             )
     out.write(f"unknown (no resource gives them): {', '.join(unset) or 'none'}\n\n")
+    if reading.drug_codes:
+        # The codes as understood, so a user can audit what the history was read from.
+        out.write("drug codes read:\n")
+        for drug in reading.drug_codes:
+            label = f"{drug.code} {drug.display}".strip()[:60]
+            drugs = ", ".join(drug.drugs) or "-"
+            out.write(f"  {label:<60} {drug.read_by:<9} {drugs}\n")
+        out.write("\n")
     _print_problems(reading, out)
     return 0
 

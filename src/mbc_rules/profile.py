@@ -94,7 +94,9 @@ def _spelling(value: Any, spellings: dict[str, str], what: str) -> Any:
         canonical = list(dict.fromkeys(spellings.values()))
         others = [s for s in spellings if s not in canonical]
         also = f"; also {', '.join(others)}" if others else ""
-        raise ValueError(f"{value!r} is not a {what} ({', '.join(canonical)}{also}; in any case)")
+        raise ValueError(
+            f"{_shown(value)} is not a {what} ({', '.join(canonical)}{also}; in any case)"
+        )
     return found
 
 
@@ -164,7 +166,7 @@ def _no_duplicates(values: list[Any], what: str) -> list[Any]:
     seen: set[Any] = set()
     for value in values:
         if value in seen:
-            raise ValueError(f"{what} {value!r} is listed twice")
+            raise ValueError(f"{what} {_shown(value)} is listed twice")
         seen.add(value)
     return values
 
@@ -315,7 +317,14 @@ def _suggestion(error: ErrorDetails) -> str:
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    # Cut before repr: the repr of a megabyte string is a megabyte, and an error must stay
+    # readable whatever it quotes.
+    if isinstance(value, str | bytes) and len(value) > 240:
+        value = value[:240]
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # a self-referencing value; an integer too long
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -20,9 +20,17 @@ from pydantic import ValidationError
 
 import mbc_rules.fhir.codes as codes
 from mbc_rules.errors import FhirReadError
-from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named
-from mbc_rules.fhir.reading import FhirConflict, FhirReading, FhirWarning, WarningKind
-from mbc_rules.fhir.records import Record, Resource, reference_key
+from mbc_rules.fhir.drugs import agents_for_rxnorm, agents_named, agents_named_loosely
+from mbc_rules.fhir.reading import (
+    DrugRead,
+    FhirConflict,
+    FhirDrugCode,
+    FhirEvidence,
+    FhirReading,
+    FhirWarning,
+    WarningKind,
+)
+from mbc_rules.fhir.records import Record, Resource, reference_key, short
 from mbc_rules.fhir.values import (
     Qualitative,
     Value,
@@ -136,6 +144,10 @@ class _Reader:
         self.medications: list[_Medication] = []
         self.medication_records = 0
         self.unmapped: dict[str, list[str]] = {}
+        # (system, code, display) -> (drugs, how read, resources): the audit table.
+        self.drug_codes: dict[
+            tuple[str, str, str], tuple[tuple[str, ...], DrugRead, list[str]]
+        ] = {}
         self.metastasis_date: str | None = None
         self.spread: bool | None = None
 
@@ -153,9 +165,13 @@ class _Reader:
         for resource in self.record.resources:
             try:
                 self._resource(resource)
-            except (TypeError, AttributeError, ValueError, KeyError) as error:
-                # A shape the checks above did not foresee: this resource is skipped, loudly.
-                self.warn(f"{resource.ref} could not be read ({error}); not read", resource.ref)
+            except (TypeError, AttributeError, ValueError, KeyError, ArithmeticError) as error:
+                # A shape the checks above did not foresee (a 400-digit number overflows a
+                # float): this resource is skipped, loudly, its message cut to a readable size.
+                self.warn(
+                    f"{resource.ref} could not be read ({short(str(error))}); not read",
+                    resource.ref,
+                )
         self._settle_markers()
         self._settle_metastasis()
         self._settle_therapies()
@@ -608,26 +624,29 @@ class _Reader:
                 if isinstance(contained, dict) and f"#{contained.get('id')}" == key:
                     return contained.get("code")
             return None
-        target = self.record.by_ref.get(key)
-        if target is None:
-            target = next((r for r in self.record.by_ref.values() if r.full_url == key), None)
+        target = self.record.by_ref.get(key) or self.record.by_full_url.get(key)
         return target.data.get("code") if target is not None else None
 
     def _agents(self, resource: Resource, concept: object) -> tuple[str, ...]:
         ref = resource.ref
         coded: set[str] = set()
         unmapped: list[str] = []
+        unknown_codes: list[tuple[str, str, str]] = []
         for system, code, display in codings(concept):
             if "rxnorm" in system.lower() or system == _RXNORM_OID:
                 found = agents_for_rxnorm(code, self.vocabulary)
                 if found:
                     coded.update(found)
-                else:
-                    unmapped.append(f"RxNorm {code}" + (f" ({display})" if display else ""))
+                    self._audit(system, code, display, found, "code", ref)
+                    continue
+                unmapped.append(f"RxNorm {code}" + (f" ({display})" if display else ""))
             else:
                 unmapped.append(f"{system or 'no system'} {code}")
+            unknown_codes.append((system, code, display))
         named = set(agents_named(text_of(concept), self.vocabulary))
         if coded:
+            for system, code, display in unknown_codes:
+                self._audit(system, code, display, (), "not_read", ref)
             if named and named != coded:
                 self.warn(
                     f"{ref}: the drug code means {', '.join(sorted(coded))} but its text says "
@@ -637,6 +656,22 @@ class _Reader:
                 return ()
             return tuple(sorted(coded))
         if unmapped:
+            # No code is known: the display and text are matched against the vocabulary's
+            # names (typos within reason), so a cancer drug under an unlisted code still
+            # counts in the history, with a warning that it was read from its text.
+            loose, typos = agents_named_loosely(text_of(concept), self.vocabulary)
+            for system, code, display in unknown_codes:
+                self._audit(system, code, display, loose, "text" if loose else "not_read", ref)
+            if loose:
+                spelled = "".join(f"; {typo!r} read as {name!r}" for typo, name in typos.items())
+                self.warn(
+                    f"{ref}: drug code {', '.join(unmapped)[:120]} is not one the reader knows; "
+                    f"read from its text {text_of(concept)[:80]!r} as {', '.join(loose)}"
+                    f"{spelled}",
+                    ref,
+                    kind="drug_from_text",
+                )
+                return loose
             for label in unmapped:
                 self.unmapped.setdefault(label, []).append(ref)
             return ()
@@ -649,6 +684,20 @@ class _Reader:
             return tuple(sorted(named))
         self.warn(f"{ref}: no drug code or name the reader knows; not read", ref)
         return ()
+
+    def _audit(
+        self,
+        system: str,
+        code: str,
+        display: str,
+        drugs: tuple[str, ...],
+        how: DrugRead,
+        ref: str,
+    ) -> None:
+        key = (system[:200], code[:200], display[:200])
+        entry = self.drug_codes.setdefault(key, (drugs, how, []))
+        if len(entry[2]) < 50:
+            entry[2].append(ref)
 
     # --- settling ---------------------------------------------------------------------------
 
@@ -663,6 +712,18 @@ class _Reader:
         said = "; ".join(
             f"{f.ref} says {f.what}" + (f" ({f.date})" if f.date else "") for f in found
         )
+        dates = sorted({f.date for f in found if f.date})
+        if self.policy == "report" and len(dates) > 1 and all(f.date for f in found):
+            # A re-test (a metastasis biopsied, as the sources say it may be) tells a story in
+            # time, but the sources do not say which result to treat by: say which is newer
+            # and why neither is used, rather than choose.
+            newest = {f.value for f in found if f.date == dates[-1]}
+            if len(newest) == 1:
+                said += (
+                    f"; the newest ({dates[-1]}) says {next(iter(newest))}; neither is used, "
+                    "as the sources do not say whether a re-test replaces the earlier result "
+                    "(conflicts='latest' uses the newest)"
+                )
         if self.policy == "latest":
             dated = [f for f in found if f.date]
             if len(dated) == len(found):
@@ -671,9 +732,11 @@ class _Reader:
                 if len(last) == 1:
                     value = last.pop()
                     self.provenance[target] = [f.ref for f in dated if f.date == latest]
+                    older = sorted({f.date for f in dated if f.date != latest and f.date})
                     self.warn(
-                        f"{field_name}: the record disagrees ({said}); the latest, {value}, "
-                        "is used",
+                        f"{field_name}: the record disagrees ({said}); the latest ({latest}), "
+                        f"{value}, is used"
+                        + (f" over the older ({', '.join(older)})" if older else ""),
                         *refs,
                         kind="settled_by_latest",
                     )
@@ -777,9 +840,11 @@ class _Reader:
             self.spread = False if self.not_metastatic else None
             return
         self.spread = True
+        # Spread is one-way: "not spread" dated before the first dated evidence of spread is
+        # the story of a recurrence, whatever undated evidence also says spread. Only a "not
+        # spread" of the same date or later, or one without a date, disagrees.
         first = min((d for _, d, _ in self.metastatic if d), default=None)
-        undated = any(d is None for _, d, _ in self.metastatic)
-        before = [n for n in self.not_metastatic if n[1] and first and not undated and n[1] < first]
+        before = [n for n in self.not_metastatic if n[1] and first and n[1] < first]
         clashing = [n for n in self.not_metastatic if n not in before]
         if before:
             self.data["de_novo"] = False
@@ -982,7 +1047,65 @@ class _Reader:
             provenance={k: tuple(dict.fromkeys(v)) for k, v in self.provenance.items()},
             conflicts=tuple(self.conflicts),
             warnings=tuple(self.warnings),
+            evidence=self._evidence(),
+            drug_codes=tuple(
+                FhirDrugCode(
+                    system=system,
+                    code=code,
+                    display=display,
+                    drugs=drugs,
+                    read_by=how,
+                    resources=tuple(dict.fromkeys(refs)),
+                )
+                for (system, code, display), (drugs, how, refs) in self.drug_codes.items()
+            ),
         )
+
+    def _evidence(self) -> tuple[FhirEvidence, ...]:
+        items: list[FhirEvidence] = []
+        for finding in self.findings:
+            if finding.field == "her2_ish":
+                continue  # an internal note: the same resource is already her2_status evidence
+            target = "brca_status" if finding.field in ("brca1", "brca2") else finding.field
+            items.append(
+                FhirEvidence(
+                    field=target,
+                    value=str(finding.value),
+                    what=finding.what,
+                    resource=finding.ref,
+                    date=finding.date,
+                    used=target in self.data and finding.ref in self.provenance.get(target, []),
+                )
+            )
+        dates: dict[str, str | None] = {}
+        for spread, said in ((True, self.metastatic), (False, self.not_metastatic)):
+            for ref, date, what in said:
+                dates.setdefault(ref, date)
+                items.append(
+                    FhirEvidence(
+                        field="metastatic_disease",
+                        value="metastatic" if spread else "not metastatic",
+                        what=what,
+                        resource=ref,
+                        date=date,
+                        # An earlier "not spread" is part of the story (not de novo); the
+                        # answer rests on the evidence of spread.
+                        used=self.spread is spread,
+                    )
+                )
+        for site, refs in sorted(self.sites.items()):
+            for ref in dict.fromkeys(refs):
+                items.append(
+                    FhirEvidence(
+                        field="metastatic_sites",
+                        value=site,
+                        what=f"secondary cancer in {site}",
+                        resource=ref,
+                        date=dates.get(ref),
+                        used=True,
+                    )
+                )
+        return tuple(sorted(items, key=lambda e: (e.field, e.date or "", e.resource)))
 
 
 def _icd10(code: str) -> str:

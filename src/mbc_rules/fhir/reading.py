@@ -37,6 +37,8 @@ WarningKind = Literal[
     "settled_by_latest",
     "assumption",
     "not_read",
+    "other_patient",
+    "drug_from_text",
 ]
 
 
@@ -50,7 +52,9 @@ class FhirWarning(BaseModel):
     at once), ``invalid_entry`` (an entry fails validation or repeats an id),
     ``settled_by_latest`` (a conflict settled by ``conflicts="latest"``), ``assumption`` (read
     with a stated assumption: a setting, a drug named only by text, a recurrence) and
-    ``not_read`` (an element the reader could not use).
+    ``not_read`` (an element the reader could not use) and ``other_patient`` (entries about
+    another patient than the record's, left out), ``drug_from_text`` (a drug code unknown,
+    the drug read from the coding's display or text).
     """
 
     model_config = _FROZEN
@@ -64,6 +68,42 @@ class FhirWarning(BaseModel):
     def __str__(self) -> str:
         where = f" [{', '.join(self.resources)}]" if self.resources else ""
         return f"{self.message}{where}"
+
+
+class FhirEvidence(BaseModel):
+    """One statement of the record about a field, with its resource and date, and whether
+    the reading used it: the record's story in time, for audit.
+    """
+
+    model_config = _FROZEN
+
+    field: str = Field(description="The profile field, or 'metastatic_disease'.")
+    value: str
+    what: str = Field(description="What the resource says, as the reader understood it.")
+    resource: str
+    date: str | None = None
+    used: bool = Field(description="Whether the reading's value of the field rests on it.")
+
+
+DrugRead = Literal["code", "text", "not_read"]
+
+
+class FhirDrugCode(BaseModel):
+    """One drug coding of the record and what the reader understood by it, for audit."""
+
+    model_config = _FROZEN
+
+    system: str
+    code: str
+    display: str = ""
+    drugs: tuple[str, ...] = Field(
+        default=(), description="The vocabulary agents read; empty when not read."
+    )
+    read_by: DrugRead = Field(
+        description="'code': the code names the drugs; 'text': the code is unknown and the "
+        "display or text named them; 'not_read': neither did."
+    )
+    resources: tuple[str, ...] = ()
 
 
 class FhirReading(BaseModel):
@@ -91,6 +131,14 @@ class FhirReading(BaseModel):
     provenance: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     conflicts: tuple[FhirConflict, ...] = ()
     warnings: tuple[FhirWarning, ...] = ()
+    evidence: tuple[FhirEvidence, ...] = Field(
+        default=(),
+        description="Every status, stage and site read, with its resource and date, oldest "
+        "first, and whether the reading used it.",
+    )
+    drug_codes: tuple[FhirDrugCode, ...] = Field(
+        default=(), description="Every drug coding read from medication records, and its drugs."
+    )
 
     @property
     def problems(self) -> tuple[FhirConflict | FhirWarning, ...]:

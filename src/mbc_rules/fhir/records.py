@@ -5,8 +5,10 @@ resources: parsing, limits, entry checks and patient selection. Nothing clinical
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,15 @@ from mbc_rules.errors import FhirReadError
 # few seconds; beyond these it is refused with an error rather than read slowly.
 MAX_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 200_000
+# FHIR resources nest a dozen levels deep at most (a contained Medication's coding's
+# extension); 64 leaves room for any real record and refuses a self-referencing object or a
+# bomb of nested arrays before any walk of it can recurse without end.
+MAX_DEPTH = 64
+# Python objects may share one sub-object many times over (a list of the same list...), which
+# no text of MAX_BYTES can spell out: the walk stops at as many nodes as such a text could hold.
+MAX_NODES = MAX_BYTES // 4
+# A shown value is cut to this many characters: an error must stay readable whatever it quotes.
+SHOWN = 80
 INVALID = "invalid_entry"
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 # FHIR choice elements ("value[x]") that the reader uses; two forms at once is invalid FHIR.
@@ -44,6 +55,20 @@ class Record:
     patient_ref: str | None
     notes: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     by_ref: dict[str, Resource] = field(default_factory=dict)
+    # Built once: a medication reference looked up by fullUrl must not scan every entry
+    # (with many dangling references that made reading quadratic in the entries).
+    by_full_url: dict[str, Resource] = field(default_factory=dict)
+
+
+def short(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages that quote input."""
+    if isinstance(value, str) and len(value) > limit * 4:
+        value = value[: limit * 4]  # repr of a megabyte string is itself a megabyte
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):  # a self-referencing object; a huge integer
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def parse(source: object) -> tuple[list[Any], bool]:
@@ -54,10 +79,7 @@ def parse(source: object) -> tuple[list[Any], bool]:
         path = Path(source)
         what = str(path)
         try:
-            size = os.stat(path).st_size
-            if size > MAX_BYTES:
-                raise FhirReadError(f"{path}: {size:,} bytes is over the {MAX_BYTES:,}-byte limit")
-            text = path.read_text(encoding="utf-8-sig")
+            text = _read_text(path)
         except FhirReadError:
             raise
         except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -76,7 +98,99 @@ def parse(source: object) -> tuple[list[Any], bool]:
         data = _loads(source, what)
     else:
         data = source
+    check_shape(data, what)
     return _entries(data, what), isinstance(data, Mapping)
+
+
+# Paths are linked (parent, step) pairs, spelt out only for an error: the walk stays cheap.
+_Path = tuple[Any, str] | None
+
+
+def check_shape(data: object, what: str = "the input") -> None:
+    """Refuse what JSON cannot make, before any reading walks it.
+
+    Objects passed through the Python API may hold what no JSON text can: non-string keys,
+    sets, non-finite numbers, objects that contain themselves. Parsed text may nest as deep as
+    the parser allows. Every later walk assumes JSON of bounded depth, so this one (iterative,
+    linear in the nodes) establishes it and names where it fails.
+    """
+    if _plain(data):
+        return  # refused by _entries as not a Bundle, with its own message
+    stack: list[tuple[object, int, _Path]] = [(data, 0, None)]
+    nodes = 0
+    while stack:
+        node, depth, path = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise FhirReadError(f"{what} holds over {MAX_NODES:,} values; not read")
+        if depth > MAX_DEPTH:
+            raise FhirReadError(
+                f"{what} nests deeper than {MAX_DEPTH} levels at {_at(_spelt(path))} "
+                "(or contains itself); not a FHIR record"
+            )
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise FhirReadError(
+                        f"{what}: key {short(key)} at {_at(_spelt(path))} is not a string; "
+                        "JSON objects have string keys"
+                    )
+                if not _plain(value):
+                    stack.append((value, depth + 1, (path, "." + key[:SHOWN])))
+        elif isinstance(node, list | tuple):
+            for index, value in enumerate(node):
+                if not _plain(value):
+                    stack.append((value, depth + 1, (path, f"[{index}]")))
+        elif isinstance(node, float):
+            raise FhirReadError(
+                f"{what}: {_at(_spelt(path))} is {node!r}, which is not a JSON number"
+            )
+        else:
+            raise FhirReadError(
+                f"{what}: {_at(_spelt(path))} is a {type(node).__name__} "
+                f"({short(node)}), which JSON cannot hold"
+            )
+
+
+def _spelt(path: _Path) -> str:
+    steps: list[str] = []
+    while path is not None and len(steps) <= MAX_DEPTH + 1:
+        path, step = path
+        steps.append(step)
+    return "".join(reversed(steps)).lstrip(".")
+
+
+def _at(where: str) -> str:
+    if not where:
+        return "the top"
+    return where if len(where) <= SHOWN else where[: SHOWN - 3] + "..."
+
+
+def _plain(value: object) -> bool:
+    return (
+        value is None
+        or isinstance(value, str | bool | int)
+        or (isinstance(value, float) and math.isfinite(value))
+    )
+
+
+def _read_text(path: Path) -> str:
+    # Regular files only: a FIFO would block the reader and /dev/zero or a socket never ends.
+    # The file is opened without blocking, checked by its descriptor (no race with a swap) and
+    # read to at most the limit, so a file that grows while read is still bounded.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise FhirReadError(f"{path} is not a regular file; a FHIR record is read from a file")
+        if status.st_size > MAX_BYTES:
+            raise FhirReadError(
+                f"{path}: {status.st_size:,} bytes is over the {MAX_BYTES:,}-byte limit"
+            )
+        raw = handle.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise FhirReadError(f"{path} is over the {MAX_BYTES:,}-byte limit")
+    return raw.decode("utf-8-sig")
 
 
 def _looks_like_json(text: str) -> bool:
@@ -86,7 +200,7 @@ def _looks_like_json(text: str) -> bool:
 
 def _loads(text: str, what: str) -> object:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         raise FhirReadError(
             f"{what} is not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
@@ -95,6 +209,12 @@ def _loads(text: str, what: str) -> object:
         raise FhirReadError(f"{what} is nested too deeply to be a FHIR record") from None
     except ValueError as error:  # e.g. an integer beyond Python's digit limit
         raise FhirReadError(f"{what} is not JSON the reader accepts: {error}") from None
+
+
+def _no_constant(name: str) -> object:
+    # Python's parser accepts NaN and Infinity, which JSON does not: a NaN percentage would
+    # compare as neither positive nor negative and must never reach a reading.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _entries(data: object, what: str) -> list[Any]:
@@ -219,8 +339,17 @@ def reference_key(reference: object) -> str | None:
 
 
 def patients_in(resources: list[Resource]) -> list[str]:
-    """Every patient the record holds: Patient resources and the patients subjects name."""
-    return sorted(_subjects(resources)[1])
+    """The patients of the record: its Patient resources, or, where it holds none, the
+    patients its subjects name. Entries about another patient than the record's Patient
+    resource (examples copied in, a common mess) do not make it a record of several patients.
+    """
+    _, known = _subjects(resources)
+    return sorted(_of_record(resources, known))
+
+
+def _of_record(resources: list[Resource], known: set[str]) -> set[str]:
+    present = {r.ref for r in resources if r.type == "Patient"}
+    return present or known
 
 
 def _subjects(resources: list[Resource]) -> tuple[dict[str, str | None], set[str]]:
@@ -243,16 +372,38 @@ def _subjects(resources: list[Resource]) -> tuple[dict[str, str | None], set[str
 
 
 def select(resources: list[Resource], patient: str | None) -> Record:
-    """The resources of the chosen patient (or of the only one)."""
+    """The resources of the chosen patient (or of the record's only Patient)."""
     patients = [r for r in resources if r.type == "Patient"]
     subjects, known = _subjects(resources)
     chosen = _choose(patients, known, patient)
     by_ref = {r.ref: r for r in resources}
+    by_full_url: dict[str, Resource] = {}
+    for resource in resources:
+        if resource.full_url:
+            by_full_url.setdefault(resource.full_url, resource)
     notes: list[tuple[str, str, tuple[str, ...]]] = []
     if chosen is None:
         mine = list(resources)
     else:
         mine = [r for r in resources if r.ref == chosen or subjects.get(r.ref) == chosen]
+        foreign: dict[str, list[str]] = {}
+        for resource in resources:
+            subject = subjects.get(resource.ref)
+            if subject is not None and subject != chosen:
+                foreign.setdefault(subject, []).append(resource.ref)
+        if foreign:
+            # Left out, and said: a reading must never quietly mix in another person's results,
+            # nor quietly drop entries the user may have meant to be this patient's.
+            count = sum(len(refs) for refs in foreign.values())
+            others = ", ".join(sorted(foreign)[:10]) + (" ..." if len(foreign) > 10 else "")
+            notes.append(
+                (
+                    "other_patient",
+                    f"{count} entr{'y' if count == 1 else 'ies'} about another patient than "
+                    f"{chosen} ({others}); left out",
+                    tuple(r for refs in foreign.values() for r in refs)[:50],
+                )
+            )
         loose = [
             r.ref
             for r in resources
@@ -277,6 +428,7 @@ def select(resources: list[Resource], patient: str | None) -> Record:
         patient_ref=chosen,
         notes=notes,
         by_ref=by_ref,
+        by_full_url=by_full_url,
     )
 
 
@@ -295,13 +447,16 @@ _CLINICAL = frozenset(
 
 def _choose(patients: list[Resource], known: set[str], patient: str | None) -> str | None:
     if patient is None:
-        if len(known) > 1:
-            listed = ", ".join(sorted(known)[:10])
+        # The Patient resources say whose record it is; only where there is none do the
+        # subjects of the entries.
+        present = {r.ref for r in patients} or known
+        if len(present) > 1:
+            listed = ", ".join(sorted(present)[:10])
             raise FhirReadError(
-                f"the record holds {len(known)} patients ({listed}); "
+                f"the record holds {len(present)} patients ({listed}); "
                 "choose one with patient='<id>' (command line: --patient)"
             )
-        return next(iter(known), None)
+        return next(iter(present), None)
     wanted = patient if "/" in patient or patient.startswith("urn:") else f"Patient/{patient}"
     if wanted in known:
         return wanted

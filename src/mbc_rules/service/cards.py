@@ -283,11 +283,20 @@ def record_warning_card(
     statuses whose result would change the answer (and how), the data the EHR did not send,
     and the reach of the answer (caveats).
     """
-    if not (record.conflicts or record.warnings or tests or missing_keys or evaluation.caveats):
+    if not (
+        record.conflicts
+        or record.warnings
+        or record.left_out
+        or tests
+        or missing_keys
+        or evaluation.caveats
+    ):
         return None
     if record.out_of_scope:
         return _out_of_scope_card(evaluation, record)
     problems = []
+    if record.left_out:
+        problems.append("resources of another patient left out")
     if record.conflicts:
         fields = sorted({words(c.field) for c in record.conflicts if c.field})
         problems.append("conflicting " + (", ".join(fields) if fields else "entries"))
@@ -301,7 +310,8 @@ def record_warning_card(
     if evaluation.caveats and not problems:
         problems.append("limits to this answer")
     summary = "Check the record: " + "; ".join(problems)
-    detail = _findings("Conflicts in the record (left unknown, not settled)", record.conflicts)
+    detail = _findings("Another patient's data, left out", record.left_out)
+    detail += _findings("Conflicts in the record (left unknown, not settled)", record.conflicts)
     detail += _findings("Reading the record", record.warnings)
     if missing_keys:
         detail += [
@@ -332,11 +342,43 @@ def _out_of_scope_card(evaluation: Evaluation, record: Record) -> Card:
         "",
     ]
     others = [w for w in record.warnings if w not in record.out_of_scope]
+    detail += _findings("Another patient's data, left out", record.left_out)
     detail += _findings("Conflicts in the record", record.conflicts)
     detail += _findings("Reading the record", others)
     return _card(
         "Not metastatic breast cancer by this record: no treatment options shown",
         [*detail, *_disclaimer(evaluation)],
+        "warning",
+        {"label": SERVICE_LABEL},
+    )
+
+
+def unsafe_card(evaluation: Evaluation, record: Record) -> Card:
+    """Why no option is shown when the prefetch may be another patient's record."""
+    detail = [
+        "The data sent with this request is not safely this patient's, so nothing was read "
+        "and no treatment option is shown:",
+        "",
+        *[
+            f"- {f.message}" + (f" ({', '.join(f.resources)})" if f.resources else "")
+            for f in record.unsafe
+        ],
+        "",
+    ]
+    detail += _findings("Another patient's data", record.left_out)
+    return _card(
+        "Another patient's data in this request: no treatment options shown",
+        [*detail, *_disclaimer(evaluation)],
+        "warning",
+        {"label": SERVICE_LABEL},
+    )
+
+
+def left_out_card(evaluation: Evaluation, record: Record) -> Card:
+    """That resources of another patient were left out (for hooks that show no record card)."""
+    return _card(
+        "Resources of another patient were left out of this answer",
+        [*_findings("Another patient's data, left out", record.left_out), *_disclaimer(evaluation)],
         "warning",
         {"label": SERVICE_LABEL},
     )
@@ -350,6 +392,8 @@ def patient_view_cards(
     missing_keys: Sequence[str] = (),
 ) -> list[Card]:
     """The cards of ``patient-view``: the warning first (when any), the options, what not to use."""
+    if record.unsafe:
+        return [unsafe_card(evaluation, record)]
     if record.out_of_scope:
         return [_out_of_scope_card(evaluation, record)]
     tests = rulebase.informative_tests(evaluation)
@@ -576,9 +620,12 @@ def order_select_cards(
 
     None for a record that is not metastatic breast cancer: the rules do not speak of it.
     """
+    if record.unsafe:
+        return [unsafe_card(evaluation, record)]
     if record.out_of_scope:
         return []
-    cards = []
+    # Never silence: that another patient's data was left out is said even beside the orders.
+    cards = [left_out_card(evaluation, record)] if record.left_out else []
     for order in orders:
         for agent in ordered_agents(rulebase, order.resource, [*orders, *entries]):
             card = order_card(rulebase, evaluation, order.resource, agent)

@@ -2,7 +2,8 @@
 the FHIR reader (:func:`mbc_rules.fhir.read_fhir`), so that its interface is met in one place.
 
 Before reading, every resource is checked to belong to the patient of the hook's context: data
-of another patient is refused, never evaluated.
+of another patient is left out and said so (a warning card naming it), never evaluated; where
+the prefetch's Patient is someone else, nothing is evaluated and a card says why.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Record:
     warnings: tuple[Finding, ...] = ()
     # Warnings that the record is not metastatic breast cancer: the rules do not apply.
     out_of_scope: tuple[Finding, ...] = ()
+    # Resources of another patient than context.patientId, left out of the reading.
+    left_out: tuple[Finding, ...] = ()
+    # Why the prefetch cannot be read as this patient's at all (no options are shown).
+    unsafe: tuple[Finding, ...] = ()
 
 
 def _reference(resource: Mapping[str, Any], name: str) -> str | None:
@@ -62,11 +67,16 @@ def _label(resource: Mapping[str, Any]) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id', '(no id)')}"
 
 
-def check_one_patient(entries: Sequence[Entry], patient_id: str) -> None:
-    """Refuse data that is not about ``patient_id``.
+def split_by_patient(
+    entries: Sequence[Entry], patient_id: str
+) -> tuple[list[Entry], tuple[Finding, ...], tuple[Finding, ...]]:
+    """The entries about ``patient_id``, the ones left out (about others) and why, if so, the
+    whole prefetch cannot be read as this patient's.
 
-    Raises:
-        RequestError: (422) naming the resource that belongs to someone else.
+    A Patient resource of someone else beside this patient's own, or resources whose subject is
+    someone else, are a mess the record can be read through: they are left out and named. A
+    prefetch whose only Patient resources are someone else's may be another patient's record
+    altogether; reading what is left would guess, so nothing is read and the card says why.
     """
     patients = {
         e.full_url: e.resource["id"]
@@ -75,17 +85,19 @@ def check_one_patient(entries: Sequence[Entry], patient_id: str) -> None:
         and e.resource.get("resourceType") == "Patient"
         and isinstance(e.resource.get("id"), str)
     }
+    own: list[Entry] = []
+    foreign: dict[str, list[str]] = {}
+    own_patient = False
     for entry in entries:
         resource = entry.resource
         if resource.get("resourceType") == "Patient":
-            if resource.get("id") != patient_id:
-                raise RequestError(
-                    422,
-                    f"{_label(resource)} is another patient than context.patientId "
-                    f"{patient_id!r}: the record of one patient is read at a time",
-                    "prefetch",
-                )
+            if resource.get("id") == patient_id:
+                own_patient = True
+                own.append(entry)
+            else:
+                foreign.setdefault(_label(resource), []).append(_label(resource))
             continue
+        other = None
         for name in _SUBJECT_FIELDS:
             reference = _reference(resource, name)
             if reference is None:
@@ -95,12 +107,34 @@ def check_one_patient(entries: Sequence[Entry], patient_id: str) -> None:
             if named is None and reference in patients:
                 named = patients[reference]
             if named is not None and named != patient_id:
-                raise RequestError(
-                    422,
-                    f"{_label(resource)}.{name} refers to {reference!r}, not to "
-                    f"context.patientId {patient_id!r}",
-                    "prefetch",
-                )
+                other = f"Patient/{named}"
+        if other is None:
+            own.append(entry)
+        else:
+            foreign.setdefault(other, []).append(_label(resource))
+    if not foreign:
+        return own, (), ()
+    refs = tuple(r for labels in foreign.values() for r in labels)
+    whom = ", ".join(sorted(foreign)[:10]) + (" ..." if len(foreign) > 10 else "")
+    left_out = Finding(
+        message=f"{len(refs)} resource(s) of another patient than context.patientId "
+        f"{patient_id!r} ({whom}) were left out of the reading",
+        resources=refs[:50],
+    )
+    foreign_patients = [
+        _label(e.resource)
+        for e in entries
+        if e.resource.get("resourceType") == "Patient" and e.resource.get("id") != patient_id
+    ]
+    if foreign_patients and not own_patient:
+        unsafe = Finding(
+            message=f"the prefetch's Patient is {', '.join(sorted(foreign_patients)[:5])}, not "
+            f"context.patientId {patient_id!r}: the data may be another patient's record, so "
+            "nothing is read and no treatment options are shown",
+            resources=refs[:50],
+        )
+        return [], (left_out,), (unsafe,)
+    return own, (left_out,), ()
 
 
 def as_bundle(entries: Iterable[Entry]) -> dict[str, Any]:
@@ -140,9 +174,11 @@ def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -
     """Read the patient's resources into a profile, with the reading's provenance and problems.
 
     Raises:
-        RequestError: (422) the resources belong to another patient, or cannot be read.
+        RequestError: (422) the resources cannot be read.
     """
-    check_one_patient(entries, patient_id)
+    entries, left_out, unsafe = split_by_patient(entries, patient_id)
+    if unsafe:
+        return Record(profile=PatientProfile(), left_out=left_out, unsafe=unsafe)
     try:
         reading = read_fhir(as_bundle(entries), patient=patient_id, rulebase=rulebase)
     except ValidationError as error:
@@ -169,6 +205,7 @@ def read_record(entries: Sequence[Entry], patient_id: str, rulebase: Rulebase) -
         conflicts=_findings(reading.conflicts),
         warnings=_findings(reading.warnings),
         out_of_scope=() if in_scope else _findings(why),
+        left_out=left_out,
     )
 
 

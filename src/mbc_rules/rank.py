@@ -436,18 +436,6 @@ def removals(fired: Sequence[Rule]) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(categories), frozenset(agents)
 
 
-def grown_on(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> bool:
-    """Whether the cancer grew on ``agent`` itself, under any of its names."""
-    return not failed.isdisjoint(_tables(vocabulary).same.get(agent, frozenset({agent})))
-
-
-def relevant_failures(agent: str, failed: frozenset[str], vocabulary: Vocabulary) -> frozenset[str]:
-    """The part of ``failed`` that decides whether ``agent`` is offered again (the key under
-    which a category's contributions are remembered).
-    """
-    return failed & _tables(vocabulary).related[agent]
-
-
 def hormone_failed(failed: frozenset[str], vocabulary: Vocabulary) -> bool:
     """Whether the cancer grew on any hormone drug."""
     return not failed.isdisjoint(_tables(vocabulary).hormone)

@@ -1,12 +1,14 @@
 """Evaluate one patient profile (YAML or JSON file) and print the ranked, cited answer.
 
 Usage: python examples/demo.py PROFILE_FILE
+
+The result shows itself: ``print(result)`` is the text report (the answer on one screen, then
+the detail with the sources' sentences), the same as ``mbc-rules evaluate PROFILE_FILE``.
 """
 
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
 import yaml
@@ -19,21 +21,7 @@ def main(path: str) -> int:
     result = mbc_rules.evaluate(profile)
     print(f"mbc-rules {mbc_rules.__version__}, rulebase {result.rulebase_version}")
     print(f"Profile: {path}\n")
-    for option in result.options:
-        agents = ", ".join(option.agents) or "(no specific drug named)"
-        print(f"{option.rank}. {option.category} [{option.tier}]: {agents}")
-        for regimen in option.regimens:
-            print(f"     regimen: {regimen.name}")
-        for citation in option.citations:
-            quote = textwrap.shorten(citation.excerpt, 110)
-            print(f"     - {citation.publisher}, '{citation.section}': \"{quote}\"")
-    for item in result.not_recommended:
-        print(f"\nNot recommended: {item.category or ', '.join(item.agents)}: {item.reason}")
-    for advice in result.advice:
-        print(f"\nAdvice ({advice.topic}): {advice.text}")
-    for caveat in result.caveats:
-        print(f"\nNote: {caveat}")
-    print(f"\n{result.disclaimer}")
+    print(result)
     return 0
 
 

@@ -29,10 +29,39 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
     return found
 
 
+# The one sanctioned upward reach: a value shows itself. ``Evaluation.__str__``,
+# ``to_markdown`` and ``_repr_html_`` import the views (functions of the result alone) when
+# first shown; nothing below the views is imported by them through the result.
+SHOWS_ITSELF = {"result": {"report", "display"}}
+
+
 def import_graph() -> dict[str, set[str]]:
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(paths) - {"__init__", ""}
-    return {name: imports_of(path, known) - {name} for name, path in paths.items()}
+    return {
+        name: imports_of(path, known) - {name} - SHOWS_ITSELF.get(name, set())
+        for name, path in paths.items()
+    }
+
+
+def test_the_result_imports_the_views_only_inside_its_showing_methods() -> None:
+    tree = ast.parse((PACKAGE / "result.py").read_text(encoding="utf-8"))
+    top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
+    assert not top & {"mbc_rules.report", "mbc_rules.display"}
+    evaluation = next(
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Evaluation"
+    )
+    showing = {
+        node.name: {n.module for n in ast.walk(node) if isinstance(n, ast.ImportFrom)}
+        for node in evaluation.body
+        if isinstance(node, ast.FunctionDef)
+        and node.name in ("__str__", "to_markdown", "_repr_html_")
+    }
+    assert showing == {
+        "__str__": {"mbc_rules.report"},
+        "to_markdown": {"mbc_rules.report"},
+        "_repr_html_": {"mbc_rules.display"},
+    }
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -131,10 +131,10 @@ def test_a_test_result_moves_options_both_ways(rulebase: Rulebase) -> None:
     assert "targeted_therapy" in down.passed_by
     assert _check_moves(rulebase, hr_negative) >= 2
     # The text and the notebook view say which way, in words.
-    report = rulebase.report(result)
+    report = rulebase.report(rulebase.with_informative_tests(result))
     assert "moves targeted therapy up (rank " in report
     assert f"moves {down.category.replace('_', ' ')} down (rank " in report
-    html = rulebase.html(result)
+    html = rulebase.html(rulebase.with_informative_tests(result))
     assert "&#9650; up</span>" in html
     assert "&#9660; down</span>" in html
 
@@ -183,7 +183,7 @@ def test_a_treatment_whose_outcome_is_unknown_is_a_question_worth_asking(
         o.category for o in result.options
     }
     assert "how exemestane ended (not known): if the cancer grew on exemestane" in (
-        rulebase.report(result)
+        rulebase.report(rulebase.with_informative_tests(result))
     )
 
 
@@ -231,7 +231,7 @@ def test_a_complication_tried_is_not_labelled_no_complications(rulebase: Rulebas
         if o.value == "visceral_crisis"
     )
     assert any(m.category == "chemotherapy" and m.direction == "up" for m in crisis.rank_changes)
-    report = rulebase.report(result)
+    report = rulebase.report(rulebase.with_informative_tests(result))
     assert "if there were a visceral crisis: moves chemotherapy up (rank 3 to 1)" in report
     assert "if there were no complications: moves chemotherapy up" not in report
 
@@ -248,7 +248,7 @@ def test_an_option_that_keeps_its_place_is_not_a_move(rulebase: Rulebase) -> Non
         if o.value == "visceral_crisis"
     )
     assert "targeted_therapy" not in {m.category for m in crisis.rank_changes}
-    report = rulebase.report(result)
+    report = rulebase.report(rulebase.with_informative_tests(result))
     assert not re.search(r"rank (\d+) to \1\b", report)
     for test in rulebase.informative_tests(result):
         for outcome in test.outcomes:

@@ -93,7 +93,7 @@ def test_the_html_of_a_tied_ranking_marks_the_tie() -> None:
     for rank in tied:
         assert html.count(f">{rank}=<br>") == ranks.count(rank)
     assert html.count(">tied</span>") == sum(ranks.count(r) for r in tied)
-    assert "= marks options that share a rank" in html
+    assert "= marks choices that share a place" in html
     single = next(r for r in ranks if ranks.count(r) == 1)
     assert f">{single}=<br>" not in html
 
@@ -103,7 +103,7 @@ def test_citations_are_grouped_by_drug_strongest_first_with_source_dates() -> No
     result = rulebase.evaluate(EXAMPLE)
     from mbc_rules.report import read_options
 
-    views = read_options(result, rulebase.report_context)
+    views = read_options(result)
     for view in views:
         order = [{"preferred": 0, "option": 1, "situational": 2}[g.tier] for g in view.groups]
         assert order == sorted(order)

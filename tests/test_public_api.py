@@ -11,6 +11,7 @@ EXPECTED = {
     "ConcordanceResult",
     "EngineError",
     "Evaluation",
+    "EvaluationReport",
     "Explanation",
     "FhirReadError",
     "FhirReading",

@@ -23,7 +23,7 @@ from mbc_rules.rank import (
     speaking_of,
     waiting_rules,
 )
-from mbc_rules.result import answer_digest
+from mbc_rules.result import Names, answer_digest
 from mbc_rules.schema import Regimen, Rule
 
 from .strategies import profiles, random_profile
@@ -46,7 +46,7 @@ def _pure(rulebase: Rulebase, profile: dict[str, object]) -> str:
         waiting=speaking_of([r for r in rulebase.rules if r.id in waiting], excluded),
         sentences=rulebase._sentences,
     )
-    return answer_digest(*answer, (), ())
+    return answer_digest(*answer, (), (), Names())
 
 
 def _remembered(ranker: Ranker, rulebase: Rulebase, profile: dict[str, object]) -> str:
@@ -60,7 +60,7 @@ def _remembered(ranker: Ranker, rulebase: Rulebase, profile: dict[str, object]) 
         Standing.of(facts),
         waiting_rules(rulebase.rules, facts, fired_ids),
     )
-    return answer_digest(*answer, (), ())
+    return answer_digest(*answer, (), (), Names())
 
 
 def _fresh_ranker(rulebase: Rulebase) -> Ranker:

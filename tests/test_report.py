@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import mbc_rules
 from mbc_rules import Rulebase
+from mbc_rules.result import Names
+from mbc_rules.wording import result_names
+
+
+def _names(rulebase: Rulebase) -> Names:
+    return result_names(rulebase.vocabulary, rulebase.sources, rulebase.vocabulary.agents)
+
 
 PATIENT = {
     "patient_id": "p-42",
@@ -17,7 +24,7 @@ PATIENT = {
 
 
 def test_the_markdown_report_is_a_page_a_clinician_can_paste(bundled: Rulebase) -> None:
-    result = bundled.evaluate(PATIENT)
+    result = bundled.evaluate(PATIENT, informative_tests=True)
     page = mbc_rules.report(result, format="markdown")
     assert page.startswith("## Treatment options: patient p-42\n")
     assert "- **receptors**: ER positive, PR positive, HER2 negative" in page
@@ -45,7 +52,7 @@ def test_the_text_report_is_the_command_lines_table(bundled: Rulebase) -> None:
 
     from mbc_rules.cli import main
 
-    result = bundled.evaluate(PATIENT)
+    result = bundled.evaluate(PATIENT, informative_tests=True)
     text = mbc_rules.report(result)
     assert text == bundled.report(result, "text")
     assert text.startswith("Patient p-42: receptors ER positive")
@@ -103,7 +110,7 @@ def test_the_source_agreement_and_the_history_are_shown_when_the_result_has_them
         ),
         notes=(SimpleNamespace(topic="t", text="Given with anti-HER2 treatment.", citations=()),),
     )
-    lines = agreement_lines(option, bundled.report_context)  # type: ignore[arg-type]
+    lines = agreement_lines(option, _names(bundled))  # type: ignore[arg-type]
     assert lines[0] == (
         "supported as offered by American Cancer Society and Navigating Care, adapted from the "
         "National Cancer Institute's PDQ"
@@ -111,7 +118,7 @@ def test_the_source_agreement_and_the_history_are_shown_when_the_result_has_them
     assert lines[1] == (
         "WebMD names capecitabine only when a chemotherapy drug was given, not the case here"
     )
-    history = history_lines(option, bundled.vocabulary)  # type: ignore[arg-type]
+    history = history_lines(option, _names(bundled))  # type: ignore[arg-type]
     assert history == (
         "already given without the cancer growing on it: palbociclib (completed, for "
         "metastatic disease)",
@@ -182,7 +189,7 @@ def test_the_markdown_and_html_views_lead_with_the_same_answer() -> None:
     assert "- 1 hormone therapy (option): exemestane, fulvestrant, tamoxifen" in lead
     assert "- bone-modifying therapy: denosumab" in lead
     assert "- letrozole: The cancer grew on letrozole" in lead
-    assert "### 4. bone-modifying therapy (given alongside)" in page
+    assert "### bone-modifying therapy (given alongside, option)" in page
     html = rulebase.html(result)
     answer = html.index("class='mbc-answer'")
     detail = html.index("<details")

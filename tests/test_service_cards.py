@@ -34,6 +34,42 @@ HR_POSITIVE = {
     "metastatic_sites": ["bone"],
 }
 TRIPLE_NEGATIVE = {"er_status": "negative", "pr_status": "negative", "her2_status": "negative"}
+# The summaries of option cards: a choice by its number, care given alongside by that word.
+OPTION_CARD = ("#", "Alongside: ")
+LATER_LINE = {
+    "er_status": "positive",
+    "pr_status": "positive",
+    "her2_status": "negative",
+    "menopausal_status": "postmenopausal",
+    "metastatic_sites": ["bone"],
+    "complications": ["bone_pain"],
+    "prior_therapies": [
+        {"agent": "letrozole", "outcome": "progressed"},
+        {"agent": "palbociclib", "outcome": "progressed"},
+    ],
+}
+
+
+def test_the_cards_open_with_the_answer_on_one_screen(bundled: Rulebase) -> None:
+    evaluation = bundled.evaluate(LATER_LINE)
+    cards = patient_view_cards(bundled, evaluation, Record(profile=evaluation.profile))
+    answer = next(c for c in cards if c["summary"].startswith("Choices: "))
+    # Before every option card, and after the record's warning only.
+    assert cards.index(answer) < min(
+        i for i, c in enumerate(cards) if c["summary"].startswith(OPTION_CARD)
+    )
+    assert all(c["indicator"] == "warning" for c in cards[: cards.index(answer)])
+    assert answer["summary"].startswith(
+        "Choices: 1 hormone therapy, 2 targeted therapy, 3 chemotherapy"
+    )
+    assert "alongside: bone-modifying therapy" in answer["summary"]
+    detail = answer["detail"]
+    assert detail.index("**Choices, in rank order:**") < detail.index("**Given alongside:**")
+    assert "- 1 hormone therapy (option): exemestane, fulvestrant, tamoxifen" in detail
+    assert "- radiation therapy: external beam radiation therapy" in detail
+    assert "- letrozole: The cancer grew on letrozole" in detail
+    radiation = next(c for c in cards if c["summary"].startswith("Alongside: Radiation"))
+    assert radiation["detail"].startswith("**Given alongside the choices: radiation therapy")
 
 
 def quoted(card: dict[str, Any]) -> list[str]:
@@ -92,17 +128,18 @@ def test_one_card_per_option_in_rank_order(bundled: Rulebase, source_texts: dict
     evaluation = bundled.evaluate(HR_POSITIVE)
     cards = patient_view_cards(bundled, evaluation, Record(profile=evaluation.profile))
     check_cards(bundled, evaluation, cards)
-    options = [c for c in cards if c["summary"].startswith("#")]
+    options = [c for c in cards if c["summary"].startswith(OPTION_CARD)]
     assert len(options) == len(evaluation.options)
+    places = sorted({o.rank for o in evaluation.options if o.role != "supportive"})
     for card, option in zip(options, evaluation.options, strict=True):
         assert card["indicator"] == "info"
         summary = card["summary"]
-        assert summary.startswith(f"#{option.rank} ")
         assert category_name(option.category) in summary.lower()
+        assert f"({option.tier})" in summary
         if option.role == "supportive":  # issue 21: alongside, not a further choice
-            assert f"({option.tier}, given alongside)" in summary
-        else:
-            assert f"({option.tier})" in summary
+            assert summary.startswith("Alongside: ")
+        else:  # numbered among the choices, as the answer card and every view number them
+            assert summary.startswith(f"#{places.index(option.rank) + 1} ")
         if option.agents:
             first = agent_name(option.agents[0], bundled.vocabulary)
             assert first in summary
@@ -137,7 +174,8 @@ def test_the_warning_card_names_the_tests_that_would_change_the_answer(bundled: 
     assert re.search(r"- PIK3CA status positive: .*adds .*alpelisib", warning["detail"])
     assert quoted(warning) == [c.excerpt for c in tests[0].citations]
     assert tests[0].citations
-    assert "PR status" in cards[1]["detail"]  # unknowns listed on the option cards
+    first_option = next(c for c in cards if c["summary"].startswith(OPTION_CARD))
+    assert "PR status" in first_option["detail"]  # unknowns listed on the option cards
 
 
 def test_conflicts_and_reading_warnings_make_a_warning_card(bundled: Rulebase) -> None:
@@ -160,7 +198,8 @@ def test_conflicts_and_reading_warnings_make_a_warning_card(bundled: Rulebase) -
     assert "ER status: positive in one, negative in the other (Observation/er-1, " in card["detail"]
     assert "unmapped drug code 999 (MedicationStatement/m1)" in card["detail"]
     for option_card in patient_view_cards(bundled, evaluation, record)[1:]:
-        assert "Observation/er-2" in option_card["detail"]
+        if not option_card["summary"].startswith("Choices: "):  # the answer, in one screen
+            assert "Observation/er-2" in option_card["detail"]
     # A record that gives its history and complications, and no conflict: no warning card.
     known = bundled.evaluate({**HR_POSITIVE, "prior_therapies": [], "complications": []})
     assert record_warning_card(bundled, known, Record(profile=known.profile), []) is None
@@ -200,7 +239,7 @@ def test_cards_of_any_profile_meet_the_contract(profile: dict[str, Any]) -> None
     evaluation = rulebase.evaluate(profile)
     cards = patient_view_cards(rulebase, evaluation, Record(profile=evaluation.profile))
     check_cards(rulebase, evaluation, cards)
-    assert sum(c["summary"].startswith("#") for c in cards) == len(evaluation.options)
+    assert sum(c["summary"].startswith(OPTION_CARD) for c in cards) == len(evaluation.options)
     assert any(c["summary"].startswith("Not recommended") for c in cards) == bool(
         evaluation.not_recommended
     )
@@ -290,7 +329,7 @@ def test_option_cards_show_the_source_agreement(profile: dict[str, Any]) -> None
     rulebase = Rulebase.bundled(engine="python")
     evaluation = rulebase.evaluate(profile)
     cards = patient_view_cards(rulebase, evaluation, Record(profile=evaluation.profile))
-    options = [c for c in cards if c["summary"].startswith("#")]
+    options = [c for c in cards if c["summary"].startswith(OPTION_CARD)]
     for card, option in zip(options, evaluation.options, strict=True):
         agreement = option.agreement  # type: ignore[attr-defined,unused-ignore]
         assert "**Source agreement:**" in card["detail"]

@@ -125,7 +125,7 @@ def sample(name: str) -> list[dict[str, Any]]:
 
 
 def option_cards(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [c for c in cards if c["summary"].startswith("#")]
+    return [c for c in cards if c["summary"].startswith(("#", "Alongside: "))]
 
 
 def test_the_example_request_of_the_docs(server: Server, bundled: Rulebase, verbatim: Any) -> None:
@@ -140,8 +140,10 @@ def test_the_example_request_of_the_docs(server: Server, bundled: Rulebase, verb
     ]
     reading = read_fhir(resources, patient="example-mbc-1")
     evaluation = bundled.evaluate(reading.profile)
+    places = sorted({o.rank for o in evaluation.options if o.role != "supportive"})
     assert [c["summary"].split(" ", 1)[0] for c in option_cards(cards)] == [
-        f"#{o.rank}" for o in evaluation.options
+        f"#{places.index(o.rank) + 1}" if o.role != "supportive" else "Alongside:"
+        for o in evaluation.options
     ]
     assert all("letrozole" not in c["summary"] for c in option_cards(cards))
     warning = cards[0]

@@ -8,6 +8,7 @@ import pytest
 
 from mbc_rules import Rulebase
 from mbc_rules.facts import FACTS
+from mbc_rules.result import Names
 from mbc_rules.wording import agent_name, agent_with_class, requirement, state
 
 RULE_VOCABULARY = re.compile(r"[a-z]+_[a-z]+|[≤≥≠=]|\btrue\b|\bfalse\b")
@@ -84,13 +85,12 @@ def test_an_unknown_history_reads_as_not_given_never_as_none() -> None:
     from mbc_rules import PatientProfile
     from mbc_rules.wording import patient_facts
 
-    vocabulary = Rulebase.bundled().vocabulary
     unknown = PatientProfile.model_construct(
         **{**PatientProfile().model_dump(), "prior_therapies": None, "complications": None}
     )
-    rows = dict(patient_facts(unknown, vocabulary))
+    rows = dict(patient_facts(unknown, Names()))
     assert rows["treatment history"] == "not given"
     assert rows["complications"] == "not given"
     assert "progressed on" not in rows
-    none = dict(patient_facts(PatientProfile(prior_therapies=[], complications=[]), vocabulary))
+    none = dict(patient_facts(PatientProfile(prior_therapies=[], complications=[]), Names()))
     assert none["progressed on"] == "nothing reported"

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         AdviceItem,
         CitedSource,
         Evaluation,
+        EvaluationReport,
         InformativeTest,
         NotRecommendedItem,
         RegimenOption,
@@ -68,6 +69,7 @@ _LAZY = {
     "ConcordanceResult": "mbc_rules.cohort",
     "EngineError": "mbc_rules.errors",
     "Evaluation": "mbc_rules.result",
+    "EvaluationReport": "mbc_rules.result",
     "Explanation": "mbc_rules.explain",
     "FhirReadError": "mbc_rules.errors",
     "FhirReading": "mbc_rules.fhir",
@@ -134,6 +136,7 @@ __all__ = [
     "ConcordanceResult",
     "EngineError",
     "Evaluation",
+    "EvaluationReport",
     "Explanation",
     "FhirReadError",
     "FhirReading",
@@ -167,21 +170,29 @@ __all__ = [
 ]
 
 
-def evaluate(profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
+def evaluate(
+    profile: PatientProfile | Mapping[str, Any], *, informative_tests: bool = True
+) -> Evaluation:
     """Evaluate one profile with the bundled rulebase.
 
     Args:
         profile: a :class:`PatientProfile` or a mapping of its fields.
+        informative_tests: also work out what each unknown status would change (the
+            default here, for one patient; ``Rulebase.evaluate`` leaves them out unless
+            asked, for programs and cohorts).
 
     Returns:
-        Ranked, cited treatment options, what is not recommended and why, and the trace.
+        Ranked, cited treatment options, what is not recommended and why, the trace and (by
+        default, as an :class:`EvaluationReport`) the tests that would change the answer. It
+        shows itself: ``print`` it for the text report, or leave it last in a notebook cell
+        for the rich view.
 
     Raises:
         pydantic.ValidationError: the profile is invalid; the error names the field.
     """
     from mbc_rules.rulebase import Rulebase
 
-    return Rulebase.bundled().evaluate(profile)
+    return Rulebase.bundled().evaluate(profile, informative_tests=informative_tests)
 
 
 def explain(result: Evaluation, subject: str, rulebase: Rulebase | None = None) -> Explanation:
@@ -219,7 +230,7 @@ def informative_tests(
 
 
 def show(result: Evaluation, rulebase: Rulebase | None = None) -> Html:
-    """``result`` for a notebook: a ranked table with citations and informative tests.
+    """``result`` for a notebook: the view a bare result shows (``result._repr_html_()``).
 
     Raises:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.
@@ -233,9 +244,9 @@ def show(result: Evaluation, rulebase: Rulebase | None = None) -> Html:
 def report(
     result: Evaluation, rulebase: Rulebase | None = None, format: ReportFormat = "text"
 ) -> str:
-    """``result`` for a person: ``text`` (the table ``mbc-rules evaluate`` prints) or
-    ``markdown`` (a page to paste into a note), with the patient, the tests that would change
-    the answer, what is not recommended and the advice.
+    """``result`` for a person: ``text`` (``str(result)``, the table ``mbc-rules evaluate``
+    prints) or ``markdown`` (``result.to_markdown()``, a page to paste into a note). The tests
+    that would change the answer are in it when the result carries them.
 
     Raises:
         MbcRulesError: ``result`` came from another rulebase than ``rulebase``.

@@ -24,7 +24,6 @@ from mbc_rules.errors import MbcRulesError, RulebaseError
 from mbc_rules.fhir import FhirReading, read_fhir
 from mbc_rules.load import parse_yaml
 from mbc_rules.profile import PatientProfile, describe_validation_error
-from mbc_rules.report import evaluation_markdown, evaluation_text
 from mbc_rules.result import EvaluationReport
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
@@ -189,15 +188,14 @@ def _read(args: argparse.Namespace, out: TextIO) -> int:
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
     rulebase = _rulebase(args)
-    result = rulebase.evaluate(_evaluate_input(args, out))
-    tests = rulebase.informative_tests(result)
+    result = rulebase.evaluate(_evaluate_input(args, out), informative_tests=True)
     form = "json" if args.json else args.format
     if form == "json":
-        out.write(EvaluationReport.of(result, tests).model_dump_json(indent=2) + "\n")
+        out.write(result.model_dump_json(indent=2) + "\n")
     elif form == "markdown":
-        out.write(evaluation_markdown(result, tests, rulebase.report_context))
+        out.write(result.to_markdown())
     else:
-        out.write(evaluation_text(result, tests, rulebase.report_context))
+        out.write(str(result))
     return 0
 
 

@@ -14,16 +14,17 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from mbc_rules.report import (
+    TESTS_NOT_ASKED,
     CitationGroup,
-    Context,
     answer_block,
     informative_test_name,
     not_recommended_lines,
     outcome_changes,
     read_options,
     source_dates,
+    tests_of,
 )
-from mbc_rules.result import Evaluation, InformativeTest
+from mbc_rules.result import Evaluation, Names
 from mbc_rules.schema import Rule, Source
 from mbc_rules.wording import category_name, patient_facts
 
@@ -86,10 +87,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _group_html(group: CitationGroup, context: Context) -> str:
+def _group_html(group: CitationGroup, names: Names) -> str:
     items = []
     for citation in group.citations:
-        dates = source_dates(context, citation.source)
+        dates = source_dates(names, citation.source)
         items.append(
             f"<li style='margin:3px 0;text-align:left'>&ldquo;{escape(citation.excerpt)}&rdquo;"
             f"<br><span style='{_MUTED}'>{escape(citation.publisher)}, "
@@ -108,19 +109,18 @@ def _group_html(group: CitationGroup, context: Context) -> str:
     )
 
 
-def _citations_html(groups: Sequence[CitationGroup], context: Context) -> str:
+def _citations_html(groups: Sequence[CitationGroup], names: Names) -> str:
     count = sum(len(g.citations) for g in groups)
     sources = len({c.source for g in groups for c in g.citations})
     summary = f"{_plural(count, 'citation')} from {_plural(sources, 'source')}"
-    body = "".join(_group_html(g, context) for g in groups)
+    body = "".join(_group_html(g, names) for g in groups)
     return (
         f"<details style='text-align:left'><summary style='cursor:pointer;{_MUTED}'>{summary}"
         f"</summary>{body}</details>"
     )
 
 
-def _header(result: Evaluation, context: Context) -> str:
-    vocabulary = context.vocabulary
+def _header(result: Evaluation) -> str:
     who = result.profile.patient_id or "(no patient id)"
     facts = "".join(
         f"<tr style='background:transparent'><td style='{_CELL};{_MUTED};border:none;"
@@ -128,7 +128,7 @@ def _header(result: Evaluation, context: Context) -> str:
         f"{escape(label)}</td><td style='{_CELL};border:none;padding:1px 0;"
         f"background:transparent'>{escape(words)}</td>"
         "</tr>"
-        for label, words in patient_facts(result.profile, vocabulary)
+        for label, words in patient_facts(result.profile, result.names)
     )
     return (
         f"<div style='font-size:15px;font-weight:600;text-align:left'>Patient {escape(who)}</div>"
@@ -136,10 +136,10 @@ def _header(result: Evaluation, context: Context) -> str:
     )
 
 
-def _answer_html(result: Evaluation, context: Context) -> str:
+def _answer_html(result: Evaluation) -> str:
     # The answer block of every view (report.answer_block), its headings bold, one line each.
     lines = []
-    for line in answer_block(result, context, width=160):
+    for line in answer_block(result, width=160):
         if line.startswith("  "):
             lines.append(
                 f"<div style='text-align:left;margin-left:16px'>{escape(line.strip())}</div>"
@@ -158,17 +158,16 @@ def _outcome_html(line: str) -> str:
     return text.replace(" down (", " <span style='color:#cf222e'>&#9660; down</span> (")
 
 
-def evaluation_html(
-    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
-) -> str:
+def evaluation_html(result: Evaluation) -> str:
     """The result as HTML: the patient and the facts that decided the answer, the ranked
     options with tier badges, ties marked, the rationale and the citations grouped by drug
     or regimen (strongest first, with source dates), how the sources agree, what is not
-    recommended, the advice, the tests that would change the answer, and the notes.
+    recommended, the advice, the tests that would change the answer (when the result carries
+    them), and the notes: ``result._repr_html_()``, a function of the result alone.
     """
-    context = context or Context()
-    vocabulary = context.vocabulary
-    views = read_options(result, context)
+    names = result.names
+    tests = tests_of(result)
+    views = read_options(result)
     rows = []
     for view in views:
         rank = escape(view.rank_label)
@@ -200,16 +199,23 @@ def evaluation_html(
             "<tr>"
             + _td(rank, "font-weight:600;white-space:nowrap")
             + _td(f"<b>{escape(view.name)}</b>")
-            + _td(tier_badge(view.option.tier))
+            + _td(
+                tier_badge(view.option.tier)
+                + (
+                    "<br>" + badge("alongside", "#eaeef2", "#24292f")
+                    if view.option.role == "supportive"
+                    else ""
+                )
+            )
             + _td(drugs + regimens)
             + _td(
                 f"<ul style='margin:0 0 0 16px;padding:0;text-align:left'>{why}</ul>{agreement}"
-                + _citations_html(view.groups, context)
+                + _citations_html(view.groups, names)
             )
             + "</tr>"
         )
-    parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result, context)]
-    parts.append(_answer_html(result, context))
+    parts = [f"<div class='mbc-result' style=\"{_BOX}\">", _header(result)]
+    parts.append(_answer_html(result))
     # The detail (rationale, agreement, citations, tests) is there on request, below the answer.
     parts.append(
         f"<details style='text-align:left'><summary style='cursor:pointer;{_MUTED}'>"
@@ -224,14 +230,14 @@ def evaluation_html(
         )
         if any(v.tied for v in views):
             parts.append(
-                f"<div style='{_MUTED};text-align:left'>= marks options that share a rank: "
+                f"<div style='{_MUTED};text-align:left'>= marks choices that share a place: "
                 "equal on every ordering rule.</div>"
             )
-    refused = not_recommended_lines(result, vocabulary)
+    refused = not_recommended_lines(result)
     if refused:
         items = "".join(
             f"<li style='text-align:left'>{escape(line)}"
-            + _citations_html([CitationGroup("", "", tuple(item.citations))], context)
+            + _citations_html([CitationGroup("", "", tuple(item.citations))], names)
             + "</li>"
             for line, item in zip(refused, result.not_recommended, strict=True)
         )
@@ -241,9 +247,14 @@ def evaluation_html(
     if result.advice:
         items = "".join(f"<li style='text-align:left'>{escape(a.text)}</li>" for a in result.advice)
         parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
-    if tests:
+    if tests is None:
+        parts.append(
+            f"<div style='{_H}'>Tests that would change the answer</div>"
+            f"<p style='{_MUTED};text-align:left'>{escape(TESTS_NOT_ASKED)}</p>"
+        )
+    elif tests:
         items = "".join(
-            f"<li style='text-align:left'><b>{escape(informative_test_name(t, vocabulary))}</b><ul>"
+            f"<li style='text-align:left'><b>{escape(informative_test_name(t, names))}</b><ul>"
             + "".join(
                 f"<li style='text-align:left'>{escape(value)}:<ul style='margin:0 0 2px 16px;"
                 "padding:0'>"
@@ -252,7 +263,7 @@ def evaluation_html(
                     for change in changes
                 )
                 + "</ul></li>"
-                for value, changes in outcome_changes(t, vocabulary)
+                for value, changes in outcome_changes(t, names)
             )
             + "</ul></li>"
             for t in tests

@@ -33,6 +33,7 @@ from mbc_rules.result import (
     AdviceItem,
     Agreement,
     AgreementCondition,
+    CitationGroup,
     CitedSource,
     GivenBefore,
     NotRecommendedItem,
@@ -40,16 +41,17 @@ from mbc_rules.result import (
     RegimenOption,
     TreatmentOption,
     constructed,
-    role_of,
 )
 from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
 from mbc_rules.vocabulary import (
     CATEGORIES,
     SYSTEMIC_CATEGORIES,
     TIERS,
+    Role,
     Vocabulary,
+    role_of,
 )
-from mbc_rules.wording import agent_names, class_of, join_and
+from mbc_rules.wording import class_of, join_and
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -238,6 +240,53 @@ def _cited(citation: Citation, publisher: str) -> CitedSource:
     )
     _CITED[key] = (citation, made)
     return made
+
+
+def citation_groups(
+    rules: Sequence[Rule],
+    agents: Sequence[str],
+    regimens: Sequence[tuple[str, ...]],
+    citations: Sequence[CitedSource],
+    sources: Mapping[str, Source],
+) -> tuple[CitationGroup, ...]:
+    """The option's citations grouped by the drugs or regimens of it their rules name: the
+    strongest tier first, then the group more sources stand behind.
+    """
+    offered_agents = set(agents)
+    offered_regimens = set(regimens)
+    position = {citation: index for index, citation in enumerate(citations)}
+    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], tuple[int, list[int]]] = {}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        label = (
+            tuple(a for a in offer.agents if a in offered_agents),
+            tuple(tuple(r.agents) for r in offer.regimens if tuple(r.agents) in offered_regimens),
+        )
+        tier = TIERS.index(offer.tier)
+        best, cited = groups.get(label, (tier, []))
+        for citation in cite(rule.citations, sources):
+            at = position.get(citation)
+            if at is not None and at not in cited:
+                cited.append(at)
+        groups[label] = (min(best, tier), cited)
+    ordered = sorted(
+        (item for item in groups.items() if item[1][1]),
+        key=lambda item: (item[1][0], -len({citations[i].source for i in item[1][1]})),
+    )
+    return tuple(
+        constructed(
+            CitationGroup,
+            {
+                "agents": named,
+                "regimens": combos,
+                "tier": TIERS[tier],
+                "citations": tuple(cited),
+            },
+        )
+        for (named, combos), (tier, cited) in ordered
+    )
 
 
 def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
@@ -976,10 +1025,12 @@ def _option(
 ) -> TreatmentOption:
     category = placed.category
     any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+    citations = cite(_unique_citations(placed.rules), sources)
     return _made(
         placed,
         tables,
-        citations=cite(_unique_citations(placed.rules), sources),
+        citations=citations,
+        groups=citation_groups(placed.rules, placed.agents, placed.regimens, citations, sources),
         agreement=_agreement(
             category, placed.named, placed.sources, waiting, sources, placed.rules
         ),
@@ -990,11 +1041,25 @@ def _option(
     )
 
 
+def _role(placed: Placed) -> Role:
+    # Supportive only when every offering sentence gives the option to relieve or prevent
+    # (radiation for bone pain beside whole-brain radiation is still a choice).
+    roles = {
+        rule.then.offer.role or role_of(placed.category)
+        for rule in placed.rules
+        if rule.then.offer is not None
+    }
+    if not roles:
+        return role_of(placed.category)
+    return "supportive" if roles == {"supportive"} else "anticancer"
+
+
 def _made(
     placed: Placed,
     tables: _Tables,
     *,
     citations: tuple[CitedSource, ...],
+    groups: tuple[CitationGroup, ...],
     agreement: Agreement,
     given_before: tuple[GivenBefore, ...],
     notes: tuple[OptionNote, ...],
@@ -1006,7 +1071,7 @@ def _made(
             "rank": placed.rank,
             "category": placed.category,
             "tier": TIERS[placed.tier],
-            "role": role_of(placed.category),
+            "role": _role(placed),
             "agents": placed.agents,
             "regimens": tuple(tables.regimen(c) for c in placed.regimens),
             "rationale": tuple(r.title for r in placed.rules),
@@ -1016,6 +1081,7 @@ def _made(
             "agreement": agreement,
             "given_before": given_before,
             "notes": notes,
+            "citation_groups": groups,
         },
     )
 
@@ -1093,7 +1159,8 @@ def _grown_items(
             NotRecommendedItem.model_construct(
                 category=None,
                 agents=tuple(agents),
-                reason=f"Not offered: {agent_names(list(agents), vocabulary)}; {why}.",
+                # The item names the drugs; the reason says why (it was said twice in a row).
+                reason=f"Not offered: {why}.",
                 citations=move_on,
                 rule_ids=(),
             )
@@ -1553,6 +1620,14 @@ class Ranker:
         citations = memory.get("citations")
         if citations is None:
             citations = memory["citations"] = cite(_unique_citations(placed.rules), self.sources)
+        groups_key = ("groups", placed.agents, placed.regimens)
+        groups = memory.get(groups_key)
+        if groups is None:
+            groups = citation_groups(
+                placed.rules, placed.agents, placed.regimens, citations, self.sources
+            )
+            if len(memory) < 1024:
+                memory[groups_key] = groups
         agreement_key = ("agreement", placed.named, tuple(r.id for r in placed.rules), waiting)
         agreement = memory.get(agreement_key)
         if agreement is None:
@@ -1583,6 +1658,7 @@ class Ranker:
             placed,
             self.tables,
             citations=citations,
+            groups=groups,
             agreement=agreement,
             given_before=(),
             notes=notes,

@@ -3,34 +3,31 @@
 Both, and the notebook view (``display``), are built from the same reading of a result
 (:func:`read_options`): readable names, ranks with ties marked, the rationale, and the
 citations grouped by the drug or regimen they support, strongest first, with the dates the
-sources give. They are functions of values: the result, its informative tests and what the
-rulebase that produced it knows (its vocabulary for names, its rules for per-drug citations,
-its sources for dates); ``Rulebase.report`` and ``Rulebase.html`` hand them over. Without a
-vocabulary, names fall back to ids.
+sources give. They are functions of the result alone: it carries the readable names of what it
+names and of the rulebase's sources (``Evaluation.names``) and each option's citation groups,
+so a result read back from JSON shows the same, with no rulebase behind it. The tests that
+would change the answer are shown when the result carries them (an ``EvaluationReport``).
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-from mbc_rules.rank import cite
 from mbc_rules.result import (
     CitedSource,
     Evaluation,
+    EvaluationReport,
     InformativeTest,
+    Names,
     RankChange,
     TreatmentOption,
 )
-from mbc_rules.schema import Rule, Source
-from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import (
     STATUS_LABELS,
-    agent_name,
-    agent_names,
     category_name,
     join_and,
     patient_facts,
@@ -39,7 +36,13 @@ from mbc_rules.wording import (
 )
 
 ReportFormat = Literal["text", "markdown"]
-_TIER_ORDER = {"preferred": 0, "option": 1, "situational": 2}
+
+# What a result without its informative tests says in their place: how to have them.
+TESTS_NOT_ASKED = (
+    "Tests that would change the answer were not asked for with this result: "
+    "Rulebase.evaluate(profile, informative_tests=True) or mbc_rules.informative_tests(result) "
+    "gives them."
+)
 
 
 @dataclass(frozen=True)
@@ -63,40 +66,28 @@ class OptionView:
     groups: tuple[CitationGroup, ...]
     agreement: tuple[str, ...]
     history: tuple[str, ...]
+    # The option's place among the anticancer choices (care given alongside has none): the
+    # views number the choices 1, 2, 3 while ``rank`` orders every option together.
+    choice: int | None = None
 
     @property
     def rank_label(self) -> str:
-        """'2' or, when another option shares the rank, '2='."""
-        return f"{self.option.rank}=" if self.tied else str(self.option.rank)
+        """'2' or, when another option shares the place, '2='; '+' for care alongside."""
+        if self.option.role == "supportive":
+            return "+"
+        number = self.choice if self.choice is not None else self.option.rank
+        return f"{number}=" if self.tied else str(number)
 
 
-@dataclass(frozen=True)
-class Context:
-    """What a report reads beside the result: the producing rulebase's vocabulary (names),
-    rules (which drug each citation supports) and sources (publishers' dates).
-    """
-
-    vocabulary: Vocabulary | None = None
-    rules: Mapping[str, Rule] = field(default_factory=dict)
-    sources: Mapping[str, Source] = field(default_factory=dict)
-
-    @classmethod
-    def of(
-        cls,
-        vocabulary: Vocabulary | None = None,
-        rules: Sequence[Rule] = (),
-        sources: Mapping[str, Source] | None = None,
-    ) -> Context:
-        """A context from a rulebase's parts."""
-        return cls(vocabulary, {rule.id: rule for rule in rules}, dict(sources or {}))
+def tests_of(result: Evaluation) -> tuple[InformativeTest, ...] | None:
+    """The informative tests the result carries; None when they were not asked for."""
+    return result.informative_tests if isinstance(result, EvaluationReport) else None
 
 
-def source_dates(context: Context, source_id: str) -> str:
+def source_dates(names: Names, source_id: str) -> str:
     """'last medical review 2019-09-18, last revised 2019-12-23', or '' when none is given."""
-    source = context.sources.get(source_id)
-    if source is None:
-        return ""
-    return ", ".join(f"{kind.replace('_', ' ')} {day}" for kind, day in source.dates.items())
+    source = names.source(source_id)
+    return ", ".join(source.dates) if source is not None else ""
 
 
 _CONDITION = re.compile(r"^\s*([a-z0-9_]+)\s*(=|≠|≥|≤|not in|in)\s*(.+?)\s*$")
@@ -132,47 +123,46 @@ def condition_words(condition: str) -> str:
     return requirement(fact, _OPERATORS[operator], _operand(operand))
 
 
-def agreement_lines(option: TreatmentOption, context: Context) -> tuple[str, ...]:
-    """How the sources agree on the option (``option.agreement``, when the result carries
-    it): which support it as offered, and which name it only at another time, and when.
+def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
+    """How the sources agree on the option: which support it as offered, and which name it
+    only at another time, and when.
     """
-    agreement: Any = getattr(option, "agreement", None)
-    if agreement is None:
-        return ()
+    agreement = option.agreement
 
     def publisher(source: str) -> str:
-        known = context.sources.get(source)
+        known = names.source(source)
         return known.publisher if known is not None else source
 
-    supporting = [publisher(s) for s in getattr(agreement, "supporting", ())]
+    supporting = [publisher(s) for s in agreement.supporting]
     lines = [
         f"supported as offered by {join_and(supporting)}"
         if supporting
         else "no source supports it as offered"
     ]
-    for other in getattr(agreement, "conditions_not_met", ()):
-        named = agent_names(tuple(getattr(other, "agents", ())), context.vocabulary)
-        when = join_and([condition_words(str(c)) for c in getattr(other, "condition", ())])
+    for other in agreement.conditions_not_met:
+        named = join_and([names.agent(a) for a in other.agents])
+        when = join_and([condition_words(str(c)) for c in other.condition])
         lines.append(
-            f"{getattr(other, 'publisher', '') or publisher(getattr(other, 'source', ''))} names "
+            f"{other.publisher or publisher(other.source)} names "
             f"{named or 'it'} only when {when or 'at another time'}, not the case here"
         )
     return tuple(lines)
 
 
-# Short names for the bundled sources in one-line summaries; other sources go by their id.
-_SHORT_SOURCE = {"acs": "ACS", "pdq": "PDQ", "webmd": "WebMD", "ysc": "YSC", "mlh": "MLH"}
+def _short(names: Names, source_id: str) -> str:
+    known = names.source(source_id)
+    return known.short_name if known is not None else source_id
 
 
-def agreement_summary(option: TreatmentOption, context: Context) -> str:
-    """How the sources agree, in one line: '4 of 5 sources support it as offered; only when
-    no line of treatment for metastatic disease has failed yet: tamoxifen (ACS, WebMD)'.
+def agreement_summary(option: TreatmentOption, names: Names) -> str:
+    """How the sources agree, in one line: '4 of 5 sources support it as offered; ACS, WebMD
+    name tamoxifen only when no line of treatment for metastatic disease has failed yet'.
 
     The conditions not met are grouped by the situation, so a situation several sources name
     is said once (it was a line per source and statement).
     """
     agreement = option.agreement
-    known = len(context.sources)
+    known = len(names.sources)
     count = len(agreement.supporting)
     said = (
         f"{count} of {known} sources support it as offered"
@@ -184,12 +174,12 @@ def agreement_summary(option: TreatmentOption, context: Context) -> str:
         when = join_and([condition_words(str(c)) for c in other.condition]) or "at another time"
         agents, sources = situations.setdefault(when, ([], []))
         agents += [a for a in other.agents if a not in agents]
-        short = _SHORT_SOURCE.get(other.source, other.source)
+        short = _short(names, other.source)
         if short not in sources:
             sources.append(short)
     parts = [said]
     for when, (agents, sources) in situations.items():
-        named = agent_names(tuple(agents), context.vocabulary) if agents else "it"
+        named = join_and([names.agent(a) for a in agents]) if agents else "it"
         verb = "names" if len(sources) == 1 else "name"
         parts.append(f"{', '.join(sources)} {verb} {named} only when {when}")
     return "; ".join(parts)
@@ -200,12 +190,12 @@ def _one_line(text: str, width: int, indent: str = "") -> str:
     return indent + textwrap.shorten(text, width - len(indent), placeholder=" ...")
 
 
-def answer_block(result: Evaluation, context: Context, width: int = 100) -> list[str]:
-    """The answer on one screen, each item one line: the anticancer choices in rank order
-    with their drugs and tier, what is given alongside, and what is not recommended and why.
+def answer_block(result: Evaluation, width: int = 100) -> list[str]:
+    """The answer on one screen, each item one line: the anticancer choices in order with
+    their drugs and tier, what is given alongside, and what is not recommended and why.
     Every view opens with it (after the patient); the detail follows.
     """
-    views = read_options(result, context)
+    views = read_options(result)
     choices = [v for v in views if v.option.role != "supportive"]
     alongside = [v for v in views if v.option.role == "supportive"]
     lines = []
@@ -222,101 +212,91 @@ def answer_block(result: Evaluation, context: Context, width: int = 100) -> list
         for view in alongside:
             drugs = ", ".join(view.drugs)
             lines.append(_one_line(view.name + (f": {drugs}" if drugs else ""), width, "  "))
-    refused = not_recommended_lines(result, context.vocabulary)
+    refused = not_recommended_lines(result)
     if refused:
         lines.append("Not recommended:")
         lines += [_one_line(line, width, "  ") for line in refused]
     return lines
 
 
-def history_lines(option: TreatmentOption, vocabulary: Vocabulary | None) -> tuple[str, ...]:
-    """What of the option the patient has had already without the cancer growing on it, and
-    the sources' notes on it (``given_before`` and ``notes``, when the result carries them).
+def history_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
+    """What of the option the patient has had already, and the sources' notes on it.
+
+    A drug whose outcome is not known is said so: it is offered because no growth on it is
+    recorded, not because it is known to have worked.
     """
     lines = []
-    given = getattr(option, "given_before", ())
-    if given:
+
+    def setting(given_setting: str) -> str:
+        return "before metastasis" if given_setting == "early" else "for metastatic disease"
+
+    ended = [g for g in option.given_before if g.outcome != "unknown"]
+    unknown = [g for g in option.given_before if g.outcome == "unknown"]
+    if ended:
         said = join_and(
-            [
-                f"{agent_name(g.agent, vocabulary)} ({g.outcome}, "
-                f"{'before metastasis' if g.setting == 'early' else 'for metastatic disease'})"
-                for g in given
-            ]
+            [f"{names.agent(g.agent)} ({g.outcome}, {setting(g.setting)})" for g in ended]
         )
         lines.append(f"already given without the cancer growing on it: {said}")
-    lines += [str(getattr(note, "text", note)) for note in getattr(option, "notes", ())]
+    if unknown:
+        said = join_and([f"{names.agent(g.agent)} ({setting(g.setting)})" for g in unknown])
+        lines.append(
+            f"given before, how it ended not known: {said}; if the cancer grew on it, it "
+            "would not be offered again"
+        )
+    lines += [note.text for note in option.notes]
     return tuple(lines)
 
 
-def _groups(option: TreatmentOption, context: Context) -> tuple[CitationGroup, ...]:
-    vocabulary = context.vocabulary
-    rules = [context.rules[r] for r in option.rule_ids if r in context.rules]
-    if not rules:
-        everything = tuple(option.citations)
-        return (CitationGroup(category_name(option.category), option.tier, everything),)
-    offered_agents = set(option.agents)
-    offered_regimens = {
-        tuple(r.agents): regimen_words(r.agents, vocabulary) for r in option.regimens
-    }
-    groups: dict[str, tuple[int, list[CitedSource]]] = {}
-    for rule in rules:
-        offer = rule.then.offer
-        if offer is None:
-            continue
-        named = [agent_name(a, vocabulary) for a in offer.agents if a in offered_agents]
-        named += [
-            offered_regimens[tuple(r.agents)]
-            for r in offer.regimens
-            if tuple(r.agents) in offered_regimens
-        ]
+def _groups(option: TreatmentOption, names: Names) -> tuple[CitationGroup, ...]:
+    if not option.citation_groups:
+        # A result made before options carried their groups: every citation under one head.
+        return (CitationGroup(category_name(option.category), option.tier, option.citations),)
+    groups = []
+    for group in option.citation_groups:
+        named = [names.agent(a) for a in group.agents]
+        named += [regimen_words(r, names) for r in group.regimens]
         label = join_and(named) if named else f"{category_name(option.category)} in general"
-        tier = _TIER_ORDER.get(offer.tier, 3)
-        best, cited = groups.get(label, (tier, []))
-        for citation in cite(rule.citations, context.sources):
-            if citation not in cited and citation in option.citations:
-                cited.append(citation)
-        groups[label] = (min(best, tier), cited)
-    ordered = sorted(
-        (kv for kv in groups.items() if kv[1][1]),
-        key=lambda kv: (kv[1][0], -len({c.source for c in kv[1][1]})),
-    )
-    tiers = {v: k for k, v in _TIER_ORDER.items()}
-    return tuple(CitationGroup(label, tiers[t], tuple(c)) for label, (t, c) in ordered)
+        cited = tuple(option.citations[i] for i in group.citations if i < len(option.citations))
+        groups.append(CitationGroup(label, group.tier, cited))
+    return tuple(groups)
 
 
-def regimen_words(agents: Sequence[str], vocabulary: Vocabulary | None) -> str:
+def regimen_words(agents: Sequence[str], names: Names) -> str:
     """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes."""
-    if vocabulary is None:
-        return " with ".join(agents)
-    names = [agent_name(a, vocabulary) for a in agents]
-    return names[0] + (" with " + join_and(names[1:]) if len(names) > 1 else "")
+    said = [names.agent(a) for a in agents]
+    return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
 
 
-def read_options(result: Evaluation, context: Context) -> list[OptionView]:
+def read_options(result: Evaluation) -> list[OptionView]:
     """The options of ``result`` as a person reads them (see the module's docstring)."""
-    vocabulary = context.vocabulary
-    ranks = [o.rank for o in result.options]
+    names = result.names
+    choices = sorted({o.rank for o in result.options if o.role != "supportive"})
+    place = {rank: index + 1 for index, rank in enumerate(choices)}
+    ranks = [o.rank for o in result.options if o.role != "supportive"]
     return [
         OptionView(
             option=option,
-            tied=ranks.count(option.rank) > 1,
+            tied=option.role != "supportive" and ranks.count(option.rank) > 1,
             name=category_name(option.category),
-            drugs=tuple(agent_name(a, vocabulary) for a in option.agents),
-            regimens=tuple(regimen_words(r.agents, vocabulary) for r in option.regimens),
-            groups=_groups(option, context),
-            agreement=agreement_lines(option, context),
-            history=history_lines(option, vocabulary),
+            drugs=tuple(names.agent(a) for a in option.agents),
+            regimens=tuple(regimen_words(r.agents, names) for r in option.regimens),
+            groups=_groups(option, names),
+            agreement=agreement_lines(option, names),
+            history=history_lines(option, names),
+            choice=place.get(option.rank) if option.role != "supportive" else None,
         )
         for option in result.options
     ]
 
 
-def not_recommended_lines(result: Evaluation, vocabulary: Vocabulary | None) -> list[str]:
+def not_recommended_lines(result: Evaluation) -> list[str]:
     """'hormone therapy: <reason>' per item."""
     lines = []
     for item in result.not_recommended:
         what = (
-            category_name(item.category) if item.category else agent_names(item.agents, vocabulary)
+            category_name(item.category)
+            if item.category
+            else join_and([result.names.agent(a) for a in item.agents])
         )
         lines.append(f"{what}: {item.reason}")
     return lines
@@ -358,20 +338,20 @@ _COMPLICATION_WORDS = {
 }
 
 
-def informative_test_name(test: InformativeTest, vocabulary: Vocabulary | None = None) -> str:
+def informative_test_name(test: InformativeTest, names: Names) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
     if test.agent is not None:
-        return f"how {agent_name(test.agent, vocabulary)} ended (not known)"
+        return f"how {names.agent(test.agent)} ended (not known)"
     if test.status in _LISTS:
         return _LISTS[test.status][0]
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
 
 
-def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | None) -> str:
+def _value_words(test: InformativeTest, value: str, names: Names) -> str:
     if test.agent is not None:
-        drug = agent_name(test.agent, vocabulary)
+        drug = names.agent(test.agent)
         if value == "progressed":
             return f"the cancer grew on {drug}"
         return f"{drug} ended without the cancer growing ({value})"
@@ -383,49 +363,48 @@ def _value_words(test: InformativeTest, value: str, vocabulary: Vocabulary | Non
     return requirement(test.status, "equals", value)
 
 
-def outcome_changes(
-    test: InformativeTest, vocabulary: Vocabulary | None
-) -> list[tuple[str, list[str]]]:
+def outcome_changes(test: InformativeTest, names: Names) -> list[tuple[str, list[str]]]:
     """For each value of a test: the value in words, and what it would add, remove, and
     move up or down (moves up first).
     """
     said = []
     for outcome in test.outcomes:
+        names = names.with_agents(outcome.names)
         changes = []
         added = [category_name(c) for c in outcome.options_appear]
-        added += [agent_name(a, vocabulary) for a in outcome.agents_appear]
+        added += [names.agent(a) for a in outcome.agents_appear]
         removed = [category_name(c) for c in outcome.options_disappear]
-        removed += [agent_name(a, vocabulary) for a in outcome.agents_disappear]
+        removed += [names.agent(a) for a in outcome.agents_disappear]
         if added:
             changes.append(f"adds {join_and(added)}")
         if removed:
             changes.append(f"removes {join_and(removed)}")
         ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
         changes += [move_words(m) for m in ordered]
-        said.append((f"if {_value_words(test, outcome.value, vocabulary)}", changes))
+        said.append((f"if {_value_words(test, outcome.value, names)}", changes))
     return said
 
 
-def outcome_lines(test: InformativeTest, vocabulary: Vocabulary | None) -> list[str]:
+def outcome_lines(test: InformativeTest, names: Names) -> list[str]:
     """For each value of a test, one line: what it would add, remove, and move up or down."""
-    return [
-        f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, vocabulary)
-    ]
+    return [f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, names)]
 
 
-def _closing_sections(
-    result: Evaluation, tests: Sequence[InformativeTest], vocabulary: Vocabulary | None
-) -> list[tuple[str, list[str]]]:
+def _closing_sections(result: Evaluation) -> list[tuple[str, list[str]]]:
     # The text and Markdown reports close with the same sections, in the same order.
+    names = result.names
+    tests = tests_of(result)
     return [
-        ("Not recommended", not_recommended_lines(result, vocabulary)),
+        ("Not recommended", not_recommended_lines(result)),
         ("Advice", [a.text for a in result.advice]),
         (
             "Tests that would change the answer",
-            [
-                f"{informative_test_name(t, vocabulary)}: {line}"
+            [TESTS_NOT_ASKED]
+            if tests is None
+            else [
+                f"{informative_test_name(t, names)}: {line}"
                 for t in tests
-                for line in outcome_lines(t, vocabulary)
+                for line in outcome_lines(t, names)
             ],
         ),
         ("Notes", list(result.caveats)),
@@ -436,20 +415,17 @@ def _quote(citation: CitedSource, width: int) -> str:
     return textwrap.shorten(citation.excerpt, width, placeholder=" ...")
 
 
-def evaluation_text(
-    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
-) -> str:
-    """The answer as the command line prints it: the patient, the ranked table with two
-    citations per option, then what is not recommended, the advice, the tests that would
-    change the answer (when given) and the notes.
+def evaluation_text(result: Evaluation) -> str:
+    """The answer as the command line prints it (and ``str(result)``): the patient, the
+    answer on one screen, then the detail: each option with two citations, what is not
+    recommended, the advice, the tests that would change the answer and the notes.
     """
-    context = context or Context()
-    vocabulary = context.vocabulary
-    lines = [textwrap.fill(patient_line(result.profile, vocabulary), 100, subsequent_indent="  ")]
+    names = result.names
+    lines = [textwrap.fill(patient_line(result.profile, names), 100, subsequent_indent="  ")]
     lines.append("")
-    lines += answer_block(result, context)
+    lines += answer_block(result)
     lines += ["", "In detail:"]
-    views = read_options(result, context)
+    views = read_options(result)
     if views:
         lines.append(f"{'rank':<5} {'option':<23} {'tier':<12} drugs and regimens")
     for view in views:
@@ -459,16 +435,17 @@ def evaluation_text(
         lines.append(textwrap.fill(row, 100, subsequent_indent=" " * 43))
         for regimen in view.regimens:
             lines.append(f"{'':<43}+ {regimen}")
-        for said in (*view.history, agreement_summary(view.option, context)):
+        for said in (*view.history, agreement_summary(view.option, names)):
             lines.append(
                 textwrap.fill(said, 100, initial_indent=" " * 6, subsequent_indent=" " * 8)
             )
         for citation in view.option.citations[:2]:
             lines.append(f'{"":<6}[{citation.source}] {citation.section}: "{_quote(citation, 80)}"')
     if any(v.tied for v in views):
-        lines.append("(= marks options that share a rank)")
-    sections = _closing_sections(result, tests, vocabulary)
-    for title, items in sections:
+        lines.append("(= marks choices that share a place)")
+    if any(v.option.role == "supportive" for v in views):
+        lines.append("(+ marks care given alongside the choices)")
+    for title, items in _closing_sections(result):
         if items:
             lines += ["", f"{title}:"]
             lines += [
@@ -487,25 +464,24 @@ def _md(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
-def evaluation_markdown(
-    result: Evaluation, tests: Sequence[InformativeTest] = (), context: Context | None = None
-) -> str:
-    """One patient's answer as a Markdown page a clinician can paste into a note."""
-    context = context or Context()
-    vocabulary = context.vocabulary
+def evaluation_markdown(result: Evaluation) -> str:
+    """One patient's answer as a Markdown page a clinician can paste into a note
+    (``result.to_markdown()``).
+    """
+    names = result.names
     who = result.profile.patient_id or "(no id)"
     lines = [f"## Treatment options: patient {_md(who)}", ""]
-    lines += [_md(patient_line(result.profile, vocabulary)), ""]
-    for line in answer_block(result, context, width=200):
+    lines += [_md(patient_line(result.profile, names)), ""]
+    for line in answer_block(result, width=200):
         if line.startswith("  "):
             lines.append(f"- {_md(line)}")
         else:
             lines += ["", f"**{_md(line)}**", ""] if lines[-1] else [f"**{_md(line)}**", ""]
     lines += ["", "---", "", "**In detail**", ""]
     lines += [
-        f"- **{label}**: {_md(words)}" for label, words in patient_facts(result.profile, vocabulary)
+        f"- **{label}**: {_md(words)}" for label, words in patient_facts(result.profile, names)
     ]
-    views = read_options(result, context)
+    views = read_options(result)
     lines += [
         "",
         "| rank | option | tier | drugs and regimens | sources |",
@@ -513,30 +489,35 @@ def evaluation_markdown(
     ]
     for view in views:
         drugs = ", ".join([*view.drugs, *view.regimens]) or "(no single drug named)"
-        sources = ", ".join(view.option.source_ids)
+        sources = ", ".join(_short(names, s) for s in view.option.source_ids)
+        tier = view.option.tier if view.option.role != "supportive" else "alongside"
         lines.append(
-            f"| {view.rank_label} | {_md(view.name)} | {view.option.tier} | {_md(drugs)} | "
-            f"{_md(sources)} |"
+            f"| {view.rank_label} | {_md(view.name)} | {tier} | {_md(drugs)} | {_md(sources)} |"
         )
     if any(v.tied for v in views):
-        lines += ["", "= marks options that share a rank."]
+        lines += ["", "= marks choices that share a place."]
+    if any(v.option.role == "supportive" for v in views):
+        lines += ["", "+ marks care given alongside the choices."]
     for view in views:
-        kind = view.option.tier if view.option.role != "supportive" else "given alongside"
-        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({kind})", ""]
+        heading = (
+            f"{view.rank_label}. {_md(view.name)} ({view.option.tier})"
+            if view.option.role != "supportive"
+            else f"{_md(view.name)} (given alongside, {view.option.tier})"
+        )
+        lines += ["", f"### {heading}", ""]
         lines += [f"- {_md(r)}" for r in view.option.rationale]
         lines += [f"- {_md(said)}" for said in view.history]
-        lines.append(f"- Sources: {_md(agreement_summary(view.option, context))}")
+        lines.append(f"- Sources: {_md(agreement_summary(view.option, names))}")
         for group in view.groups:
             lines += ["", f"**{_md(group.label)}** ({group.tier})", ""]
             for citation in group.citations:
-                dates = source_dates(context, citation.source)
+                dates = source_dates(names, citation.source)
                 where = f"{citation.publisher}, {citation.section}" + (
                     f" ({dates})" if dates else ""
                 )
                 lines.append(f"> {_md(citation.excerpt)}  \n> -- {_md(where)}")
                 lines.append("")
-    sections = _closing_sections(result, tests, vocabulary)
-    for title, items in sections:
+    for title, items in _closing_sections(result):
         if items:
             lines += ["", f"### {title}", ""] + [f"- {_md(i)}" for i in items]
     lines += [

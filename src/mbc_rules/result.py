@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import SchemaSerializer
 
 from mbc_rules.profile import STORED, PatientProfile
-from mbc_rules.vocabulary import Category, Tier
+from mbc_rules.vocabulary import Category, Role, Tier
 
 DISCLAIMER = (
     "Decision support that cites its sources, not medical advice: every option is traced to "
@@ -34,22 +34,6 @@ DISCLAIMER = (
 )
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
-
-Role = Literal["anticancer", "supportive"]
-# Care given alongside the anticancer choices, in the sources' words (docs/reading-results.md):
-# bone-modifying drugs "to reduce bone disease and pain" (PDQ), palliative care "you may have
-# along with your other treatments" ... "they don't fight the disease" (WebMD), complementary
-# treatments "may help ease treatment side effects" (WebMD). Radiation and surgery stay among
-# the choices: the sources give them both goals ("to remove cancer that has spread ... and to
-# prevent or relieve pain or other symptoms", MLH), and a category cannot say which one.
-SUPPORTIVE_CATEGORIES: frozenset[str] = frozenset(
-    {"bone_modifying_therapy", "palliative_care", "complementary_therapy"}
-)
-
-
-def role_of(category: str) -> Role:
-    """'supportive' for care given alongside the anticancer choices, else 'anticancer'."""
-    return "supportive" if category in SUPPORTIVE_CATEGORIES else "anticancer"
 
 
 class CitedSource(BaseModel):
@@ -63,6 +47,86 @@ class CitedSource(BaseModel):
     excerpt: str
     statement: str = Field(
         description="Id of the statement in the rulebase's inventory (rules/statements.yaml)."
+    )
+
+
+class AgentName(BaseModel):
+    """A drug, procedure or class of the result, as a person reads it."""
+
+    model_config = _OUTPUT
+
+    id: str
+    name: str = Field(
+        description="The vocabulary's name; a class placeholder reads as a class, with its "
+        "article ('a CDK4/6 inhibitor')."
+    )
+
+
+class SourceName(BaseModel):
+    """A source of the rulebase that made the result, as a person reads it."""
+
+    model_config = _OUTPUT
+
+    id: str
+    publisher: str
+    short_name: str = Field(description="The name one-line summaries use, e.g. 'ACS'.")
+    dates: tuple[str, ...] = Field(
+        (), description="The dates the source gives, in words ('last revised 2019-12-23')."
+    )
+
+
+class Names(BaseModel):
+    """What showing a result needs beside its ids: the readable name of every drug it names
+    and the rulebase's sources. A result carries them so that it shows itself (``str``,
+    ``to_markdown``, the notebook view) with no rulebase behind it.
+    """
+
+    model_config = _OUTPUT
+
+    agents: tuple[AgentName, ...] = Field(
+        (), description="Every agent id the result names (options, regimens, history)."
+    )
+    sources: tuple[SourceName, ...] = Field(
+        (), description="Every source of the rulebase, in the rulebase's order."
+    )
+
+    def agent(self, agent_id: str) -> str:
+        """The reader's name of ``agent_id``; an id the result does not name, without its
+        underscores (a result made before results carried names).
+        """
+        for entry in self.agents:
+            if entry.id == agent_id:
+                return entry.name
+        return agent_id.replace("_", " ")
+
+    def with_agents(self, more: Sequence[AgentName]) -> Names:
+        """These names and ``more`` (the names of what a test's outcome would add, say)."""
+        if not more:
+            return self
+        known = {entry.id for entry in self.agents}
+        added = tuple(entry for entry in more if entry.id not in known)
+        return Names(agents=self.agents + added, sources=self.sources) if added else self
+
+    def source(self, source_id: str) -> SourceName | None:
+        """The source ``source_id``, when the rulebase has it."""
+        return next((s for s in self.sources if s.id == source_id), None)
+
+
+class CitationGroup(BaseModel):
+    """The citations of an option that support the same drugs or regimens of it."""
+
+    model_config = _OUTPUT
+
+    agents: tuple[str, ...] = Field(
+        description="The option's single agents these sentences name; with no regimen either, "
+        "the sentences speak of the category in general."
+    )
+    regimens: tuple[tuple[str, ...], ...] = Field(
+        (), description="The option's regimens these sentences name, each as its agents."
+    )
+    tier: Tier = Field(description="The strongest tier these sentences give.")
+    citations: tuple[int, ...] = Field(
+        description="Positions in the option's citations, strongest source first."
     )
 
 
@@ -145,7 +209,8 @@ class TreatmentOption(BaseModel):
         "anticancer",
         description="anticancer: one of the choices against the cancer; supportive: care the "
         "sources give alongside them (bone-modifying drugs, palliative and complementary "
-        "care). The rank orders all options together, as before.",
+        "care, and radiation or surgery that every offering sentence gives to relieve pain or "
+        "symptoms or to prevent fractures). The rank orders all options together, as before.",
     )
     agents: tuple[str, ...] = Field(
         description="The drugs or procedures of this category: single agents first, then the "
@@ -170,6 +235,23 @@ class TreatmentOption(BaseModel):
         (),
         description="How the sources say to give it here (e.g. with anti-HER2 treatment).",
     )
+    citation_groups: tuple[CitationGroup, ...] = Field(
+        (),
+        description="The citations grouped by the drugs or regimens they support, the "
+        "strongest tier first: what the views show under each option.",
+    )
+
+
+def named_agents(option: TreatmentOption) -> list[str]:
+    """Every agent id ``option`` names: its drugs, its regimens' members, the drugs of the
+    sources that name it elsewhere, and what of it was given before.
+    """
+    return [
+        *option.agents,
+        *(agent for regimen in option.regimens for agent in regimen.agents),
+        *(agent for other in option.agreement.conditions_not_met for agent in other.agents),
+        *(given.agent for given in option.given_before),
+    ]
 
 
 class NotRecommendedItem(BaseModel):
@@ -230,6 +312,9 @@ class TestOutcome(BaseModel):
     rank_changes: tuple[RankChange, ...]
     agents_appear: tuple[str, ...]
     agents_disappear: tuple[str, ...]
+    names: tuple[AgentName, ...] = Field(
+        (), description="The readable names of the agents that would appear or disappear."
+    )
 
 
 class InformativeTest(BaseModel):
@@ -274,6 +359,11 @@ class Evaluation(BaseModel):
         "that read it, and are read back as they stand."
     )
     disclaimer: str = DISCLAIMER
+    names: Names = Field(
+        default_factory=Names,
+        description="The readable names of the drugs the result names and the rulebase's "
+        "sources: what showing the result needs (it shows itself with no rulebase).",
+    )
     digest: str = Field(
         "",
         description="SHA-256 over every other field, the rulebase hash among them, each "
@@ -301,6 +391,26 @@ class Evaluation(BaseModel):
         """The offered categories, in rank order."""
         return [o.category for o in self.options]
 
+    # A value shows itself: these delegate to the views (``report``, ``display``), which are
+    # functions of the result alone and sit above this module; imported when first shown, so
+    # that evaluating never pays for them.
+    def __str__(self) -> str:
+        """The text report: what ``mbc-rules evaluate`` and ``mbc_rules.report`` print."""
+        from mbc_rules.report import evaluation_text
+
+        return evaluation_text(self)
+
+    def to_markdown(self) -> str:
+        """The answer as a Markdown page a clinician can paste into a note."""
+        from mbc_rules.report import evaluation_markdown
+
+        return evaluation_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from mbc_rules.display import evaluation_html
+
+        return evaluation_html(self)
+
 
 def assembled(
     *,
@@ -313,6 +423,7 @@ def assembled(
     rulebase_hash: str,
     profile: PatientProfile,
     disclaimer: str,
+    names: Names,
     digest: str,
 ) -> Evaluation:
     """The evaluation of parts that are already valid: ``Evaluation.model_construct`` with
@@ -331,6 +442,7 @@ def assembled(
             "rulebase_hash": rulebase_hash,
             "profile": profile,
             "disclaimer": disclaimer,
+            "names": names,
             "digest": digest,
         },
     )
@@ -375,8 +487,8 @@ class EvaluationReport(Evaluation):
         return cls.model_construct(**fields, informative_tests=tests)
 
 
-ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules")
-_DIGEST_FORMAT = b"mbc-rules result digest 2"
+ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules", "names")
+_DIGEST_FORMAT = b"mbc-rules result digest 3"
 
 
 # The digests read each part as pydantic-core writes it: compact JSON, unescaped text, every
@@ -387,6 +499,7 @@ _ITEM_JSON: dict[type[BaseModel], SchemaSerializer] = {
     kind: TypeAdapter(kind).serializer for kind in (TreatmentOption, NotRecommendedItem, AdviceItem)
 }
 _TEXTS_JSON = TypeAdapter(tuple[str, ...]).serializer
+_NAMES_JSON = TypeAdapter(Names).serializer
 # Each answer item's hash, by the item's identity: the ranking shares the (immutable) option,
 # not-recommended and advice objects between the answers it builds, so most items of a new
 # answer were hashed before. An entry keeps its item alive, so an id is never reused while it
@@ -420,12 +533,13 @@ def answer_digest(
     advice: Sequence[AdviceItem],
     caveats: Sequence[str],
     fired_rules: Sequence[str],
+    names: Names,
 ) -> str:
     """SHA-256 of an answer's parts (the fields in ``ANSWER_FIELDS``).
 
     Each option, not-recommended and advice item is hashed on its own (its JSON), the texts
-    of caveats and fired rules are written as JSON arrays, and the five parts are framed by
-    their lengths: an item shared by many answers is hashed once.
+    of caveats and fired rules are written as JSON arrays, the names as JSON, and the six
+    parts are framed by their lengths: an item shared by many answers is hashed once.
     """
     parts = (
         _item_hashes(options, TreatmentOption),
@@ -433,6 +547,7 @@ def answer_digest(
         _item_hashes(advice, AdviceItem),
         _TEXTS_JSON.to_json(tuple(caveats), warnings=False),
         _TEXTS_JSON.to_json(tuple(fired_rules), warnings=False),
+        _NAMES_JSON.to_json(names, warnings=False),
     )
     return hashlib.sha256(b"".join(map(_framed, parts))).hexdigest()
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import ValidationError
 
@@ -45,21 +45,25 @@ from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,
     Evaluation,
+    EvaluationReport,
     InformativeTest,
+    Names,
     NotRecommendedItem,
     TreatmentOption,
     Verification,
     answer_digest,
     assembled,
     evaluation_digest,
+    named_agents,
     result_digest,
 )
 from mbc_rules.schema import CoverageEntry, Rule, Source
 from mbc_rules.vocabulary import Vocabulary
+from mbc_rules.wording import agent_name, join_and, result_names
 
 if TYPE_CHECKING:
     from mbc_rules.explain import Explanation
-    from mbc_rules.report import Context, ReportFormat
+    from mbc_rules.report import ReportFormat
 
 # Explanations, informative tests, reports and the notebook view (``explain``, ``whatif``,
 # ``report``, ``display``) and the checks of a rule set (``validate``) are imported where they
@@ -81,6 +85,7 @@ _Answer = tuple[
     tuple[AdviceItem, ...],
     tuple[str, ...],
     tuple[str, ...],
+    Names,
     str,
 ]
 UNKNOWN_HISTORY_CAVEAT = (
@@ -93,6 +98,24 @@ UNKNOWN_COMPLICATIONS_CAVEAT = (
     "serious problems from the spread, which would put chemotherapy first. Give them, or [] "
     "when there are none."
 )
+
+
+def unknown_outcome_caveat(agents: Iterable[str], vocabulary: Vocabulary) -> str:
+    """The note for treatments whose outcome is not given: an unknown outcome is not growth
+    on the drug, and not its absence either.
+    """
+    drugs = sorted(set(agents))
+    named = join_and([agent_name(a, vocabulary) for a in drugs])
+    one = len(drugs) == 1
+    return (
+        f"How {named} ended is not given (outcome unknown): the answer does not count "
+        f"{'it' if one else 'them'} as treatment the cancer grew on, so "
+        f"{'it' if one else 'they'} and drugs of {'its' if one else 'their'} class may still "
+        f"be offered. Give how {'it' if one else 'each'} ended; the tests that would change "
+        "the answer show what growth would change."
+    )
+
+
 SILENT_CAVEAT = (
     "No source covers an anticancer treatment for this profile as given; nothing is offered "
     "rather than a guess. See the advice and the unknown statuses."
@@ -333,23 +356,57 @@ class Rulebase:
         fired = self._matcher.match(facts)
         return [rule.id for rule in self.rules if rule.id in fired]
 
-    def evaluate(self, profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
+    @overload
+    def evaluate(
+        self,
+        profile: PatientProfile | Mapping[str, Any],
+        *,
+        informative_tests: Literal[False] = False,
+    ) -> Evaluation: ...
+
+    @overload
+    def evaluate(
+        self, profile: PatientProfile | Mapping[str, Any], *, informative_tests: Literal[True]
+    ) -> EvaluationReport: ...
+
+    @overload
+    def evaluate(
+        self, profile: PatientProfile | Mapping[str, Any], *, informative_tests: bool
+    ) -> Evaluation: ...
+
+    def evaluate(
+        self, profile: PatientProfile | Mapping[str, Any], *, informative_tests: bool = False
+    ) -> Evaluation:
         """Evaluate one patient profile.
 
         Args:
             profile: a :class:`PatientProfile` or a mapping of its fields.
+            informative_tests: also work out, for each status left unknown, what each value
+                would change (an :class:`EvaluationReport`; each value tried costs an
+                evaluation).
 
         Returns:
-            The ranked, cited options, what is not recommended, and the trace.
+            The ranked, cited options, what is not recommended, and the trace; it shows
+            itself (``str``, ``to_markdown()``, the notebook view).
 
         Raises:
             pydantic.ValidationError: the profile is invalid (the error names the field).
             EngineError: the rule engine failed; no state was kept.
         """
+        result = self._evaluated(profile)
+        return self.with_informative_tests(result) if informative_tests else result
+
+    def with_informative_tests(self, evaluation: Evaluation) -> EvaluationReport:
+        """``evaluation`` with the tests that would change it (what ``--json`` prints)."""
+        if isinstance(evaluation, EvaluationReport):
+            return evaluation
+        return EvaluationReport.of(evaluation, self.informative_tests(evaluation))
+
+    def _evaluated(self, profile: PatientProfile | Mapping[str, Any]) -> Evaluation:
         read = self.read_profile(profile)
         facts = derive_facts(read, self.vocabulary)
         fired_ids = self._matcher.match(facts)
-        options, not_recommended, advice, caveats, fired_rules, answer = self._answer(
+        options, not_recommended, advice, caveats, fired_rules, names, answer = self._answer(
             fired_ids,
             read.sex == "male",
             treatment_history(read, self.vocabulary),
@@ -357,6 +414,16 @@ class Rulebase:
             self._waiting(facts, fired_ids),
             read.complications is None,
         )
+        # The history's other treatments (not anticancer, so not in the answer's key) are
+        # named too: the patient line shows them.
+        others = [
+            t.agent
+            for t in read.prior_therapies or ()
+            if not self.vocabulary[t.agent].is_anticancer
+        ]
+        if others:
+            names = self._names([*(a.id for a in names.agents), *others])
+            answer = answer_digest(options, not_recommended, advice, caveats, fired_rules, names)
         return assembled(
             options=options,
             not_recommended=not_recommended,
@@ -367,6 +434,7 @@ class Rulebase:
             rulebase_hash=self.content_hash,
             profile=read,
             disclaimer=DISCLAIMER,
+            names=names,
             digest=evaluation_digest(answer, read, self.content_hash, self.version, DISCLAIMER),
         )
 
@@ -416,11 +484,24 @@ class Rulebase:
             caveats.append(UNKNOWN_HISTORY_CAVEAT)
         if complications_unknown:
             caveats.append(UNKNOWN_COMPLICATIONS_CAVEAT)
+        unknown_outcomes = [u.agent for u in history.uses if u.outcome == "unknown"]
+        if unknown_outcomes:
+            caveats.append(unknown_outcome_caveat(unknown_outcomes, self.vocabulary))
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
         fired_rules = self._ranker.in_order(fired_ids)
-        answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules)
-        return options, not_recommended, advice, tuple(caveats), fired_rules, answer
+        names = self._names(
+            [
+                *(agent for option in options for agent in named_agents(option)),
+                *(agent for item in not_recommended for agent in item.agents),
+                *(use.agent for use in history.uses),
+            ]
+        )
+        answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules, names)
+        return options, not_recommended, advice, tuple(caveats), fired_rules, names, answer
+
+    def _names(self, agent_ids: Iterable[str]) -> Names:
+        return result_names(self.vocabulary, self.sources, agent_ids)
 
     def _check_origin(self, evaluation: Evaluation) -> None:
         if evaluation.rulebase_hash != self.content_hash:
@@ -460,35 +541,31 @@ class Rulebase:
         self._check_origin(evaluation)
         return informative_tests(
             evaluation,
-            evaluate=self.evaluate,
+            evaluate=self._evaluated,
             rules=self.rules,
             sources=self.sources,
             vocabulary=self.vocabulary,
         )
 
-    @property
-    def report_context(self) -> Context:
-        """What reports read beside a result: this rulebase's vocabulary, rules and sources."""
-        from mbc_rules.report import Context
-
-        return Context.of(self.vocabulary, self.rules, self.sources)
-
     def report(self, evaluation: Evaluation, format: ReportFormat = "text") -> str:
-        """``evaluation`` for a person: ``text`` (the command line's table) or ``markdown``
-        (a page to paste), each with the patient, the tests that would change the answer,
-        what is not recommended and the advice.
-        """
-        from mbc_rules.report import evaluation_markdown, evaluation_text
+        """``evaluation`` for a person: ``text`` (``str(evaluation)``) or ``markdown``
+        (``evaluation.to_markdown()``); the tests that would change the answer are in it when
+        the evaluation carries them (``evaluate(..., informative_tests=True)``).
 
-        tests = self.informative_tests(evaluation)
-        render = evaluation_markdown if format == "markdown" else evaluation_text
-        return render(evaluation, tests, self.report_context)
+        Raises:
+            MbcRulesError: ``evaluation`` was produced by another rulebase.
+        """
+        self._check_origin(evaluation)
+        return evaluation.to_markdown() if format == "markdown" else str(evaluation)
 
     def html(self, evaluation: Evaluation) -> str:
-        """``evaluation`` as HTML for a notebook (see ``display.evaluation_html``)."""
-        from mbc_rules.display import evaluation_html
+        """``evaluation`` as HTML for a notebook (``evaluation._repr_html_()``).
 
-        return evaluation_html(evaluation, self.informative_tests(evaluation), self.report_context)
+        Raises:
+            MbcRulesError: ``evaluation`` was produced by another rulebase.
+        """
+        self._check_origin(evaluation)
+        return evaluation._repr_html_()
 
     def _repr_html_(self) -> str:
         from mbc_rules.display import rulebase_html

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.vocabulary import TIER_WORDS, Category, Tier, Vocabulary
+from mbc_rules.vocabulary import TIER_WORDS, Category, Role, Tier, Vocabulary
 
 # The models of a rule file validate rule files only: a process that loads the bundled rules
 # already checked (``cache``) never validates one, so each model's validator is built when it
@@ -42,6 +42,12 @@ class Source(BaseModel):
 
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     publisher: str
+    short_name: str | None = Field(
+        None,
+        max_length=20,
+        description="The name one-line summaries use (e.g. 'ACS'); the id in capitals when "
+        "not given.",
+    )
     title: str
     document: str = Field(description="File name of the source text in the shared sources folder.")
     dates: dict[str, str] = Field(
@@ -328,6 +334,14 @@ class Offer(BaseModel):
         "... 'Ado-trastuzumab emtansine (Kadcyla)'). A drug or class of the offer stays "
         "offered after the cancer grew on another drug of its class only when that drug is "
         "one of these, or lies within one of these classes.",
+    )
+    role: Role | None = Field(
+        None,
+        description="supportive where the cited sentences give the offer to relieve pain or "
+        "symptoms, or to prevent fractures, rather than against the cancer (PDQ: 'Radiation "
+        "therapy ... to relieve symptoms and improve quality of life'); the category's role "
+        "when not given. An option is shown as given alongside the choices only when every "
+        "offer of it is supportive.",
     )
     only_when_none_left: Category | None = Field(
         None,

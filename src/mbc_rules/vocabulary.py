@@ -103,6 +103,26 @@ COMPLICATIONS: tuple[str, ...] = get_args(Complication)
 CATEGORIES: tuple[str, ...] = get_args(Category)
 TIERS: tuple[str, ...] = get_args(Tier)
 
+Role = Literal["anticancer", "supportive"]
+# Care given alongside the anticancer choices, in the sources' words (docs/reading-results.md):
+# bone-modifying drugs "to reduce bone disease and pain" (PDQ), palliative care "you may have
+# along with your other treatments" ... "they don't fight the disease" (WebMD), complementary
+# treatments "may help ease treatment side effects" (WebMD). Radiation and surgery stay among
+# the choices by default: the sources give them both goals ("to remove cancer that has
+# spread ... and to prevent or relieve pain or other symptoms", MLH), so a category cannot say
+# which one; an offer whose sentence gives the purpose says it (``Offer.role``).
+SUPPORTIVE_CATEGORIES: frozenset[str] = frozenset(
+    {"bone_modifying_therapy", "palliative_care", "complementary_therapy"}
+)
+
+
+def role_of(category: str) -> Role:
+    """'supportive' for care given alongside the anticancer choices, else 'anticancer' (an
+    offer's own ``role`` says otherwise where its sentence gives the purpose).
+    """
+    return "supportive" if category in SUPPORTIVE_CATEGORIES else "anticancer"
+
+
 # Treatments that fight the cancer through the whole body: only these make a line of treatment
 # or can fail. Palliative and complementary care, trial enrolment, bone-modifying drugs and
 # local procedures do not (a yoga class that "progressed" is not a failed line).

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.rank import cite
-from mbc_rules.result import Evaluation, InformativeTest, RankChange, TestOutcome
+from mbc_rules.result import AgentName, Evaluation, InformativeTest, RankChange, TestOutcome
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, MenopausalStatus, Status, Vocabulary
 
@@ -53,6 +53,8 @@ def _outcome(value: str, now: Evaluation, then: Evaluation) -> TestOutcome:
     before = {o.category: o for o in now.options}
     after = {o.category: o for o in then.options}
     now_agents, then_agents = _all_agents(now), _all_agents(then)
+    appear = tuple(sorted(then_agents - now_agents))
+    disappear = tuple(sorted(now_agents - then_agents))
     return TestOutcome(
         value=value,
         options_appear=tuple(c for c in after if c not in before),
@@ -60,8 +62,13 @@ def _outcome(value: str, now: Evaluation, then: Evaluation) -> TestOutcome:
         rank_changes=_moves(
             {c: o.rank for c, o in before.items()}, {c: o.rank for c, o in after.items()}
         ),
-        agents_appear=tuple(sorted(then_agents - now_agents)),
-        agents_disappear=tuple(sorted(now_agents - then_agents)),
+        agents_appear=appear,
+        agents_disappear=disappear,
+        # Named as the evaluation that names them does: the result need not know them.
+        names=(
+            *(AgentName(id=a, name=then.names.agent(a)) for a in appear),
+            *(AgentName(id=a, name=now.names.agent(a)) for a in disappear),
+        ),
     )
 
 

@@ -8,14 +8,16 @@ is said as the sources would say it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mbc_rules.facts import FACTS, FactValue
+from mbc_rules.result import AgentName, Names, SourceName
 
 if TYPE_CHECKING:
     from mbc_rules.conditions import Reading, Trace
     from mbc_rules.profile import PatientProfile, PriorTherapy
+    from mbc_rules.schema import Source
     from mbc_rules.vocabulary import Agent, Vocabulary
 
 CATEGORY_NAMES: dict[str, str] = {
@@ -63,8 +65,14 @@ _AN_INITIALISMS = ("mTOR", "LHRH", "FDA", "MRI", "NSAID", "RANKL")
 _MASS_NOUNS = ("therapy", "suppression", "chemotherapy", "care", "radiation")
 
 
+def _plural(word: str) -> bool:
+    # "antidepressants", "anti-nausea drugs"; not "class", "virus" or "metastasis".
+    return word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
 def _article(noun: str) -> str:
-    if noun.split()[-1].lower() in _MASS_NOUNS:
+    last = noun.split()[-1].lower()
+    if last in _MASS_NOUNS or _plural(last):
         return noun
     vowel = noun[:1].lower() in "aeiou" or noun.startswith(_AN_INITIALISMS)
     return f"an {noun}" if vowel else f"a {noun}"
@@ -78,6 +86,31 @@ def agent_name(agent_id: str, vocabulary: Vocabulary | None) -> str:
     if agent.kind == "therapy_class":
         return _article(agent.name)
     return agent.name
+
+
+def source_name(source: Source) -> SourceName:
+    """A source as a result carries it: publisher, short name and dates in words."""
+    return SourceName(
+        id=source.id,
+        publisher=source.publisher,
+        short_name=source.short_name or source.id.upper(),
+        dates=tuple(f"{kind.replace('_', ' ')} {day}" for kind, day in source.dates.items()),
+    )
+
+
+def result_names(
+    vocabulary: Vocabulary, sources: Mapping[str, Source], agent_ids: Iterable[str]
+) -> Names:
+    """The names a result carries: each of ``agent_ids`` (once, by id: the same answer
+    names the same whatever order its history was given in) and every source of the rulebase.
+    """
+    return Names(
+        agents=tuple(
+            AgentName(id=agent_id, name=agent_name(agent_id, vocabulary))
+            for agent_id in sorted(set(agent_ids))
+        ),
+        sources=tuple(source_name(source) for source in sources.values()),
+    )
 
 
 def agent_names(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> str:
@@ -117,18 +150,19 @@ def _status(label: str, value: str) -> str:
     return f"{label} {value}"
 
 
-def therapy_words(therapy: PriorTherapy, vocabulary: Vocabulary | None) -> str:
+def therapy_words(therapy: PriorTherapy, names: Names) -> str:
     """'letrozole (progressed, metastatic line 1)'."""
     details: list[str] = [therapy.outcome if therapy.outcome != "unknown" else "outcome unknown"]
     details.append("before metastasis" if therapy.setting == "early" else "for metastatic disease")
     if therapy.line is not None:
         details.append(f"line {therapy.line}")
-    return f"{agent_name(therapy.agent, vocabulary)} ({', '.join(details)})"
+    return f"{names.agent(therapy.agent)} ({', '.join(details)})"
 
 
-def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> list[tuple[str, str]]:
+def patient_facts(profile: PatientProfile, names: Names) -> list[tuple[str, str]]:
     """The facts that decide an answer, as (label, words) pairs, in the order a clinician
     reads them: receptors, menopause, where it has spread, what was given and how it ended.
+    ``names`` names the drugs (a result's ``names``).
     """
     receptors = ", ".join(
         _status(STATUS_LABELS[s], getattr(profile, s))
@@ -161,18 +195,18 @@ def patient_facts(profile: PatientProfile, vocabulary: Vocabulary | None) -> lis
     rows.append(
         (
             "progressed on",
-            "; ".join(therapy_words(t, vocabulary) for t in progressed) or "nothing reported",
+            "; ".join(therapy_words(t, names) for t in progressed) or "nothing reported",
         )
     )
     if other:
-        rows.append(("other treatment", "; ".join(therapy_words(t, vocabulary) for t in other)))
+        rows.append(("other treatment", "; ".join(therapy_words(t, names) for t in other)))
     return rows
 
 
-def patient_line(profile: PatientProfile, vocabulary: Vocabulary | None) -> str:
+def patient_line(profile: PatientProfile, names: Names) -> str:
     """The patient in one line: id, receptors, menopause, sites, what progressed."""
     who = f"Patient {profile.patient_id}" if profile.patient_id else "Patient (no id)"
-    return who + ": " + "; ".join(f"{k} {v}" for k, v in patient_facts(profile, vocabulary))
+    return who + ": " + "; ".join(f"{k} {v}" for k, v in patient_facts(profile, names))
 
 
 # --- facts in words ----------------------------------------------------------------------------

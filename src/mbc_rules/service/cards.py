@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mbc_rules.report import answer_block, read_options
 from mbc_rules.result import (
     CitedSource,
     Evaluation,
@@ -174,22 +175,51 @@ def _option_notes(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     return lines
 
 
+def answer_card(evaluation: Evaluation) -> Card | None:
+    """The answer on one screen, as every view opens with it: the choices in order, what is
+    given alongside, what is not recommended (``report.answer_block``); None when nothing is
+    offered or held back.
+    """
+    if not evaluation.options and not evaluation.not_recommended:
+        return None
+    views = read_options(evaluation)
+    choices = [f"{v.rank_label} {v.name}" for v in views if v.option.role != "supportive"]
+    alongside = [v.name for v in views if v.option.role == "supportive"]
+    summary = "Choices: " + (", ".join(choices) or "none")
+    if alongside:
+        summary += "; alongside: " + ", ".join(alongside)
+    detail = []
+    for line in answer_block(evaluation, width=200):
+        detail.append(f"- {line.strip()}" if line.startswith("  ") else f"\n**{line}**\n")
+    return _card(summary, [*detail, "", *_disclaimer(evaluation)], "info", _source(()))
+
+
+def _choice_numbers(evaluation: Evaluation) -> dict[int, int]:
+    # The place of each anticancer choice among the choices (the views' numbers), by rank.
+    ranks = sorted({o.rank for o in evaluation.options if o.role != "supportive"})
+    return {rank: place for place, rank in enumerate(ranks, start=1)}
+
+
 def option_card(
     rulebase: Rulebase, evaluation: Evaluation, option: TreatmentOption, record: Record
 ) -> Card:
     """One card for one ranked option: what, how strongly, why, and the sources' words."""
     agents = [_name(rulebase, a) for a in option.agents]
     category = words(option.category)
-    # Care given alongside the choices says so in its summary: "#4" alone read as a fourth choice.
-    kind = f"{option.tier}, given alongside" if option.role == "supportive" else option.tier
-    summary = _listing(f"#{option.rank} {category.capitalize()} ({kind})", agents)
-    last_rank = max(o.rank for o in evaluation.options)
     publishers = [_publisher(rulebase, s) for s in option.source_ids]
-    detail = [
-        f"**Rank {option.rank} of {last_rank}: {category}, {option.tier}** "
-        "(options that tie share a rank)",
-        "",
-    ]
+    numbers = _choice_numbers(evaluation)
+    if option.role == "supportive":
+        # Care given alongside the choices says so: "#4" alone read as a fourth choice.
+        summary = _listing(f"Alongside: {category.capitalize()} ({option.tier})", agents)
+        heading = f"**Given alongside the choices: {category}, {option.tier}**"
+    else:
+        place = numbers[option.rank]
+        summary = _listing(f"#{place} {category.capitalize()} ({option.tier})", agents)
+        heading = (
+            f"**Choice {place} of {len(set(numbers.values()))}: {category}, {option.tier}** "
+            "(choices that tie share a number)"
+        )
+    detail = [heading, ""]
     if agents:
         detail += [f"**Drugs and procedures:** {', '.join(agents)}", ""]
     if option.regimens:
@@ -401,6 +431,9 @@ def patient_view_cards(
     warning = record_warning_card(rulebase, evaluation, record, tests, missing_keys)
     if warning is not None:
         cards.append(warning)
+    answer = answer_card(evaluation)
+    if answer is not None:
+        cards.append(answer)
     cards += [option_card(rulebase, evaluation, o, record) for o in evaluation.options]
     refused = not_recommended_card(rulebase, evaluation)
     if refused is not None:

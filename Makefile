@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 VENV313 := .venv313
 
-.PHONY: demo test bench bench-fhir bench-service docs lint typecheck pytest pytest-py313 clean screenshots mutation
+.PHONY: demo test bench bench-fhir bench-service docs lint typecheck pytest pytest-py313 clean screenshots mutation notebook
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ bench-service: $(BIN)/.installed
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[screenshots]'
 	$(BIN)/python tools/screenshots.py
+
+# The quickstart notebook with the outputs of a fresh execution (tests/test_notebook.py fails
+# when the stored outputs differ from what the code gives).
+notebook: $(BIN)/.installed
+	$(BIN)/python tools/notebook.py
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m mbc_rules.docs docs

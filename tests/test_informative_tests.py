@@ -258,3 +258,34 @@ def test_an_option_that_keeps_its_place_is_not_a_move(rulebase: Rulebase) -> Non
                     or outcome.options_appear
                     or (outcome.options_disappear)
                 )
+
+
+def test_brain_metastases_not_described_are_worth_describing() -> None:
+    # YSC: few brain metastases (or one large one pressing on the tissue around it) may be
+    # removed by surgery or treated with radiosurgery; multiple ones, especially large, with
+    # whole brain radiation. Not described, the answer can offer neither: describing them is
+    # a test that would change it.
+    rulebase = Rulebase.bundled(engine="python")
+    base = {
+        "er_status": "negative",
+        "pr_status": "negative",
+        "her2_status": "negative",
+        "prior_therapies": [],
+        "complications": [],
+    }
+    result = rulebase.evaluate({**base, "metastatic_sites": ["brain"]}, informative_tests=True)
+    test = next(t for t in result.informative_tests if t.status == "brain_metastases")
+    by_value = {o.value: o for o in test.outcomes}
+    assert {"stereotactic_radiosurgery", "metastasis_resection"} <= set(
+        by_value["few"].agents_appear
+    )
+    assert "whole_brain_radiation" in by_value["multiple"].agents_appear
+    assert "whole_brain_radiation" in by_value["multiple_large"].agents_appear
+    text = " ".join(str(result).split())
+    assert (
+        "how many brain metastases, and how large (not described): if multiple brain metastases: "
+        "adds whole brain radiation therapy"
+    ) in text
+    # Where the brain is not among the sites, no spread there is supposed.
+    elsewhere = rulebase.evaluate({**base, "metastatic_sites": ["liver"]}, informative_tests=True)
+    assert all(t.status != "brain_metastases" for t in elsewhere.informative_tests)

@@ -170,7 +170,10 @@ def test_the_warning_card_names_the_tests_that_would_change_the_answer(bundled: 
     for test in tests:
         for outcome in test.outcomes:
             if test.agent is None:
-                assert f"- {words(test.status)} {outcome.value}: " in warning["detail"]
+                assert (
+                    f"- {words(test.status)} {outcome.value.replace('_', ' ')}: "
+                    in warning["detail"]
+                )
     assert re.search(r"- PIK3CA status positive: .*adds .*alpelisib", warning["detail"])
     assert quoted(warning) == [c.excerpt for c in tests[0].citations]
     assert tests[0].citations

@@ -346,6 +346,8 @@ def informative_test_name(test: InformativeTest, names: Names) -> str:
         return f"how {names.agent(test.agent)} ended (not known)"
     if test.status in _LISTS:
         return _LISTS[test.status][0]
+    if test.status == "brain_metastases":
+        return "how many brain metastases, and how large (not described)"
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
 
 

@@ -17,7 +17,13 @@ from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.rank import cite
 from mbc_rules.result import AgentName, Evaluation, InformativeTest, RankChange, TestOutcome
 from mbc_rules.schema import Rule, Source
-from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, MenopausalStatus, Status, Vocabulary
+from mbc_rules.vocabulary import (
+    SYSTEMIC_CATEGORIES,
+    BrainMetastases,
+    MenopausalStatus,
+    Status,
+    Vocabulary,
+)
 
 # The value types of the fields a test settles: receptor and mutation statuses, menopause.
 _TESTED_TYPES: tuple[object, ...] = (Status, MenopausalStatus)
@@ -39,6 +45,7 @@ def tested_statuses() -> dict[str, tuple[str, ...]]:
 
 
 STATUS_VALUES: Mapping[str, tuple[str, ...]] = tested_statuses()
+BRAIN_VALUES: tuple[str, ...] = tuple(v for v in get_args(BrainMetastases) if v != "unknown")
 
 
 def _all_agents(evaluation: Evaluation) -> set[str]:
@@ -149,6 +156,12 @@ def informative_tests(
         if status == "menopausal_status" and profile.sex == "male":
             continue
         trials.append((status, [(value, {status: value}) for value in values]))
+    if "brain" in profile.metastatic_sites and profile.brain_metastases == "unknown":
+        # How many and how large decide surgery, radiosurgery or whole-brain radiation (YSC);
+        # tried only where the brain is among the sites, so no spread is supposed.
+        trials.append(
+            ("brain_metastases", [(value, {"brain_metastases": value}) for value in BRAIN_VALUES])
+        )
     if profile.prior_therapies is None and vocabulary is not None:
         # Unknown history is not "no history": each leading drug, had the cancer grown on it.
         for agent, update in _histories_that_matter(evaluation, vocabulary):

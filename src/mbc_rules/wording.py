@@ -212,6 +212,14 @@ def patient_line(profile: PatientProfile, names: Names) -> str:
 # --- facts in words ----------------------------------------------------------------------------
 
 _STATUS_PHRASES: dict[str, dict[str, str]] = {
+    # YSC's three cases: "few brain metastases, or one large metastasis pressing on the tissue
+    # around it"; "multiple brain metastases, especially large ones".
+    "brain_metastases": {
+        "few": "few brain metastases (or one large one pressing on the tissue around it)",
+        "multiple": "multiple brain metastases",
+        "multiple_large": "multiple large brain metastases",
+        "unknown": "brain metastases not described",
+    },
     "hormone_receptor_status": {
         "positive": "hormone receptor positive (ER or PR positive)",
         "negative": "hormone receptor negative (ER and PR negative)",

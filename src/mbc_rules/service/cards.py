@@ -297,7 +297,7 @@ def _value(test: InformativeTest, value: str) -> str:
         )
     if value == "none":
         return "(if there were none)"
-    return value
+    return value.replace("_", " ")
 
 
 def record_warning_card(

@@ -28,7 +28,7 @@ _IMAGES = ("image/png", "image/svg+xml", "image/jpeg")
 
 def executed(path: Path = NOTEBOOK) -> Any:
     """The notebook at ``path``, executed from the repository's root."""
-    notebook = nbformat.read(path, as_version=4)
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     NotebookClient(notebook, timeout=300, resources={"metadata": {"path": str(ROOT)}}).execute()
     return notebook
 
@@ -62,7 +62,7 @@ def main() -> int:
     notebook = executed()
     for cell in notebook.cells:
         cell.get("metadata", {}).pop("execution", None)
-    nbformat.write(notebook, NOTEBOOK)
+    nbformat.write(notebook, NOTEBOOK)  # type: ignore[no-untyped-call]
     print(f"wrote {NOTEBOOK.relative_to(ROOT)} with its outputs")
     return 0
 

@@ -17,21 +17,8 @@ from mbc_rules import Rulebase
 from mbc_rules.report import TESTS_NOT_ASKED
 from mbc_rules.result import Evaluation, EvaluationReport
 
+from .cases import LATER_LINE
 from .strategies import profiles
-
-LATER_LINE: dict[str, Any] = {
-    "patient_id": "p-7",
-    "er_status": "positive",
-    "pr_status": "positive",
-    "her2_status": "negative",
-    "menopausal_status": "postmenopausal",
-    "metastatic_sites": ["bone"],
-    "complications": ["bone_pain"],
-    "prior_therapies": [
-        {"agent": "letrozole", "outcome": "progressed"},
-        {"agent": "palbociclib", "outcome": "progressed"},
-    ],
-}
 
 
 def _head(text: str) -> list[str]:

@@ -22,6 +22,7 @@ from mbc_rules.service.cards import (
 from mbc_rules.service.hooks import Entry
 from mbc_rules.service.record import Finding, Record
 from mbc_rules.wording import agent_name, category_name
+from tests.cases import LATER_LINE
 from tests.servicekit import RESPONSE_VALIDATOR, SOURCES, medication_request
 from tests.strategies import profiles
 
@@ -36,18 +37,6 @@ HR_POSITIVE = {
 TRIPLE_NEGATIVE = {"er_status": "negative", "pr_status": "negative", "her2_status": "negative"}
 # The summaries of option cards: a choice by its number, care given alongside by that word.
 OPTION_CARD = ("#", "Alongside: ")
-LATER_LINE = {
-    "er_status": "positive",
-    "pr_status": "positive",
-    "her2_status": "negative",
-    "menopausal_status": "postmenopausal",
-    "metastatic_sites": ["bone"],
-    "complications": ["bone_pain"],
-    "prior_therapies": [
-        {"agent": "letrozole", "outcome": "progressed"},
-        {"agent": "palbociclib", "outcome": "progressed"},
-    ],
-}
 
 
 def test_the_cards_open_with_the_answer_on_one_screen(bundled: Rulebase) -> None:

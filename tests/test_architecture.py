@@ -253,3 +253,34 @@ def test_an_import_up_the_layers_would_be_found() -> None:
     assert pointing_up(imports[:1], (("profile", "result"),), {}) == [
         "result:1 imports profile: layer 0 is not below layer 0"
     ]
+
+
+def rulebase_private_names() -> set[str]:
+    """The private attributes a Rulebase sets on itself (``self._name = ...``)."""
+    tree = ast.parse((PACKAGE / "rulebase.py").read_text(encoding="utf-8"))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    }
+
+
+def test_no_module_reaches_into_the_rulebase_private_state() -> None:
+    # The cohort engine once read _compiled and _ranker, sharing their memory unseen; it
+    # uses Rulebase.compiled, .ranker, .rules_by_id and .with_engine() now.
+    private = rulebase_private_names()
+    assert {"_compiled", "_ranker", "_by_id", "_matcher"} <= private
+    reaches = [
+        f"{module_name(path)}:{node.lineno} reads .{node.attr}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != PACKAGE / "rulebase.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in private
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert reaches == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 from .conftest import ROOT
@@ -15,33 +16,69 @@ def module_name(path: Path) -> str:
     return name.removesuffix(".__init__") if name != "__init__" else "__init__"
 
 
-def imports_of(path: Path, known: set[str]) -> set[str]:
-    """Every module of the package that ``path`` imports, also under TYPE_CHECKING or lazily."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+@dataclass(frozen=True)
+class Import:
+    """One import of a module of the package by another."""
+
+    importer: str
+    imported: str
+    line: int
+    lazy: bool  # inside a function: runs when the function is first called
+
+
+def imports_in(text: str, importer: str, known: set[str]) -> list[Import]:
+    """Every import of a module of the package in ``text`` (the source of ``importer``), at
+    module level, under TYPE_CHECKING or inside a function.
+    """
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
         names: list[str] = []
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mbc_rules"):
             base = node.module.removeprefix("mbc_rules").removeprefix(".")
-            names = [base] + [f"{base}.{a.name}".lstrip(".") for a in node.names]
+            subs = [f"{base}.{a.name}".lstrip(".") for a in node.names]
+            # ``from mbc_rules import Rulebase`` imports the package itself.
+            names = [base or "__init__", *(n for n in subs if n in known)]
         elif isinstance(node, ast.Import):
-            names = [a.name.removeprefix("mbc_rules.") for a in node.names]
-        found.update(n for n in names if n in known)
+            names = [
+                "__init__" if a.name == "mbc_rules" else a.name.removeprefix("mbc_rules.")
+                for a in node.names
+                if a.name == "mbc_rules" or a.name.startswith("mbc_rules.")
+            ]
+        found.extend(
+            Import(importer, name, getattr(node, "lineno", 0), lazy)
+            for name in dict.fromkeys(names)
+            if (name in known or name == "__init__") and name != importer
+        )
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(ast.parse(text), lazy=False)
     return found
 
 
-# The one sanctioned upward reach: a value shows itself. ``Evaluation.__str__``,
-# ``to_markdown`` and ``_repr_html_`` import the views (functions of the result alone) when
-# first shown; nothing below the views is imported by them through the result.
-SHOWS_ITSELF = {"result": {"report", "display"}}
-
-
-def import_graph() -> dict[str, set[str]]:
+def all_imports() -> list[Import]:
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(paths) - {"__init__", ""}
-    return {
-        name: imports_of(path, known) - {name} - SHOWS_ITSELF.get(name, set())
-        for name, path in paths.items()
-    }
+    return [
+        found
+        for name, path in sorted(paths.items())
+        for found in imports_in(path.read_text(encoding="utf-8"), name, known)
+    ]
+
+
+def import_graph(*, upward: bool = False) -> dict[str, set[str]]:
+    """Which modules each module imports; without the documented imports up the layers
+    (``UPWARD``, inside functions) unless ``upward``: those close a circle on purpose.
+    """
+    graph: dict[str, set[str]] = {module_name(p): set() for p in PACKAGE.rglob("*.py")}
+    for i in all_imports():
+        if i.imported != "__init__" and (
+            upward or not (i.lazy and (i.importer, i.imported) in UPWARD)
+        ):
+            graph[i.importer].add(i.imported)
+    return graph
 
 
 def test_the_result_imports_the_views_only_inside_its_showing_methods() -> None:
@@ -117,4 +154,153 @@ def test_only_the_durable_module_imports_durable_rules() -> None:
 
 
 def test_results_hold_no_reference_to_the_rulebase() -> None:
-    assert import_graph()["result"] <= {"profile", "vocabulary"}
+    at_load = {i.imported for i in all_imports() if i.importer == "result" and not i.lazy}
+    assert at_load <= {"profile", "vocabulary"}
+    # Not even through a view a value shows itself with (see UPWARD).
+    graph, todo = import_graph(upward=True), ["result"]
+    reached: set[str] = set()
+    while todo:
+        for other in graph[todo.pop()] - reached:
+            reached.add(other)
+            todo.append(other)
+    assert "profile" in reached
+    assert not reached & {"rulebase", "engine", "cohort", "service", "cli"}
+
+
+# The layers of the package, lowest first: a module imports only from modules of lower layers,
+# whether at module level, under TYPE_CHECKING or inside a function (a lazy import is a
+# dependency all the same, paid when the function is first called). Modules of one layer are
+# peers and import none of each other. Declared from the code as it stands; a new module needs
+# a layer here, and an import that would point up needs the design changed or an entry in
+# UPWARD with its reason.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # Leaves: the error tree, the version, the on-disk cache, fixed code tables.
+    ("errors", "_version", "cache", "cohort.codes", "fhir.codes"),
+    # Closed vocabularies; YAML with line marks.
+    ("vocabulary", "load"),
+    # The shipped vocabulary and rules, read.
+    ("bundled",),
+    ("profile",),
+    # Facts derived from a profile; results are values about a profile; input read in pieces.
+    ("facts", "result", "fhir.records", "fhir.values", "fhir.drugs", "fhir.reading"),
+    ("schema", "schemas", "fhir.read", "cohort.arrow"),
+    ("conditions", "cohort.reading"),
+    ("validate", "compile", "wording"),
+    ("engine.compiled", "engine.durable", "engine.python", "rank"),
+    ("engine", "cohort_summary", "report", "whatif"),
+    ("display",),
+    ("explain",),
+    # A rule set with its matcher and memo; every view of it is a function it delegates to.
+    ("rulebase",),
+    # Built on a rulebase: cohorts, FHIR records, generated documents, the service.
+    ("cohort.columnar", "cohort.rows", "fhir.api", "docs", "service.contract"),
+    ("cohort.frames", "fhir", "service.hooks", "service.auth"),
+    ("cohort.tracing", "service.record", "service.fhir_server"),
+    ("cohort.concordance", "service.cards"),
+    ("cohort.diff", "service.app"),
+    ("cohort", "service"),
+    ("cli",),
+    ("__init__", "__main__"),
+)
+
+# Imports allowed to point up, and only inside a function, each with its reason.
+UPWARD: dict[tuple[str, str], str] = {
+    # Evaluation.__str__, _repr_html_ and to_markdown: a value shows itself, the method
+    # delegates to the view layer and imports it when called, so that loading results still
+    # loads only profile and vocabulary.
+    ("result", "report"): "a value shows itself: the method delegates to the view layer",
+    ("result", "display"): "a value shows itself: the method delegates to the view layer",
+}
+
+
+def pointing_up(
+    imports: list[Import],
+    layers: tuple[tuple[str, ...], ...],
+    allowed: dict[tuple[str, str], str],
+) -> list[str]:
+    """Each import of ``imports`` that does not point down ``layers``, in words."""
+    layer = {module: i for i, members in enumerate(layers) for module in members}
+    return [
+        f"{i.importer}:{i.line} imports {i.imported}{' (in a function)' if i.lazy else ''}: "
+        f"layer {layer[i.imported]} is not below layer {layer[i.importer]}"
+        for i in imports
+        if layer[i.imported] >= layer[i.importer]
+        and not (i.lazy and (i.importer, i.imported) in allowed)
+    ]
+
+
+def test_every_module_has_one_layer() -> None:
+    declared = [module for members in LAYERS for module in members]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == {module_name(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_every_import_points_down_the_layers() -> None:
+    imports = all_imports()
+    assert any(i.lazy for i in imports)  # imports inside functions are read too
+    assert pointing_up(imports, LAYERS, UPWARD) == []
+
+
+def test_an_import_up_the_layers_would_be_found() -> None:
+    known = {"result", "report", "rulebase", "profile"}
+    source = (
+        "from mbc_rules.profile import PatientProfile\n"
+        "from mbc_rules import rulebase\n"
+        "def show(self):\n"
+        "    from mbc_rules.report import evaluation_text\n"
+        "    import mbc_rules.rulebase\n"
+    )
+    imports = imports_in(source, "result", known)
+    assert [(i.imported, i.line, i.lazy) for i in imports] == [
+        ("profile", 1, False),
+        ("__init__", 2, False),
+        ("rulebase", 2, False),
+        ("report", 4, True),
+        ("rulebase", 5, True),
+    ]
+    layers = (("profile",), ("result",), ("report",), ("rulebase",), ("__init__",))
+    assert pointing_up(imports, layers, UPWARD) == [
+        "result:2 imports __init__: layer 4 is not below layer 1",
+        "result:2 imports rulebase: layer 3 is not below layer 1",
+        "result:5 imports rulebase (in a function): layer 3 is not below layer 1",
+    ]
+    # The view layer is allowed inside a function only, never at module level.
+    at_load = imports_in("from mbc_rules.report import evaluation_text\n", "result", known)
+    assert pointing_up(at_load, layers, UPWARD) == [
+        "result:1 imports report: layer 2 is not below layer 1"
+    ]
+    # Peers import none of each other.
+    assert pointing_up(imports[:1], (("profile", "result"),), {}) == [
+        "result:1 imports profile: layer 0 is not below layer 0"
+    ]
+
+
+def rulebase_private_names() -> set[str]:
+    """The private attributes a Rulebase sets on itself (``self._name = ...``)."""
+    tree = ast.parse((PACKAGE / "rulebase.py").read_text(encoding="utf-8"))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    }
+
+
+def test_no_module_reaches_into_the_rulebase_private_state() -> None:
+    # The cohort engine once read _compiled and _ranker, sharing their memory unseen; it
+    # uses Rulebase.compiled, .ranker, .rules_by_id and .with_engine() now.
+    private = rulebase_private_names()
+    assert {"_compiled", "_ranker", "_by_id", "_matcher"} <= private
+    reaches = [
+        f"{module_name(path)}:{node.lineno} reads .{node.attr}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path != PACKAGE / "rulebase.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in private
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert reaches == []

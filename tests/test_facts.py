@@ -51,3 +51,15 @@ def test_one_history_is_one_shared_value(rulebase: Rulebase) -> None:
             PriorUse("paclitaxel", "completed", "early"),
         ),
     )
+
+
+def test_growth_on_a_drug_is_growth_on_it_under_each_of_its_names(bundled: Rulebase) -> None:
+    # Issue 19: ACS's "Abraxane (albumin-bound paclitaxel)" is paclitaxel; the history says
+    # so itself, not only the ranking's table of related drugs.
+    from mbc_rules.facts import treatment_history
+
+    profile = bundled.read_profile(
+        {"prior_therapies": [{"agent": "paclitaxel", "outcome": "progressed"}]}
+    )
+    failed = treatment_history(profile, bundled.vocabulary).failed
+    assert failed == {"paclitaxel", "albumin_bound_paclitaxel"}

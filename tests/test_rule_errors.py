@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mbc_rules import Problem, Rulebase, RulebaseError
+from mbc_rules.engine import EngineName
 
 from .conftest import SOURCES_DIR, write_rules
 
@@ -105,12 +106,17 @@ def test_unknown_fact_value_duplicate_id_and_missing_citation(tmp_path: Path) ->
     assert any("[uncited]" in t and "citations" in t for t in text_of)
 
 
-def test_a_rule_whose_own_example_fails(tmp_path: Path) -> None:
-    error = load_errors(tmp_path, GOOD_RULE.replace("fires: true", "fires: false"))
-    (problem,) = error.problems
+@pytest.mark.parametrize("engine", ["auto", "python"])
+def test_a_rule_whose_own_example_fails(tmp_path: Path, engine: EngineName) -> None:
+    # The reference check (conditions) finds it, before durable-rules runs the examples its
+    # own way: its message would say "on durable-rules", and the python engine has no other.
+    write_rules(tmp_path, "local.yaml", GOOD_RULE.replace("fires: true", "fires: false"))
+    with pytest.raises(RulebaseError) as caught:
+        Rulebase.load(tmp_path, engine=engine)
+    (problem,) = caught.value.problems
     assert problem.rule_id == "local-rule"
     assert problem.line == 15
-    assert "should not fire" in problem.message
+    assert problem.message == "example 1 should not fire, but the rule fires"
 
 
 def test_an_invalid_example_profile_is_a_load_error(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ FAST_SUITE = (
     "tests/test_provenance.py",
     "tests/test_facts.py",
     "tests/test_ranking.py",
+    "tests/test_ranking_reasons.py",
     "tests/test_ranker.py",
     "tests/test_rule_errors.py",
     "tests/test_informative_tests.py",
@@ -42,6 +44,7 @@ FAST_SUITE = (
     "tests/test_vignettes.py",
     "tests/test_properties.py",
     "tests/test_history_by_class.py",
+    "tests/test_architecture.py",
 )
 
 
@@ -242,7 +245,59 @@ MUTATIONS = (
         "agents = common",
         "issue 19: a source stood both as supporting a drug and as naming it only elsewhere",
     ),
+    Mutation(
+        "deciding-field-is-the-last-that-differs",
+        "src/mbc_rules/rank.py",
+        "for name, mine, theirs in zip(self._fields, self, other, strict=True):",
+        "for name, mine, theirs in reversed(list(zip(self._fields, self, other, strict=True))):",
+        "issue 20: the reason one option comes before another is its key's first differing field",
+    ),
+    Mutation(
+        "explanation-says-sources-where-systemic-before-local",
+        "src/mbc_rules/explain.py",
+        'if field == "local":',
+        'if field == "local" and not field:',
+        "issue 20: explain said 'more sources support targeted therapy' where the ranking put "
+        "systemic treatment before local",
+    ),
+    Mutation(
+        "explained-keys-without-the-orderings",
+        "src/mbc_rules/rank.py",
+        "        standing=standing,\n"
+        "        hormone_failed=hormone_failed(history.failed, vocabulary),\n"
+        "    )\n"
+        "    return {placed.category: placed.key",
+        "        hormone_failed=hormone_failed(history.failed, vocabulary),\n"
+        "    )\n"
+        "    return {placed.category: placed.key",
+        "issue 20: explanations must read the ranking's own keys, the sources' orderings included",
+    ),
+    Mutation(
+        "import-up-the-layers",
+        "src/mbc_rules/fhir/records.py",
+        "    return _entries(data, what), isinstance(data, Mapping)\n",
+        "    from mbc_rules.rulebase import Rulebase  # noqa: F401\n\n"
+        "    return _entries(data, what), isinstance(data, Mapping)\n",
+        "issue 20: an import inside a function that points up the layers closes no circle, so "
+        "the circle check alone never saw it",
+    ),
 )
+
+
+def not_applicable(mutations: Sequence[Mutation], root: Path) -> list[str]:
+    """Each mutation whose text is not in its file exactly once, in words: it could never be
+    caught, and would hide the blind spot it stands for.
+    """
+    found = []
+    for mutation in mutations:
+        path = root / mutation.file
+        if not path.is_file():
+            found.append(f"{mutation.name}: {mutation.file} does not exist")
+            continue
+        count = path.read_text(encoding="utf-8").count(mutation.old)
+        if count != 1:
+            found.append(f"{mutation.name}: its text is in {mutation.file} {count} times, not once")
+    return found
 
 
 def copy_repository(target: Path) -> None:
@@ -258,6 +313,10 @@ def copy_repository(target: Path) -> None:
 
 def run_suite(copy: Path) -> tuple[int, str, float]:
     env = {**os.environ, "PYTHONPATH": str(copy / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    # The copy is not beside ../shared: name the source texts, or their tests would skip.
+    sources = Path(os.environ.get("MBC_RULES_SOURCES", ROOT.parent / "shared" / "sources"))
+    if sources.is_dir():
+        env["MBC_RULES_SOURCES"] = str(sources)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *FAST_SUITE],
@@ -285,6 +344,14 @@ def main(argv: list[str] | None = None) -> int:
         for mutation in MUTATIONS:
             print(f"{mutation.name}: {mutation.why}")
         return 0
+    # Checked before anything runs (and by tests/test_mutations.py on every run of the suite):
+    # a stale entry fails the whole check at once, loudly, instead of after the baseline.
+    stale = not_applicable(chosen, ROOT)
+    if stale:
+        for line in stale:
+            print(f"NOT APPLICABLE {line}")
+        print(f"{len(stale)} mutations no longer apply: bring them in step with the code")
+        return 2
     failures = []
     with tempfile.TemporaryDirectory(prefix="mbc-mutation-") as temporary:
         copy = Path(temporary)

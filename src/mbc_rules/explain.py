@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.conditions import Reading, Trace, deciding, read, trace
-from mbc_rules.facts import FACTS, FactValue, derive_facts
-from mbc_rules.rank import SUPPORTIVE, cite, speaking_of
+from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
+from mbc_rules.rank import OrderField, OrderKey, Standing, cite, order_keys, speaking_of
 from mbc_rules.result import Agreement, CitedSource, Evaluation, TreatmentOption
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, Vocabulary
@@ -286,7 +286,8 @@ def explain(
     facts = derive_facts(evaluation.profile, vocabulary)
     fired = set(evaluation.fired_rules)
     excluded = ("women",) if evaluation.profile.sex == "male" else ()
-    counted = {rule.id for rule in speaking_of([r for r in rules if r.id in fired], excluded)}
+    chosen = speaking_of([r for r in rules if r.id in fired], excluded)
+    counted = {rule.id for rule in chosen}
     profile = evaluation.profile
     explained: list[tuple[RuleExplanation, Trace]] = []
     for rule in rules:
@@ -342,7 +343,22 @@ def explain(
     name = category_name(key) if kind == "category" else agent_name(key, vocabulary)
     option_category = key if kind == "category" else _offering_category(key, evaluation)
     words = (
-        _offered_words(name, key, kind, option_category, evaluation, explained, vocabulary)
+        _offered_words(
+            name,
+            key,
+            kind,
+            option_category,
+            evaluation,
+            explained,
+            # The ranking's own keys, from the ranking's own steps: why one option comes
+            # before another is the first field in which their keys differ.
+            order_keys(
+                chosen,
+                vocabulary,
+                history=treatment_history(profile, vocabulary),
+                standing=Standing.of(facts),
+            ),
+        )
         if offered
         else _refused_words(name, key, kind, evaluation, explained, vocabulary)
     )
@@ -421,7 +437,7 @@ def _offered_words(
     category: str | None,
     evaluation: Evaluation,
     explained: Sequence[tuple[RuleExplanation, Trace]],
-    vocabulary: Vocabulary,
+    keys: Mapping[str, OrderKey],
 ) -> _Words:
     option = evaluation.option(category) if category else None
     if option is None:  # pragma: no cover - offered means some option holds it
@@ -436,10 +452,12 @@ def _offered_words(
         for rule, _ in explained
         if rule.fired and rule.counted and rule.effect == "offer"
     )
-    return verdict + ".", reasons, (), tuple(_ranking_words(option, evaluation))
+    return verdict + ".", reasons, (), tuple(_ranking_words(option, evaluation, keys))
 
 
-def _ranking_words(option: TreatmentOption, evaluation: Evaluation) -> list[str]:
+def _ranking_words(
+    option: TreatmentOption, evaluation: Evaluation, keys: Mapping[str, OrderKey]
+) -> list[str]:
     """Where ``option`` stands and why: tier, sources, and the options next to it."""
     publishers = {c.source: c.publisher for c in option.citations}
     sources = ", ".join(publishers.get(s, s) for s in option.source_ids)
@@ -458,26 +476,42 @@ def _ranking_words(option: TreatmentOption, evaluation: Evaluation) -> list[str]
         )
     above = [o for o in evaluation.options if o.rank < option.rank]
     if above:
-        lines.append(f"after {category_name(above[-1].category)}: {_why_after(above[-1], option)}")
+        reason = _why_after(above[-1], option, keys)
+        lines.append(f"after {category_name(above[-1].category)}: {reason}")
     below = [o for o in evaluation.options if o.rank > option.rank]
     if below:
-        lines.append(f"before {category_name(below[0].category)}: {_why_after(option, below[0])}")
+        reason = _why_after(option, below[0], keys)
+        lines.append(f"before {category_name(below[0].category)}: {reason}")
     return lines
 
 
-def _why_after(first: TreatmentOption, then: TreatmentOption) -> str:
-    """Which ordering rule puts ``first`` before ``then`` (docs/ranking.md)."""
-    if then.category in SUPPORTIVE and first.category not in SUPPORTIVE:
+def deciding_field(
+    first: TreatmentOption, then: TreatmentOption, keys: Mapping[str, OrderKey]
+) -> OrderField:
+    """The field of the ranking's :class:`OrderKey` that puts ``first`` before ``then``
+    (options of different ranks, ``keys`` from :func:`order_keys`).
+    """
+    field = keys[first.category].deciding_field(keys[then.category])
+    if field is None:  # pragma: no cover - options of different ranks have different keys
+        raise AssertionError(f"{first.category} and {then.category} share a rank")
+    return field
+
+
+def _why_after(first: TreatmentOption, then: TreatmentOption, keys: Mapping[str, OrderKey]) -> str:
+    """The ordering rule that puts ``first`` before ``then``, in words (docs/ranking.md)."""
+    field = deciding_field(first, then, keys)
+    if field == "supportive":
         return "supportive care is listed after every anticancer option"
-    order = ("preferred", "option", "situational")
-    if order.index(first.tier) < order.index(then.tier):
+    if field == "local":
+        return "systemic treatment comes before local and other treatment"
+    if field == "ordering":
+        return "the sources' own ordering between these categories (see docs/ranking.md)"
+    if field == "tier":
         return f"{first.tier} comes before {then.tier}"
-    if len(first.source_ids) > len(then.source_ids):
-        return (
-            f"more sources support {category_name(first.category)} "
-            f"({len(first.source_ids)} against {len(then.source_ids)})"
-        )
-    return "the sources' own ordering between these categories (see docs/ranking.md)"
+    return (
+        f"more sources support {category_name(first.category)} "
+        f"({len(first.source_ids)} against {len(then.source_ids)})"
+    )
 
 
 def _refused_words(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, NO_HISTORY, FactValue, TreatmentHistory
@@ -608,7 +608,7 @@ class Placed:
     regimens: tuple[tuple[str, ...], ...]
     sources: tuple[str, ...]
     rules: tuple[Rule, ...]  # the strongest first (stable within a tier)
-    key: tuple[int, ...]  # what the rank is the dense rank of (see arrange)
+    key: OrderKey  # what the rank is the dense rank of (see arrange)
     named: frozenset[str]  # every agent it names, alone or in a regimen
     # Options made of the same entry (see Ranker.answer); not part of the value.
     memory: dict[Any, Any] = field(compare=False, repr=False)
@@ -793,14 +793,42 @@ def _shown(category: str, entry: _Support, tables: _Tables) -> _Shown:
     return entry.shown
 
 
-def order_key(category: str, entry_tier: int, sources: int, level: int) -> tuple[int, ...]:
+OrderField = Literal["supportive", "local", "ordering", "tier", "fewer_sources"]
+
+
+class OrderKey(NamedTuple):
+    """What an option is ranked by, its fields in precedence order (lower first; options with
+    equal keys share a rank). A tuple, so that it sorts, hashes and compares as the ranking
+    needs; named, so that an explanation reads which field put one option before another
+    (:meth:`deciding_field`) instead of working the order out again.
+    """
+
+    supportive: int  # 1 for supportive care: listed after every anticancer option
+    local: int  # 1 for local and other treatment: after every systemic drug
+    ordering: int  # the level the sources' orderings give among systemic drugs (_levels)
+    tier: int  # the index in TIERS of the best tier any of its rules gives
+    fewer_sources: int  # minus the number of sources: more sources first
+
+    def deciding_field(self, other: OrderKey) -> OrderField | None:
+        """The first field in which this key and ``other`` differ: the ordering rule that
+        puts one of the two options before the other; None when they share a rank.
+        """
+        for name, mine, theirs in zip(self._fields, self, other, strict=True):
+            if mine != theirs:
+                return cast("OrderField", name)
+        return None
+
+
+def order_key(category: str, entry_tier: int, sources: int, level: int) -> OrderKey:
     """What options are ranked by (lower first; equal keys share a rank): supportive care
     last, local and other treatment after systemic drugs, the sources' orderings among
     systemic drugs (``level``), the tier, then more sources first.
     """
     supportive = category in SUPPORTIVE
     systemic = category in SYSTEMIC_CATEGORIES
-    return (int(supportive), int(not systemic and not supportive), level, entry_tier, -sources)
+    return OrderKey(
+        int(supportive), int(not systemic and not supportive), level, entry_tier, -sources
+    )
 
 
 _LISTING = {c: i for i, c in enumerate(CATEGORY_ORDER)}
@@ -1231,6 +1259,27 @@ def rank(
         (*grown, *(item for item, _ in statements if item is not None)),
         tuple(advice for _, advice in statements if advice is not None),
     )
+
+
+def order_keys(
+    fired: Sequence[Rule],
+    vocabulary: Vocabulary,
+    *,
+    history: TreatmentHistory = NO_HISTORY,
+    standing: Standing = NO_STANDING,
+) -> dict[str, OrderKey]:
+    """The :class:`OrderKey` of each category :func:`rank` offers for the same arguments,
+    by category: the steps of :func:`rank` up to the arrangement, whose keys the ranks are
+    the dense ranks of. Explanations read from them why one option comes before another.
+    """
+    parts = contributions(fired, vocabulary, history.failed, removals(fired))
+    arrangement = arrange(
+        parts,
+        vocabulary,
+        standing=standing,
+        hormone_failed=hormone_failed(history.failed, vocabulary),
+    )
+    return {placed.category: placed.key for placed in arrangement.options}
 
 
 def _content(part: Contribution) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import ValidationError
@@ -338,6 +339,33 @@ class Rulebase:
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id. Raises KeyError if there is none."""
         return self._by_id[rule_id]
+
+    @property
+    def rules_by_id(self) -> Mapping[str, Rule]:
+        """The rules by id (read-only)."""
+        return MappingProxyType(self._by_id)
+
+    @property
+    def compiled(self) -> CompiledRuleset:
+        """The rules as the engines read them (each condition compiled once): what the
+        columnar engine decides as masks, in the order of :attr:`rules`.
+        """
+        return self._compiled
+
+    @property
+    def ranker(self) -> Ranker:
+        """The ranking with its bounded memory, shared by single evaluations and the columnar
+        engine: the parts of answers (contributions, arrangements) repeat across patients.
+        """
+        return self._ranker
+
+    def with_engine(self, engine: EngineName) -> Rulebase:
+        """The same validated rules (same hash and version) on another matcher: the oracle
+        a cohort's sample check runs on, or a faster twin.
+        """
+        state = self.__getstate__()
+        state["engine"] = engine
+        return Rulebase(**state)
 
     def read_profile(self, profile: PatientProfile | Mapping[str, Any]) -> PatientProfile:
         """Validate a mapping (or re-check a model) with this rulebase's drug vocabulary.

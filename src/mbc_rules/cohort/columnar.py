@@ -93,7 +93,7 @@ class ColumnarEngine:
     def __init__(self, rulebase: Rulebase) -> None:
         self.rulebase = rulebase
         self.rule_ids = tuple(rule.id for rule in rulebase.rules)
-        self.conditions: tuple[Condition, ...] = rulebase._compiled.conditions
+        self.conditions: tuple[Condition, ...] = rulebase.compiled.conditions
         groups: dict[tuple[str, ...], list[str]] = {}
         for fact in FACTS.values():
             groups.setdefault(tuple(sorted(set(fact.reads))), []).append(fact.name)
@@ -110,7 +110,7 @@ class ColumnarEngine:
         # and of each arrangement the single evaluations share.
         import numpy as np
 
-        self.ranker = rulebase._ranker
+        self.ranker = rulebase.ranker
         self._key_columns = [np.array(c, dtype=np.int64) for c in self.ranker.columns]
         self._failed: list[frozenset[str]] = []
         self._failed_id: dict[frozenset[str], int] = {}

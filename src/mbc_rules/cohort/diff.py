@@ -270,7 +270,7 @@ def diff(
     for rule_id, (change, changed_parts) in changed_rules.items():
         cited: list[str] = []
         for rulebase in (before, after):
-            rule = rulebase._by_id.get(rule_id)
+            rule = rulebase.rules_by_id.get(rule_id)
             if rule is not None:
                 cited += [c.statement for c in rule.citations if c.statement not in cited]
         rule_rows.append(
@@ -612,7 +612,7 @@ def _responsible(
 
     def rule(rule_id: str) -> tuple[Rulebase, Rule]:
         for rulebase in (new, old):
-            found = rulebase._by_id.get(rule_id)
+            found = rulebase.rules_by_id.get(rule_id)
             if found is not None:
                 return rulebase, found
         raise KeyError(rule_id)  # pragma: no cover - candidates come from the rulebases

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import warnings
+import weakref
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -402,17 +403,18 @@ def _verify(
             )
 
 
-_ORACLES: dict[int, Rulebase] = {}
+# The durable-rules twin of each rulebase, kept while the rulebase lives. Weakly keyed by the
+# rulebase itself: keyed by id(), a new rulebase at a freed one's address was handed the old
+# one's oracle (other rules), and nothing was ever let go. The twin holds no reference back.
+_ORACLES: weakref.WeakKeyDictionary[Rulebase, Rulebase] = weakref.WeakKeyDictionary()
 
 
 def _durable(rulebase: Rulebase) -> Rulebase:
     if rulebase.engine == "durable":
         return rulebase
-    found = _ORACLES.get(id(rulebase))
+    found = _ORACLES.get(rulebase)
     if found is None:
-        state = rulebase.__getstate__()
-        state["engine"] = "durable"
-        found = _ORACLES[id(rulebase)] = Rulebase(**state)
+        found = _ORACLES[rulebase] = rulebase.with_engine("durable")
     return found
 
 

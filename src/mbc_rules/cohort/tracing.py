@@ -19,6 +19,7 @@ silently.
 from __future__ import annotations
 
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,8 @@ def line_group(lines_failed: int) -> str:
     return str(lines_failed + 1) if lines_failed < 2 else "3+"
 
 
-_TWINS: dict[int, tuple[Rulebase, Rulebase]] = {}
+# Kept while the rulebase lives (see frames._ORACLES).
+_TWINS: weakref.WeakKeyDictionary[Rulebase, Rulebase] = weakref.WeakKeyDictionary()
 
 
 def _fast(rulebase: Rulebase) -> Rulebase:
@@ -70,14 +72,10 @@ def _fast(rulebase: Rulebase) -> Rulebase:
     """
     if rulebase.engine == "compiled":
         return rulebase
-    found = _TWINS.get(id(rulebase))
-    if found is None or found[0] is not rulebase:
-        if len(_TWINS) > 8:
-            _TWINS.clear()
-        state = rulebase.__getstate__()
-        state["engine"] = "compiled"
-        found = _TWINS[id(rulebase)] = (rulebase, Rulebase(**state))
-    return found[1]
+    found = _TWINS.get(rulebase)
+    if found is None:
+        found = _TWINS[rulebase] = rulebase.with_engine("compiled")
+    return found
 
 
 def _projection(items: tuple[NotRecommendedItem, ...]) -> tuple[Any, ...]:

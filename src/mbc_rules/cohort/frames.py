@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import ValidationError
 
 from mbc_rules.cohort.codes import EncodedColumn
-from mbc_rules.cohort.collection import collect_young, collector_paused
+from mbc_rules.cohort.collection import collect_chunk, collector_paused
 from mbc_rules.cohort.columnar import ColumnarEngine
 from mbc_rules.cohort.reading import (
     FIELDS,
@@ -688,7 +688,7 @@ def _evaluate(
                 errors,
                 watch,
             )
-            collect_young()
+            collect_chunk()
             if bar is not None:
                 bar.update(min(CHUNK_ROWS, total - start))
         if bar is not None:

@@ -51,3 +51,48 @@ def realistic_profiles(count: int, seed: int = 2026) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# A wider pool for histories that never repeat: every drug class the rules name.
+POOL = (
+    *HISTORY,
+    "exemestane",
+    "everolimus",
+    "alpelisib",
+    "ribociclib",
+    "abemaciclib",
+    "olaparib",
+    "talazoparib",
+    "eribulin",
+    "docetaxel",
+    "gemcitabine",
+    "lapatinib",
+    "tucatinib",
+    "neratinib",
+    "sacituzumab govitecan",
+    "pembrolizumab",
+    "elacestrant",
+)
+OUTCOMES = ("progressed", "completed", "ongoing", "intolerant")
+SETTINGS = ("metastatic", "metastatic", "early")
+
+
+def distinct_history_profiles(count: int, seed: int = 4242) -> list[dict[str, Any]]:
+    """Profiles like :func:`realistic_profiles` (seeded apart from them: held-out rows), each
+    with a treatment history (1-4 drugs, their outcomes and settings) no other row has.
+    """
+    rng = random.Random(seed)
+    base = realistic_profiles(count, seed=seed + 1)
+    seen: set[frozenset[tuple[str, str, str]]] = set()
+    for profile in base:
+        while True:
+            uses = [
+                (agent, rng.choice(OUTCOMES), rng.choice(SETTINGS))
+                for agent in rng.sample(POOL, rng.randint(1, 4))
+            ]
+            key = frozenset(uses)
+            if key not in seen:
+                seen.add(key)
+                break
+        profile["prior_therapies"] = [{"agent": a, "outcome": o, "setting": s} for a, o, s in uses]
+    return base

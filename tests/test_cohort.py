@@ -180,3 +180,24 @@ def test_the_progress_bar_in_a_kernel_without_ipywidgets_is_the_text_bar(
 def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
     evaluate_many(synthetic(5), progress=True)
     assert "5/5" in capsys.readouterr().err
+
+
+def test_a_cohort_gives_the_collector_back_as_it_found_it() -> None:
+    """evaluate_frame holds automatic collections off while it runs (cohort/collection.py)
+    and turns them back on after, on an error too; a collector the caller turned off stays
+    off."""
+    import gc
+
+    frame = pd.DataFrame([{"er_status": "positive"}, {"er_status": "negative"}])
+    assert gc.isenabled()
+    evaluate_frame(frame, verify=0)
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        evaluate_frame(pd.DataFrame([{"er_status": "sideways"}]), errors="raise", verify=0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate_frame(frame, verify=0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -477,3 +477,22 @@ def test_every_offering_rule_names_a_tier_word_of_its_tier(rulebase: Rulebase) -
             continue
         assert rule.tier_word is not None, rule.id
         assert rule.tier_word.casefold() in TIER_WORDS[rule.then.offer.tier], rule.id
+
+
+def test_failed_of_is_the_history_s_failed_set_without_building_the_history() -> None:
+    """The columnar engine reads what the cancer grew on with failed_of: the same set as
+    history_of(...).failed, for every drawn history (and for none, and an empty one)."""
+    import random
+
+    from mbc_rules.facts import failed_of, history_of
+
+    from .strategies import random_profile
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    rng = random.Random(31)
+    for _ in range(800):
+        therapies = rulebase.read_profile(random_profile(rng)).prior_therapies
+        expected = history_of(therapies, rulebase.vocabulary).failed
+        assert failed_of(therapies, rulebase.vocabulary) == expected
+    assert failed_of(None, rulebase.vocabulary) == frozenset()
+    assert failed_of([], rulebase.vocabulary) == frozenset()

@@ -193,3 +193,20 @@ def test_order_key_puts_supportive_care_last_and_more_sources_first() -> None:
 def test_arrange_of_nothing_is_empty() -> None:
     rulebase = Rulebase.bundled()
     assert arrange([], rulebase.vocabulary).options == ()
+
+
+def test_grown_on_items_remembered_by_their_parts_read_as_made_afresh() -> None:
+    """The Ranker remembers each grown-on and held-back item by what its text reads (the
+    drug, how it grew, the regimens continuing it; the agents held and the drugs behind
+    them): an answer assembled from remembered items is the one made without memory, and an
+    item shared by two answers is one object."""
+    rulebase = Rulebase.bundled(engine="compiled")
+    ranker = _fresh_ranker(rulebase)
+    rng = random.Random(20)
+    batch = [random_profile(rng) for _ in range(600)]
+    for profile in batch:
+        assert _remembered(ranker, rulebase, profile) == _pure(rulebase, profile)
+    remembered = ranker._grown_parts
+    assert remembered, "no history in 600 profiles had the cancer grow on a drug"
+    ids = {id(item) for items in ranker._grown_said.values() for item in items}
+    assert {id(item) for item in remembered.values()} & ids

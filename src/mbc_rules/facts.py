@@ -330,19 +330,33 @@ def history_of(
     )
     history = _HISTORIES.get(uses)
     if history is None:
-        # Growth on a drug is growth on it under each of its names (albumin-bound paclitaxel
-        # is paclitaxel).
-        failed = frozenset(
-            same
-            for agent, outcome, setting in uses
-            if grew_on(outcome, setting)
-            for same in vocabulary.same_drug(agent)
-        )
+        failed = _failed(uses, vocabulary)
         history = TreatmentHistory(known=True, failed=failed, uses=tuple(map(_as_use, uses)))
         if len(_HISTORIES) >= _HISTORIES_BOUND:
             _HISTORIES.clear()
         _HISTORIES[uses] = history
     return history
+
+
+def failed_of(therapies: Sequence[PriorTherapy] | None, vocabulary: Vocabulary) -> frozenset[str]:
+    """``history_of(therapies, vocabulary).failed``, without building the history."""
+    if not therapies:
+        return frozenset()
+    return _failed(
+        [(t.agent, t.outcome, t.setting) for t in therapies if vocabulary[t.agent].is_anticancer],
+        vocabulary,
+    )
+
+
+def _failed(uses: Iterable[tuple[str, str, str]], vocabulary: Vocabulary) -> frozenset[str]:
+    # Growth on a drug is growth on it under each of its names (albumin-bound paclitaxel is
+    # paclitaxel).
+    return frozenset(
+        same
+        for agent, outcome, setting in uses
+        if grew_on(outcome, setting)
+        for same in vocabulary.same_drug(agent)
+    )
 
 
 def _as_use(use: tuple[str, str, str]) -> PriorUse:

@@ -1121,79 +1121,111 @@ def _grown_items(
     vocabulary: Vocabulary,
     sources: Mapping[str, Source],
     sentences: Sentences,
+    memory: dict[Any, NotRecommendedItem] | None = None,
 ) -> list[NotRecommendedItem]:
     # What the cancer grew on is the decisive reason: listed before the sources' own
     # not-recommended statements. Then what is held back because of it: the other drugs of its
     # class, and the class itself, where no source names that switch.
+    # ``memory`` (the Ranker's, bounded by it) remembers each item by everything its text reads:
+    # items recur across answers that differ elsewhere, and a shared item is hashed once.
     parts = tuple(parts)
     continued = _continued(parts)
     offered_regimens = {c for placed in arrangement.options for c in placed.regimens}
     offered = frozenset().union(*(placed.named for placed in arrangement.options))
     given = {use.agent for use in history.uses}
-    move_on = cite(sentences.get("move_on", ()), sources)
     items: list[NotRecommendedItem] = []
     for agent in sorted(history.failed):
         if agent not in given:
             continue  # another name of a drug it grew on: said with that drug
-        others = sorted(vocabulary.same_drug(agent) - {agent})
-        name = vocabulary[agent].name + _class_words(agent, vocabulary)
-        reason = f"The cancer grew on {name} ({_how_it_grew(agent, history)}): not offered again"
-        if others:
-            reason += (
-                f", nor as {join_and([vocabulary[o].name for o in others], 'or')}, the same drug"
-            )
-        reason += "."
-        kept_in = [
-            regimen_name(c, vocabulary)
-            for c in sorted(offered_regimens)
-            if agent in continued.get(c, frozenset())
-        ]
-        if kept_in:
-            reason += f" A source continues it only in: {'; '.join(kept_in)}."
-        items.append(
-            NotRecommendedItem.model_construct(
-                category=None,
-                agents=(agent, *others),
-                reason=reason,
-                citations=move_on,
-                rule_ids=(),
-            )
-        )
+        ways = _how_it_grew(agent, history)
+        kept = tuple(c for c in sorted(offered_regimens) if agent in continued.get(c, frozenset()))
+        key = (GROWN, agent, ways, kept)
+        item = None if memory is None else memory.get(key)
+        if item is None:
+            item = _grown_item(agent, ways, kept, vocabulary, sources, sentences)
+            if memory is not None:
+                memory[key] = item
+        items.append(item)
     # A class is not said to be held back while a drug within it is offered (exemestane is
     # "another type" within the aromatase inhibitors after letrozole; lapatinib is a
     # HER2-targeted drug after trastuzumab): the drugs named are the answer.
-    offered_classes = {c for a in offered for c in vocabulary[a].classes}
     held: dict[frozenset[str], dict[str, None]] = {}
+    offered_classes: set[str] | None = None
     for part in parts:
         for agent, because in part.withheld:
             entry = vocabulary[agent]
             if agent in offered or agent in history.failed:
                 continue
-            if entry.kind != "drug" and entry.drug_class in offered_classes:
-                continue
+            if entry.kind != "drug":
+                if offered_classes is None:
+                    offered_classes = {c for a in offered for c in vocabulary[a].classes}
+                if entry.drug_class in offered_classes:
+                    continue
             held.setdefault(because, {})[agent] = None
     for because, agents in sorted(held.items(), key=lambda kv: sorted(kv[0])):
-        drugs = [d for d in sorted(because) if d in given] or sorted(because)
-        grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])
-        whole = [a for a in agents if a in CATEGORIES]
-        why = (
-            f"the cancer grew on {grew}, and no source names another drug of "
-            f"{'that class' if len(drugs) == 1 else 'those classes'} after that"
-            if not whole
-            else f"the cancer grew on {grew}: no type of {vocabulary[whole[0]].name} "
-            "the sources name is left untried"
-        )
-        items.append(
-            NotRecommendedItem.model_construct(
-                category=None,
-                agents=tuple(agents),
-                # The item names the drugs; the reason says why (it was said twice in a row).
-                reason=f"Not offered: {why}.",
-                citations=move_on,
-                rule_ids=(),
-            )
-        )
+        drugs = tuple(d for d in sorted(because) if d in given) or tuple(sorted(because))
+        held_key = (CLASS, tuple(agents), drugs)
+        item = None if memory is None else memory.get(held_key)
+        if item is None:
+            item = _held_item(tuple(agents), drugs, vocabulary, sources, sentences)
+            if memory is not None:
+                memory[held_key] = item
+        items.append(item)
     return items
+
+
+def _grown_item(
+    agent: str,
+    ways: str,
+    kept: tuple[tuple[str, ...], ...],
+    vocabulary: Vocabulary,
+    sources: Mapping[str, Source],
+    sentences: Sentences,
+) -> NotRecommendedItem:
+    # A drug the cancer grew on (``ways``: how), and the regimens that continue it (``kept``).
+    others = sorted(vocabulary.same_drug(agent) - {agent})
+    name = vocabulary[agent].name + _class_words(agent, vocabulary)
+    reason = f"The cancer grew on {name} ({ways}): not offered again"
+    if others:
+        reason += f", nor as {join_and([vocabulary[o].name for o in others], 'or')}, the same drug"
+    reason += "."
+    kept_in = [regimen_name(c, vocabulary) for c in kept]
+    if kept_in:
+        reason += f" A source continues it only in: {'; '.join(kept_in)}."
+    return NotRecommendedItem.model_construct(
+        category=None,
+        agents=(agent, *others),
+        reason=reason,
+        citations=cite(sentences.get("move_on", ()), sources),
+        rule_ids=(),
+    )
+
+
+def _held_item(
+    agents: tuple[str, ...],
+    drugs: tuple[str, ...],
+    vocabulary: Vocabulary,
+    sources: Mapping[str, Source],
+    sentences: Sentences,
+) -> NotRecommendedItem:
+    # Agents held back because the cancer grew on ``drugs`` (of their class or category).
+    grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])
+    whole = [a for a in agents if a in CATEGORIES]
+    why = (
+        f"the cancer grew on {grew}, and no source names another drug of "
+        f"{'that class' if len(drugs) == 1 else 'those classes'} after that"
+        if not whole
+        else f"the cancer grew on {grew}: no type of {vocabulary[whole[0]].name} "
+        "the sources name is left untried"
+    )
+    return NotRecommendedItem.model_construct(
+        category=None,
+        agents=agents,
+        # The item names the drugs; the reason says why (it was said twice in a row).
+        reason=f"Not offered: {why}.",
+        citations=cite(sentences.get("move_on", ()), sources),
+        rule_ids=(),
+    )
 
 
 def _continued(parts: Iterable[Contribution]) -> dict[tuple[str, ...], frozenset[str]]:
@@ -1398,6 +1430,7 @@ class Ranker:
         self._answers: dict[tuple[Any, ...], tuple[TreatmentOption, ...]] = {}
         self._givens: dict[tuple[Any, ...], TreatmentOption] = {}
         self._grown_said: dict[tuple[Any, ...], tuple[NotRecommendedItem, ...]] = {}
+        self._grown_parts: dict[Any, NotRecommendedItem] = {}
         self._grown: dict[frozenset[str], tuple[int, ...]] = {}
         self._flags: list[list[tuple[frozenset[str], ...]]] = [[] for _ in CATEGORY_ORDER]
         self._flag_code: list[dict[tuple[frozenset[str], ...], int]] = [{} for _ in CATEGORY_ORDER]
@@ -1598,9 +1631,17 @@ class Ranker:
                 for cp in [self.parts[c][i]]
                 for part in (*cp.offered, *cp.deferred)
             ]
+            if len(self._grown_parts) > self.REMEMBERED:
+                self._grown_parts.clear()
             grown_items = tuple(
                 _grown_items(
-                    history, arrangement, parts, self.vocabulary, self.sources, self.sentences
+                    history,
+                    arrangement,
+                    parts,
+                    self.vocabulary,
+                    self.sources,
+                    self.sentences,
+                    self._grown_parts,
                 )
             )
             if len(self._grown_said) > self.REMEMBERED:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
-from mbc_rules.facts import FACTS, FactValue, derive_facts, history_of
+from mbc_rules.facts import FACTS, FactValue, derive_facts, failed_of
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
@@ -318,8 +318,8 @@ class ColumnarEngine:
         for index, code in enumerate(distinct.tolist()):
             found = self._failed_of_prior.get(code)
             if found is None:
-                history = history_of(prior[code], self.rulebase.vocabulary)
-                found = self._failed_of_prior[code] = self._failed_code(history.failed)
+                failed = failed_of(prior[code], self.rulebase.vocabulary)
+                found = self._failed_of_prior[code] = self._failed_code(failed)
             table[index] = found
         return table[np.asarray(inverse).reshape(-1)]
 

@@ -85,10 +85,11 @@ def plain(value: Any) -> Any:
         return value
     if isinstance(value, str | bytes | bool | int | float | type(None)):
         return value
+    # A history cell is a list of dicts of text: its plain members are kept without a call.
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [v if type(v) in _PLAIN_TYPES else plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN_TYPES else plain(v) for k, v in value.items()}
     for attribute in ("as_py", "tolist"):
         convert = getattr(value, attribute, None)
         if callable(convert):

@@ -175,7 +175,7 @@ def test_results_hold_no_reference_to_the_rulebase() -> None:
 # UPWARD with its reason.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # Leaves: the error tree, the version, the on-disk cache, fixed code tables.
-    ("errors", "_version", "cache", "cohort.codes", "fhir.codes"),
+    ("errors", "_version", "cache", "cohort.codes", "cohort.collection", "fhir.codes"),
     # Closed vocabularies; YAML with line marks.
     ("vocabulary", "load"),
     # The shipped vocabulary and rules, read.

@@ -11,11 +11,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mbc_rules import Evaluation, Rulebase, RulebaseError
+from mbc_rules import Evaluation, Rulebase, RulebaseError, evaluate_frame
 from mbc_rules.vocabulary import Vocabulary
 
 from .conftest import write_rules
@@ -78,6 +79,42 @@ def test_after_palbociclib_no_other_cdk46_inhibitor_and_it_says_why(rulebase: Ru
     assert "no source names another" in reason
     # exemestane is another type of hormone therapy (ACS), still offered
     assert "exemestane" in offered(result)
+
+
+@pytest.mark.parametrize(
+    ("named", "members"),
+    [
+        ("CDK4/6 inhibitor", {"cdk4_6_inhibitor", "palbociclib", "abemaciclib", "ribociclib"}),
+        ("aromatase inhibitor", {"aromatase_inhibitor", "anastrozole", "letrozole", "exemestane"}),
+    ],
+)
+def test_growth_on_a_class_the_record_names_holds_back_every_drug_of_it(
+    rulebase: Rulebase, named: str, members: set[str]
+) -> None:
+    # "If one course of therapy stops working, your doctor will use another one" (YSC): a
+    # record that says only "progressed on a CDK4/6 inhibitor" does not say which one, so none
+    # of them is offered again, and the item names them.
+    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **progressed(named)})
+    assert members.isdisjoint(offered(result))
+    reasons = refused(result)
+    assert members <= set(reasons)
+    placeholder = next(m for m in members if "_" in m and m.endswith("inhibitor"))
+    assert "the record names the class, not the drug" in reasons[placeholder]
+    frame = evaluate_frame(
+        pd.DataFrame([{**HR_POS_HER2_NEG, **POST, **progressed(named)}]), rulebase=rulebase
+    )
+    # The cohort path reads the history the same way.
+    assert members.isdisjoint({a for agents in frame.long["agents"] for a in agents})
+
+
+def test_growth_on_hormone_therapy_as_a_whole_puts_chemotherapy_first(
+    rulebase: Rulebase,
+) -> None:
+    # ACS: "If the cancer is no longer responding to any hormone drugs, chemotherapy is usually
+    # the next step."
+    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **progressed("hormone therapy")})
+    assert result.options[0].category == "chemotherapy"
+    assert result.option("hormone_therapy") is None
 
 
 def test_after_pembrolizumab_no_atezolizumab(rulebase: Rulebase) -> None:

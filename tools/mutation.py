@@ -220,9 +220,10 @@ MUTATIONS = (
     Mutation(
         "one-drug-under-two-names-read-as-two",
         "src/mbc_rules/facts.py",
-        "for same in vocabulary.same_drug(agent)",
+        "for same in vocabulary.grown_on(agent)",
         "for same in (agent,)",
-        "issue 19: albumin-bound paclitaxel was offered after paclitaxel progressed",
+        "issue 19: albumin-bound paclitaxel was offered after paclitaxel progressed; a class "
+        "named as history held back none of its drugs",
     ),
     Mutation(
         "named-switch-ignored",

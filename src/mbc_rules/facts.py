@@ -350,12 +350,13 @@ def failed_of(therapies: Sequence[PriorTherapy] | None, vocabulary: Vocabulary) 
 
 def _failed(uses: Iterable[tuple[str, str, str]], vocabulary: Vocabulary) -> frozenset[str]:
     # Growth on a drug is growth on it under each of its names (albumin-bound paclitaxel is
-    # paclitaxel).
+    # paclitaxel); growth on a class the record names instead of a drug is growth on each drug
+    # of it (Vocabulary.grown_on).
     return frozenset(
         same
         for agent, outcome, setting in uses
         if grew_on(outcome, setting)
-        for same in vocabulary.same_drug(agent)
+        for same in vocabulary.grown_on(agent)
     )
 
 

@@ -51,7 +51,7 @@ from mbc_rules.vocabulary import (
     Vocabulary,
     role_of,
 )
-from mbc_rules.wording import class_of, join_and
+from mbc_rules.wording import agent_name, class_of, join_and
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -1183,11 +1183,24 @@ def _grown_item(
     sentences: Sentences,
 ) -> NotRecommendedItem:
     # A drug the cancer grew on (``ways``: how), and the regimens that continue it (``kept``).
-    others = sorted(vocabulary.same_drug(agent) - {agent})
-    name = vocabulary[agent].name + _class_words(agent, vocabulary)
-    reason = f"The cancer grew on {name} ({ways}): not offered again"
-    if others:
-        reason += f", nor as {join_and([vocabulary[o].name for o in others], 'or')}, the same drug"
+    if vocabulary[agent].kind == "therapy_class":
+        # The record names the class, not the drug: which of its drugs it was is not known.
+        others = sorted(
+            a for a in vocabulary.grown_on(agent) - {agent} if vocabulary[a].kind == "drug"
+        )
+        reason = (
+            f"The cancer grew on {agent_name(agent, vocabulary)} ({ways}; the record names "
+            "the class, not the drug): no drug of it is offered again"
+        )
+        if others:
+            reason += f" ({join_and([vocabulary[o].name for o in others])})"
+    else:
+        others = sorted(vocabulary.same_drug(agent) - {agent})
+        name = vocabulary[agent].name + _class_words(agent, vocabulary)
+        reason = f"The cancer grew on {name} ({ways}): not offered again"
+        if others:
+            names = join_and([vocabulary[o].name for o in others], "or")
+            reason += f", nor as {names}, the same drug"
     reason += "."
     kept_in = [regimen_name(c, vocabulary) for c in kept]
     if kept_in:

@@ -342,10 +342,11 @@ def informative_test_name(test: InformativeTest, names: Names) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
+    if test.status in _LISTS:
+        # An omitted history tried with a drug: it was not given, not given with no outcome.
+        return _LISTS[test.status][0]
     if test.agent is not None:
         return f"how {names.agent(test.agent)} ended (not known)"
-    if test.status in _LISTS:
-        return _LISTS[test.status][0]
     if test.status == "brain_metastases":
         return "how many brain metastases, and how large (not described)"
     return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
@@ -365,6 +366,11 @@ def _value_words(test: InformativeTest, value: str, names: Names) -> str:
     return requirement(test.status, "equals", value)
 
 
+def _once(categories: list[str], agents: list[str]) -> list[str]:
+    # A category and its own placeholder drug read alike ("chemotherapy"): said once.
+    return [*categories, *(a for a in agents if a not in categories)]
+
+
 def outcome_changes(test: InformativeTest, names: Names) -> list[tuple[str, list[str]]]:
     """For each value of a test: the value in words, and what it would add, remove, and
     move up or down (moves up first).
@@ -373,10 +379,14 @@ def outcome_changes(test: InformativeTest, names: Names) -> list[tuple[str, list
     for outcome in test.outcomes:
         names = names.with_agents(outcome.names)
         changes = []
-        added = [category_name(c) for c in outcome.options_appear]
-        added += [names.agent(a) for a in outcome.agents_appear]
-        removed = [category_name(c) for c in outcome.options_disappear]
-        removed += [names.agent(a) for a in outcome.agents_disappear]
+        added = _once(
+            [category_name(c) for c in outcome.options_appear],
+            [names.agent(a) for a in outcome.agents_appear],
+        )
+        removed = _once(
+            [category_name(c) for c in outcome.options_disappear],
+            [names.agent(a) for a in outcome.agents_disappear],
+        )
         if added:
             changes.append(f"adds {join_and(added)}")
         if removed:

@@ -306,6 +306,24 @@ class Vocabulary:
         """The entries that are the same drug as ``agent_id`` (itself included)."""
         return self._same.get(agent_id, frozenset({agent_id}))
 
+    def grown_on(self, agent_id: str) -> frozenset[str]:
+        """What growth on ``agent_id`` is growth on: the drug under each of its names, and for
+        a class a record names instead of a drug ("progressed on a CDK4/6 inhibitor"), every
+        drug and class within it (which of them it was is not known, so none is offered again).
+        """
+        return self._grown.get(agent_id) or self.same_drug(agent_id)
+
+    @functools.cached_property
+    def _grown(self) -> dict[str, frozenset[str]]:
+        grown: dict[str, frozenset[str]] = {}
+        for agent in self.agents.values():
+            if agent.kind == "therapy_class" and agent.drug_class is not None:
+                members = {a.id for a in self.agents.values() if a.is_in(agent.drug_class)}
+                grown[agent.id] = frozenset(
+                    {agent.id, *(same for m in members for same in self.same_drug(m))}
+                )
+        return grown
+
     @functools.cached_property
     def _same(self) -> dict[str, frozenset[str]]:
         groups: dict[str, set[str]] = {}

@@ -285,7 +285,7 @@ def _test_lines(rulebase: Rulebase, test: InformativeTest) -> list[str]:
 def _tested(rulebase: Rulebase, test: InformativeTest) -> str:
     """What an informative test asks: a status, or how a treatment given ended."""
     agent = getattr(test, "agent", None)
-    if agent:
+    if agent and test.status != "prior_therapies":  # an omitted history tried with a drug
         return f"how {_name(rulebase, agent)} ended"
     return words(test.status)
 

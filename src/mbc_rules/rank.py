@@ -42,7 +42,17 @@ from mbc_rules.result import (
     constructed,
     role_of,
 )
-from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
+from mbc_rules.schema import (
+    AllOf,
+    Citation,
+    Condition,
+    FactTest,
+    NotOf,
+    Rule,
+    Source,
+    Statement,
+    is_local,
+)
 from mbc_rules.vocabulary import (
     CATEGORIES,
     SYSTEMIC_CATEGORIES,
@@ -941,6 +951,8 @@ def _statement_items(
             reason=statement.reason,
             citations=cite(rule.citations, sources),
             rule_ids=(rule.id,),
+            kind=statement.kind,
+            local_rules=(rule.id,) if is_local(rule.id) else (),
         ),
         None
         if advice is None
@@ -949,6 +961,7 @@ def _statement_items(
             text=advice.text,
             citations=cite(rule.citations, sources),
             rule_ids=(rule.id,),
+            local_rules=(rule.id,) if is_local(rule.id) else (),
         ),
     )
 
@@ -1016,6 +1029,7 @@ def _made(
             "agreement": agreement,
             "given_before": given_before,
             "notes": notes,
+            "local_rules": tuple(r.id for r in placed.rules if is_local(r.id)),
         },
     )
 
@@ -1063,6 +1077,8 @@ def _grown_items(
                 reason=reason,
                 citations=move_on,
                 rule_ids=(),
+                kind="grew_on_before",
+                local_rules=(),
             )
         )
     # A class is not said to be held back while a drug within it is offered (exemestane is
@@ -1096,6 +1112,8 @@ def _grown_items(
                 reason=f"Not offered: {agent_names(list(agents), vocabulary)}; {why}.",
                 citations=move_on,
                 rule_ids=(),
+                kind="held_back_after_growth",
+                local_rules=(),
             )
         )
     return items

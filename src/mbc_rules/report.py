@@ -213,7 +213,8 @@ def answer_block(result: Evaluation, context: Context, width: int = 100) -> list
         lines.append("Choices, in rank order:")
         for view in choices:
             drugs = ", ".join([*view.drugs, *view.regimens]) or "no single drug named"
-            row = f"{view.rank_label} {view.name} ({view.option.tier}): {drugs}"
+            local = local_marker(view.option)
+            row = f"{view.rank_label} {view.name} ({view.option.tier}){local}: {drugs}"
             lines.append(_one_line(row, width, "  "))
     else:
         lines.append("Choices: none the sources support for this profile")
@@ -221,7 +222,8 @@ def answer_block(result: Evaluation, context: Context, width: int = 100) -> list
         lines.append("Given alongside:")
         for view in alongside:
             drugs = ", ".join(view.drugs)
-            lines.append(_one_line(view.name + (f": {drugs}" if drugs else ""), width, "  "))
+            name = view.name + local_marker(view.option)
+            lines.append(_one_line(name + (f": {drugs}" if drugs else ""), width, "  "))
     refused = not_recommended_lines(result, context.vocabulary)
     if refused:
         lines.append("Not recommended:")
@@ -312,14 +314,27 @@ def read_options(result: Evaluation, context: Context) -> list[OptionView]:
 
 
 def not_recommended_lines(result: Evaluation, vocabulary: Vocabulary | None) -> list[str]:
-    """'hormone therapy: <reason>' per item."""
+    """'hormone therapy: <reason>' per item; 'not available here: toremifene: <reason>' for
+    a drug a local rule marks unavailable; a local rule's item ends with its marker.
+    """
     lines = []
     for item in result.not_recommended:
         what = (
             category_name(item.category) if item.category else agent_names(item.agents, vocabulary)
         )
-        lines.append(f"{what}: {item.reason}")
+        said = f"{what}: {item.reason}{local_marker(item)}"
+        if getattr(item, "kind", "") == "not_available_here":
+            said = f"not available here: {said}"
+        lines.append(said)
     return lines
+
+
+def local_marker(item: object) -> str:
+    """' [local: local-example-1-trial]' for an option or item that local rules give or
+    shape (its ``local_rules``, when the result carries them), else ''.
+    """
+    local = tuple(getattr(item, "local_rules", ()))
+    return f" [local: {', '.join(local)}]" if local else ""
 
 
 def move_words(move: RankChange) -> str:
@@ -419,7 +434,7 @@ def _closing_sections(
     # The text and Markdown reports close with the same sections, in the same order.
     return [
         ("Not recommended", not_recommended_lines(result, vocabulary)),
-        ("Advice", [a.text for a in result.advice]),
+        ("Advice", [a.text + local_marker(a) for a in result.advice]),
         (
             "Tests that would change the answer",
             [
@@ -515,14 +530,16 @@ def evaluation_markdown(
         drugs = ", ".join([*view.drugs, *view.regimens]) or "(no single drug named)"
         sources = ", ".join(view.option.source_ids)
         lines.append(
-            f"| {view.rank_label} | {_md(view.name)} | {view.option.tier} | {_md(drugs)} | "
+            f"| {view.rank_label} | {_md(view.name + local_marker(view.option))} | "
+            f"{view.option.tier} | {_md(drugs)} | "
             f"{_md(sources)} |"
         )
     if any(v.tied for v in views):
         lines += ["", "= marks options that share a rank."]
     for view in views:
         kind = view.option.tier if view.option.role != "supportive" else "given alongside"
-        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({kind})", ""]
+        local = local_marker(view.option)
+        lines += ["", f"### {view.rank_label}. {_md(view.name)} ({kind}){_md(local)}", ""]
         lines += [f"- {_md(r)}" for r in view.option.rationale]
         lines += [f"- {_md(said)}" for said in view.history]
         lines.append(f"- Sources: {_md(agreement_summary(view.option, context))}")

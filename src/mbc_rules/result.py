@@ -36,6 +36,9 @@ DISCLAIMER = (
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
 Role = Literal["anticancer", "supportive"]
+NotRecommendedKind = Literal[
+    "advised_against", "grew_on_before", "held_back_after_growth", "not_available_here"
+]
 # Care given alongside the anticancer choices, in the sources' words (docs/reading-results.md):
 # bone-modifying drugs "to reduce bone disease and pain" (PDQ), palliative care "you may have
 # along with your other treatments" ... "they don't fight the disease" (WebMD), complementary
@@ -170,6 +173,11 @@ class TreatmentOption(BaseModel):
         (),
         description="How the sources say to give it here (e.g. with anti-HER2 treatment).",
     )
+    local_rules: tuple[str, ...] = Field(
+        (),
+        description="The rules of rule_ids that come from a local layer (Rulebase.with_local: "
+        "ids starting with 'local-'); empty when the option is the bundled rules' alone.",
+    )
 
 
 class NotRecommendedItem(BaseModel):
@@ -182,6 +190,17 @@ class NotRecommendedItem(BaseModel):
     reason: str
     citations: tuple[CitedSource, ...]
     rule_ids: tuple[str, ...]
+    kind: NotRecommendedKind = Field(
+        "advised_against",
+        description="Why: advised_against, a source says not to use it; grew_on_before, the "
+        "cancer grew on it (no rule states it: the history does); held_back_after_growth, "
+        "other drugs of a class the cancer grew on that no source names next; "
+        "not_available_here, a local rule says it is not available at this institution "
+        "(a bundled option it names is listed here, never dropped silently).",
+    )
+    local_rules: tuple[str, ...] = Field(
+        (), description="The rules of rule_ids that come from a local layer ('local-' ids)."
+    )
 
 
 class AdviceItem(BaseModel):
@@ -193,6 +212,9 @@ class AdviceItem(BaseModel):
     text: str
     citations: tuple[CitedSource, ...]
     rule_ids: tuple[str, ...]
+    local_rules: tuple[str, ...] = Field(
+        (), description="The rules of rule_ids that come from a local layer ('local-' ids)."
+    )
 
 
 class RankChange(BaseModel):

@@ -61,6 +61,7 @@ SUMMARY_COLUMNS = (
     "not_recommended",
     "grew_on_before",
     "advised_against",
+    "not_available_here",
     "not_covered",
     "not_evaluated",
     "share_concordant",
@@ -189,7 +190,8 @@ class ConcordanceResult:
     the options that name one of its drugs, and that option's category, tier and sources, and
     ``match`` (``agent``, ``class``: through its class, ``category``: the sources offer the
     category without naming drugs); for the rest ``reason_kind`` (``grew_on_before``,
-    ``advised_against``, ``not_covered``, ``not_evaluated``), the ``reason`` in words and the
+    ``advised_against``, ``not_available_here``: a local rule says so, ``not_covered``,
+    ``not_evaluated``), the ``reason`` in words and the
     drugs ``not_offered``; and the subgroups ``receptor_type``, ``line`` (the line of metastatic
     treatment this one is: ``1``, ``2``, ``3+``) and ``sites``.
     """
@@ -284,6 +286,7 @@ def _counts(patients: pd.DataFrame, subgroup: str, groups: pd.Series) -> pd.Data
             "not_recommended": (verdict == "not_recommended").to_numpy(),
             "grew_on_before": (kind == "grew_on_before").to_numpy(),
             "advised_against": (kind == "advised_against").to_numpy(),
+            "not_available_here": (kind == "not_available_here").to_numpy(),
             "not_covered": (verdict == "not_covered").to_numpy(),
             "not_evaluated": (verdict == "not_evaluated").to_numpy(),
         }
@@ -586,8 +589,16 @@ def _why_not(
     if grown:
         return "grew_on_before", " ".join(i.reason for i in grown)
     stated = [i for i in items if i.rule_ids and any(_concerns(i, d, vocabulary) for d in missing)]
-    if stated:
-        return "advised_against", " ".join(f"{i.reason} ({', '.join(i.rule_ids)})" for i in stated)
+    # A source's advice is the guideline's reason; a local rule's "not available here" is
+    # the institution's, said as its own kind.
+    advised = [i for i in stated if i.kind != "not_available_here"]
+    unavailable = [i for i in stated if i.kind == "not_available_here"]
+    if advised:
+        return "advised_against", " ".join(f"{i.reason} ({', '.join(i.rule_ids)})" for i in advised)
+    if unavailable:
+        return "not_available_here", " ".join(
+            f"not available here: {i.reason} ({', '.join(i.rule_ids)})" for i in unavailable
+        )
     words = []
     for drug in missing:
         agent = vocabulary.agents.get(drug)

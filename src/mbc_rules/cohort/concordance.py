@@ -199,6 +199,9 @@ class ConcordanceResult:
     patients: pd.DataFrame
     rulebase_version: str
     rulebase_hash: str
+    records: pd.DataFrame | None = None
+    """For FHIR records: how the treatment given next was read from each (columns
+    :data:`~mbc_rules.cohort.fhir_given.RECORD_COLUMNS`, indexed like ``patients``)."""
 
     def summary(self, by: Sequence[str] = SUBGROUPS) -> pd.DataFrame:
         """The counts and share concordant, over all patients and by each subgroup in ``by``.
@@ -358,7 +361,10 @@ def concordance(
 
     Args:
         cohort: a pandas DataFrame, an Arrow table or a Parquet path: profile fields as
-            ``evaluate_frame`` reads them, and the column ``given``.
+            ``evaluate_frame`` reads them, and the column ``given``. Or FHIR R4 records: a
+            Bundle (a dict), a ``.json`` path, a folder of them, or a list or mapping of
+            these; each record's treatment given next is read from its medications
+            (:mod:`mbc_rules.cohort.fhir_given` defines it) and ``records`` says how.
         given: the column of the treatment given next: a drug by any name, several drugs of
             one regimen in one cell (``"Ibrance + Femara"``) or a list of names.
         rulebase: defaults to the bundled one.
@@ -373,9 +379,12 @@ def concordance(
         MbcRulesError: the cohort has no column ``given``.
         VerificationError: the cohort path and a full evaluation disagree (a bug).
     """
+    from mbc_rules.cohort.fhir_given import is_fhir_input
     from mbc_rules.cohort.frames import _as_frame
 
     pandas = _pandas()
+    if is_fhir_input(cohort):
+        return _concordance_fhir(cohort, rulebase or Rulebase.bundled(), verify, chunk_rows)
     frame = _as_frame(cohort)
     if given not in [str(c) for c in frame.columns]:
         raise MbcRulesError(f"the cohort has no column {given!r} (the treatment given next)")
@@ -612,3 +621,37 @@ def _why_not(
         else:
             words.append(f"the sources do not name {name} for this patient (no {category} option)")
     return "not_covered", "; ".join(words)
+
+
+GIVEN_FROM_FHIR = "given_next"
+
+
+def _concordance_fhir(
+    cohort: object, rulebase: Rulebase, verify: int, chunk_rows: int
+) -> ConcordanceResult:
+    from mbc_rules.cohort.fhir_given import RECORD_COLUMNS, given_next
+
+    pandas = _pandas()
+    found = given_next(cohort, rulebase.vocabulary)
+    if not found:
+        raise MbcRulesError("no FHIR records given")
+    index = pandas.Index([g.source for g in found], name="source")
+    frame = pandas.DataFrame([g.profile for g in found], index=index)
+    cells = [" + ".join(g.given) if g.given else None for g in found]
+    frame[GIVEN_FROM_FHIR] = pandas.Series(cells, index=index, dtype=object)
+    result = concordance(
+        frame, given=GIVEN_FROM_FHIR, rulebase=rulebase, verify=verify, chunk_rows=chunk_rows
+    )
+    patients = result.patients
+    # A record with nothing to judge says why (not merely "no treatment given is recorded").
+    silent = [not g.given for g in found]
+    reasons = patients["reason"].to_numpy(dtype=object).copy()
+    for position, (quiet, g) in enumerate(zip(silent, found, strict=True)):
+        if quiet:
+            reasons[position] = g.note
+    patients["reason"] = pandas.Series(reasons, index=patients.index, dtype=object)
+    patients["patient_id"] = pandas.Series(
+        [g.patient_id for g in found], index=patients.index, dtype=object
+    )
+    records = pandas.DataFrame([g.row() for g in found], index=index, columns=list(RECORD_COLUMNS))
+    return ConcordanceResult(patients, result.rulebase_version, result.rulebase_hash, records)

@@ -97,6 +97,10 @@ def test_diff_shows_what_the_layer_changes(layered: Rulebase) -> None:
     assert {k for p, k, _ in rows if p == "triple"} == {"not_recommended_added"}
     assert set(change.rules["rule_id"]) == {"local-example-1-trial", "local-no-toremifene"}
     assert set(change.rules["change"]) == {"added"}
+    added = change.changes[change.changes["kind"] == "not_recommended_added"]
+    assert set(added["new"]) == {
+        "not available here: toremifene: Toremifene is not stocked by this hospital's pharmacy."
+    }
     removed = change.changes[change.changes["kind"] == "drugs_removed"]
     assert list(removed["old"]) == ["toremifene"]
     assert list(removed["rules"]) == [("local-no-toremifene",)]

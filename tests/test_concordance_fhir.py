@@ -196,3 +196,14 @@ def test_a_broken_record_is_named() -> None:
     assert str(out.patients.loc["bad", "reason"]).startswith("the record could not be read:")
     with pytest.raises(mbc_rules.MbcRulesError, match="not int"):
         mbc_rules.concordance([RECORDS["regimen"], 3])
+
+
+def test_cli_fhir_flag_and_a_missing_path(tmp_path: Path) -> None:
+    named = tmp_path / "record.bundle"
+    named.write_text(json.dumps(RECORDS["same_class"]))
+    out = io.StringIO()
+    assert main(["concordance", str(named), "--fhir"], out=out) == 0
+    assert "| c | anastrozole | not_recommended | grew_on_before |" in out.getvalue()
+    err = io.StringIO()
+    assert main(["concordance", str(tmp_path / "nowhere.json")], err=err) == 1
+    assert f"cannot read {tmp_path / 'nowhere.json'}: no such file or folder" in err.getvalue()

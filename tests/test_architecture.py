@@ -195,7 +195,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Built on a rulebase: cohorts, FHIR records, generated documents, the service.
     ("cohort.columnar", "cohort.rows", "fhir.api", "docs", "service.contract"),
     ("cohort.frames", "fhir", "service.hooks", "service.auth"),
-    ("cohort.tracing", "service.record", "service.fhir_server"),
+    ("cohort.tracing", "cohort.fhir_given", "service.record", "service.fhir_server"),
     ("cohort.concordance", "service.cards"),
     ("cohort.diff", "service.app"),
     ("cohort", "service"),

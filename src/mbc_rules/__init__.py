@@ -26,11 +26,13 @@ if TYPE_CHECKING:
         ConcordanceResult,
         FrameResult,
         RuleDiff,
-        concordance,
-        diff,
         evaluate_frame,
         evaluate_many,
     )
+
+    # From their modules: the package's name for each is also a submodule's.
+    from mbc_rules.cohort.concordance import concordance
+    from mbc_rules.cohort.diff import diff
     from mbc_rules.display import Html
     from mbc_rules.errors import (
         EngineError,

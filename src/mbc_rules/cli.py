@@ -350,9 +350,17 @@ def _cohort_path(path: str) -> str:
 def _concordance(args: argparse.Namespace, out: TextIO) -> int:
     from mbc_rules.cohort.concordance import concordance
 
-    result = concordance(
-        _cohort_path(args.cohort), given=args.given, rulebase=_rulebase(args), verify=args.verify
+    paths: list[str] = args.cohort
+    fhir = (
+        args.fhir
+        or len(paths) > 1
+        or any(Path(p).is_dir() or p.lower().endswith(".json") for p in paths)
     )
+    for path in paths:
+        if not Path(path).exists():
+            raise UserError(f"cannot read {path}: no such file or folder")
+    cohort: object = list(paths) if fhir else _cohort_path(paths[0])
+    result = concordance(cohort, given=args.given, rulebase=_rulebase(args), verify=args.verify)
     text = result.markdown()
     if args.output:
         folder = Path(args.output)
@@ -360,10 +368,11 @@ def _concordance(args: argparse.Namespace, out: TextIO) -> int:
         result.patients.to_csv(folder / "concordance.csv", index=False)
         result.summary().to_csv(folder / "concordance_summary.csv", index=False)
         (folder / "concordance.md").write_text(text, encoding="utf-8")
-        out.write(
-            f"wrote {len(result.patients)} patients to {folder}/concordance.csv, "
-            "concordance_summary.csv and concordance.md\n"
-        )
+        written = "concordance_summary.csv and concordance.md"
+        if result.records is not None:
+            result.records.to_csv(folder / "concordance_records.csv", index=False)
+            written = "concordance_summary.csv, concordance_records.csv and concordance.md"
+        out.write(f"wrote {len(result.patients)} patients to {folder}/concordance.csv, {written}\n")
     else:
         out.write(text)
     return 0
@@ -483,9 +492,19 @@ def build_parser() -> argparse.ArgumentParser:
         "concordance",
         help="was the treatment each patient of a cohort received next offered by the rules?",
     )
-    agree.add_argument("cohort", help="a Parquet file: profile fields and the given column")
+    agree.add_argument(
+        "cohort",
+        nargs="+",
+        help="a Parquet file (profile fields and the given column), or FHIR R4 records: "
+        ".json Bundles or folders of them (the treatment given next read from the medications)",
+    )
     agree.add_argument(
         "--given", default="next_treatment", help="the column of the treatment given next"
+    )
+    agree.add_argument(
+        "--fhir",
+        action="store_true",
+        help="read COHORT as FHIR records (the default for .json files and folders)",
     )
     agree.add_argument("--rules", help="a rule directory instead of the bundled rules")
     agree.add_argument(

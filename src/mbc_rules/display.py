@@ -18,6 +18,7 @@ from mbc_rules.report import (
     CitationGroup,
     answer_block,
     informative_test_name,
+    local_marker,
     not_recommended_lines,
     outcome_changes,
     read_options,
@@ -198,7 +199,17 @@ def evaluation_html(result: Evaluation) -> str:
         rows.append(
             "<tr>"
             + _td(rank, "font-weight:600;white-space:nowrap")
-            + _td(f"<b>{escape(view.name)}</b>")
+            + _td(
+                f"<b>{escape(view.name)}</b>"
+                + (
+                    "<br>"
+                    + badge("local", "#fff8c5", "#4d2d00")
+                    + f"<div style='{_MUTED};text-align:left'>"
+                    f"{escape(', '.join(view.option.local_rules))}</div>"
+                    if view.option.local_rules
+                    else ""
+                )
+            )
             + _td(
                 tier_badge(view.option.tier)
                 + (
@@ -245,7 +256,10 @@ def evaluation_html(result: Evaluation) -> str:
             f"<div style='{_H}'>Not recommended</div><ul style='text-align:left'>{items}</ul>"
         )
     if result.advice:
-        items = "".join(f"<li style='text-align:left'>{escape(a.text)}</li>" for a in result.advice)
+        items = "".join(
+            f"<li style='text-align:left'>{escape(a.text + local_marker(a))}</li>"
+            for a in result.advice
+        )
         parts.append(f"<div style='{_H}'>Advice</div><ul style='text-align:left'>{items}</ul>")
     if tests is None:
         parts.append(

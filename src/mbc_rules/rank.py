@@ -42,7 +42,17 @@ from mbc_rules.result import (
     TreatmentOption,
     constructed,
 )
-from mbc_rules.schema import AllOf, Citation, Condition, FactTest, NotOf, Rule, Source, Statement
+from mbc_rules.schema import (
+    AllOf,
+    Citation,
+    Condition,
+    FactTest,
+    NotOf,
+    Rule,
+    Source,
+    Statement,
+    is_local,
+)
 from mbc_rules.vocabulary import (
     CATEGORIES,
     SYSTEMIC_CATEGORIES,
@@ -1018,6 +1028,8 @@ def _statement_items(
             reason=statement.reason,
             citations=cite(rule.citations, sources),
             rule_ids=(rule.id,),
+            kind=statement.kind,
+            local_rules=(rule.id,) if is_local(rule.id) else (),
         ),
         None
         if advice is None
@@ -1026,6 +1038,7 @@ def _statement_items(
             text=advice.text,
             citations=cite(rule.citations, sources),
             rule_ids=(rule.id,),
+            local_rules=(rule.id,) if is_local(rule.id) else (),
         ),
     )
 
@@ -1110,6 +1123,7 @@ def _made(
             "given_before": given_before,
             "notes": notes,
             "citation_groups": groups,
+            "local_rules": tuple(r.id for r in placed.rules if is_local(r.id)),
         },
     )
 
@@ -1211,6 +1225,8 @@ def _grown_item(
         reason=reason,
         citations=cite(sentences.get("move_on", ()), sources),
         rule_ids=(),
+        kind="grew_on_before",
+        local_rules=(),
     )
 
 
@@ -1238,6 +1254,8 @@ def _held_item(
         reason=f"Not offered: {why}.",
         citations=cite(sentences.get("move_on", ()), sources),
         rule_ids=(),
+        kind="held_back_after_growth",
+        local_rules=(),
     )
 
 

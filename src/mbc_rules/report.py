@@ -203,7 +203,8 @@ def answer_block(result: Evaluation, width: int = 100) -> list[str]:
         lines.append("Choices, in rank order:")
         for view in choices:
             drugs = ", ".join([*view.drugs, *view.regimens]) or "no single drug named"
-            row = f"{view.rank_label} {view.name} ({view.option.tier}): {drugs}"
+            local = local_marker(view.option)
+            row = f"{view.rank_label} {view.name} ({view.option.tier}){local}: {drugs}"
             lines.append(_one_line(row, width, "  "))
     else:
         lines.append("Choices: none the sources support for this profile")
@@ -211,7 +212,8 @@ def answer_block(result: Evaluation, width: int = 100) -> list[str]:
         lines.append("Given alongside:")
         for view in alongside:
             drugs = ", ".join(view.drugs)
-            lines.append(_one_line(view.name + (f": {drugs}" if drugs else ""), width, "  "))
+            name = view.name + local_marker(view.option)
+            lines.append(_one_line(name + (f": {drugs}" if drugs else ""), width, "  "))
     refused = not_recommended_lines(result)
     if refused:
         lines.append("Not recommended:")
@@ -290,7 +292,9 @@ def read_options(result: Evaluation) -> list[OptionView]:
 
 
 def not_recommended_lines(result: Evaluation) -> list[str]:
-    """'hormone therapy: <reason>' per item."""
+    """'hormone therapy: <reason>' per item; 'not available here: toremifene: <reason>' for
+    a drug a local rule marks unavailable; a local rule's item ends with its marker.
+    """
     lines = []
     for item in result.not_recommended:
         what = (
@@ -298,8 +302,19 @@ def not_recommended_lines(result: Evaluation) -> list[str]:
             if item.category
             else join_and([result.names.agent(a) for a in item.agents])
         )
-        lines.append(f"{what}: {item.reason}")
+        said = f"{what}: {item.reason}{local_marker(item)}"
+        if getattr(item, "kind", "") == "not_available_here":
+            said = f"not available here: {said}"
+        lines.append(said)
     return lines
+
+
+def local_marker(item: object) -> str:
+    """' [local: local-example-1-trial]' for an option or item that local rules give or
+    shape (its ``local_rules``, when the result carries them), else ''.
+    """
+    local = tuple(getattr(item, "local_rules", ()))
+    return f" [local: {', '.join(local)}]" if local else ""
 
 
 def move_words(move: RankChange) -> str:
@@ -408,7 +423,7 @@ def _closing_sections(result: Evaluation) -> list[tuple[str, list[str]]]:
     tests = tests_of(result)
     return [
         ("Not recommended", not_recommended_lines(result)),
-        ("Advice", [a.text for a in result.advice]),
+        ("Advice", [a.text + local_marker(a) for a in result.advice]),
         (
             "Tests that would change the answer",
             [TESTS_NOT_ASKED]
@@ -504,19 +519,21 @@ def evaluation_markdown(result: Evaluation) -> str:
         sources = ", ".join(_short(names, s) for s in view.option.source_ids)
         tier = view.option.tier if view.option.role != "supportive" else "alongside"
         lines.append(
-            f"| {view.rank_label} | {_md(view.name)} | {tier} | {_md(drugs)} | {_md(sources)} |"
+            f"| {view.rank_label} | {_md(view.name + local_marker(view.option))} | {tier} | "
+            f"{_md(drugs)} | {_md(sources)} |"
         )
     if any(v.tied for v in views):
         lines += ["", "= marks choices that share a place."]
     if any(v.option.role == "supportive" for v in views):
         lines += ["", "+ marks care given alongside the choices."]
     for view in views:
+        local = local_marker(view.option)
         heading = (
             f"{view.rank_label}. {_md(view.name)} ({view.option.tier})"
             if view.option.role != "supportive"
             else f"{_md(view.name)} (given alongside, {view.option.tier})"
         )
-        lines += ["", f"### {heading}", ""]
+        lines += ["", f"### {heading}{_md(local)}", ""]
         lines += [f"- {_md(r)}" for r in view.option.rationale]
         lines += [f"- {_md(said)}" for said in view.history]
         lines.append(f"- Sources: {_md(agreement_summary(view.option, names))}")

@@ -35,6 +35,10 @@ DISCLAIMER = (
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
 
+NotRecommendedKind = Literal[
+    "advised_against", "grew_on_before", "held_back_after_growth", "not_available_here"
+]
+
 
 class CitedSource(BaseModel):
     """A verbatim excerpt of a source document, with where it stands."""
@@ -241,6 +245,12 @@ class TreatmentOption(BaseModel):
         "strongest tier first: what the views show under each option.",
     )
 
+    local_rules: tuple[str, ...] = Field(
+        (),
+        description="The rules of rule_ids that come from a local layer (Rulebase.with_local: "
+        "ids starting with 'local-'); empty when the option is the bundled rules' alone.",
+    )
+
 
 def named_agents(option: TreatmentOption) -> list[str]:
     """Every agent id ``option`` names: its drugs, its regimens' members, the drugs of the
@@ -264,6 +274,17 @@ class NotRecommendedItem(BaseModel):
     reason: str
     citations: tuple[CitedSource, ...]
     rule_ids: tuple[str, ...]
+    kind: NotRecommendedKind = Field(
+        "advised_against",
+        description="Why: advised_against, a source says not to use it; grew_on_before, the "
+        "cancer grew on it (no rule states it: the history does); held_back_after_growth, "
+        "other drugs of a class the cancer grew on that no source names next; "
+        "not_available_here, a local rule says it is not available at this institution "
+        "(a bundled option it names is listed here, never dropped silently).",
+    )
+    local_rules: tuple[str, ...] = Field(
+        (), description="The rules of rule_ids that come from a local layer ('local-' ids)."
+    )
 
 
 class AdviceItem(BaseModel):
@@ -275,6 +296,9 @@ class AdviceItem(BaseModel):
     text: str
     citations: tuple[CitedSource, ...]
     rule_ids: tuple[str, ...]
+    local_rules: tuple[str, ...] = Field(
+        (), description="The rules of rule_ids that come from a local layer ('local-' ids)."
+    )
 
 
 class RankChange(BaseModel):

@@ -58,7 +58,7 @@ from mbc_rules.result import (
     named_agents,
     result_digest,
 )
-from mbc_rules.schema import CoverageEntry, Rule, Source
+from mbc_rules.schema import LOCAL_PREFIX, CoverageEntry, Rule, Source
 from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import agent_name, join_and, result_names
 
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 # are used: a program that evaluates, or loads the bundled rules already checked, never pays
 # for them.
 
-__all__ = ["MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
+__all__ = ["LOCAL_PREFIX", "MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
 _VALIDATOR = PatientProfile.__pydantic_validator__
 
@@ -629,9 +629,6 @@ def _differences(stored: Any, fresh: Any, where: str) -> list[str]:
     if stored != fresh:
         return [f"{where}: stored {stored!r}, this rulebase gives {fresh!r}"]
     return []
-
-
-LOCAL_PREFIX = "local-"
 
 
 def _problem_order(problem: Problem) -> tuple[str, int]:

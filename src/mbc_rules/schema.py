@@ -382,6 +382,17 @@ class Offer(BaseModel):
         return self
 
 
+LOCAL_PREFIX = "local-"
+"""The id prefix of every local rule (``Rulebase.with_local``): how an answer tells them apart."""
+
+StatementKind = Literal["advised_against", "not_available_here"]
+
+
+def is_local(rule_id: str) -> bool:
+    """Whether ``rule_id`` is a local rule's (it starts with :data:`LOCAL_PREFIX`)."""
+    return rule_id.startswith(LOCAL_PREFIX)
+
+
 class NotRecommended(BaseModel):
     """A statement that a whole category, or named agents, should not be used."""
 
@@ -390,6 +401,12 @@ class NotRecommended(BaseModel):
     category: Category | None = None
     agents: AgentIds = Field(default_factory=list)
     reason: str
+    kind: StatementKind = Field(
+        "advised_against",
+        description="advised_against: a source says not to use it; not_available_here: a "
+        "local rule (its id starts with 'local-') says the drug is not available at this "
+        "institution, with the reason. The answer keeps the two apart.",
+    )
 
     @model_validator(mode="after")
     def _names_something(self) -> NotRecommended:
@@ -463,6 +480,14 @@ class Rule(BaseModel):
         offer = self.then.offer
         if self.situational_because is not None and (offer is None or offer.tier != "situational"):
             raise ValueError("situational_because is only for situational offers")
+        statement = self.then.not_recommended
+        local = is_local(self.id)
+        if statement is not None and statement.kind == "not_available_here" and not local:
+            raise ValueError(
+                "kind not_available_here is for local rules (Rulebase.with_local), whose "
+                f"id starts with {LOCAL_PREFIX!r}: the published sources do not say what an "
+                "institution stocks"
+            )
         if self.tier_word is None:
             return self
         if offer is None:

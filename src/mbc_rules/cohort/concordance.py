@@ -61,6 +61,7 @@ SUMMARY_COLUMNS = (
     "not_recommended",
     "grew_on_before",
     "advised_against",
+    "not_available_here",
     "not_covered",
     "not_evaluated",
     "share_concordant",
@@ -189,7 +190,8 @@ class ConcordanceResult:
     the options that name one of its drugs, and that option's category, tier and sources, and
     ``match`` (``agent``, ``class``: through its class, ``category``: the sources offer the
     category without naming drugs); for the rest ``reason_kind`` (``grew_on_before``,
-    ``advised_against``, ``not_covered``, ``not_evaluated``), the ``reason`` in words and the
+    ``advised_against``, ``not_available_here``: a local rule says so, ``not_covered``,
+    ``not_evaluated``), the ``reason`` in words and the
     drugs ``not_offered``; and the subgroups ``receptor_type``, ``line`` (the line of metastatic
     treatment this one is: ``1``, ``2``, ``3+``) and ``sites``.
     """
@@ -197,6 +199,9 @@ class ConcordanceResult:
     patients: pd.DataFrame
     rulebase_version: str
     rulebase_hash: str
+    records: pd.DataFrame | None = None
+    """For FHIR records: how the treatment given next was read from each (columns
+    :data:`~mbc_rules.cohort.fhir_given.RECORD_COLUMNS`, indexed like ``patients``)."""
 
     def summary(self, by: Sequence[str] = SUBGROUPS) -> pd.DataFrame:
         """The counts and share concordant, over all patients and by each subgroup in ``by``.
@@ -284,6 +289,7 @@ def _counts(patients: pd.DataFrame, subgroup: str, groups: pd.Series) -> pd.Data
             "not_recommended": (verdict == "not_recommended").to_numpy(),
             "grew_on_before": (kind == "grew_on_before").to_numpy(),
             "advised_against": (kind == "advised_against").to_numpy(),
+            "not_available_here": (kind == "not_available_here").to_numpy(),
             "not_covered": (verdict == "not_covered").to_numpy(),
             "not_evaluated": (verdict == "not_evaluated").to_numpy(),
         }
@@ -355,7 +361,10 @@ def concordance(
 
     Args:
         cohort: a pandas DataFrame, an Arrow table or a Parquet path: profile fields as
-            ``evaluate_frame`` reads them, and the column ``given``.
+            ``evaluate_frame`` reads them, and the column ``given``. Or FHIR R4 records: a
+            Bundle (a dict), a ``.json`` path, a folder of them, or a list or mapping of
+            these; each record's treatment given next is read from its medications
+            (:mod:`mbc_rules.cohort.fhir_given` defines it) and ``records`` says how.
         given: the column of the treatment given next: a drug by any name, several drugs of
             one regimen in one cell (``"Ibrance + Femara"``) or a list of names.
         rulebase: defaults to the bundled one.
@@ -370,9 +379,12 @@ def concordance(
         MbcRulesError: the cohort has no column ``given``.
         VerificationError: the cohort path and a full evaluation disagree (a bug).
     """
+    from mbc_rules.cohort.fhir_given import is_fhir_input
     from mbc_rules.cohort.frames import _as_frame
 
     pandas = _pandas()
+    if is_fhir_input(cohort):
+        return _concordance_fhir(cohort, rulebase or Rulebase.bundled(), verify, chunk_rows)
     frame = _as_frame(cohort)
     if given not in [str(c) for c in frame.columns]:
         raise MbcRulesError(f"the cohort has no column {given!r} (the treatment given next)")
@@ -586,8 +598,16 @@ def _why_not(
     if grown:
         return "grew_on_before", " ".join(i.reason for i in grown)
     stated = [i for i in items if i.rule_ids and any(_concerns(i, d, vocabulary) for d in missing)]
-    if stated:
-        return "advised_against", " ".join(f"{i.reason} ({', '.join(i.rule_ids)})" for i in stated)
+    # A source's advice is the guideline's reason; a local rule's "not available here" is
+    # the institution's, said as its own kind.
+    advised = [i for i in stated if i.kind != "not_available_here"]
+    unavailable = [i for i in stated if i.kind == "not_available_here"]
+    if advised:
+        return "advised_against", " ".join(f"{i.reason} ({', '.join(i.rule_ids)})" for i in advised)
+    if unavailable:
+        return "not_available_here", " ".join(
+            f"not available here: {i.reason} ({', '.join(i.rule_ids)})" for i in unavailable
+        )
     words = []
     for drug in missing:
         agent = vocabulary.agents.get(drug)
@@ -601,3 +621,37 @@ def _why_not(
         else:
             words.append(f"the sources do not name {name} for this patient (no {category} option)")
     return "not_covered", "; ".join(words)
+
+
+GIVEN_FROM_FHIR = "given_next"
+
+
+def _concordance_fhir(
+    cohort: object, rulebase: Rulebase, verify: int, chunk_rows: int
+) -> ConcordanceResult:
+    from mbc_rules.cohort.fhir_given import RECORD_COLUMNS, given_next
+
+    pandas = _pandas()
+    found = given_next(cohort, rulebase.vocabulary)
+    if not found:
+        raise MbcRulesError("no FHIR records given")
+    index = pandas.Index([g.source for g in found], name="source")
+    frame = pandas.DataFrame([g.profile for g in found], index=index)
+    cells = [" + ".join(g.given) if g.given else None for g in found]
+    frame[GIVEN_FROM_FHIR] = pandas.Series(cells, index=index, dtype=object)
+    result = concordance(
+        frame, given=GIVEN_FROM_FHIR, rulebase=rulebase, verify=verify, chunk_rows=chunk_rows
+    )
+    patients = result.patients
+    # A record with nothing to judge says why (not merely "no treatment given is recorded").
+    silent = [not g.given for g in found]
+    reasons = patients["reason"].to_numpy(dtype=object).copy()
+    for position, (quiet, g) in enumerate(zip(silent, found, strict=True)):
+        if quiet:
+            reasons[position] = g.note
+    patients["reason"] = pandas.Series(reasons, index=patients.index, dtype=object)
+    patients["patient_id"] = pandas.Series(
+        [g.patient_id for g in found], index=patients.index, dtype=object
+    )
+    records = pandas.DataFrame([g.row() for g in found], index=index, columns=list(RECORD_COLUMNS))
+    return ConcordanceResult(patients, result.rulebase_version, result.rulebase_hash, records)

@@ -304,6 +304,8 @@ def _describe(rank: Any, tier: Any, agents: Any) -> str:
 
 def _item_text(item: NotRecommendedItem) -> str:
     what = item.category if item.category is not None else ", ".join(item.agents)
+    if item.kind == "not_available_here":
+        return f"not available here: {what}: {item.reason}"
     return f"{what}: {item.reason}"
 
 

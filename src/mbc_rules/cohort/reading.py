@@ -44,6 +44,9 @@ FIELDS: tuple[str, ...] = tuple(PatientProfile.model_fields)
 def _is_list_annotation(annotation: Any) -> bool:
     if typing.get_origin(annotation) is list:
         return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        # ``list[...] | None`` with a length bound: prior_therapies, complications.
+        return _is_list_annotation(typing.get_args(annotation)[0])
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return any(_is_list_annotation(a) for a in typing.get_args(annotation))
     return False

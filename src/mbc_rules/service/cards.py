@@ -102,7 +102,9 @@ def _card(summary: str, detail: Sequence[str], indicator: str, source: dict[str,
 
 
 def _disclaimer(evaluation: Evaluation) -> list[str]:
-    return ["---", f"*{evaluation.disclaimer}*"]
+    # Which rules answered (a local layer shows in the version, and the hash covers it).
+    rules = f"Rules {evaluation.rulebase_version}, sha256 {evaluation.rulebase_hash}."
+    return ["---", f"*{evaluation.disclaimer}*", "", rules]
 
 
 def _findings(title: str, findings: Sequence[Finding]) -> list[str]:
@@ -206,15 +208,16 @@ def option_card(
     """One card for one ranked option: what, how strongly, why, and the sources' words."""
     agents = [_name(rulebase, a) for a in option.agents]
     category = words(option.category)
+    kind = f"{option.tier}, local" if option.local_rules else option.tier
     publishers = [_publisher(rulebase, s) for s in option.source_ids]
     numbers = _choice_numbers(evaluation)
     if option.role == "supportive":
         # Care given alongside the choices says so: "#4" alone read as a fourth choice.
-        summary = _listing(f"Alongside: {category.capitalize()} ({option.tier})", agents)
+        summary = _listing(f"Alongside: {category.capitalize()} ({kind})", agents)
         heading = f"**Given alongside the choices: {category}, {option.tier}**"
     else:
         place = numbers[option.rank]
-        summary = _listing(f"#{place} {category.capitalize()} ({option.tier})", agents)
+        summary = _listing(f"#{place} {category.capitalize()} ({kind})", agents)
         heading = (
             f"**Choice {place} of {len(set(numbers.values()))}: {category}, {option.tier}** "
             "(choices that tie share a number)"
@@ -225,6 +228,8 @@ def option_card(
     if option.regimens:
         detail += [f"**Regimens:** {'; '.join(r.name for r in option.regimens)}", ""]
     detail += ["**Why**", "", *[f"- {line}" for line in option.rationale], ""]
+    if option.local_rules:
+        detail += [f"**From local rules:** {', '.join(option.local_rules)}", ""]
     detail += _option_notes(rulebase, option)
     detail += _agreement(rulebase, option)
     detail += [
@@ -243,15 +248,27 @@ def _refused(rulebase: Rulebase, item: NotRecommendedItem) -> str:
     return ", ".join([*named, *(_name(rulebase, a) for a in item.agents)])
 
 
+def _refused_heading(rulebase: Rulebase, item: NotRecommendedItem) -> str:
+    # A drug not available here is its own kind of statement, said as such.
+    if item.kind == "not_available_here":
+        return f"not available here: {_refused(rulebase, item)}"
+    return _refused(rulebase, item)
+
+
 def not_recommended_card(rulebase: Rulebase, evaluation: Evaluation) -> Card | None:
     """One card listing what the sources advise against for this record, with their words."""
     items = evaluation.not_recommended
     if not items:
         return None
-    summary = _listing("Not recommended for this record", [_refused(rulebase, i) for i in items])
+    summary = _listing(
+        "Not recommended for this record", [_refused_heading(rulebase, i) for i in items]
+    )
     detail: list[str] = []
     for item in items:
-        detail += [f"**Not recommended: {_refused(rulebase, item)}**", "", item.reason, ""]
+        heading = "Not available here" if item.kind == "not_available_here" else "Not recommended"
+        detail += [f"**{heading}: {_refused(rulebase, item)}**", "", item.reason, ""]
+        if item.local_rules:
+            detail += [f"**From local rules:** {', '.join(item.local_rules)}", ""]
         detail += _quotes(item.citations)
     citations = [c for i in items for c in i.citations]
     return _card(summary, [*detail, *_disclaimer(evaluation)], "info", _source(citations))

@@ -135,7 +135,7 @@ def test_each_record_gets_its_verdict(result: mbc_rules.cohort.ConcordanceResult
     }
     assert patients.loc["same_class", "reason_kind"] == "grew_on_before"
     assert str(patients.loc["same_class", "reason"]).startswith(
-        "Not offered: anastrozole; the cancer"
+        "Not offered: the cancer grew on letrozole"
     )
     assert list(patients["patient_id"]) == ["a", "b", "c", "d", "e", "f"]
     assert patients.loc["nothing_after", "reason"] == (

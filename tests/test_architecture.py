@@ -184,7 +184,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Facts derived from a profile; results are values about a profile; input read in pieces.
     ("facts", "result", "fhir.records", "fhir.values", "fhir.drugs", "fhir.reading"),
     ("schema", "schemas", "fhir.read", "cohort.arrow"),
-    ("conditions", "cohort.reading"),
+    ("conditions", "cohort.reading", "ruleset"),
     ("validate", "compile", "wording"),
     ("engine.compiled", "engine.durable", "engine.python", "rank"),
     ("engine", "cohort_summary", "report", "whatif"),

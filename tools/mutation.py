@@ -45,6 +45,7 @@ FAST_SUITE = (
     "tests/test_properties.py",
     "tests/test_history_by_class.py",
     "tests/test_architecture.py",
+    "tests/test_cohort_oracles.py",
 )
 
 
@@ -281,6 +282,21 @@ MUTATIONS = (
         "    return _entries(data, what), isinstance(data, Mapping)\n",
         "issue 20: an import inside a function that points up the layers closes no circle, so "
         "the circle check alone never saw it",
+    ),
+    Mutation(
+        "cohort-reaches-into-the-rulebase",
+        "src/mbc_rules/cohort/columnar.py",
+        "self.ranker = rulebase.ranker",
+        "self.ranker = rulebase._ranker",
+        "issue 20: the cohort engine read the rulebase's private state and shared its memory",
+    ),
+    Mutation(
+        "oracles-kept-for-ever",
+        "src/mbc_rules/cohort/frames.py",
+        "_ORACLES: weakref.WeakKeyDictionary[Rulebase, Rulebase] = weakref.WeakKeyDictionary()",
+        "_ORACLES: dict[Rulebase, Rulebase] = {}",
+        "issue 20: the oracles of a cohort's sample check were never let go (and, keyed by id, "
+        "could be handed to another rulebase)",
     ),
 )
 

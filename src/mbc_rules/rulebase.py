@@ -58,6 +58,7 @@ from mbc_rules.result import (
     named_agents,
     result_digest,
 )
+from mbc_rules.ruleset import RuleSet
 from mbc_rules.schema import LOCAL_PREFIX, CoverageEntry, Rule, Source
 from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import agent_name, join_and, result_names
@@ -164,6 +165,16 @@ class Rulebase:
         self.version = version
         self.content_hash = content_hash
         self.engine_name: EngineName = engine
+        # The validated rules as one frozen value (ruleset.py): what another matcher is built
+        # over (with_engine, from_ruleset), handed on without this object's matcher and memo.
+        self.ruleset = RuleSet(
+            sources=self.sources,
+            vocabulary=vocabulary,
+            rules=rules,
+            statements=coverage,
+            version=version,
+            content_hash=content_hash,
+        )
         self._by_id = {rule.id: rule for rule in rules}
         self._reading = {"vocabulary": vocabulary}  # profiles' validation context
         self._compiled: CompiledRuleset = compile_rules(rules)
@@ -363,9 +374,22 @@ class Rulebase:
         """The same validated rules (same hash and version) on another matcher: the oracle
         a cohort's sample check runs on, or a faster twin.
         """
-        state = self.__getstate__()
-        state["engine"] = engine
-        return Rulebase(**state)
+        return Rulebase.from_ruleset(self.ruleset, engine=engine)
+
+    @classmethod
+    def from_ruleset(cls, ruleset: RuleSet, *, engine: EngineName = "auto") -> Rulebase:
+        """A rulebase over ``ruleset`` (already validated: its rules are not checked again)
+        with a fresh matcher and an empty memory.
+        """
+        return cls(
+            sources=ruleset.sources,
+            vocabulary=ruleset.vocabulary,
+            rules=ruleset.rules,
+            version=ruleset.version,
+            coverage=ruleset.statements,
+            content_hash=ruleset.content_hash,
+            engine=engine,
+        )
 
     def read_profile(self, profile: PatientProfile | Mapping[str, Any]) -> PatientProfile:
         """Validate a mapping (or re-check a model) with this rulebase's drug vocabulary.

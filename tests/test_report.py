@@ -116,7 +116,7 @@ def test_the_source_agreement_and_the_history_are_shown_when_the_result_has_them
         "National Cancer Institute's PDQ"
     )
     assert lines[1] == (
-        "WebMD names capecitabine only when a chemotherapy drug was given, not the case here"
+        "WebMD names capecitabine when a chemotherapy drug was given, not the case here"
     )
     history = history_lines(option, _names(bundled))  # type: ignore[arg-type]
     assert history == (
@@ -174,9 +174,7 @@ def test_agreement_is_one_line_per_option() -> None:
     # Drug by drug (issue 19): only PDQ, which does not support hormone therapy here, names
     # exemestane and tamoxifen for a first line only.
     flat = " ".join(text.split())
-    assert "4 of 5 sources support it as offered; PDQ names exemestane and tamoxifen only when" in (
-        flat
-    )
+    assert "4 of 5 sources support it as offered; PDQ names exemestane and tamoxifen when" in (flat)
     assert "ACS, WebMD, YSC" not in flat
 
 

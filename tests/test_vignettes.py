@@ -329,11 +329,14 @@ VIGNETTES = [
         },
         drugs=("olaparib", "talazoparib"),
     ),
+    # WebMD names olaparib and talazoparib for HER2-negative cells with a BRCA mutation and sets
+    # no time; ACS and PDQ name them after chemotherapy: offered for some patients only
+    # (situational), with ACS's and PDQ's time in the agreement (test_parp_inhibitor_...).
     Vignette(
         "BRCA mutation, HER2-negative, no chemotherapy yet",
         {**HR_POS_HER2_NEG, "brca_status": "positive"},
         offered=("chemotherapy", "hormone_therapy"),
-        no_drugs=("olaparib", "talazoparib"),
+        drugs=("olaparib", "talazoparib"),
         tiers={"chemotherapy": "preferred"},
     ),
     Vignette(
@@ -580,3 +583,25 @@ def test_a_male_patient_is_told_the_sources_speak_mainly_of_women(rulebase: Rule
         assert not women_only & {c.excerpt for c in option.citations} - {
             c.excerpt for rid in option.rule_ids for c in rules[rid].citations if not c.population
         }
+
+
+def test_parp_inhibitor_before_chemotherapy_is_situational_and_shows_the_sources_time() -> None:
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate(
+        {**TNBC, "brca_status": "positive", "pdl1_status": "negative", "prior_therapies": []}
+    )
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    groups = [g for g in targeted.citation_groups if "olaparib" in g.agents]
+    assert [g.tier for g in groups] == ["situational"]
+    assert {targeted.citations[i].source for g in groups for i in g.citations} == {"webmd"}
+    waiting = {c.source for c in targeted.agreement.conditions_not_met if "olaparib" in c.agents}
+    assert waiting == {"acs", "pdq"}
+    assert all(
+        c.condition == ("chemotherapy_given = true",)
+        for c in targeted.agreement.conditions_not_met
+        if "olaparib" in c.agents
+    )
+    text = " ".join(str(result).split())
+    assert "olaparib (situational)" in text
+    assert "ACS, PDQ name olaparib and talazoparib when a chemotherapy drug was given" in text

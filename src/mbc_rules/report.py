@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mbc_rules.result import (
+    AgreementCondition,
     CitedSource,
     Evaluation,
     EvaluationReport,
@@ -26,6 +27,7 @@ from mbc_rules.result import (
     RankChange,
     TreatmentOption,
 )
+from mbc_rules.vocabulary import TIERS
 from mbc_rules.wording import (
     STATUS_LABELS,
     category_name,
@@ -123,6 +125,11 @@ def condition_words(condition: str) -> str:
     return requirement(fact, _OPERATORS[operator], _operand(operand))
 
 
+def situation_words(other: AgreementCondition) -> str:
+    """When a source names the option, in words: 'a chemotherapy drug was given'."""
+    return join_and([condition_words(str(c)) for c in other.condition])
+
+
 def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     """How the sources agree on the option: which support it as offered, and which name it
     only at another time, and when.
@@ -141,10 +148,10 @@ def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     ]
     for other in agreement.conditions_not_met:
         named = join_and([names.agent(a) for a in other.agents])
-        when = join_and([condition_words(str(c)) for c in other.condition])
+        when = situation_words(other)
         lines.append(
             f"{other.publisher or publisher(other.source)} names "
-            f"{named or 'it'} only when {when or 'at another time'}, not the case here"
+            f"{named or 'it'} when {when or 'at another time'}, not the case here"
         )
     return tuple(lines)
 
@@ -156,7 +163,8 @@ def _short(names: Names, source_id: str) -> str:
 
 def agreement_summary(option: TreatmentOption, names: Names) -> str:
     """How the sources agree, in one line: '4 of 5 sources support it as offered; ACS, WebMD
-    name tamoxifen only when no line of treatment for metastatic disease has failed yet'.
+    name tamoxifen when no line of treatment for metastatic disease has failed yet (not the
+    case here)'.
 
     The conditions not met are grouped by the situation, so a situation several sources name
     is said once (it was a line per source and statement).
@@ -171,7 +179,7 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
     )
     situations: dict[str, tuple[list[str], list[str]]] = {}
     for other in agreement.conditions_not_met:
-        when = join_and([condition_words(str(c)) for c in other.condition]) or "at another time"
+        when = situation_words(other) or "at another time"
         agents, sources = situations.setdefault(when, ([], []))
         agents += [a for a in other.agents if a not in agents]
         short = _short(names, other.source)
@@ -181,7 +189,9 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
     for when, (agents, sources) in situations.items():
         named = join_and([names.agent(a) for a in agents]) if agents else "it"
         verb = "names" if len(sources) == 1 else "name"
-        parts.append(f"{', '.join(sources)} {verb} {named} only when {when}")
+        # "when", not "only when": the same source may name it in other situations too (MLH:
+        # chemotherapy also for spread to other organs or symptoms), none the case here.
+        parts.append(f"{', '.join(sources)} {verb} {named} when {when} (not the case here)")
     return "; ".join(parts)
 
 
@@ -269,6 +279,21 @@ def regimen_words(agents: Sequence[str], names: Names) -> str:
     return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
 
 
+def _drug_words(option: TreatmentOption, names: Names) -> tuple[str, ...]:
+    # A drug whose every sentence gives a weaker tier than the option's says so ("sacituzumab
+    # govitecan (situational)" within a targeted therapy option): the option's tier is its
+    # strongest drug's.
+    best: dict[str, int] = {}
+    for group in option.citation_groups:
+        for agent in group.agents:
+            best[agent] = min(best.get(agent, len(TIERS)), TIERS.index(group.tier))
+    strongest = TIERS.index(option.tier)
+    return tuple(
+        names.agent(a) + (f" ({TIERS[best[a]]})" if best.get(a, strongest) > strongest else "")
+        for a in option.agents
+    )
+
+
 def read_options(result: Evaluation) -> list[OptionView]:
     """The options of ``result`` as a person reads them (see the module's docstring)."""
     names = result.names
@@ -280,7 +305,7 @@ def read_options(result: Evaluation) -> list[OptionView]:
             option=option,
             tied=option.role != "supportive" and ranks.count(option.rank) > 1,
             name=category_name(option.category),
-            drugs=tuple(names.agent(a) for a in option.agents),
+            drugs=_drug_words(option, names),
             regimens=tuple(regimen_words(r.agents, names) for r in option.regimens),
             groups=_groups(option, names),
             agreement=agreement_lines(option, names),

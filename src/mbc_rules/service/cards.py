@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mbc_rules.report import answer_block, read_options
+from mbc_rules.report import answer_block, read_options, situation_words
 from mbc_rules.result import (
     CitedSource,
     Evaluation,
@@ -160,8 +160,8 @@ def _agreement(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     ]
     for other in getattr(agreement, "conditions_not_met", ()):
         named = ", ".join(_name(rulebase, a) for a in other.agents) or "this option"
-        when = " and ".join(f"`{c}`" for c in other.condition)
-        lines += [f"- {other.publisher} names {named} only when {when}, not met here:", ""]
+        when = situation_words(other) or "at another time"
+        lines += [f"- {other.publisher} names {named} when {when}, not the case here:", ""]
         lines += _quotes(other.citations)
     return lines
 

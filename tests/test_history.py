@@ -422,7 +422,7 @@ def test_agreement_never_lists_a_supporting_source_as_naming_it_only_elsewhere(
 
 
 def test_agreement_is_in_the_json_and_its_schema(rulebase: Rulebase) -> None:
-    from mbc_rules.result import Evaluation as Model
+    from mbc_rules.evaluation import Evaluation as Model
 
     result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, "brca_status": "positive", **history()})
     data = result.model_dump(mode="json")

@@ -82,7 +82,7 @@ def test_one_result_cannot_change_another_patients_answer(bundled: Rulebase) -> 
 
 
 def test_an_assembled_evaluation_is_the_constructed_one() -> None:
-    from mbc_rules.result import assembled
+    from mbc_rules.evaluation import assembled
 
     result = Rulebase.bundled(engine="compiled").evaluate({"er_status": "positive"})
     fields = {name: getattr(result, name) for name in Evaluation.model_fields}

@@ -89,7 +89,7 @@ def test_case_6_a_result_of_another_rulebase_is_named(rulebase: Rulebase, tmp_pa
 
 
 def test_case_6_a_report_with_informative_tests_verifies(rulebase: Rulebase) -> None:
-    from mbc_rules.result import EvaluationReport
+    from mbc_rules.evaluation import EvaluationReport
 
     result = rulebase.evaluate({"er_status": "positive"})
     report = EvaluationReport.of(result, rulebase.informative_tests(result))

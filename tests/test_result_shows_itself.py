@@ -14,8 +14,8 @@ from hypothesis import given, settings
 
 import mbc_rules
 from mbc_rules import Rulebase
+from mbc_rules.evaluation import Evaluation, EvaluationReport
 from mbc_rules.report import TESTS_NOT_ASKED
-from mbc_rules.result import Evaluation, EvaluationReport
 
 from .cases import LATER_LINE
 from .strategies import profiles

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from mbc_rules import Rulebase
-from mbc_rules.result import Evaluation, TreatmentOption
+from mbc_rules.evaluation import Evaluation
+from mbc_rules.result import TreatmentOption
 from mbc_rules.service.cards import (
     order_card,
     order_select_cards,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         RulebaseError,
         UnknownAgentError,
     )
+    from mbc_rules.evaluation import Evaluation, EvaluationReport
     from mbc_rules.explain import Explanation
     from mbc_rules.fhir import FhirReading, read_fhir, read_fhir_many
     from mbc_rules.profile import PatientProfile, PriorTherapy
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
     from mbc_rules.result import (
         AdviceItem,
         CitedSource,
-        Evaluation,
-        EvaluationReport,
         InformativeTest,
         NotRecommendedItem,
         RegimenOption,
@@ -70,8 +69,8 @@ _LAZY = {
     "CohortResult": "mbc_rules.cohort",
     "ConcordanceResult": "mbc_rules.cohort",
     "EngineError": "mbc_rules.errors",
-    "Evaluation": "mbc_rules.result",
-    "EvaluationReport": "mbc_rules.result",
+    "Evaluation": "mbc_rules.evaluation",
+    "EvaluationReport": "mbc_rules.evaluation",
     "Explanation": "mbc_rules.explain",
     "FhirReadError": "mbc_rules.errors",
     "FhirReading": "mbc_rules.fhir",

@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from mbc_rules._version import __version__
 from mbc_rules.bundled import bundled_rules_dir
 from mbc_rules.errors import MbcRulesError, RulebaseError
+from mbc_rules.evaluation import EvaluationReport
 from mbc_rules.fhir import FhirReading, read_fhir
 from mbc_rules.load import parse_yaml
 from mbc_rules.profile import PatientProfile, describe_validation_error
-from mbc_rules.result import EvaluationReport
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.schemas import json_schema
 

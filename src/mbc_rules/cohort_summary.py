@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mbc_rules.rank import CATEGORY_ORDER
-from mbc_rules.result import Evaluation
+from mbc_rules.result import EvaluationValues
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +97,7 @@ class CohortSummary:
 
 
 def summarise(
-    evaluations: Iterable[Evaluation], failed: int, *, rows: int | None = None
+    evaluations: Iterable[EvaluationValues], failed: int, *, rows: int | None = None
 ) -> CohortSummary:
     """Summarise evaluated patients; ``failed`` rows are counted beside them (needs pandas)."""
     alone: Counter[str] = Counter()

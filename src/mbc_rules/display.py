@@ -25,7 +25,7 @@ from mbc_rules.report import (
     source_dates,
     tests_of,
 )
-from mbc_rules.result import Evaluation, Names
+from mbc_rules.result import EvaluationValues, Names
 from mbc_rules.schema import Rule, Source
 from mbc_rules.wording import category_name, patient_facts
 
@@ -121,7 +121,7 @@ def _citations_html(groups: Sequence[CitationGroup], names: Names) -> str:
     )
 
 
-def _header(result: Evaluation) -> str:
+def _header(result: EvaluationValues) -> str:
     who = result.profile.patient_id or "(no patient id)"
     facts = "".join(
         f"<tr style='background:transparent'><td style='{_CELL};{_MUTED};border:none;"
@@ -137,7 +137,7 @@ def _header(result: Evaluation) -> str:
     )
 
 
-def _answer_html(result: Evaluation) -> str:
+def _answer_html(result: EvaluationValues) -> str:
     # The answer block of every view (report.answer_block), its headings bold, one line each.
     lines = []
     for line in answer_block(result, width=160):
@@ -159,7 +159,7 @@ def _outcome_html(line: str) -> str:
     return text.replace(" down (", " <span style='color:#cf222e'>&#9660; down</span> (")
 
 
-def evaluation_html(result: Evaluation) -> str:
+def evaluation_html(result: EvaluationValues) -> str:
     """The result as HTML: the patient and the facts that decided the answer, the ranked
     options with tier badges, ties marked, the rationale and the citations grouped by drug
     or regimen (strongest first, with source dates), how the sources agree, what is not

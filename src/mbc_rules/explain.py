@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mbc_rules.conditions import Reading, Trace, deciding, read, trace
 from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.rank import OrderField, OrderKey, Standing, cite, order_keys, speaking_of
-from mbc_rules.result import Agreement, CitedSource, Evaluation, TreatmentOption
+from mbc_rules.result import Agreement, CitedSource, EvaluationValues, TreatmentOption
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, Vocabulary
 from mbc_rules.wording import (
@@ -246,7 +246,7 @@ def _names(rule: Rule) -> tuple[str | None, set[str]]:
     return None, set()
 
 
-def _ranks(evaluation: Evaluation) -> tuple[dict[str, int], dict[str, int]]:
+def _ranks(evaluation: EvaluationValues) -> tuple[dict[str, int], dict[str, int]]:
     # Categories and agents are ranked apart: an agent may share a category's name (the
     # "chemotherapy" of a regimen is not the chemotherapy category).
     categories: dict[str, int] = {}
@@ -260,7 +260,7 @@ def _ranks(evaluation: Evaluation) -> tuple[dict[str, int], dict[str, int]]:
 
 def explain(
     subject: str,
-    evaluation: Evaluation,
+    evaluation: EvaluationValues,
     *,
     rules: Sequence[Rule],
     vocabulary: Vocabulary,
@@ -378,7 +378,7 @@ def explain(
     )
 
 
-def _agreement_of(key: str, kind: str, evaluation: Evaluation) -> Agreement | None:
+def _agreement_of(key: str, kind: str, evaluation: EvaluationValues) -> Agreement | None:
     for option in evaluation.options:
         named = {*option.agents, *(a for r in option.regimens for a in r.agents)}
         if (kind == "category" and option.category == key) or (kind == "agent" and key in named):
@@ -416,7 +416,7 @@ def _weight(rule: RuleExplanation, node: Trace) -> tuple[int, int, int]:
     return (2 if known == 0 else 3, known, len(against))
 
 
-def _offering_category(agent: str, evaluation: Evaluation) -> str | None:
+def _offering_category(agent: str, evaluation: EvaluationValues) -> str | None:
     for option in evaluation.options:
         if agent in option.agents or any(agent in r.agents for r in option.regimens):
             return option.category
@@ -435,7 +435,7 @@ def _offered_words(
     key: str,
     kind: str,
     category: str | None,
-    evaluation: Evaluation,
+    evaluation: EvaluationValues,
     explained: Sequence[tuple[RuleExplanation, Trace]],
     keys: Mapping[str, OrderKey],
 ) -> _Words:
@@ -456,7 +456,7 @@ def _offered_words(
 
 
 def _ranking_words(
-    option: TreatmentOption, evaluation: Evaluation, keys: Mapping[str, OrderKey]
+    option: TreatmentOption, evaluation: EvaluationValues, keys: Mapping[str, OrderKey]
 ) -> list[str]:
     """Where ``option`` stands and why: tier, sources, and the options next to it."""
     publishers = {c.source: c.publisher for c in option.citations}
@@ -518,7 +518,7 @@ def _refused_words(
     name: str,
     key: str,
     kind: str,
-    evaluation: Evaluation,
+    evaluation: EvaluationValues,
     explained: Sequence[tuple[RuleExplanation, Trace]],
     vocabulary: Vocabulary,
 ) -> _Words:
@@ -599,7 +599,10 @@ def _clause(text: str) -> str:
 
 
 def _ruled_out(
-    key: str, kind: Literal["category", "agent"], evaluation: Evaluation, vocabulary: Vocabulary
+    key: str,
+    kind: Literal["category", "agent"],
+    evaluation: EvaluationValues,
+    vocabulary: Vocabulary,
 ) -> bool:
     categories = {item.category for item in evaluation.not_recommended if item.category}
     if kind == "category":

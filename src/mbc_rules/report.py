@@ -4,7 +4,7 @@ Both, and the notebook view (``display``), are built from the same reading of a 
 (:func:`read_options`): readable names, ranks with ties marked, the rationale, and the
 citations grouped by the drug or regimen they support, strongest first, with the dates the
 sources give. They are functions of the result alone: it carries the readable names of what it
-names and of the rulebase's sources (``Evaluation.names``) and each option's citation groups,
+names and of the rulebase's sources (``EvaluationValues.names``) and each option's citation groups,
 so a result read back from JSON shows the same, with no rulebase behind it. The tests that
 would change the answer are shown when the result carries them (an ``EvaluationReport``).
 """
@@ -20,8 +20,7 @@ from typing import Literal
 from mbc_rules.result import (
     AgreementCondition,
     CitedSource,
-    Evaluation,
-    EvaluationReport,
+    EvaluationValues,
     InformativeTest,
     Names,
     RankChange,
@@ -81,9 +80,10 @@ class OptionView:
         return f"{number}=" if self.tied else str(number)
 
 
-def tests_of(result: Evaluation) -> tuple[InformativeTest, ...] | None:
+def tests_of(result: EvaluationValues) -> tuple[InformativeTest, ...] | None:
     """The informative tests the result carries; None when they were not asked for."""
-    return result.informative_tests if isinstance(result, EvaluationReport) else None
+    tests: tuple[InformativeTest, ...] | None = getattr(result, "informative_tests", None)
+    return tests
 
 
 def source_dates(names: Names, source_id: str) -> str:
@@ -200,7 +200,7 @@ def _one_line(text: str, width: int, indent: str = "") -> str:
     return indent + textwrap.shorten(text, width - len(indent), placeholder=" ...")
 
 
-def answer_block(result: Evaluation, width: int = 100) -> list[str]:
+def answer_block(result: EvaluationValues, width: int = 100) -> list[str]:
     """The answer on one screen, each item one line: the anticancer choices in order with
     their drugs and tier, what is given alongside, and what is not recommended and why.
     Every view opens with it (after the patient); the detail follows.
@@ -294,7 +294,7 @@ def _drug_words(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     )
 
 
-def read_options(result: Evaluation) -> list[OptionView]:
+def read_options(result: EvaluationValues) -> list[OptionView]:
     """The options of ``result`` as a person reads them (see the module's docstring)."""
     names = result.names
     choices = sorted({o.rank for o in result.options if o.role != "supportive"})
@@ -316,7 +316,7 @@ def read_options(result: Evaluation) -> list[OptionView]:
     ]
 
 
-def not_recommended_lines(result: Evaluation) -> list[str]:
+def not_recommended_lines(result: EvaluationValues) -> list[str]:
     """'hormone therapy: <reason>' per item; 'not available here: toremifene: <reason>' for
     a drug a local rule marks unavailable; a local rule's item ends with its marker.
     """
@@ -442,7 +442,7 @@ def outcome_lines(test: InformativeTest, names: Names) -> list[str]:
     return [f"{value}: {'; '.join(changes)}" for value, changes in outcome_changes(test, names)]
 
 
-def _closing_sections(result: Evaluation) -> list[tuple[str, list[str]]]:
+def _closing_sections(result: EvaluationValues) -> list[tuple[str, list[str]]]:
     # The text and Markdown reports close with the same sections, in the same order.
     names = result.names
     tests = tests_of(result)
@@ -467,7 +467,7 @@ def _quote(citation: CitedSource, width: int) -> str:
     return textwrap.shorten(citation.excerpt, width, placeholder=" ...")
 
 
-def evaluation_text(result: Evaluation) -> str:
+def evaluation_text(result: EvaluationValues) -> str:
     """The answer as the command line prints it (and ``str(result)``): the patient, the
     answer on one screen, then the detail: each option with two citations, what is not
     recommended, the advice, the tests that would change the answer and the notes.
@@ -516,7 +516,7 @@ def _md(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
 
 
-def evaluation_markdown(result: Evaluation) -> str:
+def evaluation_markdown(result: EvaluationValues) -> str:
     """One patient's answer as a Markdown page a clinician can paste into a note
     (``result.to_markdown()``).
     """

@@ -361,8 +361,10 @@ class InformativeTest(BaseModel):
     )
 
 
-class Evaluation(BaseModel):
-    """What the rulebase says for one profile."""
+class EvaluationValues(BaseModel):
+    """What the rulebase says for one profile: its values (``evaluation.Evaluation`` is this,
+    showing itself).
+    """
 
     model_config = _OUTPUT
 
@@ -415,62 +417,6 @@ class Evaluation(BaseModel):
         """The offered categories, in rank order."""
         return [o.category for o in self.options]
 
-    # A value shows itself: these delegate to the views (``report``, ``display``), which are
-    # functions of the result alone and sit above this module; imported when first shown, so
-    # that evaluating never pays for them.
-    def __str__(self) -> str:
-        """The text report: what ``mbc-rules evaluate`` and ``mbc_rules.report`` print."""
-        from mbc_rules.report import evaluation_text
-
-        return evaluation_text(self)
-
-    def to_markdown(self) -> str:
-        """The answer as a Markdown page a clinician can paste into a note."""
-        from mbc_rules.report import evaluation_markdown
-
-        return evaluation_markdown(self)
-
-    def _repr_html_(self) -> str:
-        from mbc_rules.display import evaluation_html
-
-        return evaluation_html(self)
-
-
-def assembled(
-    *,
-    options: tuple[TreatmentOption, ...],
-    not_recommended: tuple[NotRecommendedItem, ...],
-    advice: tuple[AdviceItem, ...],
-    caveats: tuple[str, ...],
-    fired_rules: tuple[str, ...],
-    rulebase_version: str,
-    rulebase_hash: str,
-    profile: PatientProfile,
-    disclaimer: str,
-    names: Names,
-    digest: str,
-) -> Evaluation:
-    """The evaluation of parts that are already valid: ``Evaluation.model_construct`` with
-    every field given, without its look at each field's aliases and defaults (which cost a
-    tenth of a whole evaluation).
-    """
-    return constructed(
-        Evaluation,
-        {
-            "options": options,
-            "not_recommended": not_recommended,
-            "advice": advice,
-            "caveats": caveats,
-            "fired_rules": fired_rules,
-            "rulebase_version": rulebase_version,
-            "rulebase_hash": rulebase_hash,
-            "profile": profile,
-            "disclaimer": disclaimer,
-            "names": names,
-            "digest": digest,
-        },
-    )
-
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
@@ -492,23 +438,6 @@ def constructed(model: type[_Model], fields: dict[str, Any]) -> _Model:
     object.__setattr__(instance, "__pydantic_extra__", None)
     object.__setattr__(instance, "__pydantic_private__", None)
     return instance
-
-
-class EvaluationReport(Evaluation):
-    """An evaluation with the tests that would change it: what ``mbc-rules evaluate --json``
-    prints (its schema: ``mbc-rules schema report``).
-    """
-
-    informative_tests: tuple[InformativeTest, ...] = Field(
-        description="For each status (or treatment outcome) left unknown, what each result "
-        "would add, remove and move up or down; empty when nothing unknown would change it."
-    )
-
-    @classmethod
-    def of(cls, evaluation: Evaluation, tests: tuple[InformativeTest, ...]) -> EvaluationReport:
-        """``evaluation`` with ``tests`` (both already validated: nothing is checked again)."""
-        fields = {name: getattr(evaluation, name) for name in Evaluation.model_fields}
-        return cls.model_construct(**fields, informative_tests=tests)
 
 
 ANSWER_FIELDS = ("options", "not_recommended", "advice", "caveats", "fired_rules", "names")
@@ -606,7 +535,7 @@ def _framed_rulebase(rulebase_hash: str, rulebase_version: str, disclaimer: str)
     return b"".join(map(_framed, parts))
 
 
-def result_digest(evaluation: Evaluation) -> str:
+def result_digest(evaluation: EvaluationValues) -> str:
     """What ``evaluation.digest`` must be for its content: computed from the content alone.
 
     The digest covers every field but itself: the answer parts (hashed together first, so a

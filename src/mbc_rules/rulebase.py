@@ -32,6 +32,7 @@ from mbc_rules.engine import (
 )
 from mbc_rules.engine.compiled import CompiledWaiting
 from mbc_rules.errors import MbcRulesError, Problem, RulebaseError
+from mbc_rules.evaluation import Evaluation, EvaluationReport, assembled
 from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
@@ -45,15 +46,12 @@ from mbc_rules.rank import (
 from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,
-    Evaluation,
-    EvaluationReport,
     InformativeTest,
     Names,
     NotRecommendedItem,
     TreatmentOption,
     Verification,
     answer_digest,
-    assembled,
     evaluation_digest,
     named_agents,
     result_digest,

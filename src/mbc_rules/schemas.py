@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from mbc_rules.evaluation import Evaluation, EvaluationReport
 from mbc_rules.profile import PatientProfile
-from mbc_rules.result import Evaluation, EvaluationReport
 
 SCHEMA_URL = "https://json-schema.org/draft/2020-12/schema"
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from mbc_rules.profile import PatientProfile, PriorTherapy
 from mbc_rules.rank import cite
-from mbc_rules.result import AgentName, Evaluation, InformativeTest, RankChange, TestOutcome
+from mbc_rules.result import AgentName, EvaluationValues, InformativeTest, RankChange, TestOutcome
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import (
     SYSTEMIC_CATEGORIES,
@@ -48,7 +48,7 @@ STATUS_VALUES: Mapping[str, tuple[str, ...]] = tested_statuses()
 BRAIN_VALUES: tuple[str, ...] = tuple(v for v in get_args(BrainMetastases) if v != "unknown")
 
 
-def _all_agents(evaluation: Evaluation) -> set[str]:
+def _all_agents(evaluation: EvaluationValues) -> set[str]:
     agents: set[str] = set()
     for option in evaluation.options:
         agents.update(option.agents)
@@ -56,7 +56,7 @@ def _all_agents(evaluation: Evaluation) -> set[str]:
     return agents
 
 
-def _outcome(value: str, now: Evaluation, then: Evaluation) -> TestOutcome:
+def _outcome(value: str, now: EvaluationValues, then: EvaluationValues) -> TestOutcome:
     before = {o.category: o for o in now.options}
     after = {o.category: o for o in then.options}
     now_agents, then_agents = _all_agents(now), _all_agents(then)
@@ -127,9 +127,9 @@ def _changes(outcome: TestOutcome) -> bool:
 
 
 def informative_tests(
-    evaluation: Evaluation,
+    evaluation: EvaluationValues,
     *,
-    evaluate: Callable[[PatientProfile], Evaluation],
+    evaluate: Callable[[PatientProfile], EvaluationValues],
     rules: Sequence[Rule],
     sources: Mapping[str, Source],
     vocabulary: Vocabulary | None = None,
@@ -192,7 +192,7 @@ def informative_tests(
 
 
 def _histories_that_matter(
-    evaluation: Evaluation, vocabulary: Vocabulary
+    evaluation: EvaluationValues, vocabulary: Vocabulary
 ) -> list[tuple[str, dict[str, object]]]:
     # The leading anticancer drugs, each in turn as having progressed: the histories that
     # would change the answer most.
@@ -223,7 +223,7 @@ HISTORY_VALUES = ("progressed", "completed")
 
 
 def _history_tests(
-    evaluation: Evaluation, evaluate: Callable[[PatientProfile], Evaluation]
+    evaluation: EvaluationValues, evaluate: Callable[[PatientProfile], EvaluationValues]
 ) -> list[InformativeTest]:
     """For each treatment given with an unknown outcome, the answers if the cancer grew on it
     and if it did not: an unknown history is not "no history", and asking settles it.

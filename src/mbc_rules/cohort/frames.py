@@ -35,9 +35,9 @@ from mbc_rules.cohort.reading import (
 from mbc_rules.cohort.rows import CohortResult, RowError, _optional, evaluate_rows
 from mbc_rules.cohort_summary import CohortSummary, FirstChoiceCounts, from_counts
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.evaluation import Evaluation
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import CATEGORY_ORDER
-from mbc_rules.result import Evaluation
 from mbc_rules.rulebase import Rulebase
 
 if TYPE_CHECKING:

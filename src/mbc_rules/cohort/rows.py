@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from mbc_rules.cohort_summary import CohortSummary, summarise
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.evaluation import Evaluation
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import CATEGORY_ORDER
-from mbc_rules.result import Evaluation
 from mbc_rules.rulebase import Rulebase
 
 if TYPE_CHECKING:

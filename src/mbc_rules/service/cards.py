@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mbc_rules.evaluation import Evaluation
 from mbc_rules.report import answer_block, read_options, situation_words
 from mbc_rules.result import (
     CitedSource,
-    Evaluation,
     InformativeTest,
     NotRecommendedItem,
     TreatmentOption,

@@ -186,7 +186,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("profile",),
     # Facts derived from a profile; results are values about a profile; input read in pieces.
     ("facts", "result", "fhir.records", "fhir.values", "fhir.drugs", "fhir.reading"),
-    ("schema", "fhir.read", "cohort.arrow"),
+    ("schema", "fhir.read", "cohort.arrow", "cohort.histories"),
     ("conditions", "cohort.reading", "ruleset"),
     ("validate", "compile", "wording"),
     ("engine.compiled", "engine.durable", "engine.python", "rank"),

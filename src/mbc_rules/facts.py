@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from mbc_rules.vocabulary import COMPLICATIONS, SITES
 
@@ -467,10 +467,95 @@ def derive_facts(profile: PatientProfile, vocabulary: Vocabulary) -> dict[str, F
     return facts
 
 
+class EntryFacts(NamedTuple):
+    """What one entry of a treatment history adds to the history facts.
+
+    The history facts are each an ``any`` of these flags, a count of distinct drugs or
+    classes, or the count of lines (:func:`_history_facts`); the columnar engine joins the
+    same records column-wise, so an entry is read in one place.
+    """
+
+    anticancer: bool
+    her2_drug: str | None  # the drug, if HER2-targeted (counted once however often given)
+    chemotherapy_drug: str | None
+    endocrine: bool
+    tamoxifen: bool
+    grew: bool  # the cancer grew on it (an anticancer treatment: grew_on)
+    her2_failed: bool
+    trastuzumab_failed: bool
+    endocrine_failed: bool
+    # The class of an endocrine drug the cancer grew on ((None,) for a drug of no class).
+    endocrine_class_failed: tuple[str | None, ...]
+    aromatase_inhibitor_failed: bool
+    letrozole_or_anastrozole_failed: bool
+    chemotherapy_failed: bool
+    # A failed line of metastatic treatment: UNNUMBERED_LINE, its line number, or None.
+    line: int | None
+    grown_on: frozenset[str]  # what the cancer grew on (Vocabulary.grown_on), if it grew
+
+
+UNNUMBERED_LINE = 0
+_NOT_ANTICANCER = EntryFacts(
+    False, None, None, False, False, False, False, False, False, (), False, False, False, None,
+    frozenset(),
+)  # fmt: skip
+# Per vocabulary (held, so that its id is not another's), each distinct entry read once.
+_ENTRIES: dict[int, tuple[Vocabulary, dict[tuple[str, str, str, int | None], EntryFacts]]] = {}
+
+
+def entry_facts(therapy: PriorTherapy, vocabulary: Vocabulary) -> EntryFacts:
+    """What ``therapy`` adds to the history facts (remembered per vocabulary and entry)."""
+    held = _ENTRIES.get(id(vocabulary))
+    if held is None or held[0] is not vocabulary:
+        if len(_ENTRIES) >= 64:
+            _ENTRIES.clear()
+        held = _ENTRIES[id(vocabulary)] = (vocabulary, {})
+    memory = held[1]
+    key = (therapy.agent, therapy.outcome, therapy.setting, therapy.line)
+    found = memory.get(key)
+    if found is not None:
+        return found
+    agent = vocabulary[therapy.agent]
+    # Only anticancer treatments count: yoga or palliative care is never a failed line.
+    if not agent.is_anticancer:
+        found = _NOT_ANTICANCER
+    else:
+        her2, chemotherapy, endocrine = (
+            agent.is_her2_targeted,
+            agent.is_chemotherapy,
+            agent.is_endocrine,
+        )
+        grew = grew_on(therapy.outcome, therapy.setting)
+        line = None
+        if grew and therapy.setting == "metastatic" and therapy.outcome == "progressed":
+            # Drugs sharing a line number are one line; an entry without one is its own line.
+            line = UNNUMBERED_LINE if therapy.line is None else therapy.line
+        found = EntryFacts(
+            anticancer=True,
+            her2_drug=agent.id if her2 else None,
+            chemotherapy_drug=agent.id if chemotherapy else None,
+            endocrine=endocrine,
+            tamoxifen=agent.id == "tamoxifen",
+            grew=grew,
+            her2_failed=grew and her2,
+            trastuzumab_failed=grew and agent.id == "trastuzumab",
+            endocrine_failed=grew and endocrine,
+            endocrine_class_failed=(agent.drug_class,) if grew and endocrine else (),
+            aromatase_inhibitor_failed=grew and agent.is_in("aromatase_inhibitor"),
+            letrozole_or_anastrozole_failed=grew
+            and agent.is_in("nonsteroidal_aromatase_inhibitor"),
+            chemotherapy_failed=grew and chemotherapy,
+            line=line,
+            grown_on=vocabulary.grown_on(agent.id) if grew else frozenset(),
+        )
+    if len(memory) < 65_536:
+        memory[key] = found
+    return found
+
+
 def _history_facts(
     facts: dict[str, FactValue], profile: PatientProfile, vocabulary: Vocabulary
 ) -> None:
-    # Only anticancer treatments count: yoga or palliative care is never a failed line.
     given = False
     her2_drugs: set[str] = set()
     chemo_drugs: set[str] = set()
@@ -478,45 +563,38 @@ def _history_facts(
     numbered_lines: set[int] = set()
     unnumbered_lines = 0
     for therapy in profile.prior_therapies or ():
-        agent = vocabulary[therapy.agent]
-        if not agent.is_anticancer:
+        entry = entry_facts(therapy, vocabulary)
+        if not entry.anticancer:
             continue
         given = True
-        her2_targeted, chemotherapy, endocrine = (
-            agent.is_her2_targeted,
-            agent.is_chemotherapy,
-            agent.is_endocrine,
-        )
-        if her2_targeted:
-            her2_drugs.add(agent.id)
-        if chemotherapy:
-            chemo_drugs.add(agent.id)
-        if endocrine:
+        if entry.her2_drug is not None:
+            her2_drugs.add(entry.her2_drug)
+        if entry.chemotherapy_drug is not None:
+            chemo_drugs.add(entry.chemotherapy_drug)
+        if entry.endocrine:
             facts["endocrine_therapy_given"] = True
-        if agent.id == "tamoxifen":
+        if entry.tamoxifen:
             facts["tamoxifen_given"] = True
-        if not grew_on(therapy.outcome, therapy.setting):
+        if not entry.grew:
             continue
         facts["treatment_failed"] = True
-        if her2_targeted:
+        if entry.her2_failed:
             facts["her2_therapy_failed"] = True
-        if agent.id == "trastuzumab":
+        if entry.trastuzumab_failed:
             facts["trastuzumab_failed"] = True
-        if endocrine:
+        if entry.endocrine_failed:
             facts["endocrine_therapy_failed"] = True
-            endocrine_classes_failed.add(agent.drug_class)
-        if agent.is_in("aromatase_inhibitor"):
+            endocrine_classes_failed.update(entry.endocrine_class_failed)
+        if entry.aromatase_inhibitor_failed:
             facts["aromatase_inhibitor_failed"] = True
-        if agent.is_in("nonsteroidal_aromatase_inhibitor"):
+        if entry.letrozole_or_anastrozole_failed:
             facts["letrozole_or_anastrozole_failed"] = True
-        if chemotherapy:
+        if entry.chemotherapy_failed:
             facts["chemotherapy_failed"] = True
-        if therapy.setting == "metastatic" and therapy.outcome == "progressed":
-            # Drugs sharing a line number are one line; an entry without one is its own line.
-            if therapy.line is None:
-                unnumbered_lines += 1
-            else:
-                numbered_lines.add(therapy.line)
+        if entry.line == UNNUMBERED_LINE:
+            unnumbered_lines += 1
+        elif entry.line is not None:
+            numbered_lines.add(entry.line)
     facts["any_prior_therapy"] = given
     facts["her2_targeted_drugs_given"] = len(her2_drugs)
     facts["endocrine_classes_failed"] = len(endocrine_classes_failed)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
-from mbc_rules.facts import FACTS, FactValue, derive_facts, failed_of
+from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
@@ -47,6 +47,33 @@ if TYPE_CHECKING:
 
 
 _ABSENT = 1 << 62  # the key of a category not offered: after every other
+_HISTORY = ("prior_therapies",)
+
+# How each history fact joins its entries' facts (EntryFacts), as facts._history_facts joins
+# them one entry at a time: "any" of a flag, the count of "distinct" values that are not None
+# (a tuple field: of its members), whether "some" value is not None, or the failed "lines"
+# (an unnumbered entry is a line of its own, entries sharing a number are one).
+HISTORY_JOINS: dict[str, tuple[str, str]] = {
+    "any_prior_therapy": ("any", "anticancer"),
+    "her2_targeted_drugs_given": ("distinct", "her2_drug"),
+    "treatment_failed": ("any", "grew"),
+    "her2_therapy_failed": ("any", "her2_failed"),
+    "trastuzumab_failed": ("any", "trastuzumab_failed"),
+    "endocrine_therapy_given": ("any", "endocrine"),
+    "endocrine_therapy_failed": ("any", "endocrine_failed"),
+    "endocrine_classes_failed": ("distinct", "endocrine_class_failed"),
+    "tamoxifen_given": ("any", "tamoxifen"),
+    "aromatase_inhibitor_failed": ("any", "aromatase_inhibitor_failed"),
+    "letrozole_or_anastrozole_failed": ("any", "letrozole_or_anastrozole_failed"),
+    "chemotherapy_given": ("some", "chemotherapy_drug"),
+    "chemotherapy_drugs_given": ("distinct", "chemotherapy_drug"),
+    "chemotherapy_failed": ("any", "chemotherapy_failed"),
+    "lines_failed": ("lines", "line"),
+}
+# Each field of EntryFacts a join reads, once, with how its values are coded.
+_ENTRY_COLUMNS = {
+    field: "distinct" if how == "some" else how for how, field in HISTORY_JOINS.values()
+}
 
 
 def dense_ranks(keys: np.ndarray) -> np.ndarray:
@@ -114,7 +141,17 @@ class ColumnarEngine:
         self._key_columns = [np.array(c, dtype=np.int64) for c in self.ranker.columns]
         self._failed: list[frozenset[str]] = []
         self._failed_id: dict[frozenset[str], int] = {}
-        self._failed_of_prior: dict[int, int] = {}
+        # Histories, joined from their entries (see _read_histories): per history code, its
+        # history facts' value codes and the code of what the cancer grew on.
+        self._history_names = groups.get(_HISTORY, [])
+        self._history_source: list[tuple[int, ...]] | None = None
+        self._entries: list[EntryFacts] = []
+        self._entry_columns: dict[str, list[int]] = {f: [] for _, f in HISTORY_JOINS.values()}
+        self._distinct_code: dict[Any, int] = {}
+        self._grown_bits: list[int] = []
+        self._failed_of_bits: dict[int, int] = {}
+        self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int64)
+        self._history_failed = np.zeros(0, dtype=np.int64)
         self._hormone_failed: list[bool] = []
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
@@ -140,6 +177,11 @@ class ColumnarEngine:
         out: dict[str, tuple[np.ndarray, list[FactValue]]] = {}
         vocabulary = self.rulebase.vocabulary
         for fields, names in self.fact_groups.items():
+            if fields == _HISTORY:
+                history = self._read_histories(read)[read.codes[_HISTORY[0]][rows]]
+                for index, name in enumerate(names):
+                    out[name] = (history[:, index], self._values[name])
+                continue
             if fields:
                 combo, first = combine(
                     [read.codes[f][rows] for f in fields], [len(read.values[f]) for f in fields]
@@ -177,6 +219,99 @@ class ColumnarEngine:
             for index, name in enumerate(names):
                 out[name] = (matrix[:, index][combo], self._values[name])
         return out
+
+    def _read_histories(self, read: ReadColumns) -> np.ndarray:
+        """Per history code, its history facts' value codes; the code of what the cancer
+        grew on is kept beside them (``_history_failed``). Histories read since the last
+        call are joined from their entries' facts with array operations.
+        """
+        import numpy as np
+
+        if read.history_entries is not self._history_source:
+            # The tables follow one reader's codes (the validator paired with this engine).
+            self._history_source = read.history_entries
+            self._entries, self._grown_bits, self._failed_of_bits = [], [], {}
+            self._entry_columns = {f: [] for _, f in HISTORY_JOINS.values()}
+            self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int64)
+            self._history_failed = np.zeros(0, dtype=np.int64)
+        done = len(self._history_facts)
+        histories = read.history_entries[done:]
+        if not histories:
+            return self._history_facts
+        for therapy in read.therapies[len(self._entries) :]:
+            self._add_entry(entry_facts(therapy, self.rulebase.vocabulary))
+        lengths = np.fromiter(map(len, histories), dtype=np.int64, count=len(histories))
+        flat = np.fromiter(
+            (e for entries in histories for e in entries), dtype=np.int64, count=int(lengths.sum())
+        )
+        owner = np.repeat(np.arange(len(histories), dtype=np.int64), lengths)
+        count = len(histories)
+        joined = np.empty((count, len(self._history_names)), dtype=np.int64)
+        for index, name in enumerate(self._history_names):
+            how, field = HISTORY_JOINS[name]
+            values = np.asarray(self._entry_columns[field], dtype=np.int64)[flat]
+            if how == "any":
+                value: np.ndarray = np.bincount(owner, weights=values, minlength=count) > 0
+            elif how == "some":
+                value = np.bincount(owner, weights=values >= 0, minlength=count) > 0
+            else:
+                present = values >= 0 if how == "distinct" else values > UNNUMBERED_LINE
+                width = int(values.max(initial=0)) + 1
+                pairs = np.unique(owner[present] * width + values[present])
+                value = np.bincount(pairs // width, minlength=count)
+                if how == "lines":
+                    value += np.bincount(
+                        owner, weights=values == UNNUMBERED_LINE, minlength=count
+                    ).astype(np.int64)
+            kind = bool if how in ("any", "some") else int
+            distinct, inverse = np.unique(value, return_inverse=True)
+            table = np.array(
+                [self._value_code(name, kind(v)) for v in distinct.tolist()], dtype=np.int64
+            )
+            joined[:, index] = table[np.asarray(inverse).reshape(-1)]
+        failed = np.empty(count, dtype=np.int64)
+        bits_of = self._grown_bits
+        failed_of_bits = self._failed_of_bits
+        for index, entries in enumerate(histories):
+            bits = 0
+            for entry in entries:
+                bits |= bits_of[entry]
+            code = failed_of_bits.get(bits)
+            if code is None:
+                grown = frozenset().union(
+                    *(self._entries[e].grown_on for e in entries if bits_of[e])
+                )
+                code = failed_of_bits[bits] = self._failed_code(grown)
+            failed[index] = code
+        self._history_facts = np.concatenate([self._history_facts, joined])
+        self._history_failed = np.concatenate([self._history_failed, failed])
+        return self._history_facts
+
+    def _add_entry(self, entry: EntryFacts) -> None:
+        for field, how in _ENTRY_COLUMNS.items():
+            value = getattr(entry, field)
+            if how == "any":
+                code = int(bool(value))
+            elif how == "lines":
+                code = -1 if value is None else int(value)
+            elif isinstance(value, tuple):  # a tuple field: () or one member
+                code = self._distinct(field, value[0]) if value else -1
+            else:
+                code = -1 if value is None else self._distinct(field, value)
+            self._entry_columns[field].append(code)
+        # What growth on it is growth on, as bits of one number per distinct set.
+        bit = 0
+        if entry.grown_on:
+            bit = 1 << self._distinct("grown_on", entry.grown_on)
+        self._grown_bits.append(bit)
+        self._entries.append(entry)
+
+    def _distinct(self, field: str, value: Any) -> int:
+        key = (field, value)
+        code = self._distinct_code.get(key)
+        if code is None:
+            code = self._distinct_code[key] = len(self._distinct_code)
+        return code
 
     def _value_code(self, fact: str, value: FactValue) -> int:
         # Each fact's distinct values are numbered once, across chunks: a condition's verdict
@@ -272,7 +407,7 @@ class ColumnarEngine:
         width = len(CATEGORY_ORDER)
         if count == 0:
             return np.full((0, width), -1, dtype=np.int64), np.zeros((0, width), dtype=np.int64)
-        failed = self._failed_codes(read.codes["prior_therapies"][rows], read.values)
+        failed = self._failed_codes(read, rows)
         male_code = male.astype(np.int64)
         part_codes = [
             self._category_parts(category, fired, failed, male_code) for category in range(width)
@@ -308,20 +443,11 @@ class ColumnarEngine:
         keys[:, group] = table_keys[combined][:, group]
         return options, dense_ranks(keys)
 
-    def _failed_codes(self, prior_codes: np.ndarray, values: dict[str, list[Any]]) -> np.ndarray:
+    def _failed_codes(self, read: ReadColumns, rows: np.ndarray) -> np.ndarray:
         """For each row, a code of what its cancer grew on (one per distinct set)."""
-        import numpy as np
-
-        distinct, inverse = np.unique(prior_codes, return_inverse=True)
-        prior = values["prior_therapies"]
-        table = np.empty(len(distinct), dtype=np.int64)
-        for index, code in enumerate(distinct.tolist()):
-            found = self._failed_of_prior.get(code)
-            if found is None:
-                failed = failed_of(prior[code], self.rulebase.vocabulary)
-                found = self._failed_of_prior[code] = self._failed_code(failed)
-            table[index] = found
-        return table[np.asarray(inverse).reshape(-1)]
+        self._read_histories(read)
+        failed: np.ndarray = self._history_failed[read.codes[_HISTORY[0]][rows]]
+        return failed
 
     def _failed_code(self, failed: frozenset[str]) -> int:
         code = self._failed_id.get(failed)

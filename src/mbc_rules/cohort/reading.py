@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from mbc_rules.cohort.codes import EncodedColumn, first_rows
-from mbc_rules.profile import CHECKED_TOGETHER, PatientProfile
+from mbc_rules.cohort.histories import HistoryReader
+from mbc_rules.profile import CHECKED_TOGETHER, PatientProfile, PriorTherapy
 from mbc_rules.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -185,12 +186,12 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
     import pandas as pd
 
     if field == THERAPY_FIELD:
-        keys = np.empty(len(values), dtype=object)
-        keys[:] = [
-            ("r", repr(v)) if type(v) is list else v if type(v) is str else key_of(v)
-            for v in values
-        ]
-    elif field in LIST_FIELDS:
+        # Not factorised: a history is read entry by entry (cohort/histories.py), and one
+        # that repeats is found by its entries' codes, cheaper than by its repr.
+        return _blank_as_missing(
+            EncodedColumn(field, np.arange(len(values), dtype=np.int64), list(values))
+        )
+    if field in LIST_FIELDS:
         # A list of text equals only a list of the same text; lists with anything else in them
         # are invalid whichever they are, and the row path reports each of them exactly.
         keys = np.empty(len(values), dtype=object)
@@ -246,6 +247,10 @@ class ReadColumns:
     codes: dict[str, np.ndarray]
     values: dict[str, list[Any]]
     invalid: np.ndarray  # rows to validate again on their own
+    # The histories' entries (HistoryReader): by history code, the codes of its entries
+    # into ``therapies``.
+    history_entries: list[tuple[int, ...]]
+    therapies: list[PriorTherapy]
 
 
 class ColumnValidator:
@@ -257,6 +262,15 @@ class ColumnValidator:
         self._canonical: dict[str, dict[Any, int]] = {}
         self._canonical_values: dict[str, list[Any]] = {}
         self.defaults = dict(PatientProfile.model_construct())
+        self.histories = HistoryReader(vocabulary, self._whole_history)
+        self._canonical_values[THERAPY_FIELD] = self.histories.values
+
+    def _whole_history(self, cell: Any) -> list[PriorTherapy] | int | None:
+        outcome = self._validate((THERAPY_FIELD,), [cell], (key_of(cell),))
+        if outcome is None:
+            return -1
+        therapies: list[PriorTherapy] | None = outcome[THERAPY_FIELD]
+        return therapies
 
     def _validate(
         self, fields: Sequence[str], cells: Sequence[Any], keys: tuple[Any, ...]
@@ -320,6 +334,12 @@ class ColumnValidator:
         if ID_FIELD in columns:
             invalid |= self._bad_ids(columns[ID_FIELD])
         for group in groups:
+            if group == (THERAPY_FIELD,):
+                column = columns[THERAPY_FIELD]
+                history, bad_cell = self.histories.read(column.cells)
+                codes[THERAPY_FIELD] = np.append(history, HistoryReader.NOT_GIVEN)[column.codes]
+                invalid |= np.append(bad_cell, False)[column.codes]
+                continue
             members = [columns[f] for f in group]
             combo, first = combine([m.codes for m in members], [len(m.cells) + 1 for m in members])
             for field in group:
@@ -340,9 +360,17 @@ class ColumnValidator:
                 codes[field] = codes[field][combo]
             invalid |= bad[combo]
         for field in FIELDS:
-            if field not in codes:
+            if field == THERAPY_FIELD and field not in codes:
+                codes[field] = np.full(rows, HistoryReader.NOT_GIVEN, np.int64)
+            elif field not in codes:
                 codes[field] = np.full(rows, self._code(field, self.defaults[field]), np.int64)
-        return ReadColumns(codes, self._canonical_values, invalid)
+        return ReadColumns(
+            codes,
+            self._canonical_values,
+            invalid,
+            self.histories.entries,
+            self.histories.therapies,
+        )
 
 
 def frame_reader(frame: pd.DataFrame, columns: Sequence[str]) -> Callable[[int], dict[str, Any]]:

@@ -1534,16 +1534,29 @@ class Ranker:
             name = CATEGORY_ORDER[category]
             own = [r for r in chosen if r.then.offer is not None and r.then.offer.category == name]
             parts = contributions(own, self.vocabulary, failed, removals(chosen))
-            # Different inputs often leave the same contributions (a history that only
-            # matters to rules that did not fire): those share one id, so that arrangements
-            # and options made of them are shared too.
-            content = (male, *(_content(part) for part in parts))
-            found = self._by_content[category].get(content)
-            if found is None:
-                self.parts[category].append(CategoryParts(name, parts, self.tables))
-                found = self._by_content[category][content] = len(self.parts[category]) - 1
+            found = self._numbered(category, parts, male)
             self._parts_id[category][key] = found
             return found
+
+    def numbered(self, category: int, parts: Sequence[Contribution], male: bool) -> int:
+        """The parts id of a category's contributions as :func:`contributions` made them
+        (for ``male``: of the rules as they read for a man), numbered by their content.
+        """
+        with self._lock:
+            return self._numbered(category, parts, male)
+
+    def _numbered(self, category: int, parts: Sequence[Contribution], male: bool) -> int:
+        # Different inputs often leave the same contributions (a history that only matters
+        # to rules that did not fire): those share one id, so that arrangements and options
+        # made of them are shared too.
+        content = (male, *(_content(part) for part in parts))
+        found = self._by_content[category].get(content)
+        if found is None:
+            self.parts[category].append(
+                CategoryParts(CATEGORY_ORDER[category], parts, self.tables)
+            )
+            found = self._by_content[category][content] = len(self.parts[category]) - 1
+        return found
 
     def arrangement(
         self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool

@@ -32,9 +32,12 @@ from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
     NO_STANDING,
+    Contribution,
     Placed,
     Standing,
+    contributions,
     hormone_failed,
+    removals,
 )
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
@@ -153,7 +156,37 @@ class ColumnarEngine:
         self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int64)
         self._history_failed = np.zeros(0, dtype=np.int64)
         self._hormone_failed: list[bool] = []
+        # Per category and failed set, a code of how the history stands to each (agent, the
+        # drugs its offer switches from) the category's rules name: offered, grown on, or held
+        # back by its class (see _verdict_code). Contributions differ between two failed sets
+        # of equal code only in which drugs held an agent back: words, not the long table.
+        self._pairs = [self._named_pairs(category) for category in range(len(CATEGORY_ORDER))]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
+        self._verdict_codes: list[dict[tuple[str | None, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        # Per category, parts ids numbered by what arranging them reads (their content but
+        # the drugs behind a held-back agent): placements, each with one parts id standing
+        # for it.
+        self._placement_of: list[dict[int, int]] = [{} for _ in CATEGORY_ORDER]
+        self._placement_key: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._placed_parts: list[list[int]] = [[] for _ in CATEGORY_ORDER]
+        self._coarse_parts: list[dict[tuple[int, int, int], int]] = [{} for _ in CATEGORY_ORDER]
+        self._verdicts_of: list[list[tuple[str | None, ...]]] = [[] for _ in CATEGORY_ORDER]
+        self._removed: dict[tuple[int, ...], tuple[frozenset[str], frozenset[str]]] = {}
+        self._by_rule: dict[tuple[Any, ...], tuple[Contribution, ...]] = {}
+        # For each offering rule, where the (agent, switch) pairs it names stand in its
+        # category's pairs (None: not an offering rule).
+        self._rule_pairs: list[tuple[int, ...] | None] = []
+        for rule in rulebase.rules:
+            offer = rule.then.offer
+            if offer is None:
+                self._rule_pairs.append(None)
+                continue
+            pairs = self._pairs[CATEGORY_ORDER.index(offer.category)]
+            switch = (
+                self.ranker.tables.switch(offer.switch_from) if offer.switch_from else frozenset()
+            )
+            named = (*offer.agents, *(a for r in offer.regimens for a in r.agents))
+            self._rule_pairs.append(tuple(pairs.index((agent, switch)) for agent in named))
         self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
         together = self.ranker.together
@@ -418,7 +451,7 @@ class ColumnarEngine:
         # key are a function of their own contributions.
         for category in self._alone:
             table = np.array(
-                [self._alone_option(category, i) for i in range(len(self.ranker.parts[category]))]
+                [self._alone_option(category, i) for i in range(len(self._placed_parts[category]))]
                 or [(-1, _ABSENT)],
                 dtype=np.int64,
             )
@@ -428,7 +461,7 @@ class ColumnarEngine:
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
         inputs = [*(part_codes[c] for c in group), standing, hormone]
-        combined, first = combine(inputs, [*(len(self.ranker.parts[c]) for c in group), 8, 2])
+        combined, first = combine(inputs, [*(len(self._placed_parts[c]) for c in group), 8, 2])
         table_options = np.full((len(first), width), -1, dtype=np.int64)
         table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
         columns = [c[first].tolist() for c in inputs]
@@ -455,9 +488,93 @@ class ColumnarEngine:
             code = self._failed_id[failed] = len(self._failed)
             self._failed.append(failed)
             self._hormone_failed.append(hormone_failed(failed, self.rulebase.vocabulary))
-            for category, grown in enumerate(self.ranker.grown(failed)):
-                self._grown_code[category].append(grown)
+            for category in range(len(CATEGORY_ORDER)):
+                self._grown_code[category].append(self._verdict_code(category, failed))
         return code
+
+    def _named_pairs(self, category: int) -> tuple[tuple[str, frozenset[str]], ...]:
+        tables = self.ranker.tables
+        pairs: dict[tuple[str, frozenset[str]], None] = {}
+        name = CATEGORY_ORDER[category]
+        for rule in self.rulebase.rules:
+            offer = rule.then.offer
+            if offer is None or offer.category != name:
+                continue
+            switch = tables.switch(offer.switch_from) if offer.switch_from else frozenset()
+            for agent in (*offer.agents, *(a for r in offer.regimens for a in r.agents)):
+                pairs[(agent, switch)] = None
+        return tuple(pairs)
+
+    def _verdict_code(self, category: int, failed: frozenset[str]) -> int:
+        withheld = self.ranker.tables.withheld
+        verdicts = tuple(
+            None if not failed or (v := withheld(agent, failed, switch)) is None else v[0]
+            for agent, switch in self._pairs[category]
+        )
+        known = self._verdict_codes[category]
+        code = known.get(verdicts)
+        if code is None:
+            code = known[verdicts] = len(known)
+            self._verdicts_of[category].append(verdicts)
+        return code
+
+    def _contributed(
+        self, category: int, fired: list[int], verdict: int, row_failed: frozenset[str]
+    ) -> int:
+        """The parts id of a woman's (or a patient of unknown sex's) contributions to
+        ``category``: :func:`~mbc_rules.rank.contributions` is a map over the offering rules,
+        and each rule's contribution depends on the fired not-recommended statements and on
+        the verdicts of the agents it names: it is made once per distinct value of these.
+        """
+        rules = self.rulebase.rules
+        removed = self._removed.get(tuple(fired))
+        if removed is None:
+            removed = self._removed[tuple(fired)] = removals([rules[j] for j in fired])
+        verdicts = self._verdicts_of[category][verdict]
+        name = CATEGORY_ORDER[category]
+        parts: list[Contribution] = []
+        memory = self._by_rule
+        for j in fired:
+            positions = self._rule_pairs[j]
+            if positions is None or rules[j].then.offer.category != name:  # type: ignore[union-attr]
+                continue
+            key = (j, removed, tuple(verdicts[p] for p in positions))
+            made = memory.get(key)
+            if made is None:
+                made = memory[key] = contributions(
+                    [rules[j]], self.rulebase.vocabulary, row_failed, removed
+                )
+            parts.extend(made)
+        return self.ranker.numbered(category, parts, False)
+
+    def _placement(self, category: int, parts: int) -> int:
+        """The placement of a parts id (see __init__)."""
+        found = self._placement_of[category].get(parts)
+        if found is None:
+            entry = self.ranker.parts[category][parts]
+            key = tuple(
+                (
+                    id(part.rule),
+                    part.tier,
+                    part.sources,
+                    part.agents,
+                    part.regimens,
+                    part.named_any,
+                    part.waits_for,
+                    part.grown,
+                    part.continued,
+                    tuple(agent for agent, _ in part.withheld),
+                    part.beside,
+                )
+                for part in (*entry.offered, *entry.deferred)
+            )
+            known = self._placement_key[category]
+            found = known.get(key)
+            if found is None:
+                found = known[key] = len(self._placed_parts[category])
+                self._placed_parts[category].append(parts)
+            self._placement_of[category][parts] = found
+        return found
 
     def _category_parts(
         self, category: int, fired: np.ndarray, failed: np.ndarray, male: np.ndarray
@@ -472,7 +589,7 @@ class ColumnarEngine:
             # numbered by the Ranker like any other (a rule set of one's own may lack a
             # category; issue 20 found an IndexError here).
             empty = self.ranker.parts_id(category, [], (), False, frozenset())
-            return np.full(len(failed), empty, dtype=np.int64)
+            return np.full(len(failed), self._placement(category, empty), dtype=np.int64)
         sub = fired[:, columns]
         if len(columns) <= 62:
             weights = np.left_shift(np.int64(1), np.arange(len(columns), dtype=np.int64))
@@ -486,19 +603,39 @@ class ColumnarEngine:
             fired_count = int(fired_code.max()) + 1
         grown = np.asarray(self._grown_code[category], dtype=np.int64)[failed]
         combined, first = combine(
-            [fired_code, grown, male], [fired_count, self.ranker.grown_count(category), 2]
+            [fired_code, grown, male], [fired_count, len(self._verdict_codes[category]), 2]
         )
         table = np.empty(len(first), dtype=np.int64)
+        coarse = self._coarse_parts[category]
+        bits_of = bits if len(columns) <= 62 else None
         for index, row in enumerate(first.tolist()):
-            table[index] = self.ranker.parts_id(
-                category,
-                [int(j) for j in columns[np.flatnonzero(sub[row])]],
-                self.ranker.flags(category, int(grown[row])),
-                bool(male[row]),
-                self._failed[int(failed[row])],
+            key = (
+                int(bits_of[row]) if bits_of is not None else -1,
+                int(grown[row]),
+                int(male[row]),
             )
-        parts_of_rows: np.ndarray = table[combined]
-        return parts_of_rows
+            found = coarse.get(key) if bits_of is not None else None
+            if found is None:
+                # The first row of this key stands for every row of it: the same fired rules
+                # and verdicts give the same placement, whichever drugs held an agent back.
+                row_failed = self._failed[int(failed[row])]
+                fired_rules = [int(j) for j in columns[np.flatnonzero(sub[row])]]
+                if male[row]:
+                    parts = self.ranker.parts_id(
+                        category,
+                        fired_rules,
+                        self.ranker.flags(category, self.ranker.grown(row_failed)[category]),
+                        True,
+                        row_failed,
+                    )
+                else:
+                    parts = self._contributed(category, fired_rules, int(grown[row]), row_failed)
+                found = self._placement(category, parts)
+                if bits_of is not None:
+                    coarse[key] = found
+            table[index] = found
+        placements: np.ndarray = table[combined]
+        return placements
 
     def _standing_codes(self, facts: dict[str, tuple[np.ndarray, list[FactValue]]]) -> np.ndarray:
         """For each row, its :class:`~mbc_rules.rank.Standing` as a code of three bits."""
@@ -525,7 +662,7 @@ class ColumnarEngine:
         group = self._group
         standing_code, hormone = key[len(group)], key[len(group) + 1]
         arrangement = self.ranker.arrangement(
-            [(c, code) for c, code in zip(group, key, strict=False)],
+            [(c, self._placed_parts[c][code]) for c, code in zip(group, key, strict=False)],
             Standing(
                 hormone_receptor_positive=bool(standing_code & 1),
                 her2_positive=bool(standing_code & 2),
@@ -542,7 +679,9 @@ class ColumnarEngine:
     def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
         found = self._alone_options[category].get(parts)
         if found is None:
-            arrangement = self.ranker.arrangement([(category, parts)], NO_STANDING, False)
+            arrangement = self.ranker.arrangement(
+                [(category, self._placed_parts[category][parts])], NO_STANDING, False
+            )
             found = (-1, _ABSENT)
             for placed in arrangement.options:
                 _, option, key = self._placed(placed)

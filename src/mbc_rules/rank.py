@@ -1552,9 +1552,7 @@ class Ranker:
         content = (male, *(_content(part) for part in parts))
         found = self._by_content[category].get(content)
         if found is None:
-            self.parts[category].append(
-                CategoryParts(CATEGORY_ORDER[category], parts, self.tables)
-            )
+            self.parts[category].append(CategoryParts(CATEGORY_ORDER[category], parts, self.tables))
             found = self._by_content[category][content] = len(self.parts[category]) - 1
         return found
 

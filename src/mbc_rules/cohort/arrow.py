@@ -52,6 +52,6 @@ def encode_arrow(field: str, series: pd.Series, *, structured: bool) -> EncodedC
     codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
     count = len(encoded.dictionary)
     first = first_rows(codes, count)
-    cells = [array[int(i)].as_py() for i in first]
+    cells = array.take(pa.array(first, type=pa.int64())).to_pylist()
     keys = [("arrow", str(kind), v) for v in encoded.dictionary.to_pylist()]
     return EncodedColumn(field, codes, cells, keys)

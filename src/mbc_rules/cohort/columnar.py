@@ -161,6 +161,12 @@ class ColumnarEngine:
         # back by its class (see _verdict_code). Contributions differ between two failed sets
         # of equal code only in which drugs held an agent back: words, not the long table.
         self._pairs = [self._named_pairs(category) for category in range(len(CATEGORY_ORDER))]
+        # The drugs whose growth can change a verdict of the category (Tables.withheld reads
+        # the failed set only through ``related``).
+        related = self.ranker.tables.related
+        self._related = [
+            frozenset().union(*(related[agent] for agent, _ in pairs)) for pairs in self._pairs
+        ]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
         self._verdict_codes: list[dict[tuple[str | None, ...], int]] = [{} for _ in CATEGORY_ORDER]
         # Per category, parts ids numbered by what arranging them reads (their content but
@@ -506,11 +512,14 @@ class ColumnarEngine:
         return tuple(pairs)
 
     def _verdict_code(self, category: int, failed: frozenset[str]) -> int:
-        withheld = self.ranker.tables.withheld
-        verdicts = tuple(
-            None if not failed or (v := withheld(agent, failed, switch)) is None else v[0]
-            for agent, switch in self._pairs[category]
-        )
+        if failed.isdisjoint(self._related[category]):
+            verdicts: tuple[str | None, ...] = (None,) * len(self._pairs[category])
+        else:
+            withheld = self.ranker.tables.withheld
+            verdicts = tuple(
+                None if (v := withheld(agent, failed, switch)) is None else v[0]
+                for agent, switch in self._pairs[category]
+            )
         known = self._verdict_codes[category]
         code = known.get(verdicts)
         if code is None:

@@ -188,9 +188,9 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
     if field == THERAPY_FIELD:
         # Not factorised: a history is read entry by entry (cohort/histories.py), and one
         # that repeats is found by its entries' codes, cheaper than by its repr.
-        return _blank_as_missing(
-            EncodedColumn(field, np.arange(len(values), dtype=np.int64), list(values))
-        )
+        # Empty cells are found there too (a cell that is not a list is read as the row path
+        # reads it).
+        return EncodedColumn(field, np.arange(len(values), dtype=np.int64), list(values))
     if field in LIST_FIELDS:
         # A list of text equals only a list of the same text; lists with anything else in them
         # are invalid whichever they are, and the row path reports each of them exactly.

@@ -21,7 +21,7 @@ values cost, and memory stays flat in the number of rows apart from the output t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -308,9 +308,47 @@ class ColumnarEngine:
                 [self._value_code(name, kind(v)) for v in distinct.tolist()], dtype=np.int64
             )
             joined[:, index] = table[np.asarray(inverse).reshape(-1)]
-        failed = np.empty(count, dtype=np.int64)
+        failed = self._failed_of_histories(histories, flat, owner)
+        self._history_facts = np.concatenate([self._history_facts, joined])
+        self._history_failed = np.concatenate([self._history_failed, failed])
+        return self._history_facts
+
+    def _failed_of_histories(
+        self, histories: Sequence[tuple[int, ...]], flat: np.ndarray, owner: np.ndarray
+    ) -> np.ndarray:
+        """Per history, the code of what the cancer grew on: the union of its entries'
+        ``grown_on``, found by the set of distinct ``grown_on`` values among them (bits).
+        """
+        import numpy as np
+
+        count = len(histories)
         bits_of = self._grown_bits
         failed_of_bits = self._failed_of_bits
+        width = max(bits_of, default=0).bit_length()
+        if width <= 63:
+            # Each history's bits at once: the distinct (history, bit) pairs, summed.
+            entry_bits = np.asarray(bits_of, dtype=np.int64)[flat]
+            grew = entry_bits != 0
+            pairs = np.unique(np.stack([owner[grew], entry_bits[grew]]), axis=1)
+            history_bits = np.zeros(count, dtype=np.int64)
+            np.add.at(history_bits, pairs[0], pairs[1])
+            distinct, inverse = np.unique(history_bits, return_inverse=True)
+            by_bits = [failed_of_bits.get(b) for b in distinct.tolist()]
+            for index, bits in enumerate(distinct.tolist()):
+                if by_bits[index] is None:
+                    grown = frozenset().union(
+                        *(
+                            e.grown_on
+                            for e, b in zip(self._entries, bits_of, strict=True)
+                            if b & bits
+                        )
+                    )
+                    by_bits[index] = failed_of_bits[bits] = self._failed_code(grown)
+            failed: np.ndarray = np.asarray(by_bits, dtype=np.int64)[
+                np.asarray(inverse).reshape(-1)
+            ]
+            return failed
+        failed = np.empty(count, dtype=np.int64)
         for index, entries in enumerate(histories):
             bits = 0
             for entry in entries:
@@ -322,9 +360,7 @@ class ColumnarEngine:
                 )
                 code = failed_of_bits[bits] = self._failed_code(grown)
             failed[index] = code
-        self._history_facts = np.concatenate([self._history_facts, joined])
-        self._history_failed = np.concatenate([self._history_failed, failed])
-        return self._history_facts
+        return failed
 
     def _add_entry(self, entry: EntryFacts) -> None:
         for field, how in _ENTRY_COLUMNS.items():

@@ -17,6 +17,7 @@ operations.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +51,13 @@ class HistoryReader:
         self._entry_code: dict[tuple[Any, ...], int] = {}
         self._therapy_code: dict[PriorTherapy, int] = {}
         self.therapies: list[PriorTherapy] = []
+        self._agent_code: list[int] = []  # by entry code, a number for its drug
+        self._agents: dict[str, int] = {}
         self._history_code: dict[tuple[int, ...], int] = {}
-        # By history code: the profile's value (a tuple of entries; None: not given) and the
-        # codes of its entries.
-        self.values: list[tuple[PriorTherapy, ...] | None] = [None]
+        # By history code: the codes of its entries, and the profile's value (a tuple of
+        # entries; None: not given), made when asked for.
         self.entries: list[tuple[int, ...]] = [()]
+        self.values: Sequence[tuple[PriorTherapy, ...] | None] = HistoryValues(self)
 
     NOT_GIVEN = 0  # the code of a history that is not given
 
@@ -84,7 +87,10 @@ class HistoryReader:
                     entries = tuple(found)
                     code = history_code.get(entries, _WHOLE)
                     if code == _WHOLE:
-                        code = self._read_history(entries, cell)
+                        if len(entries) <= 1:  # nothing to repeat or contradict
+                            code = self._history(entries)
+                        else:
+                            code = self._read_history(entries, cell)
                 if code == _WHOLE and len(found) < len(cell):
                     # An entry stopped the reading: the cell is read as a whole.
                     code = self._whole(cell)
@@ -117,21 +123,22 @@ class HistoryReader:
         if code is None:
             code = self._therapy_code[therapy] = len(self.therapies)
             self.therapies.append(therapy)
+            self._agent_code.append(self._agents.setdefault(therapy.agent, len(self._agents)))
         return code
 
     def _read_history(self, entries: tuple[int, ...], cell: list[Any]) -> int:
-        therapies = tuple(self.therapies[c] for c in entries)
-        if len(entries) > MAX_PRIOR_THERAPIES or len({t.agent for t in therapies}) < len(therapies):
+        if len(entries) > MAX_PRIOR_THERAPIES or (
+            len({self._agent_code[e] for e in entries}) < len(entries)
+        ):
             # Too long, or a drug listed twice (which may repeat or contradict an entry): the
             # profile's own check of the whole list says.
             return self._whole(cell)
-        return self._history(entries, therapies)
+        return self._history(entries)
 
-    def _history(self, entries: tuple[int, ...], therapies: tuple[PriorTherapy, ...]) -> int:
+    def _history(self, entries: tuple[int, ...]) -> int:
         code = self._history_code.get(entries)
         if code is None:
-            code = len(self.values)
-            self.values.append(therapies)
+            code = len(self.entries)
             self.entries.append(entries)
             if len(self._history_code) < 2_000_000:
                 self._history_code[entries] = code
@@ -143,5 +150,32 @@ class HistoryReader:
             return _INVALID
         if validated is None:
             return self.NOT_GIVEN
-        therapies = tuple(validated)
-        return self._history(tuple(self._therapy(t) for t in therapies), therapies)
+        return self._history(tuple(self._therapy(t) for t in validated))
+
+
+class HistoryValues(Sequence["tuple[PriorTherapy, ...] | None"]):
+    """A reader's histories as the profile holds them, by history code (made when read)."""
+
+    def __init__(self, reader: HistoryReader) -> None:
+        self._reader = reader
+
+    def __len__(self) -> int:
+        return len(self._reader.entries)
+
+    @typing.overload
+    def __getitem__(self, index: int) -> tuple[PriorTherapy, ...] | None: ...
+    @typing.overload
+    def __getitem__(self, index: slice) -> list[tuple[PriorTherapy, ...] | None]: ...
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[PriorTherapy, ...] | list[tuple[PriorTherapy, ...] | None] | None:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if index == HistoryReader.NOT_GIVEN:
+            return None
+        therapies = self._reader.therapies
+        return tuple(therapies[e] for e in self._reader.entries[index])

@@ -245,7 +245,7 @@ class ReadColumns:
     """Validated columns: for each field, a code per row into its distinct validated values."""
 
     codes: dict[str, np.ndarray]
-    values: dict[str, list[Any]]
+    values: dict[str, Sequence[Any]]
     invalid: np.ndarray  # rows to validate again on their own
     # The histories' entries (HistoryReader): by history code, the codes of its entries
     # into ``therapies``.
@@ -260,7 +260,8 @@ class ColumnValidator:
         self._context = {"vocabulary": vocabulary}
         self._outcomes: dict[tuple[tuple[str, ...], tuple[Any, ...]], dict[str, Any] | None] = {}
         self._canonical: dict[str, dict[Any, int]] = {}
-        self._canonical_values: dict[str, list[Any]] = {}
+        # Each field's distinct validated values, by code (histories: the reader's).
+        self._canonical_values: dict[str, Sequence[Any]] = {}
         self.defaults = dict(PatientProfile.model_construct())
         self.histories = HistoryReader(vocabulary, self._whole_history)
         self._canonical_values[THERAPY_FIELD] = self.histories.values
@@ -316,7 +317,9 @@ class ColumnValidator:
         code = table.get(key)
         if code is None:
             code = table[key] = len(table)
-            self._canonical_values.setdefault(field, []).append(value)
+            values = self._canonical_values.setdefault(field, [])
+            assert isinstance(values, list)  # histories, the one other kind, are not coded here
+            values.append(value)
         return code
 
     def read(self, columns: Mapping[str, EncodedColumn], rows: int) -> ReadColumns:

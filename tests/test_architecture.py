@@ -186,10 +186,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("profile",),
     # Facts derived from a profile; results are values about a profile; input read in pieces.
     ("facts", "result", "fhir.records", "fhir.values", "fhir.drugs", "fhir.reading"),
-    ("schema", "fhir.read", "cohort.arrow", "cohort.histories"),
-    ("conditions", "cohort.reading", "ruleset"),
-    ("validate", "compile", "wording"),
-    ("engine.compiled", "engine.durable", "engine.python", "rank"),
+    # A FHIR record read in steps: what its resources gave, read resource by resource
+    # (staging is shared by observations and conditions), settled, then assembled.
+    ("schema", "fhir.gathered", "cohort.arrow", "cohort.histories"),
+    ("conditions", "cohort.reading", "ruleset", "fhir.stages", "fhir.medications", "fhir.settle"),
+    ("validate", "compile", "wording", "fhir.markers", "fhir.disease", "fhir.history"),
+    ("engine.compiled", "engine.durable", "engine.python", "rank", "fhir.read"),
     ("engine", "cohort_summary", "report", "whatif"),
     ("display",),
     ("explain",),

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mbc_rules import Rulebase
 from mbc_rules.ruleset import RuleSet
+
+from .conftest import RULES_DIR
 
 
 def test_a_rule_set_cannot_be_changed(bundled: Rulebase) -> None:
@@ -61,3 +65,42 @@ def test_a_caller_dict_changes_no_rule_set(bundled: Rulebase) -> None:
     )
     sources.clear()
     assert set(ruleset.sources) == set(bundled.sources)
+
+
+def test_validation_produces_the_rule_set_the_rulebase_is_built_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mbc_rules import validate as validate_module
+
+    produced: list[tuple[RuleSet, validate_module.Locations]] = []
+    real = validate_module.validate_files
+
+    def kept(*args: Any) -> Any:
+        produced.append(real(*args))
+        return produced[-1]
+
+    monkeypatch.setattr(validate_module, "validate_files", kept)
+    loaded = Rulebase.load(RULES_DIR, engine="python")
+    ((ruleset, locations),) = produced
+    assert loaded.ruleset is ruleset
+    assert loaded.rules is ruleset.rules
+    assert loaded.coverage is ruleset.statements
+    assert set(locations.rules) == set(ruleset.rules_by_id)
+    assert set(locations.statements) == {s.id for s in ruleset.statements}
+    # What a rulebase pickles is its rule set and the engine's name, nothing else.
+    assert loaded.__getstate__() == {"ruleset": ruleset, "engine": "python"}
+
+
+def test_the_cache_gives_back_only_a_rule_set_of_the_hash_asked_for(
+    bundled: Rulebase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mbc_rules import cache
+
+    monkeypatch.setenv("MBC_RULES_CACHE", str(tmp_path / "cache"))
+    ruleset = bundled.ruleset
+    cache.remember_checked(ruleset)
+    assert cache.read_checked(ruleset.content_hash, RuleSet) == ruleset
+    assert cache.read_checked("0" * 64, RuleSet) is None
+    (entry,) = (tmp_path / "cache").glob("checked-*.pickle")
+    entry.write_bytes(pickle.dumps({"content_hash": ruleset.content_hash}))
+    assert cache.read_checked(ruleset.content_hash, RuleSet) is None  # not a rule set: a miss

@@ -12,9 +12,9 @@ from:
   checkout, where the version stays the same, is never answered from an older cache;
 * the versions of Python, pydantic and pydantic-core, which build and pickle the models.
 
-A changed byte in any of these is another key, and the full checks run again. The entry holds
-the validated sources, vocabulary, rules and inventory (what ``Rulebase.__getstate__`` holds);
-the rulebase is compiled from them afresh. durable-rules' child-process check is remembered on
+A changed byte in any of these is another key, and the full checks run again. The entry is the
+validated ``RuleSet`` (sources, vocabulary, rules, inventory, version and hash); the rulebase
+is compiled over it afresh. durable-rules' child-process check is remembered on
 its own, keyed by the build of durable-rules too (``engine.durable``).
 
 The entry is a pickle, which executes code when read: it is only read from a folder and file
@@ -37,11 +37,22 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Protocol, TypeVar
 
-_FORMAT = "1"
+_FORMAT = "2"
 STALE_DAYS = 30
-_STATE_KEYS = frozenset({"sources", "vocabulary", "rules", "version", "coverage", "content_hash"})
+
+
+class Checked(Protocol):
+    """What is remembered: a value that names the content hash it was checked for."""
+
+    @property
+    def content_hash(self) -> str:
+        """The hash of the rule files (and the package version) it was built from."""
+        ...
+
+
+Kept = TypeVar("Kept", bound=Checked)
 
 
 def cache_dir() -> Path | None:
@@ -92,8 +103,10 @@ def _private(status: os.stat_result) -> bool:
     return status.st_uid == getuid() and not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def read_checked(content_hash: str) -> dict[str, Any] | None:
-    """The rule set remembered as checked for ``content_hash`` with this code, or None."""
+def read_checked(content_hash: str, kind: type[Kept]) -> Kept | None:
+    """The rule set (a ``kind``) remembered as checked for ``content_hash`` with this code, or
+    None.
+    """
     folder = cache_dir()
     if folder is None:
         return None
@@ -104,24 +117,22 @@ def read_checked(content_hash: str) -> dict[str, Any] | None:
         with open(path, "rb") as stream:
             if not _private(os.fstat(stream.fileno())):
                 return None
-            state = pickle.load(stream)
+            entry = pickle.load(stream)
     except Exception:  # a cache that cannot be read is a miss, whatever the cause
         return None
-    if not isinstance(state, dict) or set(state) != _STATE_KEYS:
+    if not isinstance(entry, kind) or entry.content_hash != content_hash:
         return None
-    if state["content_hash"] != content_hash:
-        return None
-    return state
+    return entry
 
 
-def remember_checked(state: dict[str, Any]) -> None:
-    """Keep a rule set that passed every check (``Rulebase.__getstate__`` without the engine)."""
+def remember_checked(ruleset: Checked) -> None:
+    """Keep a rule set that passed every check."""
     folder = cache_dir()
-    if folder is None or set(state) != _STATE_KEYS:
+    if folder is None:
         return
     import tempfile  # only a rule set just checked is written
 
-    path = folder / f"checked-{_checked_key(state['content_hash'])}.pickle"
+    path = folder / f"checked-{_checked_key(ruleset.content_hash)}.pickle"
     with contextlib.suppress(OSError, pickle.PicklingError, TypeError):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _private(os.stat(folder)):
@@ -129,7 +140,7 @@ def remember_checked(state: dict[str, Any]) -> None:
         descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".checked-", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "wb") as stream:
-                pickle.dump(state, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(ruleset, stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, path)
         finally:
             with contextlib.suppress(OSError):

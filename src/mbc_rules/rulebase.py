@@ -9,6 +9,7 @@ both to those modules; the result itself is a plain value.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -57,7 +58,7 @@ from mbc_rules.result import (
     result_digest,
 )
 from mbc_rules.ruleset import RuleSet
-from mbc_rules.schema import LOCAL_PREFIX, CoverageEntry, Rule, Source
+from mbc_rules.schema import LOCAL_PREFIX, Rule
 from mbc_rules.vocabulary import Vocabulary
 from mbc_rules.wording import agent_name, join_and, result_names
 
@@ -145,35 +146,20 @@ class Rulebase:
     rulebases coexist in one process, and one rulebase may be used from several threads.
     """
 
-    def __init__(
-        self,
-        *,
-        sources: Mapping[str, Source],
-        vocabulary: Vocabulary,
-        rules: tuple[Rule, ...],
-        version: str,
-        coverage: tuple[CoverageEntry, ...] = (),
-        content_hash: str,
-        engine: EngineName = "auto",
-    ) -> None:
-        self.sources = dict(sources)
-        self.vocabulary = vocabulary
-        self.rules = rules
-        self.coverage = coverage
-        self.version = version
-        self.content_hash = content_hash
+    def __init__(self, ruleset: RuleSet, *, engine: EngineName = "auto") -> None:
+        # The validated rules as one frozen value (ruleset.py), as validation produced it:
+        # what another matcher is built over (with_engine, from_ruleset) and what is pickled,
+        # handed on without this object's matcher and memo. The names below are its fields,
+        # not copies, read on the hot path without a property call.
+        self.ruleset = ruleset
+        self.sources = ruleset.sources
+        self.vocabulary = vocabulary = ruleset.vocabulary
+        self.rules = rules = ruleset.rules
+        self.coverage = coverage = ruleset.statements
+        self.version = ruleset.version
+        self.content_hash = ruleset.content_hash
         self.engine_name: EngineName = engine
-        # The validated rules as one frozen value (ruleset.py): what another matcher is built
-        # over (with_engine, from_ruleset), handed on without this object's matcher and memo.
-        self.ruleset = RuleSet(
-            sources=self.sources,
-            vocabulary=vocabulary,
-            rules=rules,
-            statements=coverage,
-            version=version,
-            content_hash=content_hash,
-        )
-        self._by_id = {rule.id: rule for rule in rules}
+        self._by_id = ruleset.rules_by_id
         self._reading = {"vocabulary": vocabulary}  # profiles' validation context
         self._compiled: CompiledRuleset = compile_rules(rules)
         self._matcher: Matcher = make_matcher(self._compiled, engine)
@@ -199,20 +185,12 @@ class Rulebase:
 
     def __getstate__(self) -> dict[str, Any]:
         # The matcher holds an engine handle that cannot cross a process boundary: a pickled
-        # rulebase carries its validated rules and compiles a fresh matcher where it lands
-        # (a Dask or Spark worker).
-        return {
-            "sources": self.sources,
-            "vocabulary": self.vocabulary,
-            "rules": self.rules,
-            "version": self.version,
-            "coverage": self.coverage,
-            "content_hash": self.content_hash,
-            "engine": self.engine_name,
-        }
+        # rulebase carries its rule set and compiles a fresh matcher where it lands (a Dask or
+        # Spark worker).
+        return {"ruleset": self.ruleset, "engine": self.engine_name}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        self.__init__(state["ruleset"], engine=state["engine"])  # type: ignore[misc]
 
     @classmethod
     def load(
@@ -276,12 +254,12 @@ class Rulebase:
                 inherited.append(bundled_file(file_name))
         texts = {f.path.relative_to(root).as_posix(): f.text for f in files}
         texts.update({f"<bundled>/{f.path.name}": f.text for f in inherited})
-        validated = validate_files(files, problems, inherited)
+        ruleset, locations = validate_files(files, problems, inherited, content_hash(texts))
         if _over_bundled:
             # Every answer shows what comes from the local layer: its rule ids (in the options'
             # and items' rule_ids) say so.
             own = {id(f) for f in files}
-            for rule_id, where in validated.locations.items():
+            for rule_id, where in locations.rules.items():
                 if id(where.file) in own and not rule_id.startswith(LOCAL_PREFIX):
                     problems.append(
                         where.problem(
@@ -292,27 +270,19 @@ class Rulebase:
                         )
                     )
         if not problems and check_examples:
-            problems.extend(failing_examples(validated))
+            problems.extend(failing_examples(ruleset, locations))
         if not problems and uses_durable(engine):
             # Compiled and run in a child process first: durable-rules aborts the process on
             # some rule sets instead of raising.
-            problems.extend(durable_problems(validated, content_hash(texts)))
+            problems.extend(durable_problems(ruleset, locations))
         if sources_dir is not None:
-            problems.extend(misquoted(validated, Path(sources_dir)))
+            problems.extend(misquoted(ruleset, locations, Path(sources_dir)))
         if problems:
             raise RulebaseError(sorted(problems, key=_problem_order))
-        version = validated.version or "unversioned"
         if _over_bundled:
-            version = f"{Rulebase.bundled().version}+local-{validated.version or 'unversioned'}"
-        return cls(
-            sources=validated.sources,
-            vocabulary=validated.vocabulary,
-            rules=validated.rules,
-            coverage=validated.coverage,
-            version=version,
-            content_hash=content_hash(texts),
-            engine=engine,
-        )
+            version = f"{Rulebase.bundled().version}+local-{ruleset.version}"
+            ruleset = dataclasses.replace(ruleset, version=version)
+        return cls(ruleset, engine=engine)
 
     def with_local(self, directory: str | Path, *, check_examples: bool = True) -> Rulebase:
         """The bundled rules with an institution's own rules over them (a local layer).
@@ -379,15 +349,7 @@ class Rulebase:
         """A rulebase over ``ruleset`` (already validated: its rules are not checked again)
         with a fresh matcher and an empty memory.
         """
-        return cls(
-            sources=ruleset.sources,
-            vocabulary=ruleset.vocabulary,
-            rules=ruleset.rules,
-            version=ruleset.version,
-            coverage=ruleset.statements,
-            content_hash=ruleset.content_hash,
-            engine=engine,
-        )
+        return cls(ruleset, engine=engine)
 
     def read_profile(self, profile: PatientProfile | Mapping[str, Any]) -> PatientProfile:
         """Validate a mapping (or re-check a model) with this rulebase's drug vocabulary.
@@ -665,14 +627,12 @@ def _bundled(engine: EngineName) -> Rulebase:
     # a changed byte among them, gets the full load and its checks.
     texts = bundled_texts()
     if texts is not None:
-        state = read_checked(content_hash(texts))
-        if state is not None and (
-            not uses_durable(engine) or durable_checked(state["content_hash"])
+        checked = read_checked(content_hash(texts), RuleSet)
+        if checked is not None and (
+            not uses_durable(engine) or durable_checked(checked.content_hash)
         ):
-            return Rulebase(**state, engine=engine)
+            return Rulebase(checked, engine=engine)
     rulebase = Rulebase.load(bundled_rules_dir(), engine=engine)
     if texts is not None and rulebase.content_hash == content_hash(texts):
-        state = rulebase.__getstate__()
-        del state["engine"]
-        remember_checked(state)
+        remember_checked(rulebase.ruleset)
     return rulebase

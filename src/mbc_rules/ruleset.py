@@ -2,9 +2,10 @@
 
 The sources, the vocabulary, the rules, the statements of the inventory (with the rules that
 cite them), the version and the content hash. It holds no engine and no memory, so it pickles,
-compares and is shared safely; a :class:`~mbc_rules.rulebase.Rulebase` is a rule set with a
-matcher and a memo over it (``Rulebase.ruleset``, ``Rulebase.from_ruleset``). Validation still
-returns its own record (``validate.ValidatedRules``), from which the rulebase builds this.
+compares and is shared safely. Validation produces it (``validate.validate_files``, with the
+locations of its rules and statements beside it); a :class:`~mbc_rules.rulebase.Rulebase` is a
+rule set with a matcher and a memo over it (``Rulebase.ruleset``, ``Rulebase.from_ruleset``),
+and what a rulebase pickles and the cache of checked rule sets keeps is this value.
 """
 
 from __future__ import annotations

@@ -6,12 +6,16 @@ loader's line marks give its line. Checks across items (duplicate ids, example p
 here too, and so do the checks of a whole rule set: do the rules' own examples fire as they
 say (read with ``conditions``, the reference semantics), and does every excerpt stand word
 for word in its source text. ``Rulebase.load`` and ``mbc-rules lint`` run the same checks.
+
+What validation produces is the :class:`~mbc_rules.ruleset.RuleSet` itself, the value a
+rulebase is built over, and beside it the :class:`Locations` of its rules and statements,
+which only the checks of a load need to name a file and line.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +27,7 @@ from mbc_rules.errors import Problem
 from mbc_rules.facts import derive_facts
 from mbc_rules.load import LoadedFile, PathKey, read_source_document
 from mbc_rules.profile import PatientProfile
+from mbc_rules.ruleset import RuleSet
 from mbc_rules.schema import SECTION_KEYS, CoverageEntry, Rule, RuleFile, Source, Statement
 from mbc_rules.vocabulary import (
     DrugClass,
@@ -54,16 +59,16 @@ class Located:
 
 
 @dataclass(frozen=True)
-class ValidatedRules:
-    """Every model of a rule set, each with where it came from."""
+class Locations:
+    """Where each rule and each statement of a validated rule set came from, by id.
 
-    sources: dict[str, Source]
-    vocabulary: Vocabulary
-    rules: tuple[Rule, ...]
-    coverage: tuple[CoverageEntry, ...]
-    locations: dict[str, Located]
-    statement_locations: dict[str, Located]
-    version: str | None
+    Kept beside the :class:`RuleSet`, not in it: it holds the loaded files (their text and
+    line marks), which the rule set does not need once the checks of its load have run; a rule
+    set remembered as checked (``cache``) has none.
+    """
+
+    rules: Mapping[str, Located]
+    statements: Mapping[str, Located]
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> PathKey:
@@ -282,12 +287,19 @@ def _coverage(statements: Sequence[Statement], rules: Sequence[Rule]) -> tuple[C
 def validate_files(
     files: Sequence[LoadedFile],
     problems: list[Problem],
-    inherited: Sequence[LoadedFile] = (),
-) -> ValidatedRules:
-    """Build the models of a rule set; every problem found is appended to ``problems``.
+    inherited: Sequence[LoadedFile],
+    content_hash: str,
+) -> tuple[RuleSet, Locations]:
+    """Build the rule set of ``files``; every problem found is appended to ``problems``.
 
     ``inherited`` files (the bundled sources or vocabulary merged into a rule set of one's own)
-    contribute their sections but not their ``version``: the rule set's version is its own.
+    contribute their sections but not their ``version``: the rule set's version is its own
+    (``unversioned`` when its files give none). ``content_hash`` is the hash of every file's
+    text (``rulebase.content_hash``), the rule set's identity.
+
+    Returns:
+        The rule set (of the items that validated, when there are problems) and where each of
+        its rules and statements came from.
     """
     usable = _check_tops([*files, *inherited], problems)
     own = {id(file) for file in files}
@@ -338,23 +350,26 @@ def validate_files(
     }
     if len(versions) > 1:
         problems.append(Problem(None, None, None, f"rule files disagree on version: {versions}"))
-    return ValidatedRules(
+    ruleset = RuleSet(
         sources={s.id: s for s, _ in sources},
         vocabulary=vocabulary,
         rules=tuple(r for r, _ in rules),
-        coverage=_coverage([s for s, _ in statements], [r for r, _ in rules]),
-        locations={r.id: w for r, w in rules},
-        statement_locations={s.id: w for s, w in statements},
-        version=min(versions) if versions else None,
+        statements=_coverage([s for s, _ in statements], [r for r, _ in rules]),
+        version=min(versions) if versions else "unversioned",
+        content_hash=content_hash,
     )
+    locations = Locations(
+        rules={r.id: w for r, w in rules}, statements={s.id: w for s, w in statements}
+    )
+    return ruleset, locations
 
 
-def failing_examples(validated: ValidatedRules) -> list[Problem]:
+def failing_examples(ruleset: RuleSet, locations: Locations) -> list[Problem]:
     """Every rule example that does not fire (or not fire) as it says, by ``conditions``."""
-    vocabulary = validated.vocabulary
+    vocabulary = ruleset.vocabulary
     problems = []
-    for rule in validated.rules:
-        where = validated.locations[rule.id]
+    for rule in ruleset.rules:
+        where = locations.rules[rule.id]
         for index, example in enumerate(rule.examples):
             profile = PatientProfile.model_validate(
                 example.profile, context={"vocabulary": vocabulary}
@@ -383,11 +398,11 @@ def normalise_text(text: str) -> str:
     return " ".join(text.translate(_TYPOGRAPHY).replace("\u2022", " ").split()).casefold()
 
 
-def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
+def misquoted(ruleset: RuleSet, locations: Locations, sources_dir: Path) -> list[Problem]:
     """Every source text that cannot be read, and every excerpt not word for word in its text."""
     texts: dict[str, str] = {}
     problems = []
-    for source in validated.sources.values():
+    for source in ruleset.sources.values():
         text, problem = read_source_document(sources_dir, source.document)
         if text is not None:
             texts[source.id] = normalise_text(text)
@@ -395,14 +410,14 @@ def misquoted(validated: ValidatedRules, sources_dir: Path) -> list[Problem]:
             message = f"source {source.id!r}: {problem.message}"
             problems.append(Problem(problem.file, None, None, message))
     # Every excerpt is written once, in the inventory, so each is checked once, where it stands.
-    for statement in validated.coverage:
+    for statement in ruleset.statements:
         text = texts.get(statement.source)
         if text is not None and normalise_text(statement.excerpt) not in text:
-            where = validated.statement_locations[statement.id]
+            where = locations.statements[statement.id]
             problems.append(
                 where.problem(
                     f"statement {statement.id}: excerpt is not word for word in "
-                    f"{validated.sources[statement.source].document}",
+                    f"{ruleset.sources[statement.source].document}",
                     statement.id,
                     ("excerpt",),
                 )

@@ -48,7 +48,8 @@ from mbc_rules.facts import FactValue, derive_facts
 from mbc_rules.profile import PatientProfile
 
 if TYPE_CHECKING:
-    from mbc_rules.validate import ValidatedRules
+    from mbc_rules.ruleset import RuleSet
+    from mbc_rules.validate import Locations
 
 
 def _import_durable() -> ModuleType | None:
@@ -559,21 +560,21 @@ def _worst_case(ruleset: CompiledRuleset) -> dict[str, Any]:
     return stressed
 
 
-def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Problem]:
+def durable_problems(ruleset: RuleSet, locations: Locations) -> list[Problem]:
     """Problems durable-rules has with a validated rule set, found without risking this process.
 
     The rule set is compiled, and every rule example run (as written and with its comparisons
     pushed to the worst case), in a child process; a limit durable-rules hits or an example
     that it answers differently is reported at the rule, with file and line.
 
-    A rule set that passed is remembered by its ``content_hash`` (every rule file and the
+    A rule set that passed is remembered by its content hash (every rule file and the
     package version) with the package's source and the versions of Python and durable-rules,
     in memory and as an empty
     file in the cache folder (``$MBC_RULES_CACHE``, by default ``~/.cache/mbc-rules``; ``off``
     turns it off), so loading the same rules again starts no child process.
     """
-    rules, vocabulary = validated.rules, validated.vocabulary
-    key = _probe_key(content_hash)
+    rules, vocabulary = ruleset.rules, ruleset.vocabulary
+    key = _probe_key(ruleset.content_hash)
     if _known_to_pass(key):
         return []
     compiled = compile_rules(rules)
@@ -597,7 +598,7 @@ def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Probl
     if report.failed_at is not None and report.failed_at < 0:
         position = _first_refused_prefix(compiled)
         rule = rules[position]
-        where = validated.locations[rule.id]
+        where = locations.rules[rule.id]
         message = (
             "durable-rules cannot compile the rule set up to this rule: "
             f"{_meaning(report.message)}; {advice}"
@@ -612,7 +613,7 @@ def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Probl
             f"durable-rules fails on example {index + 1}{variant}: "
             f"{_meaning(report.message)}; {advice}"
         )
-        problems.append(validated.locations[rule.id].problem(message, rule.id, ("examples", index)))
+        problems.append(locations.rules[rule.id].problem(message, rule.id, ("examples", index)))
     for fired, (position, index, worst_case) in zip(report.fired, origins, strict=False):
         rule = rules[position]
         example = rule.examples[index]
@@ -620,7 +621,7 @@ def durable_problems(validated: ValidatedRules, content_hash: str) -> list[Probl
         if not worst_case and fires != example.fires:
             expected = "fire" if example.fires else "not fire"
             problems.append(
-                validated.locations[rule.id].problem(
+                locations.rules[rule.id].problem(
                     f"example {index + 1} should {expected}, but on durable-rules the rule "
                     f"{'fires' if fires else 'does not fire'}: the rule set is beyond what "
                     f"durable-rules handles; {advice}",

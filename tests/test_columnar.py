@@ -367,3 +367,18 @@ def test_a_rule_set_without_offers_in_some_systemic_categories_evaluates_as_a_co
         ]
     first = cohort.evaluation(0)
     assert [o.category for o in first.options] == ["hormone_therapy"]
+
+
+def test_a_rulebase_evaluated_as_a_cohort_is_not_kept_alive() -> None:
+    import gc
+    import weakref
+
+    from mbc_rules.cohort import frames
+
+    rulebase = Rulebase.bundled().with_engine("compiled")
+    evaluate_frame(pd.DataFrame([{"er_status": "positive"}]), rulebase=rulebase, verify=0)
+    assert rulebase in frames._ENGINES
+    gone = weakref.ref(rulebase)
+    del rulebase
+    gc.collect()
+    assert gone() is None

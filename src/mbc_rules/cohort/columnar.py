@@ -121,7 +121,10 @@ class ColumnarEngine:
     """Evaluates validated columns for one rulebase, remembering every distinct answer."""
 
     def __init__(self, rulebase: Rulebase) -> None:
-        self.rulebase = rulebase
+        # What it reads of the rulebase, not the rulebase: the engine is remembered per
+        # rulebase (weakly, cohort/frames.py) and must not keep it alive.
+        self.rules = rulebase.rules
+        self.vocabulary = rulebase.vocabulary
         self.rule_ids = tuple(rule.id for rule in rulebase.rules)
         self.conditions: tuple[Condition, ...] = rulebase.compiled.conditions
         groups: dict[tuple[str, ...], list[str]] = {}
@@ -214,7 +217,7 @@ class ColumnarEngine:
         import numpy as np
 
         out: dict[str, tuple[np.ndarray, list[FactValue]]] = {}
-        vocabulary = self.rulebase.vocabulary
+        vocabulary = self.vocabulary
         for fields, names in self.fact_groups.items():
             if fields == _HISTORY:
                 history = self._read_histories(read)[read.codes[_HISTORY[0]][rows]]
@@ -278,7 +281,7 @@ class ColumnarEngine:
         if not histories:
             return self._history_facts
         for therapy in read.therapies[len(self._entries) :]:
-            self._add_entry(entry_facts(therapy, self.rulebase.vocabulary))
+            self._add_entry(entry_facts(therapy, self.vocabulary))
         lengths = np.fromiter(map(len, histories), dtype=np.int64, count=len(histories))
         flat = np.fromiter(
             (e for entries in histories for e in entries), dtype=np.int64, count=int(lengths.sum())
@@ -529,7 +532,7 @@ class ColumnarEngine:
         if code is None:
             code = self._failed_id[failed] = len(self._failed)
             self._failed.append(failed)
-            self._hormone_failed.append(hormone_failed(failed, self.rulebase.vocabulary))
+            self._hormone_failed.append(hormone_failed(failed, self.vocabulary))
             for category in range(len(CATEGORY_ORDER)):
                 self._grown_code[category].append(self._verdict_code(category, failed))
         return code
@@ -538,7 +541,7 @@ class ColumnarEngine:
         tables = self.ranker.tables
         pairs: dict[tuple[str, frozenset[str]], None] = {}
         name = CATEGORY_ORDER[category]
-        for rule in self.rulebase.rules:
+        for rule in self.rules:
             offer = rule.then.offer
             if offer is None or offer.category != name:
                 continue
@@ -571,7 +574,7 @@ class ColumnarEngine:
         and each rule's contribution depends on the fired not-recommended statements and on
         the verdicts of the agents it names: it is made once per distinct value of these.
         """
-        rules = self.rulebase.rules
+        rules = self.rules
         removed = self._removed.get(tuple(fired))
         if removed is None:
             removed = self._removed[tuple(fired)] = removals([rules[j] for j in fired])
@@ -587,7 +590,7 @@ class ColumnarEngine:
             made = memory.get(key)
             if made is None:
                 made = memory[key] = contributions(
-                    [rules[j]], self.rulebase.vocabulary, row_failed, removed
+                    [rules[j]], self.vocabulary, row_failed, removed
                 )
             parts.extend(made)
         return self.ranker.numbered(category, parts, False)

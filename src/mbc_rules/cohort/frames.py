@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import warnings
 import weakref
 from collections import Counter
@@ -64,18 +65,19 @@ class _Engines:
     validator: ColumnValidator
 
 
-_ENGINES: dict[int, _Engines] = {}
+# Per rulebase, while it lives (neither holds the rulebase).
+_ENGINES: weakref.WeakKeyDictionary[Rulebase, _Engines] = weakref.WeakKeyDictionary()
+_ENGINES_LOCK = threading.Lock()
 
 
 def _engines(rulebase: Rulebase) -> _Engines:
-    found = _ENGINES.get(id(rulebase))
-    if found is None or found.engine.rulebase is not rulebase:
-        if len(_ENGINES) > 8:
-            _ENGINES.clear()
-        found = _ENGINES[id(rulebase)] = _Engines(
-            ColumnarEngine(rulebase), ColumnValidator(rulebase.vocabulary)
-        )
-    return found
+    with _ENGINES_LOCK:
+        found = _ENGINES.get(rulebase)
+        if found is None:
+            found = _ENGINES[rulebase] = _Engines(
+                ColumnarEngine(rulebase), ColumnValidator(rulebase.vocabulary)
+            )
+        return found
 
 
 @dataclass

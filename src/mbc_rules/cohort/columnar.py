@@ -31,10 +31,10 @@ from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, deriv
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
     CATEGORY_ORDER,
-    NO_STANDING,
     Contribution,
     Placed,
     Standing,
+    arrange,
     contributions,
     hormone_failed,
     removals,
@@ -156,7 +156,7 @@ class ColumnarEngine:
         self._distinct_code: dict[Any, int] = {}
         self._grown_bits: list[int] = []
         self._failed_of_bits: dict[int, int] = {}
-        self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int64)
+        self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int32)
         self._history_failed = np.zeros(0, dtype=np.int64)
         self._hormone_failed: list[bool] = []
         # Per category and failed set, a code of how the history stands to each (agent, the
@@ -257,7 +257,7 @@ class ColumnarEngine:
                         )
                     self._facts[key] = found
                 table.append(found)
-            matrix = np.array(table, dtype=np.int64).reshape(len(table), len(names))
+            matrix = np.array(table, dtype=np.int32).reshape(len(table), len(names))
             for index, name in enumerate(names):
                 out[name] = (matrix[:, index][combo], self._values[name])
         return out
@@ -274,7 +274,7 @@ class ColumnarEngine:
             self._history_source = read.history_entries
             self._entries, self._grown_bits, self._failed_of_bits = [], [], {}
             self._entry_columns = {f: [] for _, f in HISTORY_JOINS.values()}
-            self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int64)
+            self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int32)
             self._history_failed = np.zeros(0, dtype=np.int64)
         done = len(self._history_facts)
         histories = read.history_entries[done:]
@@ -288,7 +288,7 @@ class ColumnarEngine:
         )
         owner = np.repeat(np.arange(len(histories), dtype=np.int64), lengths)
         count = len(histories)
-        joined = np.empty((count, len(self._history_names)), dtype=np.int64)
+        joined = np.empty((count, len(self._history_names)), dtype=np.int32)
         for index, name in enumerate(self._history_names):
             how, field = HISTORY_JOINS[name]
             values = np.asarray(self._entry_columns[field], dtype=np.int64)[flat]
@@ -589,9 +589,7 @@ class ColumnarEngine:
             key = (j, removed, tuple(verdicts[p] for p in positions))
             made = memory.get(key)
             if made is None:
-                made = memory[key] = contributions(
-                    [rules[j]], self.vocabulary, row_failed, removed
-                )
+                made = memory[key] = contributions([rules[j]], self.vocabulary, row_failed, removed)
             parts.extend(made)
         return self.ranker.numbered(category, parts, False)
 
@@ -709,14 +707,20 @@ class ColumnarEngine:
     def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
         group = self._group
         standing_code, hormone = key[len(group)], key[len(group) + 1]
-        arrangement = self.ranker.arrangement(
-            [(c, self._placed_parts[c][code]) for c, code in zip(group, key, strict=False)],
-            Standing(
+        # rank.arrange itself, not the Ranker's memory of it: the engine keeps what the long
+        # table reads of each arrangement (a few numbers), not the arrangement.
+        arrangement = arrange(
+            [
+                self.ranker.parts[c][self._placed_parts[c][code]]
+                for c, code in zip(group, key, strict=False)
+            ],
+            self.vocabulary,
+            standing=Standing(
                 hormone_receptor_positive=bool(standing_code & 1),
                 her2_positive=bool(standing_code & 2),
                 serious_problems_from_spread=bool(standing_code & 4),
             ),
-            bool(hormone),
+            hormone_failed=bool(hormone),
         )
         arranged = tuple(self._placed(placed) for placed in arrangement.options)
         if len(self._arranged) > 1_000_000:
@@ -727,8 +731,9 @@ class ColumnarEngine:
     def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
         found = self._alone_options[category].get(parts)
         if found is None:
-            arrangement = self.ranker.arrangement(
-                [(category, self._placed_parts[category][parts])], NO_STANDING, False
+            arrangement = arrange(
+                [self.ranker.parts[category][self._placed_parts[category][parts]]],
+                self.vocabulary,
             )
             found = (-1, _ABSENT)
             for placed in arrangement.options:

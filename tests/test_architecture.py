@@ -203,8 +203,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rulebase",),
     # Built on a rulebase: cohorts, FHIR records, generated documents, the service.
     ("cohort.columnar", "cohort.rows", "fhir.api", "docs", "service.contract"),
+    # A cohort's input, its tables and its durable-rules check, around the chunk loop.
+    ("cohort.frame_input", "cohort.tables", "cohort.verify"),
     ("cohort.frames", "fhir", "service.hooks", "service.auth"),
-    ("cohort.tracing", "cohort.fhir_given", "service.record", "service.fhir_server"),
+    (
+        "cohort.tracing",
+        "cohort.partitions",
+        "cohort.fhir_given",
+        "service.record",
+        "service.fhir_server",
+    ),
     ("cohort.concordance", "service.cards"),
     ("cohort.diff", "service.app"),
     ("cohort", "service"),

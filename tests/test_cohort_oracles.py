@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mbc_rules import Rulebase
-from mbc_rules.cohort import frames, tracing
+from mbc_rules.cohort import tracing, verify
 from mbc_rules.engine import _import_durable
 
 from .conftest import write_rules
@@ -41,17 +41,17 @@ def test_each_rulebase_has_its_own_oracle_and_it_goes_with_it(tmp_path: Path) ->
     first = own_rules(tmp_path / "a", "The first rule set.")
     second = own_rules(tmp_path / "b", "The second rule set.")
     assert first.content_hash != second.content_hash
-    oracle = frames._durable(first)
+    oracle = verify.durable_oracle(first)
     assert oracle.engine == "durable"
     assert oracle.content_hash == first.content_hash
-    assert frames._durable(first) is oracle  # built once per rulebase
-    assert frames._durable(second).content_hash == second.content_hash
-    assert [r.title for r in frames._durable(second).rules] == ["The second rule set."]
+    assert verify.durable_oracle(first) is oracle  # built once per rulebase
+    assert verify.durable_oracle(second).content_hash == second.content_hash
+    assert [r.title for r in verify.durable_oracle(second).rules] == ["The second rule set."]
     gone = weakref.ref(oracle)
     del first, oracle
     collect()
     assert gone() is None  # let go with its rulebase
-    assert all(r.content_hash == k.content_hash for k, r in frames._ORACLES.items())
+    assert all(r.content_hash == k.content_hash for k, r in verify._ORACLES.items())
 
 
 def test_the_compiled_twin_is_the_rulebase_own_and_goes_with_it(tmp_path: Path) -> None:

@@ -292,7 +292,7 @@ MUTATIONS = (
     ),
     Mutation(
         "oracles-kept-for-ever",
-        "src/mbc_rules/cohort/frames.py",
+        "src/mbc_rules/cohort/verify.py",
         "_ORACLES: weakref.WeakKeyDictionary[Rulebase, Rulebase] = weakref.WeakKeyDictionary()",
         "_ORACLES: dict[Rulebase, Rulebase] = {}",
         "issue 20: the oracles of a cohort's sample check were never let go (and, keyed by id, "

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from mbc_rules.cohort.concordance import ConcordanceResult, concordance
 from mbc_rules.cohort.diff import RuleDiff, diff
-from mbc_rules.cohort.frames import (
-    ERROR_COLUMNS,
-    LONG_COLUMNS,
-    PARTITION_COLUMNS,
-    FrameResult,
-    VerificationError,
-    evaluate_frame,
-    evaluate_many,
-    evaluate_partition,
-    partition_meta,
-)
+from mbc_rules.cohort.frames import evaluate_frame, evaluate_many
+from mbc_rules.cohort.partitions import PARTITION_COLUMNS, evaluate_partition, partition_meta
 from mbc_rules.cohort.rows import CohortResult, RowError
+from mbc_rules.cohort.tables import ERROR_COLUMNS, LONG_COLUMNS, FrameResult
+from mbc_rules.cohort.verify import VerificationError
 from mbc_rules.cohort_summary import CohortSummary
 
 __all__ = [

@@ -380,12 +380,12 @@ def concordance(
         VerificationError: the cohort path and a full evaluation disagree (a bug).
     """
     from mbc_rules.cohort.fhir_given import is_fhir_input
-    from mbc_rules.cohort.frames import _as_frame
+    from mbc_rules.cohort.frame_input import as_frame
 
     pandas = _pandas()
     if is_fhir_input(cohort):
         return _concordance_fhir(cohort, rulebase or Rulebase.bundled(), verify, chunk_rows)
-    frame = _as_frame(cohort)
+    frame = as_frame(cohort)
     if given not in [str(c) for c in frame.columns]:
         raise MbcRulesError(f"the cohort has no column {given!r} (the treatment given next)")
     rulebase = rulebase or Rulebase.bundled()

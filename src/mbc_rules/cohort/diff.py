@@ -235,11 +235,11 @@ def diff(
         A :class:`RuleDiff`: ``changes``, ``rules``, ``by_kind()``, ``changed_patients()``,
         ``markdown()``.
     """
-    from mbc_rules.cohort.frames import _as_frame
+    from mbc_rules.cohort.frame_input import as_frame
 
     pandas = _pandas()
     before, after = _as_rulebase(old), _as_rulebase(new)
-    frame = _as_frame(cohort)
+    frame = as_frame(cohort)
     names = profile_columns(frame)
     if not names:
         raise MbcRulesError("the cohort has no profile-field columns")
@@ -559,8 +559,8 @@ def _check_untouched(
 
     import numpy as np
 
-    from mbc_rules.cohort.frames import VerificationError
     from mbc_rules.cohort.tracing import _fast
+    from mbc_rules.cohort.verify import VerificationError
 
     candidates = np.flatnonzero(untouched).tolist()
     for position in random.Random(2).sample(candidates, min(max(verify, 0), len(candidates))):

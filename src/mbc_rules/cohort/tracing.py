@@ -12,7 +12,7 @@ standing the sources' orderings read. One row per distinct value of that key is 
 full, through the public :meth:`Rulebase.evaluate`, when a row with the key is first asked
 about, and its items are the answer for every row with the key.
 ``verify`` rows, sampled, are evaluated in full again and compared, so a change of what the
-items depend on fails loudly (:class:`~mbc_rules.cohort.frames.VerificationError`) rather than
+items depend on fails loudly (:class:`~mbc_rules.cohort.verify.VerificationError`) rather than
 silently.
 """
 
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mbc_rules.cohort.frames import VerificationError, _engines
+from mbc_rules.cohort.frames import cohort_engines
 from mbc_rules.cohort.reading import encode_series, frame_reader
+from mbc_rules.cohort.verify import VerificationError
 from mbc_rules.result import NotRecommendedItem
 from mbc_rules.rulebase import Rulebase
 
@@ -62,7 +63,7 @@ def line_group(lines_failed: int) -> str:
     return str(lines_failed + 1) if lines_failed < 2 else "3+"
 
 
-# Kept while the rulebase lives (see frames._ORACLES).
+# Kept while the rulebase lives (see verify._ORACLES).
 _TWINS: weakref.WeakKeyDictionary[Rulebase, Rulebase] = weakref.WeakKeyDictionary()
 
 
@@ -200,7 +201,7 @@ def trace(
     """
     import numpy as np
 
-    state = _engines(rulebase)
+    state = cohort_engines(rulebase)
     count = len(frame)
     positions = {str(c): i for i, c in enumerate(frame.columns)}
     columns = {name: encode_series(name, frame.iloc[:, positions[name]]) for name in names}

@@ -26,6 +26,10 @@ VALUES = st.one_of(
     st.floats(allow_nan=True),
     st.none(),
     st.builds(np.str_, st.sampled_from(["progressed", "early"])),
+    st.lists(st.text(max_size=3), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+    st.integers(min_value=2**63, max_value=2**70),
+    st.text(max_size=300),
 )
 ENTRY = st.one_of(
     st.fixed_dictionaries(

@@ -77,7 +77,10 @@ class HistoryReader:
                     if type(entry) is not dict:
                         break
                     key = (tuple(entry.items()), tuple(map(type, entry.values())))
-                    known = entry_code.get(key)
+                    try:
+                        known = entry_code.get(key)
+                    except TypeError:  # an unhashable value (a list where text belongs)
+                        break
                     if known is None:
                         known = self._read_entry(entry, key)
                     if known < 0:

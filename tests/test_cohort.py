@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from mbc_rules import Rulebase, evaluate, evaluate_frame, evaluate_many
-from mbc_rules.rank import CATEGORY_ORDER
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 STATUSES = ("positive", "negative", "unknown")
 SITES = ("bone", "liver", "lung", "brain", "soft_tissue")

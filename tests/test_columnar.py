@@ -20,7 +20,7 @@ from mbc_rules.cohort.frames import columnar_trace
 from mbc_rules.cohort.reading import row_mapping
 from mbc_rules.engine import _import_durable
 from mbc_rules.facts import derive_facts
-from mbc_rules.rank import CATEGORY_ORDER
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 from .strategies import profiles, random_profile
 

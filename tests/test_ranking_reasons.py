@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from mbc_rules import Evaluation, Rulebase, TreatmentOption
 from mbc_rules.facts import derive_facts, treatment_history
 from mbc_rules.rank import (
-    CATEGORY_ORDER,
     SUPPORTIVE,
     OrderField,
     OrderKey,
@@ -25,7 +24,7 @@ from mbc_rules.rank import (
     order_keys,
     speaking_of,
 )
-from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
+from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 from mbc_rules.wording import category_name
 
 from .strategies import profiles, random_profile

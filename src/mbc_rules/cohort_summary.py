@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mbc_rules.rank import CATEGORY_ORDER
 from mbc_rules.result import EvaluationValues
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -54,7 +54,9 @@ from mbc_rules.schema import (
     is_local,
 )
 from mbc_rules.vocabulary import (
+    CARE_CATEGORIES,
     CATEGORIES,
+    CATEGORY_ORDER,
     SYSTEMIC_CATEGORIES,
     TIERS,
     Role,
@@ -63,20 +65,7 @@ from mbc_rules.vocabulary import (
 )
 from mbc_rules.wording import agent_name, class_of, join_and
 
-CATEGORY_ORDER: tuple[str, ...] = (
-    "hormone_therapy",
-    "targeted_therapy",
-    "immunotherapy",
-    "chemotherapy",
-    "radiation_therapy",
-    "surgery",
-    "bone_modifying_therapy",
-    "clinical_trial",
-    "palliative_care",
-    "complementary_therapy",
-)
-SUPPORTIVE = frozenset({"palliative_care", "complementary_therapy"})
-assert set(CATEGORY_ORDER) == set(CATEGORIES)
+SUPPORTIVE = CARE_CATEGORIES  # ranked after every anticancer option
 
 
 # The statements (rules/statements.yaml) behind the orderings and behind "not again". The

@@ -111,9 +111,40 @@ Role = Literal["anticancer", "supportive"]
 # the choices by default: the sources give them both goals ("to remove cancer that has
 # spread ... and to prevent or relieve pain or other symptoms", MLH), so a category cannot say
 # which one; an offer whose sentence gives the purpose says it (``Offer.role``).
-SUPPORTIVE_CATEGORIES: frozenset[str] = frozenset(
-    {"bone_modifying_therapy", "palliative_care", "complementary_therapy"}
+#
+# Where each category stands, in one table: the order options of equal rank are listed in,
+# how the ranking groups it (systemic drugs first; local and other treatment after them; care
+# that does not fight the cancer last: palliative care and complementary treatments), and
+# whether it is care given alongside by default.
+RankingGroup = Literal["systemic", "local", "other", "care"]
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRow:
+    """What the library holds of one treatment category."""
+
+    name: str
+    group: RankingGroup
+    alongside: bool  # its role is "supportive" unless an offer's sentence says otherwise
+
+
+CATEGORY_TABLE: tuple[CategoryRow, ...] = (
+    CategoryRow("hormone_therapy", "systemic", alongside=False),
+    CategoryRow("targeted_therapy", "systemic", alongside=False),
+    CategoryRow("immunotherapy", "systemic", alongside=False),
+    CategoryRow("chemotherapy", "systemic", alongside=False),
+    CategoryRow("radiation_therapy", "local", alongside=False),
+    CategoryRow("surgery", "local", alongside=False),
+    CategoryRow("bone_modifying_therapy", "other", alongside=True),
+    CategoryRow("clinical_trial", "other", alongside=False),
+    CategoryRow("palliative_care", "care", alongside=True),
+    CategoryRow("complementary_therapy", "care", alongside=True),
 )
+CATEGORY_ORDER: tuple[str, ...] = tuple(row.name for row in CATEGORY_TABLE)
+if set(CATEGORY_ORDER) != set(CATEGORIES) or len(CATEGORY_ORDER) != len(CATEGORIES):
+    raise AssertionError("CATEGORY_TABLE must list every Category once")
+SUPPORTIVE_CATEGORIES: frozenset[str] = frozenset(r.name for r in CATEGORY_TABLE if r.alongside)
+CARE_CATEGORIES: frozenset[str] = frozenset(r.name for r in CATEGORY_TABLE if r.group == "care")
 
 
 def role_of(category: str) -> Role:
@@ -126,10 +157,8 @@ def role_of(category: str) -> Role:
 # Treatments that fight the cancer through the whole body: only these make a line of treatment
 # or can fail. Palliative and complementary care, trial enrolment, bone-modifying drugs and
 # local procedures do not (a yoga class that "progressed" is not a failed line).
-SYSTEMIC_CATEGORIES = frozenset(
-    {"hormone_therapy", "targeted_therapy", "immunotherapy", "chemotherapy"}
-)
-LOCAL_CATEGORIES = frozenset({"surgery", "radiation_therapy"})
+SYSTEMIC_CATEGORIES = frozenset(r.name for r in CATEGORY_TABLE if r.group == "systemic")
+LOCAL_CATEGORIES = frozenset(r.name for r in CATEGORY_TABLE if r.group == "local")
 # The broad classes that facts and ranking ask about; rules/drug_classes.yaml places every
 # other class within them.
 ENDOCRINE = "endocrine"

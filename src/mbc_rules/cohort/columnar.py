@@ -30,7 +30,6 @@ from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank import (
-    CATEGORY_ORDER,
     Contribution,
     Placed,
     Standing,
@@ -40,7 +39,7 @@ from mbc_rules.rank import (
     removals,
 )
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
-from mbc_rules.vocabulary import SYSTEMIC_CATEGORIES, TIERS
+from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 
 if TYPE_CHECKING:
     import numpy as np

@@ -37,8 +37,8 @@ from mbc_rules.cohort.tables import FrameResult, TableParts, assemble, concatena
 from mbc_rules.cohort.verify import DEFAULT_VERIFY, verify_sample
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import CATEGORY_ORDER
 from mbc_rules.rulebase import Rulebase
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 if TYPE_CHECKING:
     import numpy as np

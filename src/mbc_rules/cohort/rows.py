@@ -17,8 +17,8 @@ from mbc_rules.cohort_summary import CohortSummary, summarise
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.evaluation import Evaluation
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import CATEGORY_ORDER
 from mbc_rules.rulebase import Rulebase
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 if TYPE_CHECKING:
     pass

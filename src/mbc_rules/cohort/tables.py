@@ -14,8 +14,8 @@ from mbc_rules.cohort.rows import CohortResult, RowError, _optional
 from mbc_rules.cohort_summary import CohortSummary, FirstChoiceCounts, from_counts
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.evaluation import Evaluation
-from mbc_rules.rank import CATEGORY_ORDER
 from mbc_rules.rulebase import Rulebase
+from mbc_rules.vocabulary import CATEGORY_ORDER
 
 if TYPE_CHECKING:
     import numpy as np

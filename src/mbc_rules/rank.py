@@ -61,7 +61,7 @@ from mbc_rules.vocabulary import (
     Vocabulary,
     role_of,
 )
-from mbc_rules.wording import agent_name, class_of, join_and
+from mbc_rules.wording import agent_name, class_of, join_and, regimen_words
 
 CATEGORY_ORDER: tuple[str, ...] = (
     "hormone_therapy",
@@ -308,11 +308,10 @@ def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
 
 
 def regimen_name(agents: Sequence[str], vocabulary: Vocabulary) -> str:
-    """'alpelisib with fulvestrant', 'pertuzumab with chemotherapy and trastuzumab'."""
-    names = [vocabulary[a].name if a in vocabulary else a for a in agents]
-    if len(names) <= 2:
-        return " with ".join(names)
-    return f"{names[0]} with {', '.join(names[1:-1])} and {names[-1]}"
+    """'alpelisib with fulvestrant', 'pertuzumab with chemotherapy and trastuzumab': the
+    regimen as the reader sees it (``wording.regimen_words``).
+    """
+    return regimen_words(agents, vocabulary)
 
 
 def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> list[Rule]:

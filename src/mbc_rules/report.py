@@ -24,6 +24,7 @@ from mbc_rules.result import (
     InformativeTest,
     Names,
     RankChange,
+    RegimenOption,
     TreatmentOption,
 )
 from mbc_rules.vocabulary import TIERS
@@ -266,15 +267,25 @@ def _groups(option: TreatmentOption, names: Names) -> tuple[CitationGroup, ...]:
     groups = []
     for group in option.citation_groups:
         named = [names.agent(a) for a in group.agents]
-        named += [regimen_words(r, names) for r in group.regimens]
+        named += [regimen_words(r, names, option.regimens) for r in group.regimens]
         label = join_and(named) if named else f"{category_name(option.category)} in general"
         cited = tuple(option.citations[i] for i in group.citations if i < len(option.citations))
         groups.append(CitationGroup(label, group.tier, cited))
     return tuple(groups)
 
 
-def regimen_words(agents: Sequence[str], names: Names) -> str:
-    """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes."""
+def regimen_words(
+    agents: Sequence[str], names: Names, regimens: Sequence[RegimenOption] = ()
+) -> str:
+    """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes.
+
+    The words are the result's own (``RegimenOption.name``, made with the vocabulary:
+    'trastuzumab with another HER2-targeted drug') when ``regimens`` has them; otherwise each
+    agent's name.
+    """
+    for regimen in regimens:
+        if tuple(regimen.agents) == tuple(agents) and regimen.name:
+            return regimen.name
     said = [names.agent(a) for a in agents]
     return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
 
@@ -306,7 +317,9 @@ def read_options(result: EvaluationValues) -> list[OptionView]:
             tied=option.role != "supportive" and ranks.count(option.rank) > 1,
             name=category_name(option.category),
             drugs=_drug_words(option, names),
-            regimens=tuple(regimen_words(r.agents, names) for r in option.regimens),
+            regimens=tuple(
+                regimen_words(r.agents, names, option.regimens) for r in option.regimens
+            ),
             groups=_groups(option, names),
             agreement=agreement_lines(option, names),
             history=history_lines(option, names),

@@ -971,6 +971,18 @@ def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
     return {agent: frozenset(s) for agent, s in found.items()}
 
 
+def _only_situational(rules: Sequence[Rule]) -> frozenset[str]:
+    """The agents that the offering ``rules`` name, each only in situational offers."""
+    tiers: dict[str, set[str]] = {}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        for agent in [*offer.agents, *(a for r in offer.regimens for a in r.agents)]:
+            tiers.setdefault(agent, set()).add(offer.tier)
+    return frozenset(agent for agent, said in tiers.items() if said == {"situational"})
+
+
 def _agreement(
     category: str,
     named: frozenset[str],
@@ -984,6 +996,12 @@ def _agreement(
     # naming that drug "only when" something else holds (issue 19).
     supporters = _supporters(offering)
     everything = supporters.get(None, frozenset())
+    # A drug the fired rules name only for some patients (situational): a source's words for
+    # the whole category ("This may be a part of treatment if you have ... HER2-positive") do
+    # not stand in for its own sentence on that drug, naming it in a situation not met here
+    # (WebMD: margetuximab "if they've tried at least two other HER2-targeted drugs"), which
+    # is why it is offered for some patients only.
+    some_patients = _only_situational(offering)
     conditions: list[AgreementCondition] = []
     for rule in waiting:
         offer = rule.then.offer
@@ -994,8 +1012,15 @@ def _agreement(
         if theirs and not common:
             continue
         condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
-        for source in sorted({c.source for c in rule.citations} - everything):
-            agents = [a for a in common if source not in supporters.get(a, frozenset())]
+        for source in sorted({c.source for c in rule.citations}):
+            agents = [
+                a
+                for a in common
+                if source not in supporters.get(a, frozenset())
+                and (source not in everything or (a in some_patients and a in offer.agents))
+            ]
+            if source in everything and not agents:
+                continue
             if (common and not agents) or (not common and source in supporting):
                 continue
             said = [c for c in rule.citations if c.source == source]

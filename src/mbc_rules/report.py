@@ -167,8 +167,10 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
     name tamoxifen when no line of treatment for metastatic disease has failed yet (not the
     case here)'.
 
-    The conditions not met are grouped by the situation, so a situation several sources name
-    is said once (it was a line per source and statement).
+    The conditions not met are grouped by the situation and the drugs, so what several sources
+    name for the same situation is said once (it was a line per source and statement), and a
+    source is never said to name a drug another source names ("ACS, PDQ name olaparib ...;
+    WebMD names sacituzumab govitecan ..." for the same situation).
     """
     agreement = option.agreement
     known = len(names.sources)
@@ -178,16 +180,16 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
         if known
         else f"{count} source{'s' if count != 1 else ''} support it as offered"
     )
-    situations: dict[str, tuple[list[str], list[str]]] = {}
+    by_source: dict[tuple[str, str], list[str]] = {}
     for other in agreement.conditions_not_met:
         when = situation_words(other) or "at another time"
-        agents, sources = situations.setdefault(when, ([], []))
-        agents += [a for a in other.agents if a not in agents]
-        short = _short(names, other.source)
-        if short not in sources:
-            sources.append(short)
+        theirs = by_source.setdefault((when, _short(names, other.source)), [])
+        theirs += [a for a in other.agents if a not in theirs]
+    situations: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (when, short), theirs in by_source.items():
+        situations.setdefault((when, tuple(theirs)), []).append(short)
     parts = [said]
-    for when, (agents, sources) in situations.items():
+    for (when, agents), sources in situations.items():
         named = join_and([names.agent(a) for a in agents]) if agents else "it"
         verb = "names" if len(sources) == 1 else "name"
         # "when", not "only when": the same source may name it in other situations too (MLH:

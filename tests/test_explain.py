@@ -284,3 +284,16 @@ def test_no_explanation_of_any_subject_speaks_rule_vocabulary(
         assert text.startswith(explanation.name), subject
         assert text.splitlines()[0] == explanation.verdict
         assert not RULE_VOCABULARY.search(_words_only(text)), (subject, text)
+
+
+def test_a_drug_whose_sentences_give_a_weaker_tier_says_so_in_its_verdict() -> None:
+    # PDQ names margetuximab with no time (situational, WebMD: after two HER2-targeted drugs);
+    # its option, targeted therapy, is preferred (YSC: "All therapies will involve the use of
+    # anti-HER2 treatment"). The views mark it "margetuximab (situational)"; so does explain.
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate(
+        {"er_status": "negative", "pr_status": "negative", "her2_status": "positive"}
+    )
+    verdict = rulebase.explain(result, "margetuximab").verdict
+    assert verdict.endswith("preferred (margetuximab itself: situational).")
+    assert rulebase.explain(result, "trastuzumab").verdict.endswith(", preferred.")

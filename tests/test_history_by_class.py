@@ -429,15 +429,30 @@ def violations(rulebase: Rulebase, profile: dict[str, Any]) -> list[str]:
                 if (members & grew) - switch:
                     found.append(f"class {agent} offered after {sorted(members & grew)}")
         # Drug by drug: no source stands as naming a drug "only when" while a fired rule of the
-        # option citing that source offers the drug (or the whole category) here.
+        # option citing that source offers the drug (or the whole category) here. The one
+        # exception: a drug the fired rules name only for some patients (situational), which
+        # the source's own sentence names in a situation not met here (WebMD's margetuximab
+        # beside its words for targeted therapy as a whole).
         fired = [r for r in rulebase.rules if r.id in option.rule_ids]
+        tiers: dict[str, set[str]] = {}
+        for rule in fired:
+            offer = rule.then.offer
+            assert offer is not None
+            for agent in {*offer.agents, *(a for r in offer.regimens for a in r.agents)}:
+                tiers.setdefault(agent, set()).add(offer.tier)
         for condition in option.agreement.conditions_not_met:
+            waiting = next(r for r in rulebase.rules if r.id == condition.rule_id).then.offer
+            assert waiting is not None
+            some_patients = all(
+                tiers.get(a) == {"situational"} and a in waiting.agents for a in condition.agents
+            )
             for rule in fired:
                 offer = rule.then.offer
                 assert offer is not None
                 named = {*offer.agents, *(a for r in offer.regimens for a in r.agents)}
                 if condition.source in {c.source for c in rule.citations} and (
-                    not named or named & set(condition.agents)
+                    (not named and not (condition.agents and some_patients))
+                    or named & set(condition.agents)
                 ):
                     found.append(f"{condition.source} supports and waits: {rule.id}")
     categories = [o.category for o in result.options]

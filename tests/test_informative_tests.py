@@ -131,7 +131,7 @@ def test_a_test_result_moves_options_both_ways(rulebase: Rulebase) -> None:
     assert "targeted_therapy" in down.passed_by
     assert _check_moves(rulebase, hr_negative) >= 2
     # The text and the notebook view say which way, in words.
-    report = rulebase.report(rulebase.with_informative_tests(result))
+    report = " ".join(rulebase.report(rulebase.with_informative_tests(result)).split())
     assert "moves targeted therapy up (rank " in report
     assert f"moves {down.category.replace('_', ' ')} down (rank " in report
     html = rulebase.html(rulebase.with_informative_tests(result))

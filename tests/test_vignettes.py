@@ -143,6 +143,12 @@ VIGNETTES = [
         not_offered=("immunotherapy",),
     ),
     # YSC: HER2+ "All therapies will involve the use of anti-HER2 treatment".
+    # PDQ, for HER2-positive disease, names margetuximab and "tucatinib, a tyrosine kinase
+    # inhibitor used with trastuzumab and capecitabine" and sets no time; WebMD names them after
+    # at least two and one other HER2-targeted drugs: offered for some patients only
+    # (situational), with WebMD's time in the agreement (test_margetuximab_and_tucatinib_...).
+    # This vignette used to expect neither before any HER2 drug, reading PDQ's sentences under
+    # WebMD's time.
     Vignette(
         "her2-positive, hormone receptor negative, first line",
         {"er_status": "negative", "pr_status": "negative", "her2_status": "positive"},
@@ -156,7 +162,7 @@ VIGNETTES = [
             "ado_trastuzumab_emtansine",
             "fam_trastuzumab_deruxtecan",
         ),
-        no_drugs=("tucatinib", "margetuximab", "neratinib"),
+        no_drugs=("neratinib",),
         not_recommended=("hormone_therapy",),
     ),
     # ACS: trastuzumab "with other medications such as hormonal therapy".
@@ -182,7 +188,9 @@ VIGNETTES = [
         advice=("biopsy_metastasis",),
     ),
     # WebMD: tucatinib "after ... at least one other HER2 targeted drug"; ACS: after
-    # trastuzumab, lapatinib "often given along with ... capecitabine".
+    # trastuzumab, lapatinib "often given along with ... capecitabine". PDQ's untimed
+    # margetuximab is another anti-HER2 antibody like trastuzumab, and no sentence names that
+    # switch after one HER2 drug (WebMD's: after two): held back.
     Vignette(
         "her2-positive after trastuzumab",
         {
@@ -210,7 +218,9 @@ VIGNETTES = [
         "her2-positive with brain metastases, no prior HER2 drug",
         {"her2_status": "positive", "metastatic_sites": ["brain"], "brain_metastases": "few"},
         drugs=("stereotactic_radiosurgery", "metastasis_resection"),
-        no_drugs=("tucatinib", "margetuximab", "neratinib"),
+        # PDQ's untimed margetuximab and tucatinib are offered for some patients only (see the
+        # first-line vignette above); this vignette used to expect neither.
+        no_drugs=("neratinib",),
     ),
     Vignette(
         "her2-positive with brain metastases, after trastuzumab",
@@ -605,3 +615,114 @@ def test_parp_inhibitor_before_chemotherapy_is_situational_and_shows_the_sources
     text = " ".join(str(result).split())
     assert "olaparib (situational)" in text
     assert "ACS, PDQ name olaparib and talazoparib when a chemotherapy drug was given" in text
+
+
+def test_margetuximab_and_tucatinib_before_her2_drugs_are_situational_and_show_webmds_time() -> (
+    None
+):
+    # PDQ: "In women with metastatic breast cancer that is HER2 positive, treatment may
+    # include: Targeted therapy such as trastuzumab, trastuzumab deruxtecan, pertuzumab,
+    # margetuximab, or lapatinib. Targeted therapy with tucatinib, a tyrosine kinase inhibitor
+    # used with trastuzumab and capecitabine." WebMD: margetuximab "if they've tried at least
+    # two other HER2-targeted drugs"; tucatinib "after your doctor has tried at least one other
+    # HER2 targeted drug".
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate(
+        {
+            "er_status": "negative",
+            "pr_status": "negative",
+            "her2_status": "positive",
+            "prior_therapies": [],
+        }
+    )
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    for drug in ("margetuximab", "tucatinib"):
+        groups = [g for g in targeted.citation_groups if drug in g.agents]
+        assert [g.tier for g in groups] == ["situational"], drug
+        assert {targeted.citations[i].source for g in groups for i in g.citations} == {"pdq"}
+    waiting = {(c.source, c.agents, c.condition) for c in targeted.agreement.conditions_not_met}
+    assert ("webmd", ("margetuximab",), ("her2_targeted_drugs_given ≥ 2",)) in waiting
+    assert ("webmd", ("tucatinib",), ("her2_targeted_drugs_given ≥ 1",)) in waiting
+    # No sentence of PDQ stands under WebMD's time.
+    assert not any(c.source == "pdq" for c in targeted.agreement.conditions_not_met)
+    text = " ".join(str(result).split())
+    assert "margetuximab (situational)" in text
+    assert "tucatinib (situational)" in text
+    assert "WebMD names margetuximab when" in text
+
+
+def test_after_her2_drugs_webmds_margetuximab_and_tucatinib_stand_under_webmds_time() -> None:
+    rulebase = Rulebase.bundled(engine="python")
+    after_two = rulebase.evaluate(
+        {
+            "her2_status": "positive",
+            "prior_therapies": [
+                {"agent": "trastuzumab", "outcome": "progressed"},
+                {"agent": "Kadcyla", "outcome": "progressed"},
+            ],
+        }
+    )
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    assert "margetuximab-after-two-her2-drugs" in after_two.fired_rules
+    assert "tucatinib-after-one-her2-drug" in after_two.fired_rules
+    for rule_id in ("margetuximab-after-two-her2-drugs", "tucatinib-after-one-her2-drug"):
+        assert {c.source for c in by_id[rule_id].citations} == {"webmd"}
+    rule = by_id["her2-positive-margetuximab-tucatinib-pdq"]
+    assert {c.source for c in rule.citations} == {"pdq"}
+
+
+def test_acs_cdk46_inhibitor_sentence_sets_no_her2_condition_and_unknown_her2_is_a_test() -> None:
+    # ACS, under "Hormone receptor-positive cancers": "This may be combined with a targeted
+    # drug such as a CDK4/6 inhibitor, everolimus or a PI3K inhibitor." No HER2 condition, so
+    # the class is offered whatever the HER2 status. WebMD ties palbociclib itself to
+    # "hormone-receptor-positive, HER2-negative cells": with HER2 unknown it is not offered
+    # (unknown is never negative), and HER2 is a test that would add it.
+    rulebase = Rulebase.bundled(engine="python")
+    for her2 in ("unknown", "positive"):
+        result = rulebase.evaluate(
+            {"er_status": "positive", "her2_status": her2, **POST, "prior_therapies": []}
+        )
+        assert "hr-positive-hormone-therapy-with-targeted-drug" in result.fired_rules
+        offered = {a for o in result.options for a in o.agents} | {
+            a for o in result.options for r in o.regimens for a in r.agents
+        }
+        assert "cdk4_6_inhibitor" in offered
+        assert "palbociclib" not in offered
+    result = rulebase.evaluate({"er_status": "positive", **POST, "prior_therapies": []})
+    tests = [t for t in rulebase.informative_tests(result) if t.status == "her2_status"]
+    assert tests
+    negative = [o for o in tests[0].outcomes if o.value == "negative"]
+    assert negative
+    assert "palbociclib" in negative[0].agents_appear
+
+
+def test_spinal_cord_compression_cites_the_sources_and_adds_no_urgency_they_do_not_state() -> None:
+    # ACS: "Radiation therapy and/or surgery may also be used in certain situations, such as:
+    # ... When an area of cancer spread is pressing on the spinal cord"; WebMD: "if your breast
+    # cancer has spread and presses on your spinal cord, it may lead to leg weakness." No
+    # source calls it urgent or an emergency, and ACS: "Although systemic drugs are the main
+    # treatment for stage IV breast cancer, local and regional treatments ... are sometimes
+    # used as well": local treatment stays after systemic treatment, with no urgency added.
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate(
+        {
+            **TNBC,
+            "metastatic_sites": ["spine"],
+            "complications": ["spinal_cord_compression"],
+            "prior_therapies": [],
+        }
+    )
+    surgery = result.option("surgery")
+    radiation = result.option("radiation_therapy")
+    assert surgery is not None
+    assert radiation is not None
+    excerpts = {c.excerpt for o in (surgery, radiation) for c in o.citations}
+    assert "When an area of cancer spread is pressing on the spinal cord" in excerpts
+    assert any("presses on your spinal cord" in e for e in excerpts)
+    systemic = [o.rank for o in result.options if o.category in ("chemotherapy",)]
+    assert systemic
+    assert min(systemic) < min(surgery.rank, radiation.rank)
+    said = " ".join([str(result), result.to_markdown()]).lower()
+    for word in ("urgent", "emergency", "immediately", "right away"):
+        assert word not in said, word

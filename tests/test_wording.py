@@ -9,7 +9,7 @@ import pytest
 from mbc_rules import Rulebase
 from mbc_rules.facts import FACTS
 from mbc_rules.result import Names
-from mbc_rules.wording import agent_name, agent_with_class, requirement, state
+from mbc_rules.wording import agent_name, agent_with_class, regimen_words, requirement, state
 
 RULE_VOCABULARY = re.compile(r"[a-z]+_[a-z]+|[≤≥≠=]|\btrue\b|\bfalse\b")
 
@@ -79,6 +79,31 @@ def test_class_placeholders_read_as_classes() -> None:
     assert agent_name("mtor_inhibitor", vocabulary) == "an mTOR inhibitor"
     assert agent_name("hormone_therapy", vocabulary) == "hormone therapy"
     assert agent_name("letrozole", vocabulary) == "letrozole"
+
+
+def test_a_class_after_a_drug_of_it_reads_as_another_of_it() -> None:
+    # ACS: trastuzumab "given along with chemo or with other medications such as hormonal
+    # therapy or other anti-HER2 drugs": the class placeholder after trastuzumab is another.
+    rulebase = Rulebase.bundled()
+    vocabulary = rulebase.vocabulary
+    said = regimen_words(("trastuzumab", "anti_her2_therapy"), vocabulary)
+    assert said == "trastuzumab with another HER2-targeted drug"
+    assert regimen_words(("trastuzumab", "hormone_therapy"), vocabulary) == (
+        "trastuzumab with hormone therapy"
+    )
+    assert regimen_words(("palbociclib", "aromatase_inhibitor"), vocabulary) == (
+        "palbociclib with an aromatase inhibitor"
+    )
+    assert regimen_words(("pertuzumab", "chemotherapy", "trastuzumab"), vocabulary) == (
+        "pertuzumab with chemotherapy and trastuzumab"
+    )
+    result = rulebase.evaluate(
+        {"er_status": "negative", "pr_status": "negative", "her2_status": "positive"}
+    )
+    regimens = [r.name for o in result.options for r in o.regimens]
+    assert "trastuzumab with another HER2-targeted drug" in regimens
+    assert "trastuzumab with another HER2-targeted drug" in str(result)
+    assert "with anti-HER2 therapy" not in str(result)
 
 
 def test_an_unknown_history_reads_as_not_given_never_as_none() -> None:

@@ -243,8 +243,8 @@ MUTATIONS = (
     Mutation(
         "agreement-names-a-supporting-source",
         "src/mbc_rules/rank.py",
-        "agents = [a for a in common if source not in supporters.get(a, frozenset())]",
-        "agents = common",
+        "if source not in supporters.get(a, frozenset())",
+        "if True",
         "issue 19: a source stood both as supporting a drug and as naming it only elsewhere",
     ),
     Mutation(

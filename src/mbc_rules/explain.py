@@ -20,7 +20,7 @@ from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
 from mbc_rules.rank import OrderField, OrderKey, Standing, cite, order_keys, speaking_of
 from mbc_rules.result import Agreement, CitedSource, EvaluationValues, TreatmentOption
 from mbc_rules.schema import Rule, Source
-from mbc_rules.vocabulary import CATEGORIES, Vocabulary
+from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
 from mbc_rules.wording import (
     TIER_WORDS,
     agent_name,
@@ -447,12 +447,27 @@ def _offered_words(
     where = f"rank {option.rank} of {total}{' (tied)' if tied else ''}"
     within = "" if kind == "category" else f" within {category_name(option.category)}"
     verdict = f"{name}: offered{within}, {where}, {option.tier}"
+    own = _own_tier(option, key) if kind != "category" else None
+    if own is not None and TIERS.index(own) > TIERS.index(option.tier):
+        # The views mark it so ("margetuximab (situational)"): its own sentences give a weaker
+        # tier than its option's.
+        verdict += f" ({name} itself: {own})"
     reasons = tuple(
         f"{rule.title}{_quote(rule.citations)}"
         for rule, _ in explained
         if rule.fired and rule.counted and rule.effect == "offer"
     )
     return verdict + ".", reasons, (), tuple(_ranking_words(option, evaluation, keys))
+
+
+def _own_tier(option: TreatmentOption, agent: str) -> str | None:
+    """The strongest tier the option's sentences give ``agent``, alone or in a regimen."""
+    tiers = [
+        TIERS.index(group.tier)
+        for group in option.citation_groups
+        if agent in group.agents or any(agent in regimen for regimen in group.regimens)
+    ]
+    return TIERS[min(tiers)] if tiers else None
 
 
 def _ranking_words(

@@ -63,7 +63,7 @@ from mbc_rules.vocabulary import (
     Vocabulary,
     role_of,
 )
-from mbc_rules.wording import agent_name, class_of, join_and
+from mbc_rules.wording import agent_name, class_of, join_and, regimen_words
 
 SUPPORTIVE = CARE_CATEGORIES  # ranked after every anticancer option
 
@@ -297,11 +297,10 @@ def _unique_citations(rules: Sequence[Rule]) -> list[Citation]:
 
 
 def regimen_name(agents: Sequence[str], vocabulary: Vocabulary) -> str:
-    """'alpelisib with fulvestrant', 'pertuzumab with chemotherapy and trastuzumab'."""
-    names = [vocabulary[a].name if a in vocabulary else a for a in agents]
-    if len(names) <= 2:
-        return " with ".join(names)
-    return f"{names[0]} with {', '.join(names[1:-1])} and {names[-1]}"
+    """'alpelisib with fulvestrant', 'pertuzumab with chemotherapy and trastuzumab': the
+    regimen as the reader sees it (``wording.regimen_words``).
+    """
+    return regimen_words(agents, vocabulary)
 
 
 def speaking_of(fired: Sequence[Rule], excluded_populations: Iterable[str]) -> list[Rule]:
@@ -961,6 +960,18 @@ def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
     return {agent: frozenset(s) for agent, s in found.items()}
 
 
+def _only_situational(rules: Sequence[Rule]) -> frozenset[str]:
+    """The agents that the offering ``rules`` name, each only in situational offers."""
+    tiers: dict[str, set[str]] = {}
+    for rule in rules:
+        offer = rule.then.offer
+        if offer is None:
+            continue
+        for agent in [*offer.agents, *(a for r in offer.regimens for a in r.agents)]:
+            tiers.setdefault(agent, set()).add(offer.tier)
+    return frozenset(agent for agent, said in tiers.items() if said == {"situational"})
+
+
 def _agreement(
     category: str,
     named: frozenset[str],
@@ -974,6 +985,12 @@ def _agreement(
     # naming that drug "only when" something else holds (issue 19).
     supporters = _supporters(offering)
     everything = supporters.get(None, frozenset())
+    # A drug the fired rules name only for some patients (situational): a source's words for
+    # the whole category ("This may be a part of treatment if you have ... HER2-positive") do
+    # not stand in for its own sentence on that drug, naming it in a situation not met here
+    # (WebMD: margetuximab "if they've tried at least two other HER2-targeted drugs"), which
+    # is why it is offered for some patients only.
+    some_patients = _only_situational(offering)
     conditions: list[AgreementCondition] = []
     for rule in waiting:
         offer = rule.then.offer
@@ -984,8 +1001,15 @@ def _agreement(
         if theirs and not common:
             continue
         condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
-        for source in sorted({c.source for c in rule.citations} - everything):
-            agents = [a for a in common if source not in supporters.get(a, frozenset())]
+        for source in sorted({c.source for c in rule.citations}):
+            agents = [
+                a
+                for a in common
+                if source not in supporters.get(a, frozenset())
+                and (source not in everything or (a in some_patients and a in offer.agents))
+            ]
+            if source in everything and not agents:
+                continue
             if (common and not agents) or (not common and source in supporting):
                 continue
             said = [c for c in rule.citations if c.source == source]

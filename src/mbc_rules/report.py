@@ -24,6 +24,7 @@ from mbc_rules.result import (
     InformativeTest,
     Names,
     RankChange,
+    RegimenOption,
     TreatmentOption,
 )
 from mbc_rules.vocabulary import TIERS
@@ -166,8 +167,10 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
     name tamoxifen when no line of treatment for metastatic disease has failed yet (not the
     case here)'.
 
-    The conditions not met are grouped by the situation, so a situation several sources name
-    is said once (it was a line per source and statement).
+    The conditions not met are grouped by the situation and the drugs, so what several sources
+    name for the same situation is said once (it was a line per source and statement), and a
+    source is never said to name a drug another source names ("ACS, PDQ name olaparib ...;
+    WebMD names sacituzumab govitecan ..." for the same situation).
     """
     agreement = option.agreement
     known = len(names.sources)
@@ -177,16 +180,16 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
         if known
         else f"{count} source{'s' if count != 1 else ''} support it as offered"
     )
-    situations: dict[str, tuple[list[str], list[str]]] = {}
+    by_source: dict[tuple[str, str], list[str]] = {}
     for other in agreement.conditions_not_met:
         when = situation_words(other) or "at another time"
-        agents, sources = situations.setdefault(when, ([], []))
-        agents += [a for a in other.agents if a not in agents]
-        short = _short(names, other.source)
-        if short not in sources:
-            sources.append(short)
+        theirs = by_source.setdefault((when, _short(names, other.source)), [])
+        theirs += [a for a in other.agents if a not in theirs]
+    situations: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (when, short), theirs in by_source.items():
+        situations.setdefault((when, tuple(theirs)), []).append(short)
     parts = [said]
-    for when, (agents, sources) in situations.items():
+    for (when, agents), sources in situations.items():
         named = join_and([names.agent(a) for a in agents]) if agents else "it"
         verb = "names" if len(sources) == 1 else "name"
         # "when", not "only when": the same source may name it in other situations too (MLH:
@@ -266,15 +269,25 @@ def _groups(option: TreatmentOption, names: Names) -> tuple[CitationGroup, ...]:
     groups = []
     for group in option.citation_groups:
         named = [names.agent(a) for a in group.agents]
-        named += [regimen_words(r, names) for r in group.regimens]
+        named += [regimen_words(r, names, option.regimens) for r in group.regimens]
         label = join_and(named) if named else f"{category_name(option.category)} in general"
         cited = tuple(option.citations[i] for i in group.citations if i < len(option.citations))
         groups.append(CitationGroup(label, group.tier, cited))
     return tuple(groups)
 
 
-def regimen_words(agents: Sequence[str], names: Names) -> str:
-    """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes."""
+def regimen_words(
+    agents: Sequence[str], names: Names, regimens: Sequence[RegimenOption] = ()
+) -> str:
+    """'a CDK4/6 inhibitor with fulvestrant': the regimen with class placeholders as classes.
+
+    The words are the result's own (``RegimenOption.name``, made with the vocabulary:
+    'trastuzumab with another HER2-targeted drug') when ``regimens`` has them; otherwise each
+    agent's name.
+    """
+    for regimen in regimens:
+        if tuple(regimen.agents) == tuple(agents) and regimen.name:
+            return regimen.name
     said = [names.agent(a) for a in agents]
     return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
 
@@ -306,7 +319,9 @@ def read_options(result: EvaluationValues) -> list[OptionView]:
             tied=option.role != "supportive" and ranks.count(option.rank) > 1,
             name=category_name(option.category),
             drugs=_drug_words(option, names),
-            regimens=tuple(regimen_words(r.agents, names) for r in option.regimens),
+            regimens=tuple(
+                regimen_words(r.agents, names, option.regimens) for r in option.regimens
+            ),
             groups=_groups(option, names),
             agreement=agreement_lines(option, names),
             history=history_lines(option, names),

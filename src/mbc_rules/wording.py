@@ -113,6 +113,33 @@ def result_names(
     )
 
 
+def regimen_words(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> str:
+    """'alpelisib with fulvestrant', 'palbociclib with an aromatase inhibitor', 'pertuzumab
+    with chemotherapy and trastuzumab'. A class placeholder after a drug of that class reads as
+    another of it: ACS gives trastuzumab "with other anti-HER2 drugs", so [trastuzumab,
+    anti-HER2 therapy] reads 'trastuzumab with another HER2-targeted drug'.
+    """
+    said = [
+        _another(agent_id, agent_ids[:i], vocabulary) or agent_name(agent_id, vocabulary)
+        for i, agent_id in enumerate(agent_ids)
+    ]
+    return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
+
+
+def _another(agent_id: str, earlier: Sequence[str], vocabulary: Vocabulary | None) -> str | None:
+    agent = vocabulary.agents.get(agent_id) if vocabulary is not None else None
+    if vocabulary is None or agent is None or agent.kind != "therapy_class":
+        return None
+    drug_class = agent.drug_class
+    if drug_class is None:
+        return None
+    for other_id in earlier:
+        other = vocabulary.agents.get(other_id)
+        if other is not None and other.kind != "therapy_class" and other.is_in(drug_class):
+            return f"another {vocabulary.class_name(drug_class)}"
+    return None
+
+
 def agent_names(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> str:
     """'letrozole, anastrozole and exemestane'."""
     return join_and([agent_name(a, vocabulary) for a in agent_ids])

@@ -382,3 +382,12 @@ def test_a_rulebase_evaluated_as_a_cohort_is_not_kept_alive() -> None:
     del rulebase
     gc.collect()
     assert gone() is None
+
+
+def test_every_history_fact_has_its_column_wise_join() -> None:
+    from mbc_rules.cohort.columnar import HISTORY_JOINS
+    from mbc_rules.facts import FACTS, EntryFacts
+
+    history_facts = {f.name for f in FACTS.values() if "prior_therapies" in f.reads}
+    assert set(HISTORY_JOINS) == history_facts
+    assert {field for _, field in HISTORY_JOINS.values()} <= set(EntryFacts._fields)

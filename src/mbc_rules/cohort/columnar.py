@@ -149,6 +149,12 @@ class ColumnarEngine:
         # Histories, joined from their entries (see _read_histories): per history code, its
         # history facts' value codes and the code of what the cancer grew on.
         self._history_names = groups.get(_HISTORY, [])
+        if set(self._history_names) != set(HISTORY_JOINS):
+            # A new history fact needs its join here, beside its reading in facts.py.
+            raise AssertionError(
+                f"history facts {sorted(self._history_names)} but joins for "
+                f"{sorted(HISTORY_JOINS)} (cohort/columnar.py HISTORY_JOINS)"
+            )
         self._history_source: list[tuple[int, ...]] | None = None
         self._entries: list[EntryFacts] = []
         self._entry_columns: dict[str, list[int]] = {f: [] for _, f in HISTORY_JOINS.values()}

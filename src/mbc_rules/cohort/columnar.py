@@ -603,21 +603,26 @@ class ColumnarEngine:
         found = self._placement_of[category].get(parts)
         if found is None:
             entry = self.ranker.parts[category][parts]
+            # What arrange reads of a part for the long table: not the rule (it names the
+            # option's citations, not its drugs, tier or sources), not a part left with
+            # nothing to offer (arrange passes over it), and not the parts' order (an option
+            # takes the best tier and every source, and lists its drugs sorted).
             key = tuple(
-                (
-                    id(part.rule),
-                    part.tier,
-                    part.sources,
-                    part.agents,
-                    part.regimens,
-                    part.named_any,
-                    part.waits_for,
-                    part.grown,
-                    part.continued,
-                    tuple(agent for agent, _ in part.withheld),
-                    part.beside,
+                frozenset(
+                    (
+                        part.tier,
+                        part.sources,
+                        part.agents,
+                        part.regimens,
+                        part.waits_for,
+                        part.grown,
+                        part.continued,
+                        part.beside,
+                    )
+                    for part in parts_of
+                    if not (part.named_any and not part.agents and not part.regimens)
                 )
-                for part in (*entry.offered, *entry.deferred)
+                for parts_of in (entry.offered, entry.deferred)
             )
             known = self._placement_key[category]
             found = known.get(key)

@@ -109,3 +109,19 @@ def test_a_drug_listed_twice_is_checked_as_the_profile_checks_it() -> None:
     codes, bad = validator.histories.read([contradicting, twice])
     assert bad.tolist() == [True, False]
     assert len(validator.histories.values[int(codes[1])] or ()) == 2
+
+
+def test_values_that_compare_equal_are_told_apart_by_type() -> None:
+    rulebase = Rulebase.bundled()
+    validator = ColumnValidator(rulebase.vocabulary)
+    cells: list[Any] = [
+        [{"agent": "letrozole", "line": 1}],
+        [{"agent": "letrozole", "line": True}],
+        [{"agent": "letrozole", "line": 1.0}],
+        [{"agent": "letrozole", "outcome": "progressed"}],
+        [{"agent": np.str_("letrozole"), "outcome": np.str_("progressed")}],
+    ]
+    codes, bad = validator.histories.read(cells)
+    assert bad.tolist() == [_expected(c, rulebase) == "invalid" for c in cells]
+    assert bad.tolist() == [False, True, True, False, False]
+    assert codes[3] == codes[4]

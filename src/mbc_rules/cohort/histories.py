@@ -49,6 +49,7 @@ class HistoryReader:
         self._context = {"vocabulary": vocabulary}
         self._whole_cell = whole_cell
         self._entry_code: dict[tuple[Any, ...], int] = {}
+        self._text_entry_code: dict[tuple[Any, ...], int] = {}
         self._therapy_code: dict[PriorTherapy, int] = {}
         self.therapies: list[PriorTherapy] = []
         self._agent_code: list[int] = []  # by entry code, a number for its drug
@@ -68,6 +69,7 @@ class HistoryReader:
         codes = np.empty(len(cells), dtype=np.int64)
         bad = np.zeros(len(cells), dtype=bool)
         entry_code = self._entry_code
+        text_code = self._text_entry_code
         history_code = self._history_code
         for index, cell in enumerate(cells):
             code = _WHOLE
@@ -76,13 +78,16 @@ class HistoryReader:
                 for entry in cell:
                     if type(entry) is not dict:
                         break
-                    key = (tuple(entry.items()), tuple(map(type, entry.values())))
+                    items = tuple(entry.items())
                     try:
-                        known = entry_code.get(key)
+                        known = text_code.get(items)
                     except TypeError:  # an unhashable value (a list where text belongs)
                         break
                     if known is None:
-                        known = self._read_entry(entry, key)
+                        key = (items, tuple(map(type, entry.values())))
+                        known = entry_code.get(key)
+                        if known is None:
+                            known = self._read_entry(entry, key)
                     if known < 0:
                         break
                     found.append(known)
@@ -91,7 +96,7 @@ class HistoryReader:
                     code = history_code.get(entries, _WHOLE)
                     if code == _WHOLE:
                         if len(entries) <= 1:  # nothing to repeat or contradict
-                            code = self._history(entries)
+                            code = self._new_history(entries)
                         else:
                             code = self._read_history(entries, cell)
                 if code == _WHOLE and len(found) < len(cell):
@@ -119,6 +124,10 @@ class HistoryReader:
                 code = self._therapy(therapy)
         if len(self._entry_code) < 100_000:
             self._entry_code[key] = code
+            if all(t is str for t in key[1]):
+                # Only text can equal text: an entry of text values is found by its items
+                # alone (True equals 1, so an entry with a number is found with its types).
+                self._text_entry_code[key[0]] = code
         return code
 
     def _therapy(self, therapy: PriorTherapy) -> int:
@@ -136,15 +145,17 @@ class HistoryReader:
             # Too long, or a drug listed twice (which may repeat or contradict an entry): the
             # profile's own check of the whole list says.
             return self._whole(cell)
-        return self._history(entries)
+        return self._new_history(entries)
 
     def _history(self, entries: tuple[int, ...]) -> int:
         code = self._history_code.get(entries)
-        if code is None:
-            code = len(self.entries)
-            self.entries.append(entries)
-            if len(self._history_code) < 2_000_000:
-                self._history_code[entries] = code
+        return self._new_history(entries) if code is None else code
+
+    def _new_history(self, entries: tuple[int, ...]) -> int:
+        code = len(self.entries)
+        self.entries.append(entries)
+        if len(self._history_code) < 2_000_000:
+            self._history_code[entries] = code
         return code
 
     def _whole(self, cell: Any) -> int:

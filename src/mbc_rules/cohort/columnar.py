@@ -159,6 +159,8 @@ class ColumnarEngine:
         self._entries: list[EntryFacts] = []
         self._entry_columns: dict[str, list[int]] = {f: [] for _, f in HISTORY_JOINS.values()}
         self._distinct_code: dict[Any, int] = {}
+        # Each distinct grown_on set of an entry, numbered on its own: its bit in _grown_bits.
+        self._grown_sets: dict[frozenset[str], int] = {}
         self._grown_bits: list[int] = []
         self._failed_of_bits: dict[int, int] = {}
         self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int32)
@@ -278,6 +280,7 @@ class ColumnarEngine:
             # The tables follow one reader's codes (the validator paired with this engine).
             self._history_source = read.history_entries
             self._entries, self._grown_bits, self._failed_of_bits = [], [], {}
+            self._grown_sets = {}
             self._entry_columns = {f: [] for _, f in HISTORY_JOINS.values()}
             self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int32)
             self._history_failed = np.zeros(0, dtype=np.int64)
@@ -385,7 +388,7 @@ class ColumnarEngine:
         # What growth on it is growth on, as bits of one number per distinct set.
         bit = 0
         if entry.grown_on:
-            bit = 1 << self._distinct("grown_on", entry.grown_on)
+            bit = 1 << self._grown_sets.setdefault(entry.grown_on, len(self._grown_sets))
         self._grown_bits.append(bit)
         self._entries.append(entry)
 

@@ -187,6 +187,8 @@ class ColumnarEngine:
         self._placed_parts: list[list[int]] = [[] for _ in CATEGORY_ORDER]
         self._coarse_parts: list[dict[tuple[int, int, int], int]] = [{} for _ in CATEGORY_ORDER]
         self._verdicts_of: list[list[tuple[str | None, ...]]] = [[] for _ in CATEGORY_ORDER]
+        self._fired_positions: list[dict[int, tuple[int, ...]]] = [{} for _ in CATEGORY_ORDER]
+        self._by_verdicts: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._removed: dict[tuple[int, ...], tuple[frozenset[str], frozenset[str]]] = {}
         self._by_rule: dict[tuple[Any, ...], tuple[Contribution, ...]] = {}
         # For each offering rule, where the (agent, switch) pairs it names stand in its
@@ -574,6 +576,45 @@ class ColumnarEngine:
             self._verdicts_of[category].append(verdicts)
         return code
 
+    def _woman_placement(
+        self,
+        category: int,
+        fired: list[int],
+        verdict: int,
+        row_failed: frozenset[str],
+        bits: int,
+    ) -> int:
+        """The placement of a woman's (or unknown sex's) contributions, remembered by the
+        fired rules and the verdicts on the agents those rules name (not on every agent the
+        category's rules name).
+        """
+        rules = self.rules
+        name = CATEGORY_ORDER[category]
+        positions = self._fired_positions[category].get(bits) if bits >= 0 else None
+        if positions is None:
+            positions = tuple(
+                sorted(
+                    {
+                        p
+                        for j in fired
+                        if (at := self._rule_pairs[j]) is not None
+                        and rules[j].then.offer.category == name  # type: ignore[union-attr]
+                        for p in at
+                    }
+                )
+            )
+            if bits >= 0:
+                self._fired_positions[category][bits] = positions
+        verdicts = self._verdicts_of[category][verdict]
+        key = (bits, tuple(verdicts[p] for p in positions))
+        found = self._by_verdicts[category].get(key) if bits >= 0 else None
+        if found is None:
+            parts = self._contributed(category, fired, verdict, row_failed)
+            found = self._placement(category, parts)
+            if bits >= 0:
+                self._by_verdicts[category][key] = found
+        return found
+
     def _contributed(
         self, category: int, fired: list[int], verdict: int, row_failed: frozenset[str]
     ) -> int:
@@ -687,9 +728,11 @@ class ColumnarEngine:
                         True,
                         row_failed,
                     )
+                    found = self._placement(category, parts)
                 else:
-                    parts = self._contributed(category, fired_rules, int(grown[row]), row_failed)
-                found = self._placement(category, parts)
+                    found = self._woman_placement(
+                        category, fired_rules, int(grown[row]), row_failed, key[0]
+                    )
                 if bits_of is not None:
                     coarse[key] = found
             table[index] = found

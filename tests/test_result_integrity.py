@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from mbc_rules import Evaluation, Rulebase
 from mbc_rules.result import result_digest
 
 from .conftest import write_rules
+from .strategies import AGENT_IDS
 from .test_rule_errors import GOOD_RULE
 
 PROFILE = {
@@ -172,3 +176,29 @@ def test_case_6_item_hashes_remembered_by_identity_never_change_a_digest(
     # Items that are not exactly answer models (built past validation) are still hashed.
     loose = first.model_copy(update={"advice": tuple(a.model_dump() for a in first.advice)})
     assert len(result_digest(loose)) == 64
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(agent_ids=st.lists(st.sampled_from([*AGENT_IDS, "not_an_agent"]), max_size=8))
+def test_remembered_names_are_result_names(agent_ids: list[str]) -> None:
+    from mbc_rules.wording import result_names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    remembered = rulebase._names(agent_ids)
+    fresh = result_names(rulebase.vocabulary, rulebase.sources, agent_ids)
+    assert remembered == fresh
+    assert remembered.model_dump() == fresh.model_dump()
+    assert remembered.model_fields_set == fresh.model_fields_set
+    assert rulebase._names(reversed(agent_ids)) is remembered
+
+
+def test_names_json_remembered_by_identity_never_changes_a_digest(rulebase: Rulebase) -> None:
+    from mbc_rules import result as module
+
+    first = rulebase.evaluate(PROFILE)
+    module._NAMES_JSON_MEMO.clear()
+    assert result_digest(first) == first.digest
+    assert result_digest(first) == first.digest  # remembered now
+    agents = (*first.names.agents, first.names.agents[0].model_copy(update={"id": "x"}))
+    edited = first.model_copy(update={"names": first.names.model_copy(update={"agents": agents})})
+    assert result_digest(edited) != first.digest

@@ -480,6 +480,23 @@ def _item_hashes(items: Sequence[BaseModel], kind: type[BaseModel]) -> bytes:
     return b"".join(hashes)
 
 
+# The names' JSON by the names' identity (a rulebase hands out the same Names for the same
+# drugs, and each carries every source): kept, like the items' hashes, with the object.
+_NAMES_JSON_MEMO: dict[int, tuple[object, bytes]] = {}
+
+
+def _names_json(names: Names) -> bytes:
+    found = _NAMES_JSON_MEMO.get(id(names))
+    if found is not None and found[0] is names:
+        return found[1]
+    text: bytes = _NAMES_JSON.to_json(names, warnings=False)
+    if type(names) is Names:  # exactly Names: immutable
+        if len(_NAMES_JSON_MEMO) >= _ITEM_HASH_BOUND // 4:
+            _NAMES_JSON_MEMO.clear()
+        _NAMES_JSON_MEMO[id(names)] = (names, text)
+    return text
+
+
 def answer_digest(
     options: Sequence[TreatmentOption],
     not_recommended: Sequence[NotRecommendedItem],
@@ -500,7 +517,7 @@ def answer_digest(
         _item_hashes(advice, AdviceItem),
         _TEXTS_JSON.to_json(tuple(caveats), warnings=False),
         _TEXTS_JSON.to_json(tuple(fired_rules), warnings=False),
-        _NAMES_JSON.to_json(names, warnings=False),
+        _names_json(names),
     )
     return hashlib.sha256(b"".join(map(_framed, parts))).hexdigest()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from mbc_rules import Evaluation, Rulebase
 from mbc_rules.result import result_digest
 
 from .conftest import write_rules
-from .strategies import AGENT_IDS
+from .strategies import AGENT_IDS, profiles
 from .test_rule_errors import GOOD_RULE
 
 PROFILE = {
@@ -202,3 +203,25 @@ def test_names_json_remembered_by_identity_never_changes_a_digest(rulebase: Rule
     agents = (*first.names.agents, first.names.agents[0].model_copy(update={"id": "x"}))
     edited = first.model_copy(update={"names": first.names.model_copy(update={"agents": agents})})
     assert result_digest(edited) != first.digest
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_an_evaluations_names_are_result_names_of_what_it_names(profile: dict[str, Any]) -> None:
+    # The names a result carries are remembered (by the options' identity, by the set of
+    # ids): they stay what result_names gives for every id the answer names.
+    from mbc_rules.facts import treatment_history
+    from mbc_rules.result import named_agents
+    from mbc_rules.wording import result_names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    for _ in range(2):  # the second time from memory
+        result = rulebase.evaluate(profile)
+        named = [
+            *(agent for option in result.options for agent in named_agents(option)),
+            *(agent for item in result.not_recommended for agent in item.agents),
+            *(u.agent for u in treatment_history(result.profile, rulebase.vocabulary).uses),
+            *(t.agent for t in result.profile.prior_therapies or ()),
+        ]
+        assert result.names == result_names(rulebase.vocabulary, rulebase.sources, named)
+        assert result.digest == result_digest(result)

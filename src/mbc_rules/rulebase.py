@@ -188,6 +188,7 @@ class Rulebase:
         # is immutable (tuples of frozen models), so results that share it cannot change it.
         self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
         self._names_memo: dict[frozenset[str], Names] = {}
+        self._named_memo: dict[int, tuple[TreatmentOption, frozenset[str]]] = {}
         self._agent_names: dict[str, AgentName] = {}  # bounded by the ids results name
         self._source_names: tuple[SourceName, ...] | None = None
         # Rules with a condition on the history: the only ones that can wait for another time.
@@ -548,15 +549,30 @@ class Rulebase:
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
         fired_rules = self._ranker.in_order(fired_ids)
-        names = self._names(
-            [
-                *(agent for option in options for agent in named_agents(option)),
-                *(agent for item in not_recommended for agent in item.agents),
-                *(use.agent for use in history.uses),
-            ]
-        )
+        named: set[str] = set()
+        for option in options:
+            named |= self._named_by(option)
+        for item in not_recommended:
+            named.update(item.agents)
+        named.update(use.agent for use in history.uses)
+        names = self._names(named)
         answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules, names)
         return options, not_recommended, advice, tuple(caveats), fired_rules, names, answer
+
+    def _named_by(self, option: TreatmentOption) -> frozenset[str]:
+        """``named_agents(option)``, remembered by the option's identity: the ranking shares
+        its (immutable) options between answers. An entry keeps its option alive, so an id
+        is not reused while it is remembered.
+        """
+        found = self._named_memo.get(id(option))
+        if found is not None and found[0] is option:
+            return found[1]
+        agents = frozenset(named_agents(option))
+        if type(option) is TreatmentOption:  # exactly the frozen model: immutable
+            if len(self._named_memo) >= _NAMES_BOUND:
+                self._named_memo.clear()
+            self._named_memo[id(option)] = (option, agents)
+        return agents
 
     def _names(self, agent_ids: Iterable[str]) -> Names:
         """``result_names`` for this rulebase, remembered by the set of ids: every result of

@@ -22,6 +22,7 @@ sentence continues it (``Regimen.continues``).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1469,6 +1470,8 @@ class Ranker:
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[Any, ...], Arrangement] = {}
         self._said_memory: dict[tuple[int, bool], tuple[Any, Any]] = {}
+        self._noted_codes: dict[tuple[Any, ...], int] = {}
+        self._alone_options: dict[tuple[int, int], tuple[Placed, ...]] = {}
         self._stating = tuple(
             j
             for j, rule in enumerate(self.rules)
@@ -1563,6 +1566,17 @@ class Ranker:
             found = self._arranged[key] = arrangement
         return found
 
+    def _alone(self, category: int, parts: int) -> tuple[Placed, ...]:
+        # The options of a category arranged alone (``arrangement`` of it by itself).
+        key = (category, parts)
+        found = self._alone_options.get(key)
+        if found is None:
+            found = self.arrangement([key], NO_STANDING, False).options
+            if len(self._alone_options) > self.LIMIT:
+                self._alone_options.clear()
+            self._alone_options[key] = found
+        return found
+
     def whole(
         self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
     ) -> tuple[Arrangement, tuple[Any, ...]]:
@@ -1583,7 +1597,7 @@ class Ranker:
             placed
             for c, i in ids
             if CATEGORY_ORDER[c] not in together
-            for placed in self.arrangement([(c, i)], NO_STANDING, False).options
+            for placed in self._alone(c, i)
         ]
         if not alone:
             found = group
@@ -1700,19 +1714,27 @@ class Ranker:
             levels.get("chemotherapy"),
             None if targeted is None else (targeted.regimens, targeted.named),
         )
+        # The keys below hold a code of ``noted`` (a value hashed once here, not once per
+        # option and memory): codes are never handed out twice, so a forgotten one only
+        # costs a miss.
+        code = self._noted_codes.get(noted)
+        if code is None:
+            if len(self._noted_codes) > self.LIMIT:
+                self._noted_codes.clear()
+            code = self._noted_codes.setdefault(noted, next(_NOTED_CODES))
         options = []
         for placed in arrangement.options:
             category = CATEGORY_ORDER.index(placed.category)
             waiting = waiting_ids & self.offering[category]
             mine = tuple(use for use in given if use[0] in placed.named)
-            option_key = (placed.rank, noted, waiting, mine)
+            option_key = (placed.rank, code, waiting, mine)
             # An entry's memory lives as long as the Ranker (contributions are never
             # forgotten), so its id names it in the shared, bounded memory of given-before
             # variants.
             given_key = (id(placed.memory), option_key)
             option = self._givens.get(given_key) if mine else placed.memory.get(option_key)
             if option is None:
-                base_key = (placed.rank, noted, waiting, ())
+                base_key = (placed.rank, code, waiting, ())
                 option = placed.memory.get(base_key)
                 if option is None:
                     option = self._option(placed, arrangement, male, standing, waiting)
@@ -1822,6 +1844,11 @@ class Ranker:
                 self._said_memory.clear()
             self._said_memory[key] = found
         return found
+
+
+# Codes of what an option's notes read of its arrangement (Ranker._options), unique in the
+# process: an entry's memory never meets one code for two values, whichever Ranker made it.
+_NOTED_CODES = itertools.count()
 
 
 def _at(placed: Placed, rank: int) -> Placed:

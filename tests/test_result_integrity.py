@@ -225,3 +225,27 @@ def test_an_evaluations_names_are_result_names_of_what_it_names(profile: dict[st
         ]
         assert result.names == result_names(rulebase.vocabulary, rulebase.sources, named)
         assert result.digest == result_digest(result)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agent_ids=st.lists(st.sampled_from(AGENT_IDS), max_size=6),
+    extra=st.lists(st.tuples(st.text(max_size=8), st.text(max_size=12)), max_size=3),
+)
+def test_names_json_written_from_its_parts_is_pydantics(
+    agent_ids: list[str], extra: list[tuple[str, str]]
+) -> None:
+    from mbc_rules import result as module
+    from mbc_rules.result import AgentName, Names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    shared = rulebase._names(agent_ids)
+    # Names of the rulebase (parts shared), built afresh, with any text, and as a list.
+    own = Names(
+        agents=(*shared.agents, *(AgentName(id=i, name=n) for i, n in extra)),
+        sources=shared.sources,
+    )
+    loose = Names.model_construct(agents=list(own.agents), sources=list(own.sources))
+    for names in (shared, own, loose, Names()):
+        for _ in range(2):  # written, then remembered
+            assert module._names_json(names) == module._NAMES_JSON.to_json(names, warnings=False)

@@ -245,7 +245,8 @@ def test_names_json_written_from_its_parts_is_pydantics(
         agents=(*shared.agents, *(AgentName(id=i, name=n) for i, n in extra)),
         sources=shared.sources,
     )
-    loose = Names.model_construct(agents=list(own.agents), sources=list(own.sources))
+    fields: dict[str, Any] = {"agents": list(own.agents), "sources": list(own.sources)}
+    loose = Names.model_construct(**fields)
     for names in (shared, own, loose, Names()):
         for _ in range(2):  # written, then remembered
             assert module._names_json(names) == module._NAMES_JSON.to_json(names, warnings=False)

@@ -1472,6 +1472,7 @@ class Ranker:
         self._said_memory: dict[tuple[int, bool], tuple[Any, Any]] = {}
         self._noted_codes: dict[tuple[Any, ...], int] = {}
         self._alone_options: dict[tuple[int, int], tuple[Placed, ...]] = {}
+        self._notes_memory: dict[tuple[str, int], tuple[OptionNote, ...]] = {}
         self._stating = tuple(
             j
             for j, rule in enumerate(self.rules)
@@ -1737,7 +1738,7 @@ class Ranker:
                 base_key = (placed.rank, code, waiting, ())
                 option = placed.memory.get(base_key)
                 if option is None:
-                    option = self._option(placed, arrangement, male, standing, waiting)
+                    option = self._option(placed, arrangement, male, standing, waiting, code)
                     if len(placed.memory) < 1024:
                         placed.memory[base_key] = option
                 if mine:
@@ -1755,9 +1756,12 @@ class Ranker:
         male: bool,
         standing: Standing,
         waiting: frozenset[str],
+        noted: int = -1,
     ) -> TreatmentOption:
         """The option with nothing given before: its citations, agreement and notes are each
-        remembered on their own (they repeat across options that differ elsewhere).
+        remembered on their own (they repeat across options that differ elsewhere). The notes
+        are a function of the category and of what they read of the arrangement (``noted``,
+        the code :meth:`_options` gives it; -1: not known, not remembered).
         """
         memory = placed.memory
         citations = memory.get("citations")
@@ -1785,18 +1789,25 @@ class Ranker:
             )
             if len(memory) < 1024:
                 memory[agreement_key] = agreement
-        any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
-        notes = tuple(
-            _notes(
-                placed.category,
-                arrangement,
-                standing,
-                any_systemic,
-                self.tables,
-                self.sources,
-                self.sentences,
+        notes_key = (placed.category, noted)
+        notes = self._notes_memory.get(notes_key) if noted >= 0 else None
+        if notes is None:
+            any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+            notes = tuple(
+                _notes(
+                    placed.category,
+                    arrangement,
+                    standing,
+                    any_systemic,
+                    self.tables,
+                    self.sources,
+                    self.sentences,
+                )
             )
-        )
+            if noted >= 0:
+                if len(self._notes_memory) > self.LIMIT:
+                    self._notes_memory.clear()
+                self._notes_memory[notes_key] = notes
         return _made(
             placed,
             self.tables,

@@ -483,6 +483,8 @@ def _item_hashes(items: Sequence[BaseModel], kind: type[BaseModel]) -> bytes:
 # The names' JSON by the names' identity (a rulebase hands out the same Names for the same
 # drugs, and each carries every source): kept, like the items' hashes, with the object.
 _NAMES_JSON_MEMO: dict[int, tuple[object, bytes]] = {}
+# Each entry holds a names' JSON (about 1.4 KB, every source in it): some 6 MB at most.
+_NAMES_JSON_BOUND = 4096
 
 
 _AGENT_JSON = AgentName.__pydantic_serializer__
@@ -494,7 +496,7 @@ def _part_json(part: Any, serializer: SchemaSerializer) -> bytes:
     if found is not None and found[0] is part:
         return found[1]
     text: bytes = serializer.to_json(part, warnings=False)
-    if len(_NAMES_JSON_MEMO) >= _ITEM_HASH_BOUND // 4:
+    if len(_NAMES_JSON_MEMO) >= _NAMES_JSON_BOUND:
         _NAMES_JSON_MEMO.clear()
     _NAMES_JSON_MEMO[id(part)] = (part, text)
     return text
@@ -526,7 +528,7 @@ def _names_json(names: Names) -> bytes:
     else:
         text = _NAMES_JSON.to_json(names, warnings=False)
     if type(names) is Names:  # exactly Names: immutable
-        if len(_NAMES_JSON_MEMO) >= _ITEM_HASH_BOUND // 4:
+        if len(_NAMES_JSON_MEMO) >= _NAMES_JSON_BOUND:
             _NAMES_JSON_MEMO.clear()
         _NAMES_JSON_MEMO[id(names)] = (names, text)
     return text

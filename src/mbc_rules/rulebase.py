@@ -76,8 +76,9 @@ if TYPE_CHECKING:
 __all__ = ["LOCAL_PREFIX", "MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
 _VALIDATOR = PatientProfile.__pydantic_validator__
-# How many sets of named drugs a rulebase remembers the names of (``Rulebase._names``).
-_NAMES_BOUND = 16_384
+# How many sets of named drugs (and options) a rulebase remembers the names of (``_names``,
+# ``_named_by``): a few MB at most, the options being kept by the ranking anyway.
+_NAMES_BOUND = 4096
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mbc_rules import Evaluation, Rulebase
 from mbc_rules.result import result_digest
 
 from .conftest import write_rules
+from .strategies import AGENT_IDS, profiles
 from .test_rule_errors import GOOD_RULE
 
 PROFILE = {
@@ -172,3 +177,76 @@ def test_case_6_item_hashes_remembered_by_identity_never_change_a_digest(
     # Items that are not exactly answer models (built past validation) are still hashed.
     loose = first.model_copy(update={"advice": tuple(a.model_dump() for a in first.advice)})
     assert len(result_digest(loose)) == 64
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(agent_ids=st.lists(st.sampled_from([*AGENT_IDS, "not_an_agent"]), max_size=8))
+def test_remembered_names_are_result_names(agent_ids: list[str]) -> None:
+    from mbc_rules.wording import result_names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    remembered = rulebase._names(agent_ids)
+    fresh = result_names(rulebase.vocabulary, rulebase.sources, agent_ids)
+    assert remembered == fresh
+    assert remembered.model_dump() == fresh.model_dump()
+    assert remembered.model_fields_set == fresh.model_fields_set
+    assert rulebase._names(reversed(agent_ids)) is remembered
+
+
+def test_names_json_remembered_by_identity_never_changes_a_digest(rulebase: Rulebase) -> None:
+    from mbc_rules import result as module
+
+    first = rulebase.evaluate(PROFILE)
+    module._NAMES_JSON_MEMO.clear()
+    assert result_digest(first) == first.digest
+    assert result_digest(first) == first.digest  # remembered now
+    agents = (*first.names.agents, first.names.agents[0].model_copy(update={"id": "x"}))
+    edited = first.model_copy(update={"names": first.names.model_copy(update={"agents": agents})})
+    assert result_digest(edited) != first.digest
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(profile=profiles())
+def test_an_evaluations_names_are_result_names_of_what_it_names(profile: dict[str, Any]) -> None:
+    # The names a result carries are remembered (by the options' identity, by the set of
+    # ids): they stay what result_names gives for every id the answer names.
+    from mbc_rules.facts import treatment_history
+    from mbc_rules.result import named_agents
+    from mbc_rules.wording import result_names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    for _ in range(2):  # the second time from memory
+        result = rulebase.evaluate(profile)
+        named = [
+            *(agent for option in result.options for agent in named_agents(option)),
+            *(agent for item in result.not_recommended for agent in item.agents),
+            *(u.agent for u in treatment_history(result.profile, rulebase.vocabulary).uses),
+            *(t.agent for t in result.profile.prior_therapies or ()),
+        ]
+        assert result.names == result_names(rulebase.vocabulary, rulebase.sources, named)
+        assert result.digest == result_digest(result)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agent_ids=st.lists(st.sampled_from(AGENT_IDS), max_size=6),
+    extra=st.lists(st.tuples(st.text(max_size=8), st.text(max_size=12)), max_size=3),
+)
+def test_names_json_written_from_its_parts_is_pydantics(
+    agent_ids: list[str], extra: list[tuple[str, str]]
+) -> None:
+    from mbc_rules import result as module
+    from mbc_rules.result import AgentName, Names
+
+    rulebase = Rulebase.bundled(engine="compiled")
+    shared = rulebase._names(agent_ids)
+    # Names of the rulebase (parts shared), built afresh, with any text, and as a list.
+    own = Names(
+        agents=(*shared.agents, *(AgentName(id=i, name=n) for i, n in extra)),
+        sources=shared.sources,
+    )
+    fields: dict[str, Any] = {"agents": list(own.agents), "sources": list(own.sources)}
+    loose = Names.model_construct(**fields)
+    for names in (shared, own, loose, Names()):
+        for _ in range(2):  # written, then remembered
+            assert module._names_json(names) == module._NAMES_JSON.to_json(names, warnings=False)

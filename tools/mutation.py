@@ -193,8 +193,8 @@ MUTATIONS = (
     Mutation(
         "ranker-option-memory-forgets-the-history",
         "src/mbc_rules/rank.py",
-        "option_key = (placed.rank, noted, waiting, mine)",
-        "option_key = (placed.rank, noted, waiting, ())",
+        "option_key = (placed.rank, code, waiting, mine)",
+        "option_key = (placed.rank, code, waiting, ())",
         "issue 12: a remembered option must not carry another patient's history",
     ),
     Mutation(

@@ -22,6 +22,7 @@ sentence continues it (``Regimen.continues``).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1482,6 +1483,9 @@ class Ranker:
         self._parts_id: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._arranged: dict[tuple[Any, ...], Arrangement] = {}
         self._said_memory: dict[tuple[int, bool], tuple[Any, Any]] = {}
+        self._noted_codes: dict[tuple[Any, ...], int] = {}
+        self._alone_options: dict[tuple[int, int], tuple[Placed, ...]] = {}
+        self._notes_memory: dict[tuple[str, int], tuple[OptionNote, ...]] = {}
         self._stating = tuple(
             j
             for j, rule in enumerate(self.rules)
@@ -1587,6 +1591,17 @@ class Ranker:
             found = self._arranged[key] = arrangement
         return found
 
+    def _alone(self, category: int, parts: int) -> tuple[Placed, ...]:
+        # The options of a category arranged alone (``arrangement`` of it by itself).
+        key = (category, parts)
+        found = self._alone_options.get(key)
+        if found is None:
+            found = self.arrangement([key], NO_STANDING, False).options
+            if len(self._alone_options) > self.LIMIT:
+                self._alone_options.clear()
+            self._alone_options[key] = found
+        return found
+
     def whole(
         self, ids: Sequence[tuple[int, int]], standing: Standing, hormone_failed: bool
     ) -> tuple[Arrangement, tuple[Any, ...]]:
@@ -1607,7 +1622,7 @@ class Ranker:
             placed
             for c, i in ids
             if CATEGORY_ORDER[c] not in together
-            for placed in self.arrangement([(c, i)], NO_STANDING, False).options
+            for placed in self._alone(c, i)
         ]
         if not alone:
             found = group
@@ -1724,22 +1739,30 @@ class Ranker:
             levels.get("chemotherapy"),
             None if targeted is None else (targeted.regimens, targeted.named),
         )
+        # The keys below hold a code of ``noted`` (a value hashed once here, not once per
+        # option and memory): codes are never handed out twice, so a forgotten one only
+        # costs a miss.
+        code = self._noted_codes.get(noted)
+        if code is None:
+            if len(self._noted_codes) > self.LIMIT:
+                self._noted_codes.clear()
+            code = self._noted_codes.setdefault(noted, next(_NOTED_CODES))
         options = []
         for placed in arrangement.options:
             category = CATEGORY_ORDER.index(placed.category)
             waiting = waiting_ids & self.offering[category]
             mine = tuple(use for use in given if use[0] in placed.named)
-            option_key = (placed.rank, noted, waiting, mine)
+            option_key = (placed.rank, code, waiting, mine)
             # An entry's memory lives as long as the Ranker (contributions are never
             # forgotten), so its id names it in the shared, bounded memory of given-before
             # variants.
             given_key = (id(placed.memory), option_key)
             option = self._givens.get(given_key) if mine else placed.memory.get(option_key)
             if option is None:
-                base_key = (placed.rank, noted, waiting, ())
+                base_key = (placed.rank, code, waiting, ())
                 option = placed.memory.get(base_key)
                 if option is None:
-                    option = self._option(placed, arrangement, male, standing, waiting)
+                    option = self._option(placed, arrangement, male, standing, waiting, code)
                     if len(placed.memory) < 1024:
                         placed.memory[base_key] = option
                 if mine:
@@ -1757,9 +1780,12 @@ class Ranker:
         male: bool,
         standing: Standing,
         waiting: frozenset[str],
+        noted: int = -1,
     ) -> TreatmentOption:
         """The option with nothing given before: its citations, agreement and notes are each
-        remembered on their own (they repeat across options that differ elsewhere).
+        remembered on their own (they repeat across options that differ elsewhere). The notes
+        are a function of the category and of what they read of the arrangement (``noted``,
+        the code :meth:`_options` gives it; -1: not known, not remembered).
         """
         memory = placed.memory
         citations = memory.get("citations")
@@ -1787,18 +1813,25 @@ class Ranker:
             )
             if len(memory) < 1024:
                 memory[agreement_key] = agreement
-        any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
-        notes = tuple(
-            _notes(
-                placed.category,
-                arrangement,
-                standing,
-                any_systemic,
-                self.tables,
-                self.sources,
-                self.sentences,
+        notes_key = (placed.category, noted)
+        notes = self._notes_memory.get(notes_key) if noted >= 0 else None
+        if notes is None:
+            any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
+            notes = tuple(
+                _notes(
+                    placed.category,
+                    arrangement,
+                    standing,
+                    any_systemic,
+                    self.tables,
+                    self.sources,
+                    self.sentences,
+                )
             )
-        )
+            if noted >= 0:
+                if len(self._notes_memory) > self.LIMIT:
+                    self._notes_memory.clear()
+                self._notes_memory[notes_key] = notes
         return _made(
             placed,
             self.tables,
@@ -1846,6 +1879,11 @@ class Ranker:
                 self._said_memory.clear()
             self._said_memory[key] = found
         return found
+
+
+# Codes of what an option's notes read of its arrangement (Ranker._options), unique in the
+# process: an entry's memory never meets one code for two values, whichever Ranker made it.
+_NOTED_CODES = itertools.count()
 
 
 def _at(placed: Placed, rank: int) -> Placed:

@@ -480,6 +480,60 @@ def _item_hashes(items: Sequence[BaseModel], kind: type[BaseModel]) -> bytes:
     return b"".join(hashes)
 
 
+# The names' JSON by the names' identity (a rulebase hands out the same Names for the same
+# drugs, and each carries every source): kept, like the items' hashes, with the object.
+_NAMES_JSON_MEMO: dict[int, tuple[object, bytes]] = {}
+# Each entry holds a names' JSON (about 1.4 KB, every source in it): some 6 MB at most.
+_NAMES_JSON_BOUND = 4096
+
+
+_AGENT_JSON = AgentName.__pydantic_serializer__
+_SOURCES_JSON = TypeAdapter(tuple[SourceName, ...]).serializer
+
+
+def _part_json(part: Any, serializer: SchemaSerializer) -> bytes:
+    found = _NAMES_JSON_MEMO.get(id(part))
+    if found is not None and found[0] is part:
+        return found[1]
+    text: bytes = serializer.to_json(part, warnings=False)
+    if len(_NAMES_JSON_MEMO) >= _NAMES_JSON_BOUND:
+        _NAMES_JSON_MEMO.clear()
+    _NAMES_JSON_MEMO[id(part)] = (part, text)
+    return text
+
+
+def _names_json(names: Names) -> bytes:
+    found = _NAMES_JSON_MEMO.get(id(names))
+    if found is not None and found[0] is names:
+        return found[1]
+    agents, sources = names.agents, names.sources
+    if (
+        type(names) is Names
+        and type(agents) is tuple
+        and type(sources) is tuple
+        and all(type(a) is AgentName for a in agents)
+        and all(type(s) is SourceName for s in sources)
+    ):
+        # What pydantic-core writes for Names, from the JSON of its parts: a rulebase's names
+        # share their AgentName and sources objects, so most parts were written before.
+        text = b"".join(
+            (
+                b'{"agents":[',
+                b",".join([_part_json(a, _AGENT_JSON) for a in agents]),
+                b'],"sources":',
+                _part_json(sources, _SOURCES_JSON),
+                b"}",
+            )
+        )
+    else:
+        text = _NAMES_JSON.to_json(names, warnings=False)
+    if type(names) is Names:  # exactly Names: immutable
+        if len(_NAMES_JSON_MEMO) >= _NAMES_JSON_BOUND:
+            _NAMES_JSON_MEMO.clear()
+        _NAMES_JSON_MEMO[id(names)] = (names, text)
+    return text
+
+
 def answer_digest(
     options: Sequence[TreatmentOption],
     not_recommended: Sequence[NotRecommendedItem],
@@ -500,7 +554,7 @@ def answer_digest(
         _item_hashes(advice, AdviceItem),
         _TEXTS_JSON.to_json(tuple(caveats), warnings=False),
         _TEXTS_JSON.to_json(tuple(fired_rules), warnings=False),
-        _NAMES_JSON.to_json(names, warnings=False),
+        _names_json(names),
     )
     return hashlib.sha256(b"".join(map(_framed, parts))).hexdigest()
 

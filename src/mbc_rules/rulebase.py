@@ -47,12 +47,15 @@ from mbc_rules.rank import (
 from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,
+    AgentName,
     InformativeTest,
     Names,
     NotRecommendedItem,
+    SourceName,
     TreatmentOption,
     Verification,
     answer_digest,
+    constructed,
     evaluation_digest,
     named_agents,
     result_digest,
@@ -74,6 +77,9 @@ if TYPE_CHECKING:
 __all__ = ["LOCAL_PREFIX", "MALE_CAVEAT", "SILENT_CAVEAT", "Rulebase", "bundled_rules_dir"]
 
 _VALIDATOR = PatientProfile.__pydantic_validator__
+# How many sets of named drugs (and options) a rulebase remembers the names of (``_names``,
+# ``_named_by``): a few MB at most, the options being kept by the ranking anyway.
+_NAMES_BOUND = 4096
 
 MALE_CAVEAT = (
     "The sources were written mainly for women; for a male patient only the statements that "
@@ -168,6 +174,10 @@ class Rulebase:
         # Ranker (below) remembers the parts of answers, which repeat far more. What is kept
         # is immutable (tuples of frozen models), so results that share it cannot change it.
         self._answer = functools.lru_cache(maxsize=4096)(self._ranked_answer)
+        self._names_memo: dict[frozenset[str], Names] = {}
+        self._named_memo: dict[int, tuple[TreatmentOption, frozenset[str]]] = {}
+        self._agent_names: dict[str, AgentName] = {}  # bounded by the ids results name
+        self._source_names: tuple[SourceName, ...] | None = None
         # Rules with a condition on the history: the only ones that can wait for another time.
         self._timed = tuple(rule for rule in rules if timing_tests(rule.when))
         # ``waiting_rules`` over them, compiled once: walking the condition trees on every
@@ -502,18 +512,52 @@ class Rulebase:
         if not any(o.category not in SUPPORT_AND_TRIALS for o in options):
             caveats.append(SILENT_CAVEAT)
         fired_rules = self._ranker.in_order(fired_ids)
-        names = self._names(
-            [
-                *(agent for option in options for agent in named_agents(option)),
-                *(agent for item in not_recommended for agent in item.agents),
-                *(use.agent for use in history.uses),
-            ]
-        )
+        named: set[str] = set()
+        for option in options:
+            named |= self._named_by(option)
+        for item in not_recommended:
+            named.update(item.agents)
+        named.update(use.agent for use in history.uses)
+        names = self._names(named)
         answer = answer_digest(options, not_recommended, advice, tuple(caveats), fired_rules, names)
         return options, not_recommended, advice, tuple(caveats), fired_rules, names, answer
 
+    def _named_by(self, option: TreatmentOption) -> frozenset[str]:
+        """``named_agents(option)``, remembered by the option's identity: the ranking shares
+        its (immutable) options between answers. An entry keeps its option alive, so an id
+        is not reused while it is remembered.
+        """
+        found = self._named_memo.get(id(option))
+        if found is not None and found[0] is option:
+            return found[1]
+        agents = frozenset(named_agents(option))
+        if type(option) is TreatmentOption:  # exactly the frozen model: immutable
+            if len(self._named_memo) >= _NAMES_BOUND:
+                self._named_memo.clear()
+            self._named_memo[id(option)] = (option, agents)
+        return agents
+
     def _names(self, agent_ids: Iterable[str]) -> Names:
-        return result_names(self.vocabulary, self.sources, agent_ids)
+        """``result_names`` for this rulebase, remembered by the set of ids: every result of
+        the rulebase carries the same sources, and answers name the same few sets of drugs.
+        What is kept is immutable (frozen models in tuples) and equal to ``result_names``'s.
+        """
+        key = frozenset(agent_ids)
+        found = self._names_memo.get(key)
+        if found is None:
+            if self._source_names is None:
+                self._source_names = result_names(self.vocabulary, self.sources, ()).sources
+            agents = self._agent_names
+            for agent_id in key - agents.keys():
+                agents[agent_id] = result_names(self.vocabulary, {}, (agent_id,)).agents[0]
+            found = constructed(
+                Names,
+                {"agents": tuple(agents[a] for a in sorted(key)), "sources": self._source_names},
+            )
+            if len(self._names_memo) >= _NAMES_BOUND:
+                self._names_memo.clear()
+            self._names_memo[key] = found
+        return found
 
     def _check_origin(self, evaluation: Evaluation) -> None:
         if evaluation.rulebase_hash != self.content_hash:

@@ -726,3 +726,145 @@ def test_spinal_cord_compression_cites_the_sources_and_adds_no_urgency_they_do_n
     said = " ".join([str(result), result.to_markdown()]).lower()
     for word in ("urgent", "emergency", "immediately", "right away"):
         assert word not in said, word
+
+
+PIK3CA_POST = {**HR_POS_HER2_NEG, **POST, "pik3ca_status": "positive"}
+
+
+def _group_sources(option: Any, regimen: tuple[str, ...]) -> dict[str, set[str]]:
+    """Per tier, the sources of the citation groups that give ``regimen``."""
+    found: dict[str, set[str]] = {}
+    for group in option.citation_groups:
+        if regimen in group.regimens:
+            found.setdefault(group.tier, set()).update(
+                option.citations[i].source for i in group.citations
+            )
+    return found
+
+
+def test_webmds_untimed_alpelisib_is_not_cited_under_acss_aromatase_inhibitor_time() -> None:
+    # WebMD, Alpelisib (Piqray): "You might use it if you have HER2-negative,
+    # hormone-receptor-positive cancer cells with a P1K3CA mutation." No time. ACS: "If the
+    # cancer has a PIK3CA mutation and has grown while on an aromatase inhibitor, fulvestrant
+    # with alpelisib might be considered." ACS's time stands under ACS's sentences only; PDQ's
+    # "just been diagnosed" list ("Sometimes cyclin-dependent kinase inhibitor therapy (...,
+    # or alpelisib) is also given") and ACS's first-line "This may be combined with a targeted
+    # drug such as ... a PI3K inhibitor" are not cited under it either.
+    rulebase = Rulebase.bundled(engine="python")
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    after_ai = by_id["alpelisib-pik3ca-after-aromatase-inhibitor"]
+    assert {c.source for c in after_ai.citations} == {"acs"}
+    assert {c.statement for c in after_ai.citations} == {
+        "acs-alpelisib-pik3ca-1",
+        "acs-alpelisib-pik3ca-2",
+    }
+    webmd = by_id["alpelisib-pik3ca-webmd"]
+    assert "webmd-alpelisib-pik3ca-1" in {c.statement for c in webmd.citations}
+    assert webmd.then.offer is not None
+    assert webmd.then.offer.tier == "situational"
+    assert webmd.tier_word == "might"
+
+
+def test_alpelisib_after_tamoxifen_stands_on_webmds_untimed_sentence() -> None:
+    # After tamoxifen (no aromatase inhibitor yet), no source's time is met, yet WebMD's
+    # untimed sentence still names alpelisib for PIK3CA-mutated, HER2-negative, hormone
+    # receptor positive cells: offered for some patients ("might"), citing WebMD, not PDQ.
+    # It used to be lost here (WebMD's sentence stood under ACS's "grown while on an
+    # aromatase inhibitor"), and PDQ was listed as naming it after an aromatase inhibitor.
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate({**PIK3CA_POST, **progressed("tamoxifen")})
+    assert "alpelisib-pik3ca-webmd" in result.fired_rules
+    assert "alpelisib-pik3ca-after-aromatase-inhibitor" not in result.fired_rules
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    sources = _group_sources(targeted, ("alpelisib", "fulvestrant"))
+    assert set(sources) == {"situational"}
+    assert "webmd" in sources["situational"]
+    assert "pdq" not in sources["situational"]
+    assert not any(
+        c.source == "pdq" and c.rule_id == "alpelisib-pik3ca-after-aromatase-inhibitor"
+        for c in targeted.agreement.conditions_not_met
+    )
+
+
+def test_alpelisib_after_an_aromatase_inhibitor_is_acss_option() -> None:
+    # ACS: "If the cancer has a PIK3CA mutation and has grown while on an aromatase inhibitor,
+    # fulvestrant with alpelisib might be considered"; "Alpelisib ... can be used along with
+    # fulvestrant to treat postmenopausal women".
+    rulebase = Rulebase.bundled(engine="python")
+    result = rulebase.evaluate({**PIK3CA_POST, **progressed("letrozole")})
+    assert "alpelisib-pik3ca-after-aromatase-inhibitor" in result.fired_rules
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    # The regimen's group takes its strongest tier (ACS's option); WebMD's untimed "might"
+    # stands in the same group, as every sentence naming the regimen does.
+    sources = _group_sources(targeted, ("alpelisib", "fulvestrant"))
+    assert set(sources) == {"option"}
+    assert sources["option"] == {"acs", "webmd"}
+
+
+def test_parp_after_chemotherapy_cites_acs_and_pdq_only() -> None:
+    # ACS: "An option after getting chemo is treatment with a targeted drug called a PARP
+    # inhibitor"; PDQ: "... and who have been treated with chemotherapy, treatment may include
+    # targeted therapy with a PARP inhibitor (olaparib or talazoparib)". WebMD's "This may be a
+    # part of treatment if you have these types of cancer cells: ... HER2-negative in women with
+    # a BRCA mutation" sets no time and stands with WebMD's own untimed rule.
+    rulebase = Rulebase.bundled(engine="python")
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    assert {c.source for c in by_id["parp-inhibitor-brca-after-chemotherapy"].citations} == {
+        "acs",
+        "pdq",
+    }
+    webmd = {c.statement for c in by_id["parp-inhibitor-brca-her2-negative-webmd"].citations}
+    assert "webmd-targeted-therapy-eligibility-6" in webmd
+
+
+def test_everolimus_after_other_treatments_does_not_cite_acss_first_line_sentence() -> None:
+    # PDQ: "In women with metastatic breast cancer that is hormone receptor positive and has not
+    # responded to other treatments, options may include targeted therapy such as: ... mTOR
+    # inhibitors." ACS names everolimus with the first hormone therapy ("often treated first
+    # with hormone therapy ... This may be combined with a targeted drug such as a CDK4/6
+    # inhibitor, everolimus or a PI3K inhibitor"): cited under its own first-line rule only,
+    # and after tamoxifen the agreement shows that time.
+    rulebase = Rulebase.bundled(engine="python")
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    later = by_id["everolimus-hr-positive-her2-negative"]
+    assert "acs-hr-positive-targeted-combination-1" not in {c.statement for c in later.citations}
+    result = rulebase.evaluate({**HR_POS_HER2_NEG, **POST, **progressed("tamoxifen")})
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    waiting = {
+        (c.source, c.agents, c.condition, c.rule_id) for c in targeted.agreement.conditions_not_met
+    }
+    assert (
+        "acs",
+        ("everolimus",),
+        ("lines_failed ≤ 0",),
+        "everolimus-with-first-hormone-therapy",
+    ) in waiting
+
+
+def test_pdqs_untimed_trastuzumab_deruxtecan_is_not_under_acss_time_and_acss_time_is_shown() -> (
+    None
+):
+    # PDQ: "In women with metastatic breast cancer that is HER2 positive, treatment may
+    # include: Targeted therapy such as trastuzumab, trastuzumab deruxtecan, pertuzumab,
+    # margetuximab, or lapatinib." No time. ACS names it under "Progression while being treated
+    # with HER2 drugs": "Other options for women with HER2-positive cancers might include: ...
+    # Fam-trastuzumab deruxtecan (Enhertu)". Each stands under its own condition, and before any
+    # HER2 drug the agreement shows ACS's time.
+    rulebase = Rulebase.bundled(engine="python")
+    by_id = {rule.id: rule for rule in rulebase.rules}
+    assert {c.source for c in by_id["her2-progression-other-options"].citations} == {"acs"}
+    untimed = by_id["her2-positive-targeted-therapy-pdq"]
+    assert "acs" not in {c.source for c in untimed.citations}
+    result = rulebase.evaluate(
+        {"er_status": "negative", "pr_status": "negative", "her2_status": "positive"}
+        | {"prior_therapies": []}
+    )
+    targeted = result.option("targeted_therapy")
+    assert targeted is not None
+    groups = [g for g in targeted.citation_groups if "fam_trastuzumab_deruxtecan" in g.agents]
+    assert {targeted.citations[i].source for g in groups for i in g.citations} == {"pdq", "webmd"}
+    waiting = {(c.source, c.agents, c.condition) for c in targeted.agreement.conditions_not_met}
+    assert ("acs", ("fam_trastuzumab_deruxtecan",), ("her2_therapy_failed = true",)) in waiting

@@ -498,3 +498,27 @@ def test_failed_of_is_the_history_s_failed_set_without_building_the_history() ->
         assert failed_of(therapies, rulebase.vocabulary) == expected
     assert failed_of(None, rulebase.vocabulary) == frozenset()
     assert failed_of([], rulebase.vocabulary) == frozenset()
+
+
+def test_a_history_is_remembered_per_vocabulary() -> None:
+    """What the cancer grew on depends on the vocabulary's drug classes: a vocabulary in which
+    albumin-bound paclitaxel is a drug of its own does not share the bundled vocabulary's
+    reading of the same entries, remembered or not."""
+    import dataclasses
+
+    from mbc_rules.facts import history_of
+    from mbc_rules.profile import PriorTherapy
+    from mbc_rules.vocabulary import Vocabulary
+
+    bundled = Rulebase.bundled(engine="compiled").vocabulary
+    apart = Vocabulary.of(
+        (
+            dataclasses.replace(agent, same_drug_as=None, classes=())
+            for agent in bundled.agents.values()
+        ),
+        bundled.classes.values(),
+    )
+    therapies = [PriorTherapy(agent="albumin_bound_paclitaxel", outcome="progressed")]
+    assert "paclitaxel" in history_of(therapies, bundled).failed
+    assert history_of(therapies, apart).failed == frozenset({"albumin_bound_paclitaxel"})
+    assert "paclitaxel" in history_of(therapies, bundled).failed

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar
 
 from mbc_rules.vocabulary import COMPLICATIONS, SITES
 
@@ -37,6 +37,9 @@ FactKind = Literal["status", "flag", "count"]
 
 RECEPTOR = ("positive", "negative", "unknown")
 YES_NO = ("yes", "no", "unknown")
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,9 +310,14 @@ _UNKNOWN_HISTORY = TreatmentHistory(known=False, failed=frozenset(), uses=())
 
 
 # Histories are values, and a cohort repeats the same few hundred: each distinct one is built
-# once and shared, so that caches keyed by a history find it by identity.
-_HISTORIES: dict[tuple[tuple[str, str, str], ...], TreatmentHistory] = {}
+# once and shared, so that caches keyed by a history find it by identity. Kept per vocabulary
+# (held, so that its id is not another's): what the cancer grew on depends on the vocabulary's
+# drug classes, so two vocabularies never share a history.
+_HISTORIES: dict[
+    int, tuple[Vocabulary, dict[tuple[tuple[str, str, str], ...], TreatmentHistory]]
+] = {}
 _HISTORIES_BOUND = 4096
+_VOCABULARIES_BOUND = 64
 
 
 def treatment_history(profile: PatientProfile, vocabulary: Vocabulary) -> TreatmentHistory:
@@ -328,14 +336,27 @@ def history_of(
     uses = tuple(
         (t.agent, t.outcome, t.setting) for t in therapies if vocabulary[t.agent].is_anticancer
     )
-    history = _HISTORIES.get(uses)
+    memory = _held_for(_HISTORIES, vocabulary)
+    history = memory.get(uses)
     if history is None:
         failed = _failed(uses, vocabulary)
         history = TreatmentHistory(known=True, failed=failed, uses=tuple(map(_as_use, uses)))
-        if len(_HISTORIES) >= _HISTORIES_BOUND:
-            _HISTORIES.clear()
-        _HISTORIES[uses] = history
+        if len(memory) >= _HISTORIES_BOUND:
+            memory.clear()
+        memory[uses] = history
     return history
+
+
+def _held_for(
+    store: dict[int, tuple[Vocabulary, dict[_K, _V]]], vocabulary: Vocabulary
+) -> dict[_K, _V]:
+    """The memory ``store`` keeps for ``vocabulary``, made empty for one it has not seen."""
+    held = store.get(id(vocabulary))
+    if held is None or held[0] is not vocabulary:
+        if len(store) >= _VOCABULARIES_BOUND:
+            store.clear()
+        held = store[id(vocabulary)] = (vocabulary, {})
+    return held[1]
 
 
 def failed_of(therapies: Sequence[PriorTherapy] | None, vocabulary: Vocabulary) -> frozenset[str]:
@@ -505,12 +526,7 @@ _ENTRIES: dict[int, tuple[Vocabulary, dict[tuple[str, str, str, int | None], Ent
 
 def entry_facts(therapy: PriorTherapy, vocabulary: Vocabulary) -> EntryFacts:
     """What ``therapy`` adds to the history facts (remembered per vocabulary and entry)."""
-    held = _ENTRIES.get(id(vocabulary))
-    if held is None or held[0] is not vocabulary:
-        if len(_ENTRIES) >= 64:
-            _ENTRIES.clear()
-        held = _ENTRIES[id(vocabulary)] = (vocabulary, {})
-    memory = held[1]
+    memory = _held_for(_ENTRIES, vocabulary)
     key = (therapy.agent, therapy.outcome, therapy.setting, therapy.line)
     found = memory.get(key)
     if found is not None:

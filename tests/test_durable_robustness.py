@@ -36,10 +36,23 @@ PROFILES: list[dict[str, Any]] = [
 ]
 
 
+# A suite started in the background of a shell without job control inherits Ctrl-C ignored
+# (POSIX), and so would every child: these tests deliver Ctrl-C, so they give it its usual
+# meaning first, in this process and in each child.
+_CTRL_C_AS_USUAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_usual() -> Any:
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def run_child(script: str, timeout: float = 120) -> dict[str, Any]:
     """Run ``script`` in a fresh interpreter; it must exit cleanly and print one JSON line."""
     child = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", _CTRL_C_AS_USUAL + textwrap.dedent(script)],
         capture_output=True,
         text=True,
         timeout=timeout,

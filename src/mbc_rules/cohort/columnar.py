@@ -44,6 +44,7 @@ from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 if TYPE_CHECKING:
     import numpy as np
 
+    from mbc_rules.cohort.histories import HistoryReader
     from mbc_rules.cohort.reading import ReadColumns
     from mbc_rules.rulebase import Rulebase
 
@@ -155,7 +156,7 @@ class ColumnarEngine:
                 f"history facts {sorted(self._history_names)} but joins for "
                 f"{sorted(HISTORY_JOINS)} (cohort/columnar.py HISTORY_JOINS)"
             )
-        self._history_source: list[tuple[int, ...]] | None = None
+        self._history_source: HistoryReader | None = None
         self._entries: list[EntryFacts] = []
         self._entry_columns: dict[str, list[int]] = {f: [] for _, f in HISTORY_JOINS.values()}
         self._distinct_code: dict[Any, int] = {}
@@ -278,26 +279,22 @@ class ColumnarEngine:
         """
         import numpy as np
 
-        if read.history_entries is not self._history_source:
+        if read.histories is not self._history_source:
             # The tables follow one reader's codes (the validator paired with this engine).
-            self._history_source = read.history_entries
+            self._history_source = read.histories
             self._entries, self._grown_bits, self._failed_of_bits = [], [], {}
             self._grown_sets = {}
             self._entry_columns = {f: [] for _, f in HISTORY_JOINS.values()}
             self._history_facts = np.zeros((0, len(self._history_names)), dtype=np.int32)
             self._history_failed = np.zeros(0, dtype=np.int64)
         done = len(self._history_facts)
-        histories = read.history_entries[done:]
-        if not histories:
+        count = len(read.histories.entries) - done
+        if not count:
             return self._history_facts
-        for therapy in read.therapies[len(self._entries) :]:
+        for therapy in read.histories.therapies[len(self._entries) :]:
             self._add_entry(entry_facts(therapy, self.vocabulary))
-        lengths = np.fromiter(map(len, histories), dtype=np.int64, count=len(histories))
-        flat = np.fromiter(
-            (e for entries in histories for e in entries), dtype=np.int64, count=int(lengths.sum())
-        )
-        owner = np.repeat(np.arange(len(histories), dtype=np.int64), lengths)
-        count = len(histories)
+        lengths, flat = read.histories.entry_codes(done)
+        owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
         joined = np.empty((count, len(self._history_names)), dtype=np.int32)
         for index, name in enumerate(self._history_names):
             how, field = HISTORY_JOINS[name]
@@ -321,13 +318,13 @@ class ColumnarEngine:
                 [self._value_code(name, kind(v)) for v in distinct.tolist()], dtype=np.int64
             )
             joined[:, index] = table[np.asarray(inverse).reshape(-1)]
-        failed = self._failed_of_histories(histories, flat, owner)
+        failed = self._failed_of_histories(read.histories.entries[done:], lengths, flat)
         self._history_facts = np.concatenate([self._history_facts, joined])
         self._history_failed = np.concatenate([self._history_failed, failed])
         return self._history_facts
 
     def _failed_of_histories(
-        self, histories: Sequence[tuple[int, ...]], flat: np.ndarray, owner: np.ndarray
+        self, histories: Sequence[tuple[int, ...]], lengths: np.ndarray, flat: np.ndarray
     ) -> np.ndarray:
         """Per history, the code of what the cancer grew on: the union of its entries'
         ``grown_on``, found by the set of distinct ``grown_on`` values among them (bits).
@@ -339,12 +336,13 @@ class ColumnarEngine:
         failed_of_bits = self._failed_of_bits
         width = max(bits_of, default=0).bit_length()
         if width <= 63:
-            # Each history's bits at once: the distinct (history, bit) pairs, summed.
+            # Each history's bits at once: its entries' bits or-ed together.
             entry_bits = np.asarray(bits_of, dtype=np.int64)[flat]
-            grew = entry_bits != 0
-            pairs = np.unique(np.stack([owner[grew], entry_bits[grew]]), axis=1)
             history_bits = np.zeros(count, dtype=np.int64)
-            np.add.at(history_bits, pairs[0], pairs[1])
+            some = lengths > 0
+            if some.any():
+                starts = np.cumsum(lengths) - lengths
+                history_bits[some] = np.bitwise_or.reduceat(entry_bits, starts[some])
             distinct, inverse = np.unique(history_bits, return_inverse=True)
             by_bits = [failed_of_bits.get(b) for b in distinct.tolist()]
             for index, bits in enumerate(distinct.tolist()):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from mbc_rules.cohort.reading import FIELDS, ID_FIELD
+from mbc_rules.cohort.reading import FIELDS, ID_FIELD, missing_cells
 from mbc_rules.cohort.rows import _optional
 from mbc_rules.errors import MbcRulesError
 
@@ -77,9 +77,7 @@ def row_ids(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
         return labels
     cells = frame.iloc[:, list(map(str, frame.columns)).index(ID_FIELD)].to_numpy(dtype=object)
     missing = np.asarray(_pandas().isna(cells), dtype=bool)
-    text = np.fromiter((type(c) is str for c in cells), dtype=bool, count=len(cells))
-    if text.any():
-        missing[text] = [not c.strip() for c in cells[text]]
+    missing[missing_cells(cells.tolist())] = True
     ids = cells.copy()
     ids[missing] = labels[missing]
     return ids

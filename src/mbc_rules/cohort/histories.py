@@ -10,14 +10,15 @@ whole cell by the profile itself. Any other cell (text, an array, a mapping with
 other types, a missing cell) is handed to the caller's validation of whole cells, so that it
 reads exactly as the row path reads it.
 
-Each history gets a code, and its entries' codes are kept (``entries``): the columnar engine
-joins the entries' facts (:func:`mbc_rules.facts.entry_facts`) per history with array
-operations.
+Each history gets a code, and its entries' codes are kept (``entries``, and flat in machine
+words for :meth:`HistoryReader.entry_codes`): the columnar engine joins the entries' facts
+(:func:`mbc_rules.facts.entry_facts`) per history with array operations.
 """
 
 from __future__ import annotations
 
 import typing
+from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,9 @@ class HistoryReader:
         # By history code: the codes of its entries, and the profile's value (a tuple of
         # entries; None: not given), made when asked for.
         self.entries: list[tuple[int, ...]] = [()]
+        # The same, flat: every history's entry codes one after another, and each one's length.
+        self._flat = array("q")
+        self._lengths = array("q", [0])
         self.values: Sequence[tuple[PriorTherapy, ...] | None] = HistoryValues(self)
 
     NOT_GIVEN = 0  # the code of a history that is not given
@@ -151,9 +155,21 @@ class HistoryReader:
         code = self._history_code.get(entries)
         return self._new_history(entries) if code is None else code
 
+    def entry_codes(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the histories numbered from ``start`` on: each one's number of entries, and
+        their entry codes one history after another.
+        """
+        import numpy as np
+
+        lengths = np.frombuffer(self._lengths[start:], dtype=np.int64)
+        begin = len(self._flat) - int(lengths.sum())
+        return lengths, np.frombuffer(self._flat[begin:], dtype=np.int64)
+
     def _new_history(self, entries: tuple[int, ...]) -> int:
         code = len(self.entries)
         self.entries.append(entries)
+        self._flat.extend(entries)
+        self._lengths.append(len(entries))
         if len(self._history_code) < 2_000_000:
             self._history_code[entries] = code
         return code

@@ -80,6 +80,26 @@ def is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+# A cell of text that is empty or blank, between the separators of cells joined by "\0" (\s
+# is what str.strip strips: both are Unicode's whitespace).
+_BLANK_JOINED = re.compile(r"(?:^|\x00)\s*(?:\x00|$)")
+
+
+def missing_cells(cells: Sequence[Any]) -> list[int]:
+    """The positions of the cells that are missing (:func:`is_missing`)."""
+    try:
+        # A column of ids is text, nearly always none of it blank: one join and one search
+        # in C say so (a "\0" inside a cell can only make the search find a blank that is
+        # not there, and then each cell is looked at).
+        joined = "\x00".join(cells)
+    except TypeError:  # not all text
+        pass
+    else:
+        if len(cells) and _BLANK_JOINED.search(joined) is None:
+            return []
+    return [i for i, cell in enumerate(cells) if is_missing(cell)]
+
+
 _PLAIN_TYPES = frozenset({str, bytes, bool, int, float, type(None)})
 
 
@@ -187,9 +207,9 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
 
     if field == THERAPY_FIELD:
         # Not factorised: a history is read entry by entry (cohort/histories.py), and one
-        # that repeats is found by its entries' codes, cheaper than by its repr.
-        # Empty cells are found there too (a cell that is not a list is read as the row path
-        # reads it).
+        # that repeats is found by its entries' codes, cheaper than by its repr. Nor are
+        # its blank cells looked for here: a cell that is not a list is read there as the
+        # row path reads it, an empty one as not given.
         return EncodedColumn(field, np.arange(len(values), dtype=np.int64), list(values))
     if field in LIST_FIELDS:
         # A list of text equals only a list of the same text; lists with anything else in them
@@ -226,7 +246,7 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
 def _blank_as_missing(column: EncodedColumn) -> EncodedColumn:
     import numpy as np
 
-    blank = [i for i, cell in enumerate(column.cells) if is_missing(cell)]
+    blank = missing_cells(column.cells)
     if blank:
         lookup = np.arange(len(column.cells), dtype=np.int64)
         lookup[blank] = -1
@@ -247,10 +267,9 @@ class ReadColumns:
     codes: dict[str, np.ndarray]
     values: dict[str, Sequence[Any]]
     invalid: np.ndarray  # rows to validate again on their own
-    # The histories' entries (HistoryReader): by history code, the codes of its entries
-    # into ``therapies``.
-    history_entries: list[tuple[int, ...]]
-    therapies: list[PriorTherapy]
+    # What the history codes stand for: by history code, the codes of its entries into
+    # ``histories.therapies``.
+    histories: HistoryReader
 
 
 class ColumnValidator:
@@ -371,8 +390,7 @@ class ColumnValidator:
             codes,
             self._canonical_values,
             invalid,
-            self.histories.entries,
-            self.histories.therapies,
+            self.histories,
         )
 
 

@@ -180,7 +180,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Leaves: the error tree, the version, the on-disk cache, fixed code tables.
     ("errors", "_version", "cache", "cohort.codes", "cohort.collection", "fhir.codes"),
     # Closed vocabularies; YAML with line marks.
-    ("vocabulary", "load"),
+    ("vocabulary", "load", "extras"),
     # The shipped vocabulary and rules, read.
     ("bundled",),
     ("profile",),

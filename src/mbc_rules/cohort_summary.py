@@ -13,22 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mbc_rules.extras import optional, pandas_module
 from mbc_rules.result import EvaluationValues
 from mbc_rules.vocabulary import CATEGORY_ORDER
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _pandas() -> Any:
-    import importlib
-
-    from mbc_rules.errors import MbcRulesError
-
-    try:
-        return importlib.import_module("pandas")
-    except ImportError as error:
-        raise MbcRulesError("pandas is needed for this; install mbc-rules[pandas]") from error
 
 
 @dataclass(frozen=True)
@@ -54,14 +44,7 @@ class CohortSummary:
         """A bar chart of how often each category ranks first (needs matplotlib); ties are
         drawn as a lighter segment. Returns the matplotlib Axes.
         """
-        import importlib
-
-        from mbc_rules.errors import MbcRulesError
-
-        try:
-            plt = importlib.import_module("matplotlib.pyplot")
-        except ImportError as error:
-            raise MbcRulesError("matplotlib is needed for this; install mbc-rules[plot]") from error
+        plt = optional("matplotlib.pyplot", "plot")
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 3.5))
         frame = self.first_choice
@@ -137,7 +120,7 @@ def from_counts(
     counts: FirstChoiceCounts, failed: int, *, rows: int | None = None
 ) -> CohortSummary:
     """A summary from counts (the columnar cohort engine counts without building results)."""
-    pandas = _pandas()
+    pandas = pandas_module()
     alone, tied, share, fired = counts.alone, counts.tied, counts.share, counts.fired
     evaluated, no_option, tied_first = counts.evaluated, counts.no_option, counts.tied_first
     categories = [c for c in CATEGORY_ORDER if alone[c] or tied[c]]

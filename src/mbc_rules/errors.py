@@ -62,6 +62,14 @@ class UnknownAgentError(MbcRulesError, ValueError):
         super().__init__(f"unknown drug or procedure {name!r}{hint}")
 
 
+class MissingExtraError(MbcRulesError, ImportError):
+    """An optional dependency is not installed: ``package``, from the extra ``extra``."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(f"{package} is needed for this; install mbc-rules[{extra}]")
+
+
 class EngineError(MbcRulesError):
     """The rule engine raised while evaluating a profile; no engine state was kept."""
 

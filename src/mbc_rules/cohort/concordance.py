@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mbc_rules.cohort.reading import FIELDS, ID_FIELD, is_missing, plain
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.extras import optional, pandas_module
 from mbc_rules.result import NotRecommendedItem
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import CATEGORIES, Agent, Vocabulary
@@ -210,7 +211,7 @@ class ConcordanceResult:
         a verdict (not ``not_evaluated``). By ``site`` a patient counts once under each of its
         metastatic sites (``none given`` when it lists none), so the groups overlap.
         """
-        pandas = _pandas()
+        pandas = pandas_module()
         patients = self.patients
         frames = [_counts(patients, "all", pandas.Series("all", index=patients.index))]
         for name in by:
@@ -231,9 +232,7 @@ class ConcordanceResult:
         Returns:
             The matplotlib Axes.
         """
-        from mbc_rules.cohort.rows import _optional
-
-        plt = _optional("matplotlib.pyplot", "plot")
+        plt = optional("matplotlib.pyplot", "plot")
         table = self.summary(by=(by,))
         table = table[table["subgroup"] == by]
         if ax is None:
@@ -275,7 +274,7 @@ class ConcordanceResult:
 
 
 def _counts(patients: pd.DataFrame, subgroup: str, groups: pd.Series) -> pd.DataFrame:
-    pandas = _pandas()
+    pandas = pandas_module()
     verdict = patients["verdict"]
     kind = patients["reason_kind"]
     rank = patients["rank"]
@@ -314,12 +313,6 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
-
-
-def _pandas() -> Any:
-    from mbc_rules.cohort.rows import _optional
-
-    return _optional("pandas", "pandas")
 
 
 def profile_columns(frame: pd.DataFrame, given: str | None = None) -> list[str]:
@@ -382,7 +375,7 @@ def concordance(
     from mbc_rules.cohort.fhir_given import is_fhir_input
     from mbc_rules.cohort.frame_input import as_frame
 
-    pandas = _pandas()
+    pandas = pandas_module()
     if is_fhir_input(cohort):
         return _concordance_fhir(cohort, rulebase or Rulebase.bundled(), verify, chunk_rows)
     frame = as_frame(cohort)
@@ -410,7 +403,7 @@ def _chunk(
 
     from mbc_rules.cohort.tracing import trace
 
-    pandas = _pandas()
+    pandas = pandas_module()
     vocabulary = rulebase.vocabulary
     frame = (
         frame[names].reset_index(drop=True) if names else frame.iloc[:, :0].reset_index(drop=True)
@@ -631,7 +624,7 @@ def _concordance_fhir(
 ) -> ConcordanceResult:
     from mbc_rules.cohort.fhir_given import RECORD_COLUMNS, given_next
 
-    pandas = _pandas()
+    pandas = pandas_module()
     found = given_next(cohort, rulebase.vocabulary)
     if not found:
         raise MbcRulesError("no FHIR records given")

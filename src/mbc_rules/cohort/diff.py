@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 from mbc_rules.cohort.concordance import (
     CHUNK_ROWS,
     _markdown_table,
-    _pandas,
     chunks,
     evaluate_chunk,
     profile_columns,
 )
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.extras import pandas_module
 from mbc_rules.result import NotRecommendedItem
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.schema import Rule
@@ -141,7 +141,7 @@ class RuleDiff:
 
     def changed_patients(self) -> pd.DataFrame:
         """One row per patient whose answer changes: ``patient_id`` and the kinds of change."""
-        pandas = _pandas()
+        pandas = pandas_module()
         if not len(self.changes):
             return cast("pd.DataFrame", pandas.DataFrame(columns=["patient_id", "kinds"]))
         grouped = self.changes.groupby("patient_id", sort=False)["kind"]
@@ -151,7 +151,7 @@ class RuleDiff:
 
     def by_kind(self) -> pd.DataFrame:
         """For each kind of change: how many patients and how many changes, and the rules."""
-        pandas = _pandas()
+        pandas = pandas_module()
         rows = []
         for kind in DIFF_KINDS:
             part = self.changes[self.changes["kind"] == kind]
@@ -237,7 +237,7 @@ def diff(
     """
     from mbc_rules.cohort.frame_input import as_frame
 
-    pandas = _pandas()
+    pandas = pandas_module()
     before, after = _as_rulebase(old), _as_rulebase(new)
     frame = as_frame(cohort)
     names = profile_columns(frame)
@@ -323,7 +323,7 @@ def _chunk(
 
     from mbc_rules.cohort.tracing import trace
 
-    pandas = _pandas()
+    pandas = pandas_module()
     frame = frame[list(names)].reset_index(drop=True)
     count = len(frame)
     out_old, failed_old = evaluate_chunk(frame, names, old, verify)

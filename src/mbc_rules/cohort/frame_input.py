@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from mbc_rules.cohort.reading import FIELDS, ID_FIELD, missing_cells
-from mbc_rules.cohort.rows import _optional
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.extras import optional, pandas_module
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,20 +19,16 @@ if TYPE_CHECKING:
 ExtraMode = Literal["ignore", "forbid"]
 
 
-def _pandas() -> Any:
-    return _optional("pandas", "pandas")
-
-
 def as_frame(data: Any) -> pd.DataFrame:
     """The cohort as a pandas frame: a frame as it is, an Arrow table or a Parquet path read."""
-    pandas = _optional("pandas", "pandas")
+    pandas = optional("pandas", "pandas")
     if isinstance(data, pandas.DataFrame):
         return cast("pd.DataFrame", data)
     if isinstance(data, str | os.PathLike):
         path = Path(data)
         if path.suffix.lower() not in (".parquet", ".pq"):
             raise MbcRulesError(f"{path}: only Parquet files are read directly (.parquet)")
-        pq = _optional("pyarrow.parquet", "pyarrow")
+        pq = optional("pyarrow.parquet", "pyarrow")
         data = pq.read_table(path)
     module = type(data).__module__
     if module.startswith("pyarrow"):
@@ -76,7 +72,7 @@ def row_ids(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     if ID_FIELD not in names:
         return labels
     cells = frame.iloc[:, list(map(str, frame.columns)).index(ID_FIELD)].to_numpy(dtype=object)
-    missing = np.asarray(_pandas().isna(cells), dtype=bool)
+    missing = np.asarray(pandas_module().isna(cells), dtype=bool)
     missing[missing_cells(cells.tolist())] = True
     ids = cells.copy()
     ids[missing] = labels[missing]
@@ -87,7 +83,7 @@ def repeated_ids(ids: np.ndarray) -> np.ndarray:
     """Which rows share their id with another row."""
     import numpy as np
 
-    pandas = _pandas()
+    pandas = pandas_module()
     try:
         return np.asarray(pandas.Series(ids, dtype=object).duplicated(keep=False), dtype=bool)
     except TypeError:  # an unhashable id: compare by identity there

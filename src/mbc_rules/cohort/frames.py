@@ -32,10 +32,11 @@ from mbc_rules.cohort.reading import (
     field_errors,
     frame_reader,
 )
-from mbc_rules.cohort.rows import CohortResult, RowError, _optional, evaluate_rows
+from mbc_rules.cohort.rows import CohortResult, RowError, evaluate_rows
 from mbc_rules.cohort.tables import FrameResult, TableParts, assemble, concatenate, errors_frame
 from mbc_rules.cohort.verify import DEFAULT_VERIFY, verify_sample
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.extras import pandas_module
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import CATEGORY_ORDER
@@ -211,7 +212,7 @@ def evaluate_frame(
         out = concatenate(frame, names, rulebase, [d[0] for d in done])
         for _, fired in done:
             parts.row_fired.update(fired)
-        every_error = _pandas().concat([errors_frame(frame, parts.errors, ids), out.errors])
+        every_error = pandas_module().concat([errors_frame(frame, parts.errors, ids), out.errors])
         out.errors = every_error.sort_values("_position", kind="stable")
         out._failed = out._failed | {e[0] for e in parts.errors}
     else:
@@ -220,10 +221,6 @@ def evaluate_frame(
     out.long = out.long.drop(columns="_position")
     out.errors = out.errors.drop(columns="_position")
     return out
-
-
-def _pandas() -> Any:
-    return _optional("pandas", "pandas")
 
 
 def _evaluate(
@@ -295,7 +292,7 @@ def evaluate_many(
         ValueError: two profiles share a patient id, with ``errors="raise"``.
     """
     try:
-        pandas = _pandas()
+        pandas = pandas_module()
     except MbcRulesError:
         return evaluate_rows(profiles, rulebase=rulebase, errors=errors, progress=progress)
     records: list[dict[str, Any]] = []

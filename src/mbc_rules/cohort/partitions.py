@@ -5,20 +5,16 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from mbc_rules.cohort.frames import evaluate_frame
-from mbc_rules.cohort.rows import _optional
 from mbc_rules.cohort.tables import LONG_COLUMNS
 from mbc_rules.cohort.verify import DEFAULT_VERIFY
+from mbc_rules.extras import pandas_module
 from mbc_rules.rulebase import Rulebase
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _pandas() -> Any:
-    return _optional("pandas", "pandas")
 
 
 PARTITION_COLUMNS = (*LONG_COLUMNS, "error")
@@ -26,7 +22,7 @@ PARTITION_COLUMNS = (*LONG_COLUMNS, "error")
 
 def partition_meta() -> pd.DataFrame:
     """An empty frame with the columns and dtypes of :func:`evaluate_partition`'s output."""
-    pandas = _pandas()
+    pandas = pandas_module()
     frame = pandas.DataFrame(
         {
             "patient_id": pandas.Series(dtype="object"),
@@ -52,7 +48,7 @@ def evaluate_partition(
     (``meta=partition_meta()``) or inside a Spark ``mapInPandas`` function; the rulebase
     pickles and rebuilds its engine in each worker process.
     """
-    pandas = _pandas()
+    pandas = pandas_module()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # extra columns: the caller's choice
         out = evaluate_frame(frame, rulebase=rulebase, errors="collect", verify=verify)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mbc_rules.cohort_summary import CohortSummary, summarise
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.evaluation import Evaluation
+from mbc_rules.extras import optional
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import CATEGORY_ORDER
@@ -98,17 +99,6 @@ class CohortResult:
         return summarise(self.evaluations.values(), failed=len(self.errors))
 
 
-def _optional(module: str, extra: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise MbcRulesError(
-            f"{module.split('.')[0]} is needed for this; install mbc-rules[{extra}]"
-        ) from error
-
-
 def _progress_bar() -> Any:
     # tqdm.auto picks the widget bar in any Jupyter kernel and warns ("IProgress not found")
     # where ipywidgets is missing: the widget bar is used only where it can be drawn.
@@ -119,8 +109,8 @@ def _progress_bar() -> Any:
     ipython = getattr(shell, "get_ipython", lambda: None)() if shell is not None else None
     in_kernel = ipython is not None and "IPKernelApp" in getattr(ipython, "config", {})
     if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
-        return _optional("tqdm.notebook", "progress").tqdm
-    return _optional("tqdm.std", "progress").tqdm
+        return optional("tqdm.notebook", "progress").tqdm
+    return optional("tqdm.std", "progress").tqdm
 
 
 def _progress(items: Iterable[Any], enabled: bool, total: int | None) -> Iterable[Any]:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from mbc_rules.cohort.reading import frame_reader
-from mbc_rules.cohort.rows import CohortResult, RowError, _optional
+from mbc_rules.cohort.rows import CohortResult, RowError
 from mbc_rules.cohort_summary import CohortSummary, FirstChoiceCounts, from_counts
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.evaluation import Evaluation
+from mbc_rules.extras import pandas_module
 from mbc_rules.rulebase import Rulebase
 from mbc_rules.vocabulary import CATEGORY_ORDER
 
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 
 LONG_COLUMNS = ("patient_id", "category", "rank", "tier", "agents", "source_ids")
 ERROR_COLUMNS = ("patient_id", "field", "value", "message")
-
-
-def _pandas() -> Any:
-    return _optional("pandas", "pandas")
 
 
 @dataclass
@@ -293,7 +290,7 @@ def errors_frame(
     """The errors table of ``entries`` (position, field, value, message), by row label."""
     import numpy as np
 
-    pandas = _pandas()
+    pandas = pandas_module()
     positions = np.array([e[0] for e in entries], dtype=np.int64)
     index = frame.index.take(positions)
     columns = {
@@ -315,7 +312,7 @@ def concatenate(
     frame: pd.DataFrame, names: Sequence[str], rulebase: Rulebase, results: list[FrameResult]
 ) -> FrameResult:
     """One FrameResult of the results of consecutive parts of ``frame`` (worker processes)."""
-    pandas = _pandas()
+    pandas = pandas_module()
     fired: Counter[str] = Counter()
     failed: set[int] = set()
     offset = 0

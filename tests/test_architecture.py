@@ -191,6 +191,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("schema", "fhir.gathered", "cohort.arrow", "cohort.histories"),
     ("conditions", "cohort.reading", "ruleset", "fhir.stages", "fhir.medications", "fhir.settle"),
     ("validate", "compile", "wording", "fhir.markers", "fhir.disease", "fhir.history"),
+    # Ranking in steps: what each fired rule still names, the ranks across categories, the
+    # answer as a person reads it, then the steps taken unmemoised (the oracle) or remembered.
+    ("rank.standing", "rank.citations", "rank.contributions"),
+    ("rank.arrange",),
+    ("rank.present",),
+    ("rank.reference", "rank.memo"),
     ("engine.compiled", "engine.durable", "engine.python", "rank", "fhir.read"),
     ("engine", "cohort_summary", "report", "whatif"),
     ("display",),

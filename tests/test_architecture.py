@@ -262,6 +262,36 @@ def test_every_import_points_down_the_layers() -> None:
     assert pointing_up(imports, LAYERS, UPWARD) == []
 
 
+def private_imports(text: str, of: str) -> list[str]:
+    """The private names (``_name``, not dunders) that ``text`` imports from the package ``of``
+    or its modules.
+    """
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.ImportFrom)
+        and node.module is not None
+        and (node.module == of or node.module.startswith(f"{of}."))
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_module_imports_a_private_name_of_the_ranking() -> None:
+    # The ranking's steps are modules of one package: what one needs of another has a public
+    # name there, so each module's private helpers can change without reading the others.
+    found = [
+        f"{module_name(path)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in private_imports(path.read_text(encoding="utf-8"), "mbc_rules.rank")
+    ]
+    assert found == []
+    assert private_imports(
+        "from mbc_rules.rank.arrange import _LISTING, Placed\n", "mbc_rules.rank"
+    ) == ["mbc_rules.rank.arrange._LISTING"]
+    assert private_imports("from mbc_rules.ranking import _x\n", "mbc_rules.rank") == []
+
+
 def test_an_import_up_the_layers_would_be_found() -> None:
     known = {"result", "report", "rulebase", "profile"}
     source = (

@@ -294,8 +294,9 @@ def arrange(
     standing: Standing = NO_STANDING,
     hormone_failed: bool = False,
 ) -> Arrangement:
-    """Rank the categories that ``parts`` (:func:`contributions`, or the same grouped by
-    :func:`by_category`) support.
+    """Rank the categories that ``parts`` support: the
+    :func:`~mbc_rules.rank.contributions.contributions`, or the same grouped by
+    :func:`by_category`.
 
     Categories depend on each other here, and only here: a regimen whose partner is a whole
     category needs that category offered; an offer ``only_when_none_left`` stands only while

@@ -66,7 +66,8 @@ def _content(part: Contribution) -> tuple[Any, ...]:
 
 
 class Ranker:
-    """:func:`rank` for one rule set, remembering each step's answers (bounded).
+    """:func:`~mbc_rules.rank.reference.rank` for one rule set, remembering each step's
+    answers (bounded).
 
     Whole answers rarely repeat (a history makes almost every patient's key distinct), but
     their parts do: each category's contributions are remembered per distinct input (its
@@ -264,8 +265,8 @@ class Ranker:
     ) -> tuple[Arrangement, tuple[Any, ...]]:
         """:func:`arrange` of every category's parts: the categories linked to others
         (:func:`linked_categories`) arranged together, each other one alone, and all ranked
-        by their :func:`order_key` as :func:`arrange` ranks them; with its key, under which
-        :meth:`answer` remembers what it makes of it.
+        by their :func:`~mbc_rules.rank.arrange.order_key` as :func:`arrange` ranks them; with
+        its key, under which :meth:`answer` remembers what it makes of it.
         """
         key = (tuple(ids), standing, hormone_failed)
         remembered = self._whole.get(key)
@@ -299,8 +300,8 @@ class Ranker:
         standing: Standing,
         waiting_ids: frozenset[str],
     ) -> Answer:
-        """What :func:`rank` gives for the fired rules as they read for this patient
-        (:func:`speaking_of`), the history, the standing and the waiting rules.
+        """What :func:`~mbc_rules.rank.reference.rank` gives for the fired rules as they read
+        for this patient (:func:`speaking_of`), the history, the standing and the waiting rules.
         """
         failed = history.failed
         grown = self.grown(failed)

@@ -37,14 +37,16 @@ def rank(
 
     ``history`` says what the cancer grew on (never offered again) and what else was given;
     ``standing`` what the sources' orderings need; ``waiting`` the offering rules that did not
-    fire only because of a condition on the history (see :func:`waiting_rules`);
-    ``sentences`` the statements behind the orderings (:func:`ordering_sentences`), cited in
-    notes and in the not-recommended items of drugs the cancer grew on.
+    fire only because of a condition on the history (see
+    :func:`~mbc_rules.rank.standing.waiting_rules`); ``sentences`` the statements behind the
+    orderings (:func:`~mbc_rules.rank.citations.ordering_sentences`), cited in notes and in the
+    not-recommended items of drugs the cancer grew on.
 
     Three steps: :func:`contributions` (per rule), :func:`arrange` (across categories, the
-    ranks) and the citations, notes and agreement of each option. :class:`Ranker` takes the
-    same steps and remembers each one's answers. The output models are built without
-    re-validation (``model_construct``): every value comes from validated rules.
+    ranks) and the citations, notes and agreement of each option.
+    :class:`~mbc_rules.rank.memo.Ranker` takes the same steps and remembers each one's answers.
+    The output models are built without re-validation (``model_construct``): every value comes
+    from validated rules.
     """
     sentences = sentences or {}
     statements = [statement_items(rule, sources) for rule in fired]

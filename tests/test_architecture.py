@@ -191,6 +191,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("schema", "fhir.gathered", "cohort.arrow", "cohort.histories"),
     ("conditions", "cohort.reading", "ruleset", "fhir.stages", "fhir.medications", "fhir.settle"),
     ("validate", "compile", "wording", "fhir.markers", "fhir.disease", "fhir.history"),
+    # Ranking in steps: what each fired rule still names, the ranks across categories, the
+    # answer as a person reads it, then the steps taken unmemoised (the oracle) or remembered.
+    ("rank.standing", "rank.citations", "rank.contributions"),
+    ("rank.arrange",),
+    ("rank.present",),
+    ("rank.reference", "rank.memo"),
     ("engine.compiled", "engine.durable", "engine.python", "rank", "fhir.read"),
     ("engine", "cohort_summary", "report", "whatif"),
     ("display",),
@@ -254,6 +260,36 @@ def test_every_import_points_down_the_layers() -> None:
     imports = all_imports()
     assert any(i.lazy for i in imports)  # imports inside functions are read too
     assert pointing_up(imports, LAYERS, UPWARD) == []
+
+
+def private_imports(text: str, of: str) -> list[str]:
+    """The private names (``_name``, not dunders) that ``text`` imports from the package ``of``
+    or its modules.
+    """
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.ImportFrom)
+        and node.module is not None
+        and (node.module == of or node.module.startswith(f"{of}."))
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_module_imports_a_private_name_of_the_ranking() -> None:
+    # The ranking's steps are modules of one package: what one needs of another has a public
+    # name there, so each module's private helpers can change without reading the others.
+    found = [
+        f"{module_name(path)}: {name}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for name in private_imports(path.read_text(encoding="utf-8"), "mbc_rules.rank")
+    ]
+    assert found == []
+    assert private_imports(
+        "from mbc_rules.rank.arrange import _LISTING, Placed\n", "mbc_rules.rank"
+    ) == ["mbc_rules.rank.arrange._LISTING"]
+    assert private_imports("from mbc_rules.ranking import _x\n", "mbc_rules.rank") == []
 
 
 def test_an_import_up_the_layers_would_be_found() -> None:

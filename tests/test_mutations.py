@@ -37,14 +37,14 @@ def test_every_mutation_applies_once_and_compiles() -> None:
 
 def test_a_stale_mutation_is_reported() -> None:
     tool = mutation_tool()
-    stale = tool.Mutation("stale", "src/mbc_rules/rank.py", "no such text", "x", "a test")
-    twice = tool.Mutation("twice", "src/mbc_rules/rank.py", "def ", "def  ", "a test")
+    file = "src/mbc_rules/rank/arrange.py"
+    stale = tool.Mutation("stale", file, "no such text", "x", "a test")
+    twice = tool.Mutation("twice", file, "def ", "def  ", "a test")
     missing = tool.Mutation("missing", "src/mbc_rules/nowhere.py", "a", "b", "a test")
     assert tool.not_applicable([stale, twice, missing, *tool.MUTATIONS[:1]], ROOT) == [
-        "stale: its text is in src/mbc_rules/rank.py 0 times, not once",
-        "twice: its text is in src/mbc_rules/rank.py "
-        f"{(ROOT / 'src/mbc_rules/rank.py').read_text(encoding='utf-8').count('def ')} times, "
-        "not once",
+        f"stale: its text is in {file} 0 times, not once",
+        f"twice: its text is in {file} "
+        f"{(ROOT / file).read_text(encoding='utf-8').count('def ')} times, not once",
         "missing: src/mbc_rules/nowhere.py does not exist",
     ]
 

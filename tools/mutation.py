@@ -143,7 +143,7 @@ MUTATIONS = (
     ),
     Mutation(
         "result-lists-shared-through-the-cache",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/arrange.py",
         "tuple(dict.fromkeys([*single, *members])),",
         "list(dict.fromkeys([*single, *members])),",
         "issue 9: appending to one patient's agents changed another patient's answer",
@@ -157,7 +157,7 @@ MUTATIONS = (
     ),
     Mutation(
         "population-filter-off",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/citations.py",
         "citations = [c for c in rule.citations if c.population not in excluded]",
         "citations = list(rule.citations)",
         "sentences about women support nothing for a man",
@@ -178,21 +178,21 @@ MUTATIONS = (
     ),
     Mutation(
         "weakest-tier-wins",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/arrange.py",
         "entry.tier = min(entry.tier, tier)",
         "entry.tier = max(entry.tier, tier)",
         "an option takes the best tier any rule gives it",
     ),
     Mutation(
         "not-recommended-category-still-offered",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/contributions.py",
         "if offer is None or offer.category in removed_categories:",
         "if offer is None:",
         "what the sources rule out is never offered",
     ),
     Mutation(
         "ranker-option-memory-forgets-the-history",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/memo.py",
         "option_key = (placed.rank, code, waiting, mine)",
         "option_key = (placed.rank, code, waiting, ())",
         "issue 12: a remembered option must not carry another patient's history",
@@ -213,7 +213,7 @@ MUTATIONS = (
     ),
     Mutation(
         "other-drugs-of-a-type-offered-after-one-failed",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/contributions.py",
         "self.related[a] = self.same[a] | _within(agent.drug_class, vocabulary)",
         "self.related[a] = self.same[a]",
         "issue 19: abemaciclib and ribociclib were offered after palbociclib progressed",
@@ -228,7 +228,7 @@ MUTATIONS = (
     ),
     Mutation(
         "named-switch-ignored",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/contributions.py",
         "switch = tables.switch(offer.switch_from) if offer.switch_from else frozenset()",
         "switch = frozenset()",
         "issue 19: the switches a sentence names (pertuzumab after trastuzumab) must stay",
@@ -242,14 +242,14 @@ MUTATIONS = (
     ),
     Mutation(
         "agreement-names-a-supporting-source",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/present.py",
         "if source not in supporters.get(a, frozenset())",
         "if True",
         "issue 19: a source stood both as supporting a drug and as naming it only elsewhere",
     ),
     Mutation(
         "deciding-field-is-the-last-that-differs",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/arrange.py",
         "for name, mine, theirs in zip(self._fields, self, other, strict=True):",
         "for name, mine, theirs in reversed(list(zip(self._fields, self, other, strict=True))):",
         "issue 20: the reason one option comes before another is its key's first differing field",
@@ -264,7 +264,7 @@ MUTATIONS = (
     ),
     Mutation(
         "explained-keys-without-the-orderings",
-        "src/mbc_rules/rank.py",
+        "src/mbc_rules/rank/reference.py",
         "        standing=standing,\n"
         "        hormone_failed=hormone_failed(history.failed, vocabulary),\n"
         "    )\n"

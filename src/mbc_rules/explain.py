@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mbc_rules.conditions import Reading, Trace, deciding, read, trace
 from mbc_rules.facts import FACTS, FactValue, derive_facts, treatment_history
-from mbc_rules.rank import OrderField, OrderKey, Standing, cite, order_keys, speaking_of
+from mbc_rules.rank.arrange import OrderField, OrderKey
+from mbc_rules.rank.citations import cite, speaking_of
+from mbc_rules.rank.reference import order_keys
+from mbc_rules.rank.standing import Standing
 from mbc_rules.result import Agreement, CitedSource, EvaluationValues, TreatmentOption
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary

@@ -37,13 +37,9 @@ from mbc_rules.evaluation import Evaluation, EvaluationReport, assembled
 from mbc_rules.facts import NO_HISTORY, TreatmentHistory, derive_facts, treatment_history
 from mbc_rules.load import LoadedFile, find_rule_files, read_rule_file
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import (
-    NO_STANDING,
-    Ranker,
-    Standing,
-    ordering_sentences,
-    timing_tests,
-)
+from mbc_rules.rank.citations import ordering_sentences
+from mbc_rules.rank.memo import Ranker
+from mbc_rules.rank.standing import NO_STANDING, Standing, timing_tests
 from mbc_rules.result import (
     DISCLAIMER,
     AdviceItem,

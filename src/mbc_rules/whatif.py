@@ -14,7 +14,7 @@ from typing import get_args
 from pydantic import ValidationError
 
 from mbc_rules.profile import PatientProfile, PriorTherapy
-from mbc_rules.rank import cite
+from mbc_rules.rank.citations import cite
 from mbc_rules.result import AgentName, EvaluationValues, InformativeTest, RankChange, TestOutcome
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import (

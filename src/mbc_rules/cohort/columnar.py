@@ -29,15 +29,9 @@ from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank import (
-    Contribution,
-    Placed,
-    Standing,
-    arrange,
-    contributions,
-    hormone_failed,
-    removals,
-)
+from mbc_rules.rank.arrange import Placed, arrange
+from mbc_rules.rank.contributions import Contribution, contributions, hormone_failed, removals
+from mbc_rules.rank.standing import Standing
 from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
 from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 

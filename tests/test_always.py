@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mbc_rules import Rulebase, RulebaseError, evaluate_frame
+from mbc_rules import Rulebase, evaluate_frame
 from mbc_rules.cohort.frames import columnar_trace
 
 from .conftest import ENGINES, write_rules
 from .strategies import profiles
+from .test_rule_errors import load_errors
 
 FOR_EVERYONE = """\
 rules:
@@ -38,18 +39,11 @@ rules:
 """
 
 
-def _load_error(tmp_path: Path, text: str) -> RulebaseError:
-    write_rules(tmp_path, "local.yaml", text)
-    with pytest.raises(RulebaseError) as caught:
-        Rulebase.load(tmp_path)
-    return caught.value
-
-
 @pytest.mark.parametrize(
     ("written", "shown"), [("false", "false"), ("1", "1"), ('"yes"', '"yes"'), ("null", "null")]
 )
 def test_always_takes_only_true(tmp_path: Path, written: str, shown: str) -> None:
-    error = _load_error(tmp_path, FOR_EVERYONE.replace("always: true", f"always: {written}"))
+    error = load_errors(tmp_path, FOR_EVERYONE.replace("always: true", f"always: {written}"))
     (problem,) = error.problems
     assert problem.file == tmp_path / "local.yaml"
     assert problem.line == 5  # the line of "always:"
@@ -66,7 +60,7 @@ def test_always_takes_only_true(tmp_path: Path, written: str, shown: str) -> Non
     ],
 )
 def test_always_stands_only_as_the_whole_condition(tmp_path: Path, when: str, where: str) -> None:
-    error = _load_error(tmp_path, FOR_EVERYONE.replace("always: true", when))
+    error = load_errors(tmp_path, FOR_EVERYONE.replace("always: true", when))
     (problem,) = error.problems
     assert problem.file == tmp_path / "local.yaml"
     assert problem.line == 5  # where the condition under "when:" begins

@@ -1,7 +1,8 @@
 """One meaning for a condition: every reading of the language agrees with ``conditions``.
 
-Conditions and facts are generated (every operator, ``not`` at any depth), then the durable-rules
-compiler, the trace and the explanations are each checked against ``conditions.holds``.
+Conditions and facts are generated (every operator, ``always``, ``not`` at any depth), then the
+durable-rules compiler, the columnar masks, the trace and the explanations are each checked
+against ``conditions.holds``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from mbc_rules import Rulebase
+from mbc_rules.cohort.columnar import ColumnarEngine
 from mbc_rules.compile import compile_conditions
 from mbc_rules.conditions import Trace, deciding, holds, negation, passes, read, trace
 from mbc_rules.engine import make_matcher
@@ -62,7 +64,11 @@ def _junctions(parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[di
     )
 
 
-conditions = st.recursive(fact_tests(), _junctions, max_leaves=8).map(CONDITION.validate_python)
+# ``always`` as one leaf in four: nested and negated too, which only code (never a rule file)
+# can write, so that every reading agrees on it wherever it stands.
+ALWAYS: dict[str, Any] = {"always": True}
+leaves = st.one_of(fact_tests(), fact_tests(), fact_tests(), st.just(ALWAYS))
+conditions = st.recursive(leaves, _junctions, max_leaves=8).map(CONDITION.validate_python)
 all_facts = st.fixed_dictionaries(
     {name: fact_value(name) for name in [*STATUS_FACTS, *FLAG_FACTS, *COUNT_FACTS]}
 )
@@ -86,6 +92,9 @@ def test_the_trace_gives_the_verdict_of_every_node(
             assert test.held == passes(test.operator, test.operand, facts[test.fact])
         elif node.kind == "not":
             assert node.held is not node.parts[0].held
+        elif node.kind == "always":
+            assert node.held
+            assert not node.parts
         elif node.kind == "all":
             assert node.held == all(p.held for p in node.parts)
         else:
@@ -106,10 +115,18 @@ def test_negation_pushed_down_keeps_every_verdict(
             test = node.test
             assert node.held is test.held
             assert test.held == passes(test.operator, test.operand, facts[test.fact])
+        elif node.kind in ("always", "never"):
+            # "not always" reads as never: it holds for no one.
+            assert node.held == (node.kind == "always")
+            assert not node.parts
         elif node.kind == "all":
             assert node.held == all(p.held for p in node.parts)
         else:
             assert node.held == any(p.held for p in node.parts)
+
+
+def _tests_no_fact(node: Trace) -> bool:
+    return node.test is None and all(_tests_no_fact(p) for p in node.parts)
 
 
 @SETTINGS
@@ -118,8 +135,10 @@ def test_the_deciding_tests_explain_the_verdict(
     condition: Condition, facts: dict[str, FactValue]
 ) -> None:
     verdict = holds(condition, facts)
-    readings = deciding(trace(condition, facts))
-    assert readings
+    traced = trace(condition, facts)
+    readings = deciding(traced)
+    # No test decides a verdict only where an always (or a never, under a not) settles it.
+    assert readings or any(_tests_no_fact(n) and n.kind != "not" for n in _nodes(read(traced)))
     for reading in readings:
         assert reading.held is verdict
         assert reading.held == passes(reading.operator, reading.operand, facts[reading.fact])
@@ -175,6 +194,32 @@ def test_the_compiled_engines_agree_with_the_reference(
         for facts in cases:
             expected = {i for i, c in zip(ids, rules, strict=True) if holds(c, facts)}
             assert matcher.match(facts) == expected
+
+
+@pytest.fixture(scope="module")
+def columnar() -> ColumnarEngine:
+    return ColumnarEngine(Rulebase.bundled(engine="python"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(conditions, min_size=1, max_size=6), st.lists(all_facts, min_size=1, max_size=4))
+def test_the_columnar_masks_agree_with_the_reference(
+    columnar: ColumnarEngine, rules: list[Condition], cases: list[dict[str, FactValue]]
+) -> None:
+    import numpy as np
+
+    columnar.conditions = tuple(rules)
+    # The engine's own numbering of each fact's distinct values, as a chunk of rows uses it.
+    facts = {
+        name: (
+            np.array([columnar._value_code(name, case[name]) for case in cases], dtype=np.int64),
+            columnar._values[name],
+        )
+        for name in cases[0]
+    }
+    fired = columnar.masks(facts, len(cases))
+    for row, case in enumerate(cases):
+        assert list(fired[row]) == [holds(c, case) for c in rules]
 
 
 ANY_AND_NOT_RULE = """\

@@ -38,6 +38,7 @@ FAST_SUITE = (
     "tests/test_ranking_reasons.py",
     "tests/test_ranker.py",
     "tests/test_rule_errors.py",
+    "tests/test_always.py",
     "tests/test_informative_tests.py",
     "tests/test_conditions.py",
     "tests/test_engine.py",
@@ -297,6 +298,34 @@ MUTATIONS = (
         "_ORACLES: dict[Rulebase, Rulebase] = {}",
         "issue 20: the oracles of a cohort's sample check were never let go (and, keyed by id, "
         "could be handed to another rulebase)",
+    ),
+    Mutation(
+        "always-holds-for-no-one",
+        "src/mbc_rules/conditions.py",
+        "    if isinstance(condition, Always):\n        return True\n",
+        "    if isinstance(condition, Always):\n        return False\n",
+        "always: true is the condition of guidance for everyone; the reference must hold it",
+    ),
+    Mutation(
+        "always-compiled-as-false",
+        "src/mbc_rules/engine/compiled.py",
+        '        if isinstance(condition, Always):\n            return "True"\n',
+        '        if isinstance(condition, Always):\n            return "False"\n',
+        "the compiled matcher must agree with the reference on always",
+    ),
+    Mutation(
+        "always-takes-any-value",
+        "src/mbc_rules/schema.py",
+        "    if value is not True:\n",
+        "    if value is None:\n",
+        'always: false (or 1, or "yes") must be refused at load, not read as true',
+    ),
+    Mutation(
+        "always-accepted-under-not",
+        "src/mbc_rules/schema.py",
+        "        where = nested_always(when)\n",
+        "        where = None\n",
+        "not: {always: true} is a rule that never fires; a rule file may not write it",
     ),
 )
 

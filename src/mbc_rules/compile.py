@@ -4,7 +4,8 @@ Each rule becomes one pattern over a single fact (the profile's derived facts). 
 pushed down to the leaves (De Morgan), because the JSON format has ``$neq``, ``$lt`` and so on
 but no general ``not``. Every pattern also requires the ``PROFILE_MARK`` field, so that the
 engine's own bookkeeping facts (session state) can never match a rule whose test is a
-negation such as ``$neq``.
+negation such as ``$neq``. That field is also what ``always`` tests: every profile carries
+it, and under a negation it reads ``$neq``, which no profile passes.
 
 Negation uses the one table of ``conditions`` (``conditions.negation``), and a property test
 checks every compiled pattern against ``conditions.holds``. The compiled ruleset also keeps
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mbc_rules.conditions import negation
-from mbc_rules.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
+from mbc_rules.schema import AllOf, Always, AnyOf, Condition, FactTest, NotOf, Rule
 
 PROFILE_MARK = "mbc_profile"
 
@@ -81,6 +82,8 @@ def compile_condition(condition: Condition, negate: bool = False) -> Expression:
     if isinstance(condition, AnyOf):
         parts = [compile_condition(c, negate) for c in condition.any]
         return _junction("$and" if negate else "$or", parts)
+    if isinstance(condition, Always):
+        return {"$neq": {PROFILE_MARK: 1}} if negate else {PROFILE_MARK: 1}
     raise TypeError(f"not a condition: {condition!r}")  # pragma: no cover
 
 

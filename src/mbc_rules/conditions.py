@@ -1,7 +1,8 @@
 """What a condition means: the one definition of the rule files' condition language.
 
 A condition is a tree of ``all``, ``any`` and ``not`` over fact tests (``equals``,
-``not_equals``, ``in``, ``not_in``, ``at_least``, ``at_most``). :func:`holds` gives its
+``not_equals``, ``in``, ``not_in``, ``at_least``, ``at_most``), or ``always``, which holds for
+every patient (and so, under ``not``, for none). :func:`holds` gives its
 verdict for a set of derived facts; :func:`trace` gives the same verdict together with the
 verdict of every node, so that an explanation reads back exactly what was evaluated.
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mbc_rules.facts import FactValue
-from mbc_rules.schema import AllOf, AnyOf, Condition, FactTest, NotOf
+from mbc_rules.schema import AllOf, Always, AnyOf, Condition, FactTest, NotOf
 
 Operator = Literal["equals", "not_equals", "in", "not_in", "at_least", "at_most"]
 Operand = FactValue | tuple[FactValue, ...]
@@ -81,6 +82,8 @@ def holds(condition: Condition, facts: Mapping[str, FactValue]) -> bool:
         return any(holds(part, facts) for part in condition.any)
     if isinstance(condition, NotOf):
         return not holds(condition.not_, facts)
+    if isinstance(condition, Always):
+        return True
     raise TypeError(f"not a condition: {condition!r}")
 
 
@@ -106,9 +109,11 @@ class Trace:
 
     ``parts`` are the traces of an ``all``'s or ``any``'s parts, or the one part of a ``not``.
     Every part is evaluated (no short circuit), so the trace shows the whole condition.
+    ``always`` has neither parts nor a reading; read under a ``not`` (:func:`read`) it is
+    ``never``, which no condition writes.
     """
 
-    kind: Literal["all", "any", "not", "fact"]
+    kind: Literal["all", "any", "not", "fact", "always", "never"]
     held: bool
     parts: tuple[Trace, ...] = ()
     test: Reading | None = None
@@ -131,6 +136,8 @@ def trace(condition: Condition, facts: Mapping[str, FactValue]) -> Trace:
     if isinstance(condition, AnyOf):
         parts = tuple(trace(part, facts) for part in condition.any)
         return Trace(kind="any", held=any(p.held for p in parts), parts=parts)
+    if isinstance(condition, Always):
+        return Trace(kind="always", held=True)
     raise TypeError(f"not a condition: {condition!r}")
 
 
@@ -150,6 +157,10 @@ def read(node: Trace, negated: bool = False) -> Trace:
         operator, operand = negation(test.operator, test.operand)
         reading = Reading(test.fact, operator, operand, test.actual, not test.held)
         return Trace(kind="fact", held=reading.held, test=reading)
+    if node.kind in ("always", "never"):
+        if not negated:
+            return node
+        return Trace(kind="never" if node.kind == "always" else "always", held=not node.held)
     kind = node.kind
     if negated:
         kind = "any" if kind == "all" else "all"
@@ -163,7 +174,7 @@ def deciding(node: Trace) -> tuple[Reading, ...]:
 
     When the condition holds: the tests that made it hold (for an ``any``, those of its first
     part that holds). When it fails: the tests that failed (for an ``any``, those of every
-    part, since each would have had to hold).
+    part, since each would have had to hold). ``always`` is decided by no test.
     """
     return _deciding(read(node))
 

@@ -44,6 +44,11 @@ _OPERATOR_WORDS = {
     "at_least": "≥",
     "at_most": "≤",
 }
+# A condition that tests no fact reads as itself; "never" is "always" under a "not".
+_UNTESTED_WORDS = {
+    "always": "always (every patient)",
+    "never": "never (no patient)",
+}
 
 
 class ConditionCheck(BaseModel):
@@ -106,6 +111,8 @@ def condition_text(node: Trace) -> str:
     if node.test is not None:
         check = _check(node.test)
         return f"{check.need} [{'met' if check.met else 'not met'}: {_show(check.actual)}]"
+    if node.kind in _UNTESTED_WORDS:
+        return f"{_UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
     word = " and " if node.kind == "all" else " or "
     return word.join(_group(p, condition_text(p), node.kind) for p in node.parts)
 
@@ -114,6 +121,8 @@ def _needs(node: Trace) -> str:
     # ``node`` has negation pushed down and fails: what would have to change, structurally.
     if node.test is not None:
         return _check(node.test).text
+    if node.kind in _UNTESTED_WORDS:
+        return f"no profile can meet {_UNTESTED_WORDS[node.kind]}"
     if node.kind == "all":
         failing = [p for p in node.parts if not p.held]
         return " and ".join(_group(p, _needs(p), "all") for p in failing)

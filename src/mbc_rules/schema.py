@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -220,6 +221,16 @@ class FactTest(BaseModel):
         return self
 
 
+def _only_true(value: Any) -> Literal[True]:
+    if value is not True:
+        import json
+
+        plain = value is None or isinstance(value, bool | int | float | str)
+        shown = json.dumps(value) if plain else repr(value)
+        raise ValueError(f"always takes only true, not {shown}")
+    return True
+
+
 def _has_word(text: str, word: str) -> bool:
     import re
 
@@ -232,6 +243,17 @@ def definition_hint(name: str) -> str:
 
     close = difflib.get_close_matches(name, list(FACTS), n=3)
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+
+class Always(BaseModel):
+    """Holds for every patient: the condition of guidance that is for everyone.
+
+    It takes only ``true``: a rule for no one is no rule, and a value that merely reads as
+    true (``1``, ``"yes"``) is more likely a slip than a meaning.
+    """
+
+    model_config = _STRICT
+    always: Annotated[Literal[True], BeforeValidator(_only_true)]
 
 
 class AllOf(BaseModel):
@@ -259,9 +281,10 @@ class NotOf(BaseModel):
 
 def _condition_kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
-        return {AllOf: "all", AnyOf: "any", NotOf: "not", FactTest: "fact"}.get(type(value))
+        kinds = {AllOf: "all", AnyOf: "any", NotOf: "not", FactTest: "fact", Always: "always"}
+        return kinds.get(type(value))
     if isinstance(value, dict):
-        for key in ("all", "any", "not", "fact"):
+        for key in ("all", "any", "not", "fact", "always"):
             if key in value:
                 return key
     return None
@@ -271,16 +294,39 @@ Condition = Annotated[
     Annotated[AllOf, Tag("all")]
     | Annotated[AnyOf, Tag("any")]
     | Annotated[NotOf, Tag("not")]
-    | Annotated[FactTest, Tag("fact")],
+    | Annotated[FactTest, Tag("fact")]
+    | Annotated[Always, Tag("always")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition",
-        custom_error_message="a condition is a mapping with one of: all, any, not, fact",
+        custom_error_message="a condition is a mapping with one of: all, any, not, fact, always",
     ),
 ]
 
 # AllOf, AnyOf and NotOf name ``Condition`` before it is defined: built on first use (deferred),
 # they find it here.
+
+
+def nested_always(condition: Condition, path: str = "when") -> str | None:
+    """Where ``always`` stands inside ``condition`` rather than as the whole of it, or None.
+
+    The language gives ``always`` a meaning anywhere (the engines agree on it under ``not``
+    too), but a rule file may write it only as a rule's whole ``when``: inside ``all`` it
+    says nothing, inside ``any`` it swallows the other parts, and under ``not`` it makes a
+    rule that never fires. Each is a slip rather than guidance.
+    """
+    if isinstance(condition, NotOf):
+        inner = condition.not_
+        return f"{path}.not" if isinstance(inner, Always) else nested_always(inner, f"{path}.not")
+    if isinstance(condition, AllOf | AnyOf):
+        word = "all" if isinstance(condition, AllOf) else "any"
+        parts = condition.all if isinstance(condition, AllOf) else condition.any
+        for index, part in enumerate(parts):
+            where = f"{path}.{word}[{index}]"
+            found = where if isinstance(part, Always) else nested_always(part, where)
+            if found is not None:
+                return found
+    return None
 
 
 # --- what a rule yields -----------------------------------------------------------------------
@@ -474,6 +520,18 @@ class Rule(BaseModel):
         "sources are vague about whom it is for, or another source names it only later "
         "(docs/sources.md). Only for situational offers.",
     )
+
+    @field_validator("when")
+    @classmethod
+    def _always_only_whole(cls, when: Condition) -> Condition:
+        where = nested_always(when)
+        if where is not None:
+            raise ValueError(
+                f"always stands only as a rule's whole condition (when: {{always: true}}), "
+                f"not at {where}: inside all it says nothing, inside any it makes the whole "
+                "condition hold, and under not the rule never fires"
+            )
+        return when
 
     @model_validator(mode="after")
     def _tier_word_in_excerpt_and_tier(self) -> Rule:

@@ -491,6 +491,8 @@ def needs_words(node: Trace, profile: PatientProfile | None, vocabulary: Vocabul
     """
     if node.test is not None:
         return reading_words(node.test, profile, vocabulary)
+    if node.kind == "never":
+        return "a condition no profile meets"
     if node.kind == "all":
         parts = [p for p in node.parts if not p.held]
         said = [_grouped(p, needs_words(p, profile, vocabulary)) for p in parts]

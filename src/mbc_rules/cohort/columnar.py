@@ -32,7 +32,7 @@ from mbc_rules.profile import PatientProfile
 from mbc_rules.rank.arrange import Placed, arrange
 from mbc_rules.rank.contributions import Contribution, contributions, hormone_failed, removals
 from mbc_rules.rank.standing import Standing
-from mbc_rules.schema import AllOf, Condition, FactTest, NotOf
+from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf
 from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 
 if TYPE_CHECKING:
@@ -449,6 +449,8 @@ class ColumnarEngine:
                 return found
             if isinstance(condition, NotOf):
                 return ~mask(condition.not_)
+            if isinstance(condition, Always):
+                return np.ones(count, dtype=bool)
             parts = condition.all if isinstance(condition, AllOf) else condition.any
             join: Callable[..., Any] = (
                 np.logical_and if isinstance(condition, AllOf) else np.logical_or

@@ -20,7 +20,7 @@ from typing import Any
 from mbc_rules.compile import CompiledRuleset
 from mbc_rules.errors import EngineError
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.schema import AllOf, AnyOf, Condition, FactTest, NotOf
+from mbc_rules.schema import AllOf, Always, AnyOf, Condition, FactTest, NotOf
 
 
 def _literal(value: Any) -> str:
@@ -83,6 +83,8 @@ class _Writer:
             return "(" + " or ".join(self.condition(c) for c in condition.any) + ")"
         if isinstance(condition, NotOf):
             return f"(not {self.condition(condition.not_)})"
+        if isinstance(condition, Always):
+            return "True"
         raise EngineError(f"not a condition: {condition!r}")
 
     def but_for_timing(self, condition: Condition, negate: bool = False) -> str:
@@ -104,6 +106,8 @@ class _Writer:
                 return "True" if conjunction else "False"
             joiner = " and " if conjunction else " or "
             return "(" + joiner.join(self.but_for_timing(c, negate) for c in parts) + ")"
+        if isinstance(condition, Always):
+            return "False" if negate else "True"
         raise EngineError(f"not a condition: {condition!r}")
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.schema import AllOf, Condition, FactTest, NotOf, Rule
+from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ def timing_tests(condition: Condition) -> list[FactTest]:
         return [condition] if FACTS[condition.fact].is_timing else []
     if isinstance(condition, NotOf):
         return timing_tests(condition.not_)
+    if isinstance(condition, Always):
+        return []
     parts = condition.all if isinstance(condition, AllOf) else condition.any
     return [test for part in parts for test in timing_tests(part)]
 
@@ -69,6 +71,8 @@ def holds_but_for_timing(
         return passes(condition.operator, condition.operand, facts[condition.fact]) != negate
     if isinstance(condition, NotOf):
         return holds_but_for_timing(condition.not_, facts, not negate)
+    if isinstance(condition, Always):
+        return not negate
     parts = condition.all if isinstance(condition, AllOf) else condition.any
     conjunction = isinstance(condition, AllOf) != negate
     results = (holds_but_for_timing(part, facts, negate) for part in parts)

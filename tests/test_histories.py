@@ -125,3 +125,39 @@ def test_values_that_compare_equal_are_told_apart_by_type() -> None:
     assert bad.tolist() == [_expected(c, rulebase) == "invalid" for c in cells]
     assert bad.tolist() == [False, True, True, False, False]
     assert codes[3] == codes[4]
+
+
+def test_past_the_bound_a_new_reader_reads_the_next_chunk_and_answers_do_not_change(
+    monkeypatch: Any,
+) -> None:
+    """A long-lived process does not remember histories without end: past
+    ``HISTORIES_KEPT`` the next chunk has a reader of its own, and every answer is what it
+    was with every history remembered."""
+    import random
+
+    import pandas as pd
+
+    from mbc_rules import evaluate_frame
+    from mbc_rules.cohort import frames
+
+    from .strategies import random_profile
+
+    rng = random.Random(5)
+    frame = pd.DataFrame([random_profile(rng) for _ in range(600)])
+    expected = evaluate_frame(frame, rulebase=Rulebase.bundled(), verify=0).long
+    monkeypatch.setattr(frames, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(ColumnValidator, "HISTORIES_KEPT", 150)
+    readers: set[int] = set()
+    real_read = ColumnValidator.read
+
+    def read(self: ColumnValidator, *args: Any, **kwargs: Any) -> Any:
+        found = real_read(self, *args, **kwargs)
+        readers.add(id(found.histories))
+        assert len(found.histories.entries) <= 150 + 100 + 1
+        return found
+
+    monkeypatch.setattr(ColumnValidator, "read", read)
+    # A rulebase of its own: its cohort engine has not seen the histories above.
+    got = evaluate_frame(frame, rulebase=Rulebase.bundled(engine="compiled"), verify=0).long
+    assert len(readers) >= 3
+    pd.testing.assert_frame_equal(got, expected)

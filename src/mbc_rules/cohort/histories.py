@@ -47,6 +47,7 @@ class HistoryReader:
     """Codes for history cells, remembering every entry and every history it has read."""
 
     def __init__(self, vocabulary: Vocabulary, whole_cell: CellValidation) -> None:
+        self.vocabulary = vocabulary
         self._context = {"vocabulary": vocabulary}
         self._whole_cell = whole_cell
         self._entry_code: dict[tuple[Any, ...], int] = {}

@@ -29,7 +29,7 @@ from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank.arrange import Placed, arrange
+from mbc_rules.rank.arrange import Placed, arrange, fixed_placed, interacts, standing_signals
 from mbc_rules.rank.contributions import Contribution, contributions, hormone_failed, removals
 from mbc_rules.rank.standing import Standing
 from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 
 _ABSENT = 1 << 62  # the key of a category not offered: after every other
+# The codes below it say of a placement that does not interact with the other categories
+# what they read of it (see ColumnarEngine._signal_codes); the others are placements.
+_SIGNALS = 4
 _HISTORY = ("prior_therapies",)
 
 # How each history fact joins its entries' facts (EntryFacts), as facts._history_facts joins
@@ -200,7 +203,17 @@ class ColumnarEngine:
             )
             named = (*offer.agents, *(a for r in offer.regimens for a in r.agents))
             self._rule_pairs.append(tuple(pairs.index((agent, switch)) for agent in named))
-        self._arranged: dict[tuple[int, ...], tuple[tuple[int, int, int], ...]] = {}
+        # By the placements of a representative row (see rank): the options of the categories
+        # arranged together, and the orderings' level of each.
+        self._arranged: dict[
+            tuple[int, ...], tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]
+        ] = {}
+        # Per category arranged together, by hormone_failed: each placement's code in the
+        # arrangement's key (see _signal_codes), and the option of a fixed placement by level.
+        self._signals: list[tuple[list[int], list[int]]] = [([], []) for _ in CATEGORY_ORDER]
+        self._fixed_options: list[dict[tuple[int, int, int], tuple[int, int]]] = [
+            {} for _ in CATEGORY_ORDER
+        ]
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
         together = self.ranker.together
         self._group = [i for i, c in enumerate(CATEGORY_ORDER) if c in together]
@@ -505,24 +518,43 @@ class ColumnarEngine:
                 dtype=np.int64,
             )
             options[:, category], keys[:, category] = table[part_codes[category]].T
-        # The rest are arranged together, once per distinct input of arrange().
+        # The rest are arranged together. A category whose placement does not interact with
+        # the others (rank.arrange.interacts) is read by the others only by whether it is
+        # offered and names a HER2-targeted drug: arrange() runs once per distinct input so
+        # reduced, on its first row, and such a category's option is then its fixed entry at
+        # the level that arrangement gives it.
         group = self._group
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
-        inputs = [*(part_codes[c] for c in group), standing, hormone]
-        combined, first = combine(inputs, [*(len(self._placed_parts[c]) for c in group), 8, 2])
+        signals = [self._signal_codes(c, part_codes[c], hormone) for c in group]
+        combined, first = combine(
+            [*signals, standing, hormone],
+            [*(_SIGNALS + len(self._placed_parts[c]) for c in group), 8, 2],
+        )
         table_options = np.full((len(first), width), -1, dtype=np.int64)
         table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
-        columns = [c[first].tolist() for c in inputs]
+        table_levels = np.zeros((len(first), len(group)), dtype=np.int64)
+        columns = [c[first].tolist() for c in [*(part_codes[c] for c in group), standing, hormone]]
         for index, key in enumerate(zip(*columns, strict=True)):
-            arranged = self._arranged.get(key)
-            if arranged is None:
-                arranged = self._arrange(key)
+            found = self._arranged.get(key)
+            arranged, levels = found if found is not None else self._arrange(key)
             for category, option, option_key in arranged:
                 table_options[index, category] = option
                 table_keys[index, category] = option_key
-        options[:, group] = table_options[combined][:, group]
-        keys[:, group] = table_keys[combined][:, group]
+            table_levels[index] = levels
+        for at, category in enumerate(group):
+            fixed = signals[at] < _SIGNALS
+            options[:, category] = table_options[combined, category]
+            keys[:, category] = table_keys[combined, category]
+            if fixed.any():
+                fixed_options, fixed_keys = self._fixed_option_codes(
+                    category,
+                    part_codes[category][fixed],
+                    table_levels[combined[fixed], at],
+                    hormone[fixed],
+                )
+                options[fixed, category] = fixed_options
+                keys[fixed, category] = fixed_keys
         return options, dense_ranks(keys)
 
     def _failed_codes(self, read: ReadColumns, rows: np.ndarray) -> np.ndarray:
@@ -754,7 +786,9 @@ class ColumnarEngine:
         code &= ~(negative.astype(np.int64) << 2)
         return code
 
-    def _arrange(self, key: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+    def _arrange(
+        self, key: tuple[int, ...]
+    ) -> tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]:
         group = self._group
         standing_code, hormone = key[len(group)], key[len(group) + 1]
         # rank.arrange itself, not the Ranker's memory of it: the engine keeps what the long
@@ -772,11 +806,65 @@ class ColumnarEngine:
             ),
             hormone_failed=bool(hormone),
         )
-        arranged = tuple(self._placed(placed) for placed in arrangement.options)
+        found = (
+            tuple(self._placed(placed) for placed in arrangement.options),
+            tuple(arrangement.levels.get(CATEGORY_ORDER[c], 0) for c in group),
+        )
         if len(self._arranged) > 1_000_000:
             self._arranged.clear()
-        self._arranged[key] = arranged
-        return arranged
+        self._arranged[key] = found
+        return found
+
+    def _signal_codes(self, category: int, parts: np.ndarray, hormone: np.ndarray) -> np.ndarray:
+        """Each row's placement as the arrangement of the other categories reads it: the
+        placement itself (offset by _SIGNALS) where it interacts with them, else whether it
+        is offered and names a HER2-targeted drug (two bits).
+        """
+        import numpy as np
+
+        placed = self._placed_parts[category]
+        tables = self._signals[category]
+        for grew_on_hormone, table in enumerate(tables):
+            for index in range(len(table), len(placed)):
+                held = self.ranker.parts[category][placed[index]]
+                if interacts(held):
+                    table.append(_SIGNALS + index)
+                else:
+                    offered, her2 = standing_signals(
+                        held, self.vocabulary, hormone_failed=bool(grew_on_hormone)
+                    )
+                    table.append(int(offered) + 2 * int(her2))
+        by_hormone = np.array(tables, dtype=np.int64).reshape(2, len(placed))
+        codes: np.ndarray = by_hormone[hormone, parts]
+        return codes
+
+    def _fixed_option_codes(
+        self, category: int, parts: np.ndarray, levels: np.ndarray, hormone: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The option and key code of placements that do not interact, at their levels."""
+        import numpy as np
+
+        width = len(SYSTEMIC_CATEGORIES) + 1
+        combined, first = combine(
+            [parts, levels, hormone], [len(self._placed_parts[category]), width, 2]
+        )
+        known = self._fixed_options[category]
+        table = np.empty((len(first), 2), dtype=np.int64)
+        for index, (part, level, grew_on_hormone) in enumerate(
+            zip(parts[first].tolist(), levels[first].tolist(), hormone[first].tolist(), strict=True)
+        ):
+            found = known.get((part, level, grew_on_hormone))
+            if found is None:
+                placed = fixed_placed(
+                    self.ranker.parts[category][self._placed_parts[category][part]],
+                    self.vocabulary,
+                    level,
+                    hormone_failed=bool(grew_on_hormone),
+                )
+                found = (-1, _ABSENT) if placed is None else self._placed(placed)[1:]
+                known[(part, level, grew_on_hormone)] = found
+            table[index] = found
+        return table[combined, 0], table[combined, 1]
 
     def _alone_option(self, category: int, parts: int) -> tuple[int, int]:
         found = self._alone_options[category].get(parts)

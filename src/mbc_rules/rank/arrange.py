@@ -343,23 +343,62 @@ def arrange(
     for category_key, _, category in keyed:
         if category_key != previous_key:
             current_rank, previous_key = current_rank + 1, category_key
-        entry = support[category]
-        agents, combos, sources, rules, named = _shown(category, entry, tables)
-        placed.append(
-            Placed(
-                category=category,
-                rank=current_rank,
-                tier=entry.tier,
-                agents=agents,
-                regimens=combos,
-                sources=sources,
-                rules=rules,
-                key=category_key,
-                named=named,
-                memory=entry.options,
-            )
-        )
+        placed.append(_placed(category, support[category], category_key, current_rank, tables))
     return Arrangement(options=tuple(placed), levels=levels)
+
+
+def _placed(
+    category: str, entry: _Support, key: OrderKey, rank: int, tables: ClassTables
+) -> Placed:
+    agents, combos, sources, rules, named = _shown(category, entry, tables)
+    return Placed(
+        category=category,
+        rank=rank,
+        tier=entry.tier,
+        agents=agents,
+        regimens=combos,
+        sources=sources,
+        rules=rules,
+        key=key,
+        named=named,
+        memory=entry.options,
+    )
+
+
+def interacts(parts: CategoryParts) -> bool:
+    """Whether what ``parts`` offer depends on which other categories are offered: a regimen
+    whose partner is a category, or an offer that waits for one to be absent. A category whose
+    parts do not interact is, in :func:`arrange`, its own fixed entry (:func:`fixed_placed`);
+    the others read it only by whether it is offered (and, for targeted therapy, whether it
+    names a HER2-targeted drug: :func:`standing_signals`).
+    """
+    return bool(parts.deferred or parts.needed)
+
+
+def standing_signals(
+    parts: CategoryParts, vocabulary: Vocabulary, *, hormone_failed: bool = False
+) -> tuple[bool, bool]:
+    """What :func:`arrange` reads of parts that do not :func:`interact <interacts>`, when it
+    arranges the other categories: whether the category is offered, and whether it names a
+    HER2-targeted drug (the sources' orderings read it of targeted therapy).
+    """
+    entry = parts.entry(None, (), hormone_failed)
+    if entry is None:
+        return False, False
+    return True, _has_anti_her2(entry, class_tables(vocabulary))
+
+
+def fixed_placed(
+    parts: CategoryParts, vocabulary: Vocabulary, level: int, *, hormone_failed: bool = False
+) -> Placed | None:
+    """The option :func:`arrange` makes of parts that do not :func:`interact <interacts>`,
+    at the orderings' ``level`` (its rank left 0: ranks are of a whole arrangement).
+    """
+    entry = parts.entry(None, (), hormone_failed)
+    if entry is None:
+        return None
+    key = order_key(parts.category, entry.tier, len(entry.sources), level)
+    return _placed(parts.category, entry, key, 0, class_tables(vocabulary))
 
 
 def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozenset[str]:

@@ -11,14 +11,12 @@ would change the answer are shown when the result carries them (an ``EvaluationR
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from mbc_rules.result import (
-    AgreementCondition,
     CitedSource,
     EvaluationValues,
     InformativeTest,
@@ -35,6 +33,7 @@ from mbc_rules.wording import (
     patient_facts,
     patient_line,
     requirement,
+    situation_words,
 )
 
 ReportFormat = Literal["text", "markdown"]
@@ -91,44 +90,6 @@ def source_dates(names: Names, source_id: str) -> str:
     """'last medical review 2019-09-18, last revised 2019-12-23', or '' when none is given."""
     source = names.source(source_id)
     return ", ".join(source.dates) if source is not None else ""
-
-
-_CONDITION = re.compile(r"^\s*([a-z0-9_]+)\s*(=|≠|≥|≤|not in|in)\s*(.+?)\s*$")
-_OPERATORS = {
-    "=": "equals",
-    "≠": "not_equals",
-    "≥": "at_least",
-    "≤": "at_most",
-    "in": "in",
-    "not in": "not_in",
-}
-
-
-def _operand(text: str) -> object:
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        return tuple(_operand(part) for part in text[1:-1].split(",") if part.strip())
-    if text in ("true", "false"):
-        return text == "true"
-    if text.isdigit():
-        return int(text)
-    return text.strip("'\"")
-
-
-def condition_words(condition: str) -> str:
-    """A condition written in the rules' terms ('chemotherapy_given = true') in plain words
-    ('a chemotherapy drug was given'); text it cannot read is returned without underscores.
-    """
-    match = _CONDITION.match(condition)
-    if match is None:
-        return condition.replace("_", " ")
-    fact, operator, operand = match.groups()
-    return requirement(fact, _OPERATORS[operator], _operand(operand))
-
-
-def situation_words(other: AgreementCondition) -> str:
-    """When a source names the option, in words: 'a chemotherapy drug was given'."""
-    return join_and([condition_words(str(c)) for c in other.condition])
 
 
 def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:

@@ -8,11 +8,12 @@ is said as the sources would say it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.result import AgentName, Names, SourceName
+from mbc_rules.result import AgentName, AgreementCondition, Names, SourceName
 
 if TYPE_CHECKING:
     from mbc_rules.conditions import Reading, Trace
@@ -517,3 +518,86 @@ def met_words(node: Trace) -> str:
 def _grouped(node: Trace, said: str) -> str:
     # A nested group of several tests is bracketed so that "and" and "or" do not run together.
     return f"({said})" if node.test is None and len(node.parts) > 1 else said
+
+
+# --- conditions in the rules' terms --------------------------------------------------------------
+
+# How each operator of the condition language is written in a fact test as results and
+# explanations carry it ("pik3ca_status = positive", "lines_failed ≤ 0").
+OPERATOR_SYMBOLS: dict[str, str] = {
+    "equals": "=",
+    "not_equals": "≠",
+    "in": "in",
+    "not_in": "not in",
+    "at_least": "≥",
+    "at_most": "≤",
+}
+
+# A condition that tests no fact reads as itself; "never" is "always" under a "not".
+UNTESTED_WORDS: dict[str, str] = {
+    "always": "always (every patient)",
+    "never": "never (no patient)",
+}
+
+
+def value_text(value: object) -> str:
+    """A fact's value as a fact test writes it: ``true``, ``positive``, ``[few, multiple]``."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fact_test_text(fact: str, operator: str, operand: object) -> str:
+    """A fact test in the rules' terms: ``pik3ca_status = positive``; read back by
+    :func:`read_fact_test_text`.
+    """
+    return f"{fact} {OPERATOR_SYMBOLS.get(operator, operator)} {value_text(operand)}"
+
+
+# ``not in`` is tried before ``in``, the longest symbol first.
+_TEST_TEXT = re.compile(
+    r"^\s*([a-z0-9_]+)\s*("
+    + "|".join(re.escape(s) for s in sorted(OPERATOR_SYMBOLS.values(), key=len, reverse=True))
+    + r")\s*(.+?)\s*$"
+)
+_OPERATOR_OF: dict[str, str] = {symbol: op for op, symbol in OPERATOR_SYMBOLS.items()}
+
+
+def _operand(text: str) -> object:
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return tuple(_operand(part) for part in text[1:-1].split(",") if part.strip())
+    if text in ("true", "false"):
+        return text == "true"
+    if text.isdigit():
+        return int(text)
+    return text.strip("'\"")
+
+
+def read_fact_test_text(text: str) -> tuple[str, str, object] | None:
+    """The fact, operator and operand of a fact test written by :func:`fact_test_text` (as a
+    result's ``AgreementCondition.condition`` carries it, also when read back from JSON);
+    None for text that is not one.
+    """
+    match = _TEST_TEXT.match(text)
+    if match is None:
+        return None
+    fact, symbol, operand = match.groups()
+    return fact, _OPERATOR_OF[symbol], _operand(operand)
+
+
+def condition_words(condition: str) -> str:
+    """A condition written in the rules' terms ('chemotherapy_given = true') in plain words
+    ('a chemotherapy drug was given'); text it cannot read is returned without underscores.
+    """
+    test = read_fact_test_text(condition)
+    if test is None:
+        return condition.replace("_", " ")
+    return requirement(*test)
+
+
+def situation_words(other: AgreementCondition) -> str:
+    """When a source names the option, in words: 'a chemotherapy drug was given'."""
+    return join_and([condition_words(str(c)) for c in other.condition])

@@ -25,9 +25,9 @@ from mbc_rules.result import (
     TreatmentOption,
     constructed,
 )
-from mbc_rules.schema import FactTest, Rule, Source, is_local
+from mbc_rules.schema import Rule, Source, is_local
 from mbc_rules.vocabulary import CATEGORIES, SYSTEMIC_CATEGORIES, TIERS, Role, Vocabulary, role_of
-from mbc_rules.wording import agent_name, class_of, join_and
+from mbc_rules.wording import agent_name, class_of, fact_test_text, join_and
 
 
 def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
@@ -44,25 +44,6 @@ def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
         elif use.outcome == "progressed":
             ways.append("it recurred during it as adjuvant (early) treatment")
     return " and ".join(sorted(set(ways))) or "it grew on it"
-
-
-def _condition_text(test: FactTest) -> str:
-    operand = test.operand
-    if isinstance(operand, list):
-        shown = "[" + ", ".join(str(v) for v in operand) + "]"
-    elif isinstance(operand, bool):
-        shown = "true" if operand else "false"
-    else:
-        shown = str(operand)
-    word = {
-        "equals": "=",
-        "not_equals": "≠",
-        "in": "in",
-        "not_in": "not in",
-        "at_least": "≥",
-        "at_most": "≤",
-    }[test.operator]
-    return f"{test.fact} {word} {shown}"
 
 
 def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
@@ -125,7 +106,8 @@ def agreement_of(
         common = sorted(theirs & named)
         if theirs and not common:
             continue
-        condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
+        said_when = (fact_test_text(t.fact, t.operator, t.operand) for t in timing_tests(rule.when))
+        condition = list(dict.fromkeys(said_when))
         for source in sorted({c.source for c in rule.citations}):
             agents = [
                 a

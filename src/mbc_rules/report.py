@@ -29,10 +29,12 @@ from mbc_rules.vocabulary import TIERS
 from mbc_rules.wording import (
     STATUS_LABELS,
     category_name,
+    grew_on,
     join_and,
     patient_facts,
     patient_line,
     requirement,
+    setting_words,
     situation_words,
 )
 
@@ -203,20 +205,17 @@ def history_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     """
     lines = []
 
-    def setting(given_setting: str) -> str:
-        return "before metastasis" if given_setting == "early" else "for metastatic disease"
-
     ended = [g for g in option.given_before if g.outcome != "unknown"]
     unknown = [g for g in option.given_before if g.outcome == "unknown"]
     if ended:
         said = join_and(
-            [f"{names.agent(g.agent)} ({g.outcome}, {setting(g.setting)})" for g in ended]
+            [f"{names.agent(g.agent)} ({g.outcome}, {setting_words(g.setting)})" for g in ended]
         )
         lines.append(f"already given without the cancer growing on it: {said}")
     if unknown:
-        said = join_and([f"{names.agent(g.agent)} ({setting(g.setting)})" for g in unknown])
+        said = join_and([f"{names.agent(g.agent)} ({setting_words(g.setting)})" for g in unknown])
         lines.append(
-            f"given before, how it ended not known: {said}; if the cancer grew on it, it "
+            f"given before, how it ended not known: {said}; if {grew_on('it')}, it "
             "would not be offered again"
         )
     lines += [note.text for note in option.notes]
@@ -372,7 +371,7 @@ def _value_words(test: InformativeTest, value: str, names: Names) -> str:
     if test.agent is not None:
         drug = names.agent(test.agent)
         if value == "progressed":
-            return f"the cancer grew on {drug}"
+            return grew_on(drug)
         return f"{drug} ended without the cancer growing ({value})"
     if test.status in _LISTS and value == "none":
         return _LISTS[test.status][1]

@@ -17,6 +17,7 @@ from mbc_rules.result import AgentName, AgreementCondition, Names, SourceName
 
 if TYPE_CHECKING:
     from mbc_rules.conditions import Reading, Trace
+    from mbc_rules.facts import PriorUse
     from mbc_rules.profile import PatientProfile, PriorTherapy
     from mbc_rules.schema import Source
     from mbc_rules.vocabulary import Agent, Vocabulary
@@ -178,10 +179,15 @@ def _status(label: str, value: str) -> str:
     return f"{label} {value}"
 
 
+def setting_words(setting: str) -> str:
+    """When a treatment was given: 'before metastasis' (early) or 'for metastatic disease'."""
+    return "before metastasis" if setting == "early" else "for metastatic disease"
+
+
 def therapy_words(therapy: PriorTherapy, names: Names) -> str:
     """'letrozole (progressed, metastatic line 1)'."""
     details: list[str] = [therapy.outcome if therapy.outcome != "unknown" else "outcome unknown"]
-    details.append("before metastasis" if therapy.setting == "early" else "for metastatic disease")
+    details.append(setting_words(therapy.setting))
     if therapy.line is not None:
         details.append(f"line {therapy.line}")
     return f"{names.agent(therapy.agent)} ({', '.join(details)})"
@@ -430,7 +436,7 @@ def flag_phrase(fact: str, value: bool) -> str:
     if history is not None:
         what, grew, _ = history
         if grew:
-            return f"the cancer grew on {what}" if value else f"the cancer has not grown on {what}"
+            return grew_on(what) if value else f"the cancer has not grown on {what}"
         bare = what.removeprefix("any ").removeprefix("a ").removeprefix("an ")
         return f"{what} was given" if value else f"no {bare} given"
     said = _site_or_complication(fact, value)
@@ -462,7 +468,7 @@ def state(
         named = list(dict.fromkeys(named))
         if named:
             drugs = join_and([agent_with_class(a, vocabulary) for a in named])
-            return f"the cancer grew on {drugs}" if grew else f"{drugs} was given"
+            return grew_on(drugs) if grew else f"{drugs} was given"
     if kind == "flag" and isinstance(actual, bool):
         return flag_phrase(fact, actual)
     if kind == "count" and isinstance(actual, int) and not isinstance(actual, bool):
@@ -601,3 +607,61 @@ def condition_words(condition: str) -> str:
 def situation_words(other: AgreementCondition) -> str:
     """When a source names the option, in words: 'a chemotherapy drug was given'."""
     return join_and([condition_words(str(c)) for c in other.condition])
+
+
+# --- what the cancer grew on, and what is held back because of it ---------------------------
+
+
+def grew_on(what: str) -> str:
+    """'the cancer grew on letrozole': the one way of saying the cancer progressed on it."""
+    return f"the cancer grew on {what}"
+
+
+def _sentence(said: str) -> str:
+    return said[:1].upper() + said[1:]
+
+
+def how_it_grew(uses: Iterable[PriorUse]) -> str:
+    """How the cancer grew on a drug, from its uses: 'it progressed on it' (for metastatic
+    disease), 'it recurred during it as adjuvant (early) treatment', or 'it grew on it'.
+    """
+    ways = []
+    for use in uses:
+        if use.outcome == "progressed" and use.setting == "metastatic":
+            ways.append("it progressed on it")
+        elif use.outcome == "progressed":
+            ways.append("it recurred during it as adjuvant (early) treatment")
+    return " and ".join(sorted(set(ways))) or "it grew on it"
+
+
+def grown_on_class_reason(class_words: str, ways: str, drugs: Sequence[str]) -> str:
+    """Why no drug of a class the record names (not which of its drugs) is offered again."""
+    reason = _sentence(
+        grew_on(f"{class_words} ({ways}; the record names the class, not the drug)")
+        + ": no drug of it is offered again"
+    )
+    return reason + (f" ({join_and(drugs)})" if drugs else "")
+
+
+def grown_on_drug_reason(drug_words: str, ways: str, same_drug: Sequence[str]) -> str:
+    """Why a drug the cancer grew on (or another name of it) is not offered again."""
+    reason = _sentence(grew_on(f"{drug_words} ({ways})") + ": not offered again")
+    return reason + (f", nor as {join_and(same_drug, 'or')}, the same drug" if same_drug else "")
+
+
+def continued_only_in(regimens: Sequence[str]) -> str:
+    """' A source continues it only in: ...', or '' when no regimen continues it."""
+    return f" A source continues it only in: {'; '.join(regimens)}." if regimens else ""
+
+
+def held_back_reason(grew: str, classes: int, category: str | None) -> str:
+    """Why drugs of a class the cancer grew on (``classes`` of them) are held back, or, for a
+    whole ``category`` named, why none of its types is left.
+    """
+    why = (
+        grew_on(grew) + ", and no source names another drug of "
+        f"{'that class' if classes == 1 else 'those classes'} after that"
+        if category is None
+        else grew_on(grew) + f": no type of {category} the sources name is left untried"
+    )
+    return f"Not offered: {why}."

@@ -72,7 +72,7 @@ def test_the_text_report_is_the_command_lines_table(bundled: Rulebase) -> None:
 
 
 def test_rule_conditions_read_in_words() -> None:
-    from mbc_rules.report import condition_words
+    from mbc_rules.wording import condition_words
 
     assert condition_words("chemotherapy_given = true") == "a chemotherapy drug was given"
     assert condition_words("lines_failed ≤ 0") == (

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
+from typing import get_args
 
 import pytest
 
+import mbc_rules
 from mbc_rules import Rulebase
+from mbc_rules.conditions import Operator
 from mbc_rules.facts import FACTS
 from mbc_rules.result import Names
-from mbc_rules.wording import agent_name, agent_with_class, regimen_words, requirement, state
+from mbc_rules.wording import (
+    OPERATOR_SYMBOLS,
+    agent_name,
+    agent_with_class,
+    condition_words,
+    fact_test_text,
+    read_fact_test_text,
+    regimen_words,
+    requirement,
+    state,
+)
 
 RULE_VOCABULARY = re.compile(r"[a-z]+_[a-z]+|[≤≥≠=]|\btrue\b|\bfalse\b")
 
@@ -35,6 +50,34 @@ def test_every_test_of_every_fact_reads_in_plain_words(fact: str) -> None:
         said = requirement(fact, operator, operand)
         assert said
         assert not RULE_VOCABULARY.search(said), (fact, operator, operand, said)
+
+
+def test_every_operator_of_the_condition_language_has_its_symbol() -> None:
+    assert set(OPERATOR_SYMBOLS) == set(get_args(Operator))
+    assert len(set(OPERATOR_SYMBOLS.values())) == len(OPERATOR_SYMBOLS)
+
+
+@pytest.mark.parametrize("fact", sorted(FACTS))
+def test_a_fact_test_written_in_the_rules_terms_reads_back_as_itself(fact: str) -> None:
+    # What rank writes into AgreementCondition.condition, the report reads back: one table
+    # of symbols both ways, so the text can never drift from its reading.
+    for operator, operand in _tests(fact):
+        text = fact_test_text(fact, operator, operand)
+        assert read_fact_test_text(text) == (fact, operator, operand), text
+        assert condition_words(text) == requirement(fact, operator, operand)
+
+
+def test_no_module_but_wording_writes_the_operator_symbols() -> None:
+    package = Path(mbc_rules.__file__).parent
+    symbols = set(OPERATOR_SYMBOLS.values()) - {"in", "not in", "="}
+    found = [
+        f"{path.relative_to(package)}:{node.lineno} {node.value!r}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "wording.py" or path.parent != package
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in symbols
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize("fact", sorted(FACTS))

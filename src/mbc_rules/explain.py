@@ -26,29 +26,18 @@ from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
 from mbc_rules.wording import (
     TIER_WORDS,
+    UNTESTED_WORDS,
     agent_name,
     category_name,
+    fact_test_text,
     join_and,
     met_words,
     needs_words,
     state,
+    value_text,
 )
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
-
-_OPERATOR_WORDS = {
-    "equals": "=",
-    "not_equals": "≠",
-    "in": "in",
-    "not_in": "not in",
-    "at_least": "≥",
-    "at_most": "≤",
-}
-# A condition that tests no fact reads as itself; "never" is "always" under a "not".
-_UNTESTED_WORDS = {
-    "always": "always (every patient)",
-    "never": "never (no patient)",
-}
 
 
 class ConditionCheck(BaseModel):
@@ -66,23 +55,12 @@ class ConditionCheck(BaseModel):
     @property
     def need(self) -> str:
         """The test in words: ``pik3ca_status = positive``."""
-        expected = self.expected
-        if isinstance(expected, tuple):
-            expected_text = "[" + ", ".join(_show(v) for v in expected) + "]"
-        else:
-            expected_text = _show(expected)
-        return f"{self.fact} {_OPERATOR_WORDS.get(self.operator, self.operator)} {expected_text}"
+        return fact_test_text(self.fact, self.operator, self.expected)
 
     @property
     def text(self) -> str:
         """The test and this profile's value, in words."""
-        return f"needs {self.need}; this profile's {self.fact} is {_show(self.actual)}"
-
-
-def _show(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        return f"needs {self.need}; this profile's {self.fact} is {value_text(self.actual)}"
 
 
 def _check(reading: Reading) -> ConditionCheck:
@@ -110,9 +88,9 @@ def condition_text(node: Trace) -> str:
     node = read(node)
     if node.test is not None:
         check = _check(node.test)
-        return f"{check.need} [{'met' if check.met else 'not met'}: {_show(check.actual)}]"
-    if node.kind in _UNTESTED_WORDS:
-        return f"{_UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
+        return f"{check.need} [{'met' if check.met else 'not met'}: {value_text(check.actual)}]"
+    if node.kind in UNTESTED_WORDS:
+        return f"{UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
     word = " and " if node.kind == "all" else " or "
     return word.join(_group(p, condition_text(p), node.kind) for p in node.parts)
 
@@ -121,8 +99,8 @@ def _needs(node: Trace) -> str:
     # ``node`` has negation pushed down and fails: what would have to change, structurally.
     if node.test is not None:
         return _check(node.test).text
-    if node.kind in _UNTESTED_WORDS:
-        return f"no profile can meet {_UNTESTED_WORDS[node.kind]}"
+    if node.kind in UNTESTED_WORDS:
+        return f"no profile can meet {UNTESTED_WORDS[node.kind]}"
     if node.kind == "all":
         failing = [p for p in node.parts if not p.held]
         return " and ".join(_group(p, _needs(p), "all") for p in failing)

@@ -11,14 +11,12 @@ would change the answer are shown when the result carries them (an ``EvaluationR
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from mbc_rules.result import (
-    AgreementCondition,
     CitedSource,
     EvaluationValues,
     InformativeTest,
@@ -31,10 +29,13 @@ from mbc_rules.vocabulary import TIERS
 from mbc_rules.wording import (
     STATUS_LABELS,
     category_name,
+    grew_on,
     join_and,
     patient_facts,
     patient_line,
     requirement,
+    setting_words,
+    situation_words,
 )
 
 ReportFormat = Literal["text", "markdown"]
@@ -91,44 +92,6 @@ def source_dates(names: Names, source_id: str) -> str:
     """'last medical review 2019-09-18, last revised 2019-12-23', or '' when none is given."""
     source = names.source(source_id)
     return ", ".join(source.dates) if source is not None else ""
-
-
-_CONDITION = re.compile(r"^\s*([a-z0-9_]+)\s*(=|≠|≥|≤|not in|in)\s*(.+?)\s*$")
-_OPERATORS = {
-    "=": "equals",
-    "≠": "not_equals",
-    "≥": "at_least",
-    "≤": "at_most",
-    "in": "in",
-    "not in": "not_in",
-}
-
-
-def _operand(text: str) -> object:
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        return tuple(_operand(part) for part in text[1:-1].split(",") if part.strip())
-    if text in ("true", "false"):
-        return text == "true"
-    if text.isdigit():
-        return int(text)
-    return text.strip("'\"")
-
-
-def condition_words(condition: str) -> str:
-    """A condition written in the rules' terms ('chemotherapy_given = true') in plain words
-    ('a chemotherapy drug was given'); text it cannot read is returned without underscores.
-    """
-    match = _CONDITION.match(condition)
-    if match is None:
-        return condition.replace("_", " ")
-    fact, operator, operand = match.groups()
-    return requirement(fact, _OPERATORS[operator], _operand(operand))
-
-
-def situation_words(other: AgreementCondition) -> str:
-    """When a source names the option, in words: 'a chemotherapy drug was given'."""
-    return join_and([condition_words(str(c)) for c in other.condition])
 
 
 def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
@@ -242,20 +205,17 @@ def history_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     """
     lines = []
 
-    def setting(given_setting: str) -> str:
-        return "before metastasis" if given_setting == "early" else "for metastatic disease"
-
     ended = [g for g in option.given_before if g.outcome != "unknown"]
     unknown = [g for g in option.given_before if g.outcome == "unknown"]
     if ended:
         said = join_and(
-            [f"{names.agent(g.agent)} ({g.outcome}, {setting(g.setting)})" for g in ended]
+            [f"{names.agent(g.agent)} ({g.outcome}, {setting_words(g.setting)})" for g in ended]
         )
         lines.append(f"already given without the cancer growing on it: {said}")
     if unknown:
-        said = join_and([f"{names.agent(g.agent)} ({setting(g.setting)})" for g in unknown])
+        said = join_and([f"{names.agent(g.agent)} ({setting_words(g.setting)})" for g in unknown])
         lines.append(
-            f"given before, how it ended not known: {said}; if the cancer grew on it, it "
+            f"given before, how it ended not known: {said}; if {grew_on('it')}, it "
             "would not be offered again"
         )
     lines += [note.text for note in option.notes]
@@ -411,7 +371,7 @@ def _value_words(test: InformativeTest, value: str, names: Names) -> str:
     if test.agent is not None:
         drug = names.agent(test.agent)
         if value == "progressed":
-            return f"the cancer grew on {drug}"
+            return grew_on(drug)
         return f"{drug} ended without the cancer growing ({value})"
     if test.status in _LISTS and value == "none":
         return _LISTS[test.status][1]

@@ -8,14 +8,16 @@ is said as the sources would say it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from mbc_rules.facts import FACTS, FactValue
-from mbc_rules.result import AgentName, Names, SourceName
+from mbc_rules.result import AgentName, AgreementCondition, Names, SourceName
 
 if TYPE_CHECKING:
     from mbc_rules.conditions import Reading, Trace
+    from mbc_rules.facts import PriorUse
     from mbc_rules.profile import PatientProfile, PriorTherapy
     from mbc_rules.schema import Source
     from mbc_rules.vocabulary import Agent, Vocabulary
@@ -177,10 +179,15 @@ def _status(label: str, value: str) -> str:
     return f"{label} {value}"
 
 
+def setting_words(setting: str) -> str:
+    """When a treatment was given: 'before metastasis' (early) or 'for metastatic disease'."""
+    return "before metastasis" if setting == "early" else "for metastatic disease"
+
+
 def therapy_words(therapy: PriorTherapy, names: Names) -> str:
     """'letrozole (progressed, metastatic line 1)'."""
     details: list[str] = [therapy.outcome if therapy.outcome != "unknown" else "outcome unknown"]
-    details.append("before metastasis" if therapy.setting == "early" else "for metastatic disease")
+    details.append(setting_words(therapy.setting))
     if therapy.line is not None:
         details.append(f"line {therapy.line}")
     return f"{names.agent(therapy.agent)} ({', '.join(details)})"
@@ -429,7 +436,7 @@ def flag_phrase(fact: str, value: bool) -> str:
     if history is not None:
         what, grew, _ = history
         if grew:
-            return f"the cancer grew on {what}" if value else f"the cancer has not grown on {what}"
+            return grew_on(what) if value else f"the cancer has not grown on {what}"
         bare = what.removeprefix("any ").removeprefix("a ").removeprefix("an ")
         return f"{what} was given" if value else f"no {bare} given"
     said = _site_or_complication(fact, value)
@@ -461,7 +468,7 @@ def state(
         named = list(dict.fromkeys(named))
         if named:
             drugs = join_and([agent_with_class(a, vocabulary) for a in named])
-            return f"the cancer grew on {drugs}" if grew else f"{drugs} was given"
+            return grew_on(drugs) if grew else f"{drugs} was given"
     if kind == "flag" and isinstance(actual, bool):
         return flag_phrase(fact, actual)
     if kind == "count" and isinstance(actual, int) and not isinstance(actual, bool):
@@ -517,3 +524,144 @@ def met_words(node: Trace) -> str:
 def _grouped(node: Trace, said: str) -> str:
     # A nested group of several tests is bracketed so that "and" and "or" do not run together.
     return f"({said})" if node.test is None and len(node.parts) > 1 else said
+
+
+# --- conditions in the rules' terms --------------------------------------------------------------
+
+# How each operator of the condition language is written in a fact test as results and
+# explanations carry it ("pik3ca_status = positive", "lines_failed ≤ 0").
+OPERATOR_SYMBOLS: dict[str, str] = {
+    "equals": "=",
+    "not_equals": "≠",
+    "in": "in",
+    "not_in": "not in",
+    "at_least": "≥",
+    "at_most": "≤",
+}
+
+# A condition that tests no fact reads as itself; "never" is "always" under a "not".
+UNTESTED_WORDS: dict[str, str] = {
+    "always": "always (every patient)",
+    "never": "never (no patient)",
+}
+
+
+def value_text(value: object) -> str:
+    """A fact's value as a fact test writes it: ``true``, ``positive``, ``[few, multiple]``."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def fact_test_text(fact: str, operator: str, operand: object) -> str:
+    """A fact test in the rules' terms: ``pik3ca_status = positive``; read back by
+    :func:`read_fact_test_text`.
+    """
+    return f"{fact} {OPERATOR_SYMBOLS.get(operator, operator)} {value_text(operand)}"
+
+
+# ``not in`` is tried before ``in``, the longest symbol first.
+_TEST_TEXT = re.compile(
+    r"^\s*([a-z0-9_]+)\s*("
+    + "|".join(re.escape(s) for s in sorted(OPERATOR_SYMBOLS.values(), key=len, reverse=True))
+    + r")\s*(.+?)\s*$"
+)
+_OPERATOR_OF: dict[str, str] = {symbol: op for op, symbol in OPERATOR_SYMBOLS.items()}
+
+
+def _operand(text: str) -> object:
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return tuple(_operand(part) for part in text[1:-1].split(",") if part.strip())
+    if text in ("true", "false"):
+        return text == "true"
+    if text.isdigit():
+        return int(text)
+    return text.strip("'\"")
+
+
+def read_fact_test_text(text: str) -> tuple[str, str, object] | None:
+    """The fact, operator and operand of a fact test written by :func:`fact_test_text` (as a
+    result's ``AgreementCondition.condition`` carries it, also when read back from JSON);
+    None for text that is not one.
+    """
+    match = _TEST_TEXT.match(text)
+    if match is None:
+        return None
+    fact, symbol, operand = match.groups()
+    return fact, _OPERATOR_OF[symbol], _operand(operand)
+
+
+def condition_words(condition: str) -> str:
+    """A condition written in the rules' terms ('chemotherapy_given = true') in plain words
+    ('a chemotherapy drug was given'); text it cannot read is returned without underscores.
+    """
+    test = read_fact_test_text(condition)
+    if test is None:
+        return condition.replace("_", " ")
+    return requirement(*test)
+
+
+def situation_words(other: AgreementCondition) -> str:
+    """When a source names the option, in words: 'a chemotherapy drug was given'."""
+    return join_and([condition_words(str(c)) for c in other.condition])
+
+
+# --- what the cancer grew on, and what is held back because of it ---------------------------
+
+
+def grew_on(what: str) -> str:
+    """'the cancer grew on letrozole': the one way of saying the cancer progressed on it."""
+    return f"the cancer grew on {what}"
+
+
+def _sentence(said: str) -> str:
+    return said[:1].upper() + said[1:]
+
+
+def how_it_grew(uses: Iterable[PriorUse]) -> str:
+    """How the cancer grew on a drug, from its uses: 'it progressed on it' (for metastatic
+    disease), 'it recurred during it as adjuvant (early) treatment', or 'it grew on it'.
+    """
+    ways = []
+    for use in uses:
+        if use.outcome == "progressed" and use.setting == "metastatic":
+            ways.append("it progressed on it")
+        elif use.outcome == "progressed":
+            ways.append("it recurred during it as adjuvant (early) treatment")
+    return " and ".join(sorted(set(ways))) or "it grew on it"
+
+
+def grown_on_class_reason(class_words: str, ways: str, drugs: Sequence[str]) -> str:
+    """Why no drug of a class the record names (not which of its drugs) is offered again."""
+    reason = _sentence(
+        grew_on(f"{class_words} ({ways}; the record names the class, not the drug)")
+        + ": no drug of it is offered again"
+    )
+    return reason + (f" ({join_and(drugs)})" if drugs else "")
+
+
+def grown_on_drug_reason(drug_words: str, ways: str, same_drug: Sequence[str]) -> str:
+    """Why a drug the cancer grew on (or another name of it) is not offered again."""
+    reason = _sentence(grew_on(f"{drug_words} ({ways})") + ": not offered again")
+    return reason + (f", nor as {join_and(same_drug, 'or')}, the same drug" if same_drug else "")
+
+
+def continued_only_in(regimens: Sequence[str]) -> str:
+    """' A source continues it only in: ...', or '' when no regimen continues it."""
+    return f" A source continues it only in: {'; '.join(regimens)}." if regimens else ""
+
+
+def held_back_reason(grew: str, classes: int, category: str | None) -> str:
+    """Why drugs of a class the cancer grew on (``classes`` of them) are held back, or, for a
+    whole ``category`` named, why none of its types is left.
+    """
+    why = (
+        grew_on(grew) + ", and no source names another drug of "
+        f"{'that class' if classes == 1 else 'those classes'} after that"
+        if category is None
+        else grew_on(grew) + f": no type of {category} the sources name is left untried"
+    )
+    return f"Not offered: {why}."

@@ -25,44 +25,25 @@ from mbc_rules.result import (
     TreatmentOption,
     constructed,
 )
-from mbc_rules.schema import FactTest, Rule, Source, is_local
+from mbc_rules.schema import Rule, Source, is_local
 from mbc_rules.vocabulary import CATEGORIES, SYSTEMIC_CATEGORIES, TIERS, Role, Vocabulary, role_of
-from mbc_rules.wording import agent_name, class_of, join_and
+from mbc_rules.wording import (
+    agent_name,
+    class_of,
+    continued_only_in,
+    fact_test_text,
+    grown_on_class_reason,
+    grown_on_drug_reason,
+    held_back_reason,
+    how_it_grew,
+    join_and,
+)
 
 
 def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
     # ", a non-steroidal aromatase inhibitor": the class the vocabulary declares for the drug.
     kind = class_of(vocabulary[agent_id], vocabulary)
     return f", {kind}" if kind else ""
-
-
-def _how_it_grew(agent: str, history: TreatmentHistory) -> str:
-    ways = []
-    for use in history.uses_of(agent):
-        if use.outcome == "progressed" and use.setting == "metastatic":
-            ways.append("it progressed on it")
-        elif use.outcome == "progressed":
-            ways.append("it recurred during it as adjuvant (early) treatment")
-    return " and ".join(sorted(set(ways))) or "it grew on it"
-
-
-def _condition_text(test: FactTest) -> str:
-    operand = test.operand
-    if isinstance(operand, list):
-        shown = "[" + ", ".join(str(v) for v in operand) + "]"
-    elif isinstance(operand, bool):
-        shown = "true" if operand else "false"
-    else:
-        shown = str(operand)
-    word = {
-        "equals": "=",
-        "not_equals": "≠",
-        "in": "in",
-        "not_in": "not in",
-        "at_least": "≥",
-        "at_most": "≤",
-    }[test.operator]
-    return f"{test.fact} {word} {shown}"
 
 
 def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
@@ -125,7 +106,8 @@ def agreement_of(
         common = sorted(theirs & named)
         if theirs and not common:
             continue
-        condition = list(dict.fromkeys(_condition_text(t) for t in timing_tests(rule.when)))
+        said_when = (fact_test_text(t.fact, t.operator, t.operand) for t in timing_tests(rule.when))
+        condition = list(dict.fromkeys(said_when))
         for source in sorted({c.source for c in rule.citations}):
             agents = [
                 a
@@ -297,7 +279,7 @@ def grown_and_held_items(
     for agent in sorted(history.failed):
         if agent not in given:
             continue  # another name of a drug it grew on: said with that drug
-        ways = _how_it_grew(agent, history)
+        ways = how_it_grew(history.uses_of(agent))
         kept = tuple(c for c in sorted(offered_regimens) if agent in continued.get(c, frozenset()))
         key = (GROWN, agent, ways, kept)
         item = None if memory is None else memory.get(key)
@@ -348,23 +330,14 @@ def _grown_item(
         others = sorted(
             a for a in vocabulary.grown_on(agent) - {agent} if vocabulary[a].kind == "drug"
         )
-        reason = (
-            f"The cancer grew on {agent_name(agent, vocabulary)} ({ways}; the record names "
-            "the class, not the drug): no drug of it is offered again"
+        reason = grown_on_class_reason(
+            agent_name(agent, vocabulary), ways, [vocabulary[o].name for o in others]
         )
-        if others:
-            reason += f" ({join_and([vocabulary[o].name for o in others])})"
     else:
         others = sorted(vocabulary.same_drug(agent) - {agent})
         name = vocabulary[agent].name + _class_words(agent, vocabulary)
-        reason = f"The cancer grew on {name} ({ways}): not offered again"
-        if others:
-            names = join_and([vocabulary[o].name for o in others], "or")
-            reason += f", nor as {names}, the same drug"
-    reason += "."
-    kept_in = [regimen_name(c, vocabulary) for c in kept]
-    if kept_in:
-        reason += f" A source continues it only in: {'; '.join(kept_in)}."
+        reason = grown_on_drug_reason(name, ways, [vocabulary[o].name for o in others])
+    reason += "." + continued_only_in([regimen_name(c, vocabulary) for c in kept])
     return NotRecommendedItem.model_construct(
         category=None,
         agents=(agent, *others),
@@ -386,18 +359,12 @@ def _held_item(
     # Agents held back because the cancer grew on ``drugs`` (of their class or category).
     grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])
     whole = [a for a in agents if a in CATEGORIES]
-    why = (
-        f"the cancer grew on {grew}, and no source names another drug of "
-        f"{'that class' if len(drugs) == 1 else 'those classes'} after that"
-        if not whole
-        else f"the cancer grew on {grew}: no type of {vocabulary[whole[0]].name} "
-        "the sources name is left untried"
-    )
+    why = held_back_reason(grew, len(drugs), vocabulary[whole[0]].name if whole else None)
     return NotRecommendedItem.model_construct(
         category=None,
         agents=agents,
         # The item names the drugs; the reason says why (it was said twice in a row).
-        reason=f"Not offered: {why}.",
+        reason=why,
         citations=cite(sentences.get("move_on", ()), sources),
         rule_ids=(),
         kind="held_back_after_growth",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mbc_rules.evaluation import Evaluation
-from mbc_rules.report import answer_block, read_options, situation_words
+from mbc_rules.report import answer_block, read_options
 from mbc_rules.result import (
     CitedSource,
     InformativeTest,
@@ -24,7 +24,7 @@ from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
 from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
-from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name
+from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name, situation_words
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"

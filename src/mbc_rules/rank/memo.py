@@ -435,7 +435,7 @@ class Ranker:
                 base_key = (placed.rank, code, waiting, ())
                 option = placed.memory.get(base_key)
                 if option is None:
-                    option = self._ranked(placed, arrangement, male, standing, waiting, code)
+                    option = self._option(placed, arrangement, male, standing, waiting, code)
                     if len(placed.memory) < 1024:
                         placed.memory[base_key] = option
                 if mine:
@@ -445,32 +445,6 @@ class Ranker:
                     self._givens[given_key] = option
             options.append(option)
         return tuple(options)
-
-    def _ranked(
-        self,
-        placed: Placed,
-        arrangement: Arrangement,
-        male: bool,
-        standing: Standing,
-        waiting: frozenset[str],
-        noted: int,
-    ) -> TreatmentOption:
-        """:meth:`_option` at ``placed.rank``: an entry's option is the same at every rank but
-        for its rank (its memory belongs to one entry of one category, and the rest of the
-        option reads only the entry, the notes' code and the waiting rules), so the option
-        made at another rank is copied with this one.
-        """
-        unranked_key = ("unranked", noted, waiting)
-        memory = placed.memory
-        other: TreatmentOption | None = memory.get(unranked_key)
-        if other is None:
-            option = self._option(placed, arrangement, male, standing, waiting, noted)
-            if len(memory) < 1024:
-                memory[unranked_key] = option
-            return option
-        if other.rank == placed.rank:
-            return other
-        return constructed(TreatmentOption, {**other.__dict__, "rank": placed.rank})
 
     def _option(
         self,
@@ -485,8 +459,18 @@ class Ranker:
         remembered on their own (they repeat across options that differ elsewhere). The notes
         are a function of the category and of what they read of the arrangement (``noted``,
         the code :meth:`_options` gives it; -1: not known, not remembered).
+
+        An entry's option is the same at every rank but for its rank (its memory belongs to one
+        entry of one category, and the rest of the option reads only the entry, the notes'
+        code and the waiting rules): the option made at another rank is copied with this one.
         """
         memory = placed.memory
+        unranked_key = ("unranked", noted, waiting)
+        other: TreatmentOption | None = memory.get(unranked_key) if noted >= 0 else None
+        if other is not None:
+            if other.rank == placed.rank:
+                return other
+            return constructed(TreatmentOption, {**other.__dict__, "rank": placed.rank})
         citations = memory.get("citations")
         if citations is None:
             citations = memory["citations"] = cite(unique_citations(placed.rules), self.sources)
@@ -531,7 +515,7 @@ class Ranker:
                 if len(self._notes_memory) > self.LIMIT:
                     self._notes_memory.clear()
                 self._notes_memory[notes_key] = notes
-        return made_option(
+        option = made_option(
             placed,
             self.tables,
             citations=citations,
@@ -540,6 +524,9 @@ class Ranker:
             given_before=(),
             notes=notes,
         )
+        if noted >= 0 and len(memory) < 1024:
+            memory[unranked_key] = option
+        return option
 
     def _given(
         self,

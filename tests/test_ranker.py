@@ -80,6 +80,29 @@ def test_the_ranker_gives_what_rank_gives_on_1500_profiles_in_any_order() -> Non
     assert [_remembered(backward, rulebase, p) for p in batch] == expected
 
 
+def test_the_ranker_gives_what_rank_gives_where_its_parts_meet_again() -> None:
+    """Profiles mixed from a few: the same history, statuses and sites meet in new
+    combinations, so that an option made for one arrangement is met again at another rank,
+    or beside other options whose notes read differently; each answer is still rank()'s.
+    """
+    rulebase = Rulebase.bundled(engine="compiled")
+    rng = random.Random(20)
+    pool = [random_profile(rng) for _ in range(30)]
+    batch = []
+    for _ in range(1200):
+        profile = dict(rng.choice(pool))
+        profile["prior_therapies"] = rng.choice(pool)["prior_therapies"]
+        sites = rng.choice(pool)
+        profile["metastatic_sites"] = sites["metastatic_sites"]
+        profile["resectable_sites"] = sites["resectable_sites"]
+        statuses = rng.choice(pool)
+        for field in ("er_status", "pr_status", "her2_status", "complications"):
+            profile[field] = statuses[field]
+        batch.append(profile)
+    ranker = _fresh_ranker(rulebase)
+    assert [_remembered(ranker, rulebase, p) for p in batch] == [_pure(rulebase, p) for p in batch]
+
+
 @settings(
     max_examples=150,
     deadline=None,

@@ -432,10 +432,18 @@ def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozense
     return frozenset(together)
 
 
-def ranked_together(group: Arrangement, alone: Sequence[Placed]) -> Arrangement:
+def ranked_together(
+    group: Arrangement,
+    alone: Sequence[Placed],
+    memory: dict[tuple[int, int], tuple[Placed, Placed]] | None = None,
+) -> Arrangement:
     """The options of ``group`` and of the categories arranged ``alone`` (each a function of
     its own rules, see :func:`linked_categories`), ranked as :func:`arrange` ranks them: the
     dense rank of their :func:`order_key`; the orderings' levels are those of ``group``.
+
+    ``memory`` (the caller's, bounded by it) keeps each option moved to another rank, by the
+    identity of the option and the rank: an entry holds its option, so an id is not reused
+    while it is remembered.
     """
     everything = sorted([*group.options, *alone], key=lambda p: (p.key, _LISTING[p.category]))
     ranked: list[Placed] = []
@@ -443,7 +451,16 @@ def ranked_together(group: Arrangement, alone: Sequence[Placed]) -> Arrangement:
     for placed in everything:
         if placed.key != previous_key:
             current_rank, previous_key = current_rank + 1, placed.key
-        ranked.append(placed if placed.rank == current_rank else _at(placed, current_rank))
+        if placed.rank == current_rank:
+            ranked.append(placed)
+        elif memory is None:
+            ranked.append(_at(placed, current_rank))
+        else:
+            key = (id(placed), current_rank)
+            found = memory.get(key)
+            if found is None or found[0] is not placed:
+                found = memory[key] = (placed, _at(placed, current_rank))
+            ranked.append(found[1])
     return Arrangement(options=tuple(ranked), levels=group.levels)
 
 

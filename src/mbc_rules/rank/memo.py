@@ -11,6 +11,7 @@ from typing import Any
 
 from mbc_rules.facts import TreatmentHistory
 from mbc_rules.rank.arrange import (
+    SUPPORTIVE,
     Arrangement,
     CategoryParts,
     Placed,
@@ -130,6 +131,7 @@ class Ranker:
         self._by_content: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self.together = linked_categories(self.rules, vocabulary)
         self._whole: dict[tuple[Any, ...], Arrangement] = {}
+        self._moved: dict[tuple[int, int], tuple[Placed, Placed]] = {}
         self._answers: dict[tuple[Any, ...], tuple[TreatmentOption, ...]] = {}
         self._givens: dict[tuple[Any, ...], TreatmentOption] = {}
         self._grown_said: dict[tuple[Any, ...], tuple[NotRecommendedItem, ...]] = {}
@@ -282,7 +284,9 @@ class Ranker:
             if CATEGORY_ORDER[c] not in together
             for placed in self._alone(c, i)
         ]
-        found = ranked_together(group, alone) if alone else group
+        if len(self._moved) > self.LIMIT:
+            self._moved.clear()
+        found = ranked_together(group, alone, self._moved) if alone else group
         if len(self._whole) > self.LIMIT:
             self._whole.clear()
         self._whole[key] = found
@@ -376,26 +380,49 @@ class Ranker:
     ) -> tuple[TreatmentOption, ...]:
         levels = arrangement.levels
         any_systemic = any(p.category in SYSTEMIC_CATEGORIES for p in arrangement.options)
-        targeted = arrangement.get("targeted_therapy") if standing.her2_positive else None
-        # What option_notes reads of the arrangement besides the option itself.
-        noted = (
-            standing,
-            any_systemic,
-            levels.get("chemotherapy", 0) > levels.get("hormone_therapy", 99),
-            levels.get("chemotherapy"),
-            None if targeted is None else (targeted.regimens, targeted.named),
-        )
-        # The keys below hold a code of ``noted`` (a value hashed once here, not once per
-        # option and memory): codes are never handed out twice, so a forgotten one only
-        # costs a miss.
-        code = self._noted_codes.get(noted)
-        if code is None:
-            if len(self._noted_codes) > self.LIMIT:
-                self._noted_codes.clear()
-            code = self._noted_codes.setdefault(noted, next(_NOTED_CODES))
+        her2 = standing.her2_positive
+        targeted = arrangement.get("targeted_therapy") if her2 else None
+        # What option_notes reads of the arrangement besides the option itself, for each
+        # kind of category: supportive care reads nothing; other categories that are not
+        # systemic whether any systemic option stands (surgery and radiation therapy only);
+        # systemic ones the anti-HER2 drugs of the targeted option (when HER2-positive, but
+        # for that option itself), and chemotherapy its place beside hormone therapy.
+        anti_her2 = (None if targeted is None else (targeted.agents, targeted.regimens),)
+        chemotherapy_level = levels.get("chemotherapy")
+        reads: dict[str, tuple[Any, ...]] = {
+            "chemotherapy": (
+                levels.get("chemotherapy", 0) > levels.get("hormone_therapy", 99),
+                standing.serious_problems_from_spread and chemotherapy_level == 0,
+                *(anti_her2 if her2 else ()),
+            ),
+            "targeted_therapy": (),
+            "surgery": (any_systemic,),
+            "radiation_therapy": (any_systemic,),
+        }
+        systemic_reads = anti_her2 if her2 else ()
+        # The keys below hold a code of what a category's notes read (a value hashed once
+        # per category here, not once per option and memory): codes are never handed out
+        # twice, so a forgotten one only costs a miss.
+        codes: dict[str, int] = {}
         options = []
         for placed in arrangement.options:
-            category = CATEGORY_ORDER.index(placed.category)
+            name = placed.category
+            code = codes.get(name, -1)
+            if code < 0:
+                if name in SUPPORTIVE:
+                    noted: tuple[Any, ...] = ()
+                elif name in reads:
+                    noted = reads[name]
+                else:
+                    noted = systemic_reads if name in SYSTEMIC_CATEGORIES else ()
+                noted_key = (name, noted)
+                code = self._noted_codes.get(noted_key, -1)
+                if code < 0:
+                    if len(self._noted_codes) > self.LIMIT:
+                        self._noted_codes.clear()
+                    code = self._noted_codes.setdefault(noted_key, next(_NOTED_CODES))
+                codes[name] = code
+            category = CATEGORY_ORDER.index(name)
             waiting = waiting_ids & self.offering[category]
             mine = tuple(use for use in given if use[0] in placed.named)
             option_key = (placed.rank, code, waiting, mine)
@@ -432,8 +459,18 @@ class Ranker:
         remembered on their own (they repeat across options that differ elsewhere). The notes
         are a function of the category and of what they read of the arrangement (``noted``,
         the code :meth:`_options` gives it; -1: not known, not remembered).
+
+        An entry's option is the same at every rank but for its rank (its memory belongs to one
+        entry of one category, and the rest of the option reads only the entry, the notes'
+        code and the waiting rules): the option made at another rank is copied with this one.
         """
         memory = placed.memory
+        unranked_key = ("unranked", noted, waiting)
+        other: TreatmentOption | None = memory.get(unranked_key) if noted >= 0 else None
+        if other is not None:
+            if other.rank == placed.rank:
+                return other
+            return constructed(TreatmentOption, {**other.__dict__, "rank": placed.rank})
         citations = memory.get("citations")
         if citations is None:
             citations = memory["citations"] = cite(unique_citations(placed.rules), self.sources)
@@ -478,7 +515,7 @@ class Ranker:
                 if len(self._notes_memory) > self.LIMIT:
                     self._notes_memory.clear()
                 self._notes_memory[notes_key] = notes
-        return made_option(
+        option = made_option(
             placed,
             self.tables,
             citations=citations,
@@ -487,6 +524,9 @@ class Ranker:
             given_before=(),
             notes=notes,
         )
+        if noted >= 0 and len(memory) < 1024:
+            memory[unranked_key] = option
+        return option
 
     def _given(
         self,

@@ -22,7 +22,7 @@ from mbc_rules.engine import _import_durable
 from mbc_rules.facts import derive_facts
 from mbc_rules.vocabulary import CATEGORY_ORDER
 
-from .strategies import profiles, random_profile
+from .strategies import AGENT_IDS, profiles, random_profile
 
 ENGINES = ["python", "compiled", *(["durable"] if _import_durable() is not None else [])]
 BATCH = 250
@@ -391,3 +391,71 @@ def test_every_history_fact_has_its_column_wise_join() -> None:
     history_facts = {f.name for f in FACTS.values() if "prior_therapies" in f.reads}
     assert set(HISTORY_JOINS) == history_facts
     assert {field for _, field in HISTORY_JOINS.values()} <= set(EntryFacts._fields)
+
+
+_HISTORIES = st.lists(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "agent": st.sampled_from(AGENT_IDS),
+                "outcome": st.sampled_from(["ongoing", "progressed", "completed", "unknown"]),
+                "setting": st.sampled_from(["metastatic", "early"]),
+            },
+            optional={"line": st.one_of(st.integers(1, 4), st.integers(40, 50))},
+        ),
+        unique_by=lambda t: (t["agent"], t["setting"]),
+        max_size=8,
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories=_HISTORIES)
+def test_history_facts_joined_column_wise_equal_derive_facts(
+    histories: list[list[dict[str, Any]]],
+) -> None:
+    """Each history fact the columnar engine joins from its entries' facts (counts of
+    distinct drugs, classes and lines, flags) is the fact derive_facts gives the row.
+    """
+    bundled = Rulebase.bundled(engine="python")
+    rows = [{"prior_therapies": history} for history in histories]
+    for row, traced in zip(rows, columnar_trace(pd.DataFrame(rows), bundled), strict=True):
+        assert traced is not None
+        expected = derive_facts(bundled.read_profile(row), bundled.vocabulary)
+        assert {k: traced[0][k] for k in expected} == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    histories=st.lists(st.lists(st.integers(-1, 100), max_size=6), max_size=30),
+    how=st.sampled_from(["any", "some", "distinct", "lines"]),
+)
+def test_each_join_of_entry_values_is_the_per_history_reading(
+    histories: list[list[int]], how: str
+) -> None:
+    """The joins over flat entry codes (bits or-ed per history, or sorted pairs past 62
+    distinct codes) give what reading each history's entries one by one gives.
+    """
+    from mbc_rules.cohort.columnar import _joined
+    from mbc_rules.facts import UNNUMBERED_LINE
+
+    if how == "any":
+        histories = [[int(v > 0) for v in h] for h in histories]
+    lengths = np.array([len(h) for h in histories], dtype=np.int64)
+    values = np.array([v for h in histories for v in h], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    got = _joined(how, values, lengths, starts, lengths > 0).tolist()
+
+    def one(history: list[int]) -> int:
+        if how == "any":
+            return int(any(history))
+        if how == "some":
+            return int(any(v >= 0 for v in history))
+        if how == "distinct":
+            return len({v for v in history if v >= 0})
+        numbered = {v for v in history if v > UNNUMBERED_LINE}
+        return len(numbered) + sum(v == UNNUMBERED_LINE for v in history)
+
+    assert got == [one(h) for h in histories]

@@ -76,6 +76,58 @@ _ENTRY_COLUMNS = {
 }
 
 
+def _or_per_history(
+    bits: np.ndarray, lengths: np.ndarray, starts: np.ndarray, some: np.ndarray
+) -> np.ndarray:
+    """Per history, its entries' ``bits`` or-ed together (0 for a history of no entries)."""
+    import numpy as np
+
+    out = np.zeros(len(lengths), dtype=np.int64)
+    if some.any():
+        out[some] = np.bitwise_or.reduceat(bits, starts[some])
+    return out
+
+
+def _bit_count(bits: np.ndarray) -> np.ndarray:
+    """The number of set bits of each (non-negative) int64."""
+    import numpy as np
+
+    ones = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+    counted: np.ndarray = ones[bits.view(np.uint8).reshape(-1, 8)].sum(axis=1)
+    return counted
+
+
+def _joined(
+    how: str, values: np.ndarray, lengths: np.ndarray, starts: np.ndarray, some: np.ndarray
+) -> np.ndarray:
+    """One history fact per history from its entries' coded ``values`` (HISTORY_JOINS): a
+    count or a flag, as a non-negative int64.
+    """
+    import numpy as np
+
+    count = len(lengths)
+    if how == "any":
+        return _or_per_history((values != 0).astype(np.int64), lengths, starts, some)
+    if how == "some":
+        return _or_per_history((values >= 0).astype(np.int64), lengths, starts, some)
+    present = values >= 0 if how == "distinct" else values > UNNUMBERED_LINE
+    value: np.ndarray
+    if int(values.max(initial=0)) < 63:
+        # Each distinct value a bit: a history's distinct values are its entries' bits or-ed.
+        bits = np.where(present, np.left_shift(np.int64(1), np.maximum(values, 0)), 0)
+        value = _bit_count(_or_per_history(bits, lengths, starts, some))
+    else:
+        owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
+        width = int(values.max(initial=0)) + 1
+        pairs = np.unique(owner[present] * width + values[present])
+        value = np.bincount(pairs // width, minlength=count)
+    if how == "lines":
+        # An unnumbered failed entry is a line of its own.
+        owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
+        value = value + np.bincount(owner[values == UNNUMBERED_LINE], minlength=count)
+    return value
+
+
 def dense_ranks(keys: np.ndarray) -> np.ndarray:
     """Per row, each key's dense rank among the row's keys (1 is the smallest; equal keys
     share a rank, as :func:`mbc_rules.rank.arrange` ranks them); 0 where the key is
@@ -301,30 +353,20 @@ class ColumnarEngine:
         for therapy in read.histories.therapies[len(self._entries) :]:
             self._add_entry(entry_facts(therapy, self.vocabulary))
         lengths, flat = read.histories.entry_codes(done)
-        owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
         joined = np.empty((count, len(self._history_names)), dtype=np.int32)
+        starts = np.cumsum(lengths) - lengths
+        some = lengths > 0
         for index, name in enumerate(self._history_names):
             how, field = HISTORY_JOINS[name]
             values = np.asarray(self._entry_columns[field], dtype=np.int64)[flat]
-            if how == "any":
-                value: np.ndarray = np.bincount(owner, weights=values, minlength=count) > 0
-            elif how == "some":
-                value = np.bincount(owner, weights=values >= 0, minlength=count) > 0
-            else:
-                present = values >= 0 if how == "distinct" else values > UNNUMBERED_LINE
-                width = int(values.max(initial=0)) + 1
-                pairs = np.unique(owner[present] * width + values[present])
-                value = np.bincount(pairs // width, minlength=count)
-                if how == "lines":
-                    value += np.bincount(
-                        owner, weights=values == UNNUMBERED_LINE, minlength=count
-                    ).astype(np.int64)
+            value = _joined(how, values, lengths, starts, some)
+            # A join's values are small counts or flags: each is read as a fact value once.
             kind = bool if how in ("any", "some") else int
-            distinct, inverse = np.unique(value, return_inverse=True)
             table = np.array(
-                [self._value_code(name, kind(v)) for v in distinct.tolist()], dtype=np.int64
+                [self._value_code(name, kind(v)) for v in range(int(value.max(initial=0)) + 1)],
+                dtype=np.int64,
             )
-            joined[:, index] = table[np.asarray(inverse).reshape(-1)]
+            joined[:, index] = table[value]
         failed = self._failed_of_histories(read.histories.entries[done:], lengths, flat)
         self._history_facts = np.concatenate([self._history_facts, joined])
         self._history_failed = np.concatenate([self._history_failed, failed])

@@ -229,6 +229,7 @@ class ColumnarEngine:
         ]
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
         self._verdict_codes: list[dict[tuple[str | None, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._verdict_by_relevant: list[dict[frozenset[str], int]] = [{} for _ in CATEGORY_ORDER]
         # Per category, parts ids numbered by what arranging them reads (their content but
         # the drugs behind a held-back agent): placements, each with one parts id standing
         # for it.
@@ -396,12 +397,9 @@ class ColumnarEngine:
             by_bits = [failed_of_bits.get(b) for b in distinct.tolist()]
             for index, bits in enumerate(distinct.tolist()):
                 if by_bits[index] is None:
+                    sets = list(self._grown_sets)  # in the order of their bits
                     grown = frozenset().union(
-                        *(
-                            e.grown_on
-                            for e, b in zip(self._entries, bits_of, strict=True)
-                            if b & bits
-                        )
+                        *(sets[bit] for bit in range(bits.bit_length()) if bits >> bit & 1)
                     )
                     by_bits[index] = failed_of_bits[bits] = self._failed_code(grown)
             failed: np.ndarray = np.asarray(by_bits, dtype=np.int64)[
@@ -629,7 +627,14 @@ class ColumnarEngine:
         return tuple(pairs)
 
     def _verdict_code(self, category: int, failed: frozenset[str]) -> int:
-        if failed.isdisjoint(self._related[category]):
+        # Tables.withheld reads the failed set only through the agent's related drugs, all of
+        # them within the category's: failed sets that meet those alike share the verdicts.
+        relevant = failed & self._related[category]
+        by_relevant = self._verdict_by_relevant[category]
+        found = by_relevant.get(relevant)
+        if found is not None:
+            return found
+        if not relevant:
             verdicts: tuple[str | None, ...] = (None,) * len(self._pairs[category])
         else:
             withheld = self.ranker.tables.withheld
@@ -642,6 +647,7 @@ class ColumnarEngine:
         if code is None:
             code = known[verdicts] = len(known)
             self._verdicts_of[category].append(verdicts)
+        by_relevant[relevant] = code
         return code
 
     def _woman_placement(

@@ -11,9 +11,10 @@ computed:
   sub-tests' masks joined with ``&`` and ``|``;
 * ranking: :func:`mbc_rules.rank.rank`'s own steps, through the rulebase's
   :class:`~mbc_rules.rank.Ranker`: each category's contributions once per distinct input, the
-  categories the sources' orderings tie together arranged once per distinct set of
-  contributions, each other category on its own, and every row's ranks at once as the dense
-  rank of its options' ordering keys (:func:`dense_ranks`).
+  categories the sources' orderings tie together settled once per distinct set of what their
+  contributions do (:func:`mbc_rules.rank.arrange.settle`) and each then placed on its own,
+  each other category on its own, and every row's ranks at once as the dense rank of its
+  options' ordering keys (:func:`dense_ranks`).
 
 Every answer computed once is remembered, so a cohort read in chunks costs what its distinct
 values cost, and memory stays flat in the number of rows apart from the output tables.
@@ -29,7 +30,7 @@ from mbc_rules.cohort.codes import combine
 from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
-from mbc_rules.rank.arrange import Placed, arrange, fixed_placed, interacts, standing_signals
+from mbc_rules.rank.arrange import Placed, Presence, arrange, placed_at, settle
 from mbc_rules.rank.contributions import Contribution, contributions, hormone_failed, removals
 from mbc_rules.rank.standing import Standing
 from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf
@@ -44,9 +45,6 @@ if TYPE_CHECKING:
 
 
 _ABSENT = 1 << 62  # the key of a category not offered: after every other
-# The codes below it say of a placement that does not interact with the other categories
-# what they read of it (see ColumnarEngine._signal_codes); the others are placements.
-_SIGNALS = 4
 _HISTORY = ("prior_therapies",)
 
 # How each history fact joins its entries' facts (EntryFacts), as facts._history_facts joins
@@ -230,6 +228,9 @@ class ColumnarEngine:
         self._grown_code: list[list[int]] = [[] for _ in CATEGORY_ORDER]
         self._verdict_codes: list[dict[tuple[str | None, ...], int]] = [{} for _ in CATEGORY_ORDER]
         self._verdict_by_relevant: list[dict[frozenset[str], int]] = [{} for _ in CATEGORY_ORDER]
+        # The same verdicts as numbers, a row per verdicts code (see _verdict_matrix).
+        self._verdict_kinds: dict[str | None, int] = {None: 0}
+        self._verdict_tables = [np.zeros((0, len(pairs)), dtype=np.int64) for pairs in self._pairs]
         # Per category, parts ids numbered by what arranging them reads (their content but
         # the drugs behind a held-back agent): placements, each with one parts id standing
         # for it.
@@ -256,15 +257,29 @@ class ColumnarEngine:
             )
             named = (*offer.agents, *(a for r in offer.regimens for a in r.agents))
             self._rule_pairs.append(tuple(pairs.index((agent, switch)) for agent in named))
-        # By the placements of a representative row (see rank): the options of the categories
-        # arranged together, and the orderings' level of each.
-        self._arranged: dict[
-            tuple[int, ...], tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]
-        ] = {}
-        # Per category arranged together, by hormone_failed: each placement's code in the
-        # arrangement's key (see _signal_codes), and the option of a fixed placement by level.
-        self._signals: list[tuple[list[int], list[int]]] = [([], []) for _ in CATEGORY_ORDER]
-        self._fixed_options: list[dict[tuple[int, int, int], tuple[int, int]]] = [
+        # Per category, by key column (a rule): which of the category's pairs the rule names.
+        self._rule_incidence = []
+        for category, columns in enumerate(self.ranker.columns):
+            incidence = np.zeros((len(columns), len(self._pairs[category])), dtype=np.int64)
+            name = CATEGORY_ORDER[category]
+            for at, j in enumerate(columns):
+                offer = rulebase.rules[j].then.offer
+                positions = self._rule_pairs[j]
+                if offer is not None and offer.category == name and positions is not None:
+                    incidence[at, list(positions)] = 1
+            self._rule_incidence.append(incidence)
+        # Per category arranged together, by hormone_failed: each placement's Presence and
+        # its code (equal codes for equal Presence.content), a representative Presence per
+        # code, the settling of each distinct set of codes and standing, and the option of
+        # each placement as settled (see rank).
+        self._presences: list[dict[tuple[int, int], Presence]] = [{} for _ in CATEGORY_ORDER]
+        self._presence_codes_of: list[dict[tuple[int, int], int]] = [{} for _ in CATEGORY_ORDER]
+        self._presence_code: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
+        self._presence_of: list[list[Presence]] = [[] for _ in CATEGORY_ORDER]
+        self._settled: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self._state_code: dict[tuple[frozenset[str], frozenset[str]], int] = {}
+        self._states: list[tuple[frozenset[str], frozenset[str]]] = []
+        self._settled_options: list[dict[tuple[int, int, int, int], tuple[int, int]]] = [
             {} for _ in CATEGORY_ORDER
         ]
         self._alone_options: list[dict[int, tuple[int, int]]] = [{} for _ in CATEGORY_ORDER]
@@ -534,7 +549,12 @@ class ColumnarEngine:
         fired offering rules, the fired not-recommended statements, the sex (the sentences
         about women) and whether the cancer grew on each agent those rules name;
         :func:`~mbc_rules.rank.arrange` only on every category's contributions, the standing
-        and whether the cancer grew on a hormone drug.
+        and whether the cancer grew on a hormone drug. Arranging is done in arrange's own
+        two parts (:func:`~mbc_rules.rank.arrange.settle` and
+        :func:`~mbc_rules.rank.arrange.placed_at`): which categories are offered and their
+        levels depend on each category's contributions only through what they do
+        (:class:`~mbc_rules.rank.arrange.Presence`), a few dozen distinct values at 100,000
+        distinct histories, where whole arrangements were 3,012.
         """
         import numpy as np
 
@@ -558,43 +578,29 @@ class ColumnarEngine:
                 dtype=np.int64,
             )
             options[:, category], keys[:, category] = table[part_codes[category]].T
-        # The rest are arranged together. A category whose placement does not interact with
-        # the others (rank.arrange.interacts) is read by the others only by whether it is
-        # offered and names a HER2-targeted drug: arrange() runs once per distinct input so
-        # reduced, on its first row, and such a category's option is then its fixed entry at
-        # the level that arrangement gives it.
+        # The rest are arranged together: each row's categories are settled (which are
+        # offered, what of their regimens and deferred offers stands, the orderings' levels)
+        # once per distinct set of Presence codes and standing, by rank.arrange.settle, and
+        # each category then placed on its own as settled (rank.arrange.placed_at).
         group = self._group
         standing = self._standing_codes(facts)
         hormone = np.asarray(self._hormone_failed, dtype=np.int64)[failed]
-        signals = [self._signal_codes(c, part_codes[c], hormone) for c in group]
+        presence = [self._presence_codes(c, part_codes[c], hormone) for c in group]
         combined, first = combine(
-            [*signals, standing, hormone],
-            [*(_SIGNALS + len(self._placed_parts[c]) for c in group), 8, 2],
+            [*presence, standing], [*(len(self._presence_of[c]) for c in group), 8]
         )
-        table_options = np.full((len(first), width), -1, dtype=np.int64)
-        table_keys = np.full((len(first), width), _ABSENT, dtype=np.int64)
-        table_levels = np.zeros((len(first), len(group)), dtype=np.int64)
-        columns = [c[first].tolist() for c in [*(part_codes[c] for c in group), standing, hormone]]
+        states = np.empty((len(first), len(group)), dtype=np.int64)
+        levels = np.empty((len(first), len(group)), dtype=np.int64)
+        columns = [c[first].tolist() for c in [*presence, standing]]
         for index, key in enumerate(zip(*columns, strict=True)):
-            found = self._arranged.get(key)
-            arranged, levels = found if found is not None else self._arrange(key)
-            for category, option, option_key in arranged:
-                table_options[index, category] = option
-                table_keys[index, category] = option_key
-            table_levels[index] = levels
+            found = self._settled.get(key)
+            if found is None:
+                found = self._settle(key)
+            states[index], levels[index] = found
         for at, category in enumerate(group):
-            fixed = signals[at] < _SIGNALS
-            options[:, category] = table_options[combined, category]
-            keys[:, category] = table_keys[combined, category]
-            if fixed.any():
-                fixed_options, fixed_keys = self._fixed_option_codes(
-                    category,
-                    part_codes[category][fixed],
-                    table_levels[combined[fixed], at],
-                    hormone[fixed],
-                )
-                options[fixed, category] = fixed_options
-                keys[fixed, category] = fixed_keys
+            options[:, category], keys[:, category] = self._settled_option_codes(
+                category, part_codes[category], states[combined, at], levels[combined, at], hormone
+            )
         return options, dense_ranks(keys)
 
     def _failed_codes(self, read: ReadColumns, rows: np.ndarray) -> np.ndarray:
@@ -779,10 +785,17 @@ class ColumnarEngine:
         combined, first = combine(
             [fired_code, grown, male], [fired_count, len(self._verdict_codes[category]), 2]
         )
-        table = np.empty(len(first), dtype=np.int64)
+        # A woman's placement depends on the verdicts on the agents her fired rules name, not
+        # on every agent of the category (see _woman_placement): the combinations are
+        # narrowed to those verdicts with array operations, and only each distinct narrowed
+        # key is worked out in Python.
+        narrow, leaders = combine(
+            *self._narrowed(category, sub, fired_code, fired_count, first, grown, male)
+        )
+        table = np.empty(len(leaders), dtype=np.int64)
         coarse = self._coarse_parts[category]
         bits_of = bits if len(columns) <= 62 else None
-        for index, row in enumerate(first.tolist()):
+        for index, row in enumerate(first[leaders].tolist()):
             key = (
                 int(bits_of[row]) if bits_of is not None else -1,
                 int(grown[row]),
@@ -810,8 +823,60 @@ class ColumnarEngine:
                 if bits_of is not None:
                     coarse[key] = found
             table[index] = found
+        table = table[narrow]
         placements: np.ndarray = table[combined]
         return placements
+
+    def _narrowed(
+        self,
+        category: int,
+        sub: np.ndarray,
+        fired_code: np.ndarray,
+        fired_count: int,
+        first: np.ndarray,
+        grown: np.ndarray,
+        male: np.ndarray,
+    ) -> tuple[list[np.ndarray], list[int]]:
+        """For the combinations at rows ``first``: code columns and their radices whose
+        combination is a combination's narrowed key (for combine): its fired rules, its sex,
+        and a man's verdicts code or a woman's verdict on each agent her fired rules name
+        (-1 for the others).
+        """
+        import numpy as np
+
+        from mbc_rules.cohort.codes import first_rows
+
+        pairs = len(self._pairs[category])
+        verdicts = self._verdict_matrix(category)
+        # Which of the category's (agent, switch) pairs each distinct set of fired rules names.
+        incidence = self._rule_incidence[category]
+        named = (sub[first_rows(fired_code, fired_count)].astype(np.int64) @ incidence) > 0
+        fired = fired_code[first]
+        is_male = male[first].astype(bool)
+        codes = grown[first]
+        woman = named[fired] & ~is_male[:, None]
+        kept = np.where(woman, verdicts[codes], -1)
+        columns = [fired, is_male.astype(np.int64), np.where(is_male, codes, -1)]
+        radices = [fired_count, 2, len(self._verdict_codes[category])]
+        for at in range(pairs):
+            columns.append(kept[:, at])
+            radices.append(len(self._verdict_kinds))
+        return columns, radices
+
+    def _verdict_matrix(self, category: int) -> np.ndarray:
+        """By verdicts code of ``category``: each pair's verdict as a small number (0: none)."""
+        import numpy as np
+
+        known: np.ndarray = self._verdict_tables[category]
+        listed = self._verdicts_of[category]
+        if len(known) < len(listed):
+            kinds = self._verdict_kinds
+            more = np.array(
+                [[kinds.setdefault(v, len(kinds)) for v in row] for row in listed[len(known) :]],
+                dtype=np.int64,
+            ).reshape(len(listed) - len(known), len(self._pairs[category]))
+            known = self._verdict_tables[category] = np.concatenate([known, more])
+        return known
 
     def _standing_codes(self, facts: dict[str, tuple[np.ndarray, list[FactValue]]]) -> np.ndarray:
         """For each row, its :class:`~mbc_rules.rank.Standing` as a code of three bits."""
@@ -834,83 +899,101 @@ class ColumnarEngine:
         code &= ~(negative.astype(np.int64) << 2)
         return code
 
-    def _arrange(
-        self, key: tuple[int, ...]
-    ) -> tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]:
+    def _settle(self, key: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
         group = self._group
-        standing_code, hormone = key[len(group)], key[len(group) + 1]
-        # rank.arrange itself, not the Ranker's memory of it: the engine keeps what the long
-        # table reads of each arrangement (a few numbers), not the arrangement.
-        arrangement = arrange(
-            [
-                self.ranker.parts[c][self._placed_parts[c][code]]
-                for c, code in zip(group, key, strict=False)
-            ],
-            self.vocabulary,
-            standing=Standing(
+        standing_code = key[len(group)]
+        settled = settle(
+            [self._presence_of[c][code] for c, code in zip(group, key, strict=False)],
+            Standing(
                 hormone_receptor_positive=bool(standing_code & 1),
                 her2_positive=bool(standing_code & 2),
                 serious_problems_from_spread=bool(standing_code & 4),
             ),
-            hormone_failed=bool(hormone),
         )
+        states = []
+        for kept, absent in zip(settled.kept, settled.absent, strict=True):
+            code = self._state_code.get((kept, absent))
+            if code is None:
+                code = self._state_code[(kept, absent)] = len(self._states)
+                self._states.append((kept, absent))
+            states.append(code)
         found = (
-            tuple(self._placed(placed) for placed in arrangement.options),
-            tuple(arrangement.levels.get(CATEGORY_ORDER[c], 0) for c in group),
+            tuple(states),
+            tuple(settled.levels.get(CATEGORY_ORDER[c], 0) for c in group),
         )
-        if len(self._arranged) > 1_000_000:
-            self._arranged.clear()
-        self._arranged[key] = found
+        if len(self._settled) > 1_000_000:
+            self._settled.clear()
+        self._settled[key] = found
         return found
 
-    def _signal_codes(self, category: int, parts: np.ndarray, hormone: np.ndarray) -> np.ndarray:
-        """Each row's placement as the arrangement of the other categories reads it: the
-        placement itself (offset by _SIGNALS) where it interacts with them, else whether it
-        is offered and names a HER2-targeted drug (two bits).
+    def _presence_codes(self, category: int, parts: np.ndarray, hormone: np.ndarray) -> np.ndarray:
+        """Each row's Presence code for ``category`` (see __init__), worked out once per
+        placement and hormone_failed that some row has.
         """
         import numpy as np
 
-        placed = self._placed_parts[category]
-        tables = self._signals[category]
-        for grew_on_hormone, table in enumerate(tables):
-            for index in range(len(table), len(placed)):
-                held = self.ranker.parts[category][placed[index]]
-                if interacts(held):
-                    table.append(_SIGNALS + index)
-                else:
-                    offered, her2 = standing_signals(
-                        held, self.vocabulary, hormone_failed=bool(grew_on_hormone)
-                    )
-                    table.append(int(offered) + 2 * int(her2))
-        by_hormone = np.array(tables, dtype=np.int64).reshape(2, len(placed))
-        codes: np.ndarray = by_hormone[hormone, parts]
-        return codes
+        combined, first = combine([parts, hormone], [len(self._placed_parts[category]), 2])
+        presences = self._presences[category]
+        codes = self._presence_codes_of[category]
+        table = np.empty(len(first), dtype=np.int64)
+        pairs = zip(parts[first].tolist(), hormone[first].tolist(), strict=True)
+        for index, key in enumerate(pairs):
+            code = codes.get(key)
+            if code is None:
+                part, grew_on_hormone = key
+                presence = presences[key] = Presence(
+                    self.ranker.parts[category][self._placed_parts[category][part]],
+                    self.vocabulary,
+                    bool(grew_on_hormone),
+                )
+                content = presence.content()
+                code = None if content is None else self._presence_code[category].get(content)
+                if code is None:
+                    code = len(self._presence_of[category])
+                    self._presence_of[category].append(presence)
+                    if content is not None:
+                        self._presence_code[category][content] = code
+                codes[key] = code
+            table[index] = code
+        found: np.ndarray = table[combined]
+        return found
 
-    def _fixed_option_codes(
-        self, category: int, parts: np.ndarray, levels: np.ndarray, hormone: np.ndarray
+    def _settled_option_codes(
+        self,
+        category: int,
+        parts: np.ndarray,
+        states: np.ndarray,
+        levels: np.ndarray,
+        hormone: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The option and key code of placements that do not interact, at their levels."""
+        """The option and key code of each row's placement of ``category`` as settled."""
         import numpy as np
 
         width = len(SYSTEMIC_CATEGORIES) + 1
         combined, first = combine(
-            [parts, levels, hormone], [len(self._placed_parts[category]), width, 2]
+            [parts, states, levels, hormone],
+            [len(self._placed_parts[category]), len(self._states), width, 2],
         )
-        known = self._fixed_options[category]
+        known = self._settled_options[category]
         table = np.empty((len(first), 2), dtype=np.int64)
-        for index, (part, level, grew_on_hormone) in enumerate(
-            zip(parts[first].tolist(), levels[first].tolist(), hormone[first].tolist(), strict=True)
+        for index, key in enumerate(
+            zip(
+                parts[first].tolist(),
+                states[first].tolist(),
+                levels[first].tolist(),
+                hormone[first].tolist(),
+                strict=True,
+            )
         ):
-            found = known.get((part, level, grew_on_hormone))
+            found = known.get(key)
             if found is None:
-                placed = fixed_placed(
-                    self.ranker.parts[category][self._placed_parts[category][part]],
-                    self.vocabulary,
-                    level,
-                    hormone_failed=bool(grew_on_hormone),
+                part, state, level, grew_on_hormone = key
+                kept, absent = self._states[state]
+                placed = placed_at(
+                    self._presences[category][(part, grew_on_hormone)], kept, absent, level
                 )
                 found = (-1, _ABSENT) if placed is None else self._placed(placed)[1:]
-                known[(part, level, grew_on_hormone)] = found
+                known[key] = found
             table[index] = found
         return table[combined, 0], table[combined, 1]
 

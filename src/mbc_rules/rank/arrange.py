@@ -2,6 +2,9 @@
 sources, as an :class:`OrderKey` per option whose dense rank is the option's rank.
 
 Categories depend on each other here, and only here (:func:`linked_categories`).
+:func:`arrange` is the reference; a cohort arranges in its two parts instead, which a test
+holds to it: :func:`settle` (which categories are offered, from what each category's parts
+do: :class:`Presence`) and :func:`placed_at` (each category's option once settled).
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ def _support(
 ) -> dict[str, _Support]:
     support: dict[str, _Support] = {}
     for part, regimens in parts:
-        if part.named_any and not part.agents and not regimens:
-            continue  # everything this rule named was ruled out for this profile
+        if _passed_over(part, regimens):
+            continue
         entry = support.setdefault(part.category, _Support())
         tier = part.tier
         entry.rules.append((tier, part.rule))
@@ -106,9 +109,21 @@ def _support(
     # cancer grew on a hormone drug, hormone therapy stands only while a hormone drug the
     # sources name for this patient is untried ("no longer responding to any hormone drugs").
     hormone = support.get("hormone_therapy")
-    if hormone is not None and hormone_failed and not hormone.agents and not hormone.regimens:
+    if hormone is not None and not _stands(
+        "hormone_therapy", hormone_failed, bool(hormone.agents or hormone.regimens)
+    ):
         del support["hormone_therapy"]
     return support
+
+
+def _passed_over(part: Contribution, regimens: tuple[tuple[str, ...], ...]) -> bool:
+    # Everything this rule named was ruled out for this profile.
+    return part.named_any and not part.agents and not regimens
+
+
+def _stands(category: str, hormone_failed: bool, drugs: bool) -> bool:
+    # Hormone therapy after growth on a hormone drug stands only with a drug left to offer.
+    return not (category == "hormone_therapy" and hormone_failed and not drugs)
 
 
 def _partners(combo: tuple[str, ...], own: str, tables: ClassTables) -> frozenset[str]:
@@ -195,10 +210,17 @@ def _levels(
     support: Mapping[str, _Support], standing: Standing, tables: ClassTables
 ) -> dict[str, int]:
     """The sources' orderings among systemic drugs, as levels (lower comes first)."""
-    present = set(support)
-    sequence: list[str] = []
     targeted = support.get("targeted_therapy")
-    if standing.her2_positive and targeted is not None and _has_anti_her2(targeted, tables):
+    her2 = targeted is not None and _has_anti_her2(targeted, tables)
+    return _levels_of(set(support), her2, standing)
+
+
+def _levels_of(present: set[str], targeted_her2: bool, standing: Standing) -> dict[str, int]:
+    """_levels from what it reads: the categories offered, and whether targeted therapy is
+    offered with a HER2-targeted drug.
+    """
+    sequence: list[str] = []
+    if standing.her2_positive and targeted_her2:
         # YSC: "All therapies will involve the use of anti-HER2 treatment", in a crisis too
         # (ACS gives trastuzumab "along with chemo"): it leads, chemotherapy beside it.
         sequence.append("targeted_therapy")
@@ -365,40 +387,153 @@ def _placed(
     )
 
 
-def interacts(parts: CategoryParts) -> bool:
-    """Whether what ``parts`` offer depends on which other categories are offered: a regimen
-    whose partner is a category, or an offer that waits for one to be absent. A category whose
-    parts do not interact is, in :func:`arrange`, its own fixed entry (:func:`fixed_placed`);
-    the others read it only by whether it is offered (and, for targeted therapy, whether it
-    names a HER2-targeted drug: :func:`standing_signals`).
+class Presence:
+    """How one category's parts take part in :func:`arrange`'s settling of which categories
+    are offered: for each set of the categories its regimens need that are still offered
+    (``kept``, within ``needed``), and of those its deferred offers wait for that are absent
+    (``absent``, within ``waits``), whether it is offered and names a HER2-targeted drug (the
+    sources' orderings read that of targeted therapy).
+
+    Parts of many contents take part alike (a targeted therapy of any drugs that needs
+    hormone therapy beside it): a cohort arranges once per distinct :meth:`content`, not once
+    per distinct set of parts, and places each category afterwards (:func:`placed_at`).
     """
-    return bool(parts.deferred or parts.needed)
+
+    __slots__ = ("_hormone_failed", "_parts", "_seen", "_tables", "category", "needed", "waits")
+
+    # Past this many categories needed or waited for, content() is not worked out in full (it
+    # has 2 ** n entries): such parts take part as themselves.
+    WIDEST = 6
+
+    def __init__(self, parts: CategoryParts, vocabulary: Vocabulary, hormone_failed: bool) -> None:
+        self.category = parts.category
+        self.needed = parts.needed
+        self.waits = frozenset(p.waits_for for p in parts.deferred if p.waits_for is not None)
+        self._parts = parts
+        self._tables = class_tables(vocabulary)
+        self._hormone_failed = hormone_failed
+        self._seen: dict[tuple[frozenset[str], frozenset[str]], tuple[bool, bool]] = {}
+
+    def at(self, kept: frozenset[str], absent: frozenset[str]) -> tuple[bool, bool]:
+        """Whether the category is offered, and names a HER2-targeted drug, with the needed
+        categories ``kept`` and the awaited ones ``absent``.
+        """
+        key = (kept & self.needed, absent & self.waits)
+        found = self._seen.get(key)
+        if found is None:
+            # What _support would make of these parts, read without making it: whether any
+            # part is left to offer (and stands), and whether one names a HER2-targeted drug.
+            regimens, stand_in = self._state(*key)
+            parts = self._parts
+            current = regimens if regimens is not None else [p.regimens for p in parts.offered]
+            left = [
+                (part, combos)
+                for part, combos in (
+                    *zip(parts.offered, current, strict=True),
+                    *((p, p.regimens) for p, s in zip(parts.deferred, stand_in, strict=True) if s),
+                )
+                if not _passed_over(part, combos)
+            ]
+            offered = bool(left) and _stands(
+                self.category, self._hormone_failed, any(p.agents or c for p, c in left)
+            )
+            her2 = self._tables.her2
+            found = self._seen[key] = (
+                offered,
+                offered
+                and any(
+                    not her2.isdisjoint(p.agents) or any(not her2.isdisjoint(r) for r in c)
+                    for p, c in left
+                ),
+            )
+        return found
+
+    def _state(
+        self, kept: frozenset[str], absent: frozenset[str]
+    ) -> tuple[_Regimens | None, tuple[bool, ...]]:
+        parts = self._parts
+        # Regimens whose partner categories are all kept: arrange drops the others one
+        # round after another, and what is left of them is this.
+        regimens = (
+            None
+            if self.needed <= kept
+            else tuple(
+                tuple(c for c in p.regimens if parts.needs[c] <= kept) for p in parts.offered
+            )
+        )
+        return regimens, tuple(p.waits_for in absent for p in parts.deferred)
+
+    def entry(self, kept: frozenset[str], absent: frozenset[str]) -> _Support | None:
+        """The category's entry with the needed categories ``kept`` and the awaited ones
+        ``absent``, as arrange's settling leaves it.
+        """
+        return self._parts.entry(*self._state(kept, absent), self._hormone_failed)
+
+    def content(self) -> tuple[Any, ...] | None:
+        """Everything :func:`settle` reads of these parts, as one hashable value (None past
+        WIDEST categories needed or waited for).
+        """
+        needed, waits = sorted(self.needed), sorted(self.waits)
+        if len(needed) + len(waits) > self.WIDEST:
+            return None
+        table = tuple(
+            self.at(
+                frozenset(c for i, c in enumerate(needed) if k >> i & 1),
+                frozenset(c for i, c in enumerate(waits) if a >> i & 1),
+            )
+            for a in range(1 << len(waits))
+            for k in range(1 << len(needed))
+        )
+        return (self.category, tuple(needed), tuple(waits), table)
 
 
-def standing_signals(
-    parts: CategoryParts, vocabulary: Vocabulary, *, hormone_failed: bool = False
-) -> tuple[bool, bool]:
-    """What :func:`arrange` reads of parts that do not :func:`interact <interacts>`, when it
-    arranges the other categories: whether the category is offered, and whether it names a
-    HER2-targeted drug (the sources' orderings read it of targeted therapy).
+class Settled(NamedTuple):
+    """What :func:`settle` finds: per category (in the order given), the needed categories
+    kept and the awaited ones absent; the categories offered; the orderings' levels.
     """
-    entry = parts.entry(None, (), hormone_failed)
-    if entry is None:
-        return False, False
-    return True, _has_anti_her2(entry, class_tables(vocabulary))
+
+    kept: tuple[frozenset[str], ...]
+    absent: tuple[frozenset[str], ...]
+    offered: frozenset[str]
+    levels: Mapping[str, int]
 
 
-def fixed_placed(
-    parts: CategoryParts, vocabulary: Vocabulary, level: int, *, hormone_failed: bool = False
+def settle(presences: Sequence[Presence], standing: Standing = NO_STANDING) -> Settled:
+    """Which categories :func:`arrange` offers, worked out from what each category's parts
+    do (:class:`Presence`) as arrange's own rounds do: offers that wait for a category stand
+    in when it is absent, regimens whose partner category is absent are dropped, until
+    nothing more is dropped; then the sources' orderings give the levels.
+    """
+    kept = [p.needed for p in presences]
+    none: frozenset[str] = frozenset()
+    while True:
+        quiet = {p.category for p, k in zip(presences, kept, strict=True) if p.at(k, none)[0]}
+        absent = [p.waits - quiet for p in presences]
+        now = [p.at(k, a) for p, k, a in zip(presences, kept, absent, strict=True)]
+        offered = frozenset(p.category for p, (on, _) in zip(presences, now, strict=True) if on)
+        after = [k & offered for k in kept]
+        if after == kept:
+            break
+        kept = after
+    her2 = any(
+        on and her2 and p.category == "targeted_therapy"
+        for p, (on, her2) in zip(presences, now, strict=True)
+    )
+    return Settled(tuple(kept), tuple(absent), offered, _levels_of(set(offered), her2, standing))
+
+
+def placed_at(
+    presence: Presence, kept: frozenset[str], absent: frozenset[str], level: int
 ) -> Placed | None:
-    """The option :func:`arrange` makes of parts that do not :func:`interact <interacts>`,
-    at the orderings' ``level`` (its rank left 0: ranks are of a whole arrangement).
+    """The option :func:`arrange` makes of a category's parts once settled (:func:`settle`)
+    with ``kept`` and ``absent``, at the orderings' ``level`` (its rank left 0: ranks are of
+    a whole arrangement); None when it is not offered.
     """
-    entry = parts.entry(None, (), hormone_failed)
+    entry = presence.entry(kept & presence.needed, absent & presence.waits)
     if entry is None:
         return None
-    key = order_key(parts.category, entry.tier, len(entry.sources), level)
-    return _placed(parts.category, entry, key, 0, class_tables(vocabulary))
+    key = order_key(presence.category, entry.tier, len(entry.sources), level)
+    return _placed(presence.category, entry, key, 0, presence._tables)
 
 
 def linked_categories(rules: Sequence[Rule], vocabulary: Vocabulary) -> frozenset[str]:

@@ -459,3 +459,19 @@ def test_each_join_of_entry_values_is_the_per_history_reading(
         return len(numbered) + sum(v == UNNUMBERED_LINE for v in history)
 
     assert got == [one(h) for h in histories]
+
+
+def test_men_with_histories_are_ranked_as_one_evaluation_ranks_them() -> None:
+    """For a man, the sentences that speak only of women support nothing: the columnar
+    engine reads each rule as it reads for him, keyed on the same verdicts as a woman's,
+    and gives what a single evaluation gives.
+    """
+    rng = random.Random(20261207)
+    batch = []
+    for _ in range(BATCH):
+        profile = random_profile(rng)
+        profile.update(sex="male", menopausal_status="unknown")
+        batch.append(profile)
+    # The same histories for women beside them: the two sexes' contributions are told apart.
+    batch += [{**p, "sex": "female"} for p in batch[:50]]
+    _check_four_paths(batch)

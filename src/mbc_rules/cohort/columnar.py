@@ -31,9 +31,10 @@ from mbc_rules.conditions import passes
 from mbc_rules.facts import FACTS, UNNUMBERED_LINE, EntryFacts, FactValue, derive_facts, entry_facts
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rank.arrange import Placed, Presence, arrange, placed_at, settle
+from mbc_rules.rank.citations import speaking_of
 from mbc_rules.rank.contributions import Contribution, contributions, hormone_failed, removals
 from mbc_rules.rank.standing import Standing
-from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf
+from mbc_rules.schema import AllOf, Always, Condition, FactTest, NotOf, Rule
 from mbc_rules.vocabulary import CATEGORY_ORDER, SYSTEMIC_CATEGORIES, TIERS
 
 if TYPE_CHECKING:
@@ -241,8 +242,16 @@ class ColumnarEngine:
         self._verdicts_of: list[list[tuple[str | None, ...]]] = [[] for _ in CATEGORY_ORDER]
         self._fired_positions: list[dict[int, tuple[int, ...]]] = [{} for _ in CATEGORY_ORDER]
         self._by_verdicts: list[dict[tuple[Any, ...], int]] = [{} for _ in CATEGORY_ORDER]
-        self._removed: dict[tuple[int, ...], tuple[frozenset[str], frozenset[str]]] = {}
+        self._removed: dict[
+            tuple[tuple[int, ...], bool], tuple[frozenset[str], frozenset[str]]
+        ] = {}
         self._by_rule: dict[tuple[Any, ...], tuple[Contribution, ...]] = {}
+        # Each rule as it reads for a man (Ranker.parts_id reads them so): without the
+        # sentences that speak only of women, None when none is left.
+        self._male_rules: list[Rule | None] = [
+            kept[0] if (kept := speaking_of([rule], ("women",))) else None
+            for rule in rulebase.rules
+        ]
         # For each offering rule, where the (agent, switch) pairs it names stand in its
         # category's pairs (None: not an offering rule).
         self._rule_pairs: list[tuple[int, ...] | None] = []
@@ -656,17 +665,18 @@ class ColumnarEngine:
         by_relevant[relevant] = code
         return code
 
-    def _woman_placement(
+    def _verdict_placement(
         self,
         category: int,
         fired: list[int],
         verdict: int,
         row_failed: frozenset[str],
         bits: int,
+        male: bool,
     ) -> int:
-        """The placement of a woman's (or unknown sex's) contributions, remembered by the
-        fired rules and the verdicts on the agents those rules name (not on every agent the
-        category's rules name).
+        """The placement of a patient's contributions, remembered by the fired rules, the sex
+        and the verdicts on the agents those rules name (not on every agent the category's
+        rules name).
         """
         rules = self.rules
         name = CATEGORY_ORDER[category]
@@ -686,41 +696,51 @@ class ColumnarEngine:
             if bits >= 0:
                 self._fired_positions[category][bits] = positions
         verdicts = self._verdicts_of[category][verdict]
-        key = (bits, tuple(verdicts[p] for p in positions))
+        key = (bits, male, tuple(verdicts[p] for p in positions))
         found = self._by_verdicts[category].get(key) if bits >= 0 else None
         if found is None:
-            parts = self._contributed(category, fired, verdict, row_failed)
+            parts = self._contributed(category, fired, verdict, row_failed, male)
             found = self._placement(category, parts)
             if bits >= 0:
                 self._by_verdicts[category][key] = found
         return found
 
+    def _read_for(self, rule: int, male: bool) -> Rule | None:
+        """The rule as it reads for the patient's sex (see __init__)."""
+        return self._male_rules[rule] if male else self.rules[rule]
+
     def _contributed(
-        self, category: int, fired: list[int], verdict: int, row_failed: frozenset[str]
+        self,
+        category: int,
+        fired: list[int],
+        verdict: int,
+        row_failed: frozenset[str],
+        male: bool,
     ) -> int:
-        """The parts id of a woman's (or a patient of unknown sex's) contributions to
-        ``category``: :func:`~mbc_rules.rank.contributions` is a map over the offering rules,
-        and each rule's contribution depends on the fired not-recommended statements and on
-        the verdicts of the agents it names: it is made once per distinct value of these.
+        """The parts id of a patient's contributions to ``category``:
+        :func:`~mbc_rules.rank.contributions` is a map over the offering rules (as they read
+        for the patient's sex), and each rule's contribution depends on the fired
+        not-recommended statements and on the verdicts of the agents it names: it is made
+        once per distinct value of these.
         """
-        rules = self.rules
-        removed = self._removed.get(tuple(fired))
+        read = [(j, rule) for j in fired if (rule := self._read_for(j, male)) is not None]
+        removed = self._removed.get((tuple(fired), male))
         if removed is None:
-            removed = self._removed[tuple(fired)] = removals([rules[j] for j in fired])
+            removed = self._removed[(tuple(fired), male)] = removals([r for _, r in read])
         verdicts = self._verdicts_of[category][verdict]
         name = CATEGORY_ORDER[category]
         parts: list[Contribution] = []
         memory = self._by_rule
-        for j in fired:
+        for j, rule in read:
             positions = self._rule_pairs[j]
-            if positions is None or rules[j].then.offer.category != name:  # type: ignore[union-attr]
+            if positions is None or rule.then.offer.category != name:  # type: ignore[union-attr]
                 continue
-            key = (j, removed, tuple(verdicts[p] for p in positions))
+            key = (j, male, removed, tuple(verdicts[p] for p in positions))
             made = memory.get(key)
             if made is None:
-                made = memory[key] = contributions([rules[j]], self.vocabulary, row_failed, removed)
+                made = memory[key] = contributions([rule], self.vocabulary, row_failed, removed)
             parts.extend(made)
-        return self.ranker.numbered(category, parts, False)
+        return self.ranker.numbered(category, parts, male)
 
     def _placement(self, category: int, parts: int) -> int:
         """The placement of a parts id (see __init__)."""
@@ -785,8 +805,8 @@ class ColumnarEngine:
         combined, first = combine(
             [fired_code, grown, male], [fired_count, len(self._verdict_codes[category]), 2]
         )
-        # A woman's placement depends on the verdicts on the agents her fired rules name, not
-        # on every agent of the category (see _woman_placement): the combinations are
+        # A placement depends on the verdicts on the agents the fired rules name, not on
+        # every agent of the category (see _verdict_placement): the combinations are
         # narrowed to those verdicts with array operations, and only each distinct narrowed
         # key is worked out in Python.
         narrow, leaders = combine(
@@ -807,19 +827,9 @@ class ColumnarEngine:
                 # and verdicts give the same placement, whichever drugs held an agent back.
                 row_failed = self._failed[int(failed[row])]
                 fired_rules = [int(j) for j in columns[np.flatnonzero(sub[row])]]
-                if male[row]:
-                    parts = self.ranker.parts_id(
-                        category,
-                        fired_rules,
-                        self.ranker.flags(category, self.ranker.grown(row_failed)[category]),
-                        True,
-                        row_failed,
-                    )
-                    found = self._placement(category, parts)
-                else:
-                    found = self._woman_placement(
-                        category, fired_rules, int(grown[row]), row_failed, key[0]
-                    )
+                found = self._verdict_placement(
+                    category, fired_rules, int(grown[row]), row_failed, key[0], bool(male[row])
+                )
                 if bits_of is not None:
                     coarse[key] = found
             table[index] = found
@@ -839,8 +849,7 @@ class ColumnarEngine:
     ) -> tuple[list[np.ndarray], list[int]]:
         """For the combinations at rows ``first``: code columns and their radices whose
         combination is a combination's narrowed key (for combine): its fired rules, its sex,
-        and a man's verdicts code or a woman's verdict on each agent her fired rules name
-        (-1 for the others).
+        and the verdict on each agent its fired rules name (-1 for the others).
         """
         import numpy as np
 
@@ -852,12 +861,9 @@ class ColumnarEngine:
         incidence = self._rule_incidence[category]
         named = (sub[first_rows(fired_code, fired_count)].astype(np.int64) @ incidence) > 0
         fired = fired_code[first]
-        is_male = male[first].astype(bool)
-        codes = grown[first]
-        woman = named[fired] & ~is_male[:, None]
-        kept = np.where(woman, verdicts[codes], -1)
-        columns = [fired, is_male.astype(np.int64), np.where(is_male, codes, -1)]
-        radices = [fired_count, 2, len(self._verdict_codes[category])]
+        kept = np.where(named[fired], verdicts[grown[first]], -1)
+        columns = [fired, male[first]]
+        radices = [fired_count, 2]
         for at in range(pairs):
             columns.append(kept[:, at])
             radices.append(len(self._verdict_kinds))

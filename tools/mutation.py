@@ -47,6 +47,9 @@ FAST_SUITE = (
     "tests/test_history_by_class.py",
     "tests/test_architecture.py",
     "tests/test_cohort_oracles.py",
+    "tests/test_settle.py",
+    "tests/test_columnar.py::test_men_with_histories_are_ranked_as_one_evaluation_ranks_them",
+    "tests/test_columnar.py::test_each_join_of_entry_values_is_the_per_history_reading",
 )
 
 
@@ -326,6 +329,37 @@ MUTATIONS = (
         "        where = nested_always(when)\n",
         "        where = None\n",
         "not: {always: true} is a rule that never fires; a rule file may not write it",
+    ),
+    Mutation(
+        "settled-regimen-keeps-an-absent-partner",
+        "src/mbc_rules/rank/arrange.py",
+        "        after = [k & offered for k in kept]\n",
+        "        after = list(kept)\n",
+        "issue 20: a cohort's settling must drop a regimen whose partner category is not "
+        "offered, as arrange's rounds do",
+    ),
+    Mutation(
+        "presence-ignores-growth-on-every-hormone-drug",
+        "src/mbc_rules/rank/arrange.py",
+        "offered = bool(left) and _stands(",
+        "offered = bool(left) or _stands(",
+        "issue 20: what settle reads of a category must be what its entry says (hormone "
+        "therapy with no drug left after growth on a hormone drug is not offered)",
+    ),
+    Mutation(
+        "cohort-reads-a-mans-rules-as-a-womans",
+        "src/mbc_rules/cohort/columnar.py",
+        "return self._male_rules[rule] if male else self.rules[rule]",
+        "return self.rules[rule]",
+        "issue 20: sentences that speak only of women support nothing for a man, in cohorts too",
+    ),
+    Mutation(
+        "history-distinct-count-counts-entries",
+        "src/mbc_rules/cohort/columnar.py",
+        "        value = _bit_count(_or_per_history(bits, lengths, starts, some))\n",
+        "        value = np.bincount(np.repeat(np.arange(count), lengths)[present], "
+        "minlength=count)\n",
+        "issue 20: a history's distinct drugs, classes or lines are counted once each",
     ),
 )
 

@@ -121,11 +121,24 @@ def regimen_words(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> st
     another of it: ACS gives trastuzumab "with other anti-HER2 drugs", so [trastuzumab,
     anti-HER2 therapy] reads 'trastuzumab with another HER2-targeted drug'.
     """
-    said = [
-        _another(agent_id, agent_ids[:i], vocabulary) or agent_name(agent_id, vocabulary)
-        for i, agent_id in enumerate(agent_ids)
-    ]
+    return regimen_of(
+        [
+            _another(agent_id, agent_ids[:i], vocabulary) or agent_name(agent_id, vocabulary)
+            for i, agent_id in enumerate(agent_ids)
+        ]
+    )
+
+
+def regimen_of(said: Sequence[str]) -> str:
+    """A regimen of its agents in words: 'alpelisib with fulvestrant', 'pertuzumab with
+    chemotherapy and trastuzumab'; '' for none.
+    """
     return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
+
+
+def in_general(category_words: str) -> str:
+    """'chemotherapy in general': what the sources say of a category, naming no drug of it."""
+    return f"{category_words} in general"
 
 
 def _another(agent_id: str, earlier: Sequence[str], vocabulary: Vocabulary | None) -> str | None:
@@ -665,3 +678,227 @@ def held_back_reason(grew: str, classes: int, category: str | None) -> str:
         else grew_on(grew) + f": no type of {category} the sources name is left untried"
     )
     return f"Not offered: {why}."
+
+
+# --- how the sources agree on an option --------------------------------------------------------
+
+# A source that names an option in a situation no sentence of it gives: said so.
+_AT_ANOTHER_TIME = "at another time"
+
+
+def supported_as_offered(publishers: Sequence[str]) -> str:
+    """'supported as offered by ACS and NCI', or 'no source supports it as offered'."""
+    if not publishers:
+        return "no source supports it as offered"
+    return f"supported as offered by {join_and(publishers)}"
+
+
+def named_at_another_time(publisher: str, drugs: Sequence[str], situation: str) -> str:
+    """'ACS names tamoxifen when no line of treatment ... has failed yet, not the case here';
+    ``drugs`` named (none: 'it'), ``situation`` in words (none: 'at another time').
+    """
+    named = join_and(drugs) or "it"
+    return f"{publisher} names {named} when {situation or _AT_ANOTHER_TIME}, not the case here"
+
+
+def sources_supporting(count: int, known: int) -> str:
+    """'4 of 5 sources support it as offered' (``known`` sources in all; 0 when not known:
+    '1 source support it as offered').
+    """
+    if known:
+        return f"{count} of {known} sources support it as offered"
+    return f"{count} source{'s' if count != 1 else ''} support it as offered"
+
+
+def sources_naming_when(sources: Sequence[str], drugs: Sequence[str], situation: str) -> str:
+    """'ACS, PDQ name olaparib when ... (not the case here)': what ``sources`` (short names)
+    name for one situation.
+    """
+    named = join_and(drugs) if drugs else "it"
+    verb = "names" if len(sources) == 1 else "name"
+    # "when", not "only when": the same source may name it in other situations too (MLH:
+    # chemotherapy also for spread to other organs or symptoms), none the case here.
+    return (
+        f"{', '.join(sources)} {verb} {named} when {situation or _AT_ANOTHER_TIME} "
+        "(not the case here)"
+    )
+
+
+def card_supported_as_offered(publishers: Sequence[str]) -> str:
+    """A CDS Hooks card's agreement: 'supported as offered by ACS, NCI', or 'none as offered'."""
+    return f"supported as offered by {', '.join(publishers)}" if publishers else "none as offered"
+
+
+def card_named_at_another_time(publisher: str, drugs: Sequence[str], situation: str) -> str:
+    """A CDS Hooks card's 'ACS names tamoxifen, letrozole when ..., not the case here:'
+    (none named: 'this option'), followed on the card by the source's words.
+    """
+    named = ", ".join(drugs) or "this option"
+    return f"{publisher} names {named} when {situation or _AT_ANOTHER_TIME}, not the case here:"
+
+
+# --- what the patient has had of an option -----------------------------------------------------
+
+
+def given_before_line(given: Sequence[tuple[str, str, str]]) -> str:
+    """'already given without the cancer growing on it: letrozole (stable, for metastatic
+    disease)': each of ``given`` as (drug in words, outcome, setting).
+    """
+    said = join_and(
+        [f"{drug} ({outcome}, {setting_words(setting)})" for drug, outcome, setting in given]
+    )
+    return f"already given without the cancer growing on it: {said}"
+
+
+def outcome_unknown_line(given: Sequence[tuple[str, str]]) -> str:
+    """'given before, how it ended not known: letrozole (before metastasis); if the cancer grew
+    on it, it would not be offered again': each of ``given`` as (drug in words, setting).
+    """
+    said = join_and([f"{drug} ({setting_words(setting)})" for drug, setting in given])
+    return (
+        f"given before, how it ended not known: {said}; if {grew_on('it')}, it "
+        "would not be offered again"
+    )
+
+
+def card_given_before(given: Sequence[tuple[str, str, str]]) -> str:
+    """A CDS Hooks card's 'letrozole (stable, metastatic), tamoxifen (completed, early)':
+    each of ``given`` as (drug in words, outcome, setting as the record gives it).
+    """
+    return ", ".join(f"{drug} ({outcome}, {setting})" for drug, outcome, setting in given)
+
+
+def card_grew_on(drug: str, setting: str, line: int | None) -> tuple[str, str]:
+    """A CDS Hooks order card's 'The cancer grew on letrozole' (its heading) and 'the record
+    lists it as progressed, metastatic setting (line 1).' (``setting`` as the record gives it).
+    """
+    at = f" (line {line})" if line else ""
+    return _sentence(grew_on(drug)), f"the record lists it as progressed, {setting} setting{at}."
+
+
+def card_order_warning(drug: str, refused: bool, grown: bool) -> str:
+    """A CDS Hooks order card's summary: 'Letrozole: not recommended for this record and the
+    cancer already grew on it'.
+    """
+    reasons = []
+    if refused:
+        reasons.append("not recommended for this record")
+    if grown:
+        reasons.append("the cancer already grew on it")
+    return f"{drug.capitalize()}: {' and '.join(reasons)}"
+
+
+# --- how a rank moved, and what a test would change ------------------------------------------
+
+
+def rank_move_words(
+    name: str,
+    direction: str,
+    rank_now: int,
+    rank_then: int,
+    passes: Sequence[str],
+    passed_by: Sequence[str],
+) -> str:
+    """'moves chemotherapy up (rank 2 to 1): past targeted therapy, and hormone therapy
+    moves past it': ``name``, ``passes`` and ``passed_by`` are categories in words.
+    """
+    # The same number both times means options were added or removed around it while it
+    # changed place among the others (a rank kept by its place is not a move).
+    numbers = (
+        f"rank {rank_now} to {rank_then}"
+        if rank_now != rank_then
+        else f"still rank {rank_now}, with options added or removed"
+    )
+    said = f"moves {name} {direction} ({numbers})"
+    details = []
+    if passes:
+        details.append(f"past {join_and(passes)}")
+    if passed_by:
+        details.append(
+            f"{join_and(passed_by)} {'moves' if len(passed_by) == 1 else 'move'} past it"
+        )
+    return said + (": " + ", and ".join(details) if details else "")
+
+
+# What a result without its informative tests says in their place: how to have them.
+TESTS_NOT_ASKED = (
+    "Tests that would change the answer were not asked for with this result: "
+    "Rulebase.evaluate(profile, informative_tests=True) or mbc_rules.informative_tests(result) "
+    "gives them."
+)
+
+# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
+_LISTS = {
+    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
+    "complications": ("complications (not given)", "there were no complications"),
+}
+
+# The complications an unknown list is tried with, as the profile reference reads them
+# ("problems the spread causes").
+_COMPLICATION_WORDS = {
+    "visceral_crisis": "there were a visceral crisis",
+    "symptomatic": "the spread caused symptoms",
+}
+
+
+def informative_test_words(status: str, drug: str | None) -> str:
+    """What a test asks: 'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended (not
+    known)' for a treatment (``drug``, in words) whose outcome is unknown.
+    """
+    if status in _LISTS:
+        # An omitted history tried with a drug: it was not given, not given with no outcome.
+        return _LISTS[status][0]
+    if drug is not None:
+        return f"how {drug} ended (not known)"
+    if status == "brain_metastases":
+        return "how many brain metastases, and how large (not described)"
+    return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def answer_words(status: str, drug: str | None, value: str) -> str:
+    """One answer to a test, after 'if': 'the cancer grew on capecitabine', 'a PIK3CA mutation
+    in the tumour', 'no treatment had been given'.
+    """
+    if drug is not None:
+        if value == "progressed":
+            return grew_on(drug)
+        return f"{drug} ended without the cancer growing ({value})"
+    if status in _LISTS and value == "none":
+        return _LISTS[status][1]
+    if status == "complications":
+        # A complication tried in turn (whatif.COMPLICATIONS_TRIED), not "none of them".
+        return _COMPLICATION_WORDS.get(value, f"the spread caused {value.replace('_', ' ')}")
+    return requirement(status, "equals", value)
+
+
+def if_words(said: str) -> str:
+    """'if the cancer grew on capecitabine'."""
+    return f"if {said}"
+
+
+def change_words(added: Sequence[str], removed: Sequence[str]) -> list[str]:
+    """['adds chemotherapy', 'removes olaparib']: what an answer to a test adds and removes."""
+    changes = []
+    if added:
+        changes.append(f"adds {join_and(added)}")
+    if removed:
+        changes.append(f"removes {join_and(removed)}")
+    return changes
+
+
+# --- what is not recommended, and the answer's provenance ------------------------------------
+
+
+def not_recommended_line(what: str, reason: str, marker: str, unavailable: bool) -> str:
+    """'hormone therapy: <reason>'; 'not available here: toremifene: <reason>' for a drug a
+    local rule marks unavailable; ``marker`` (a local rule's, or '') ends it.
+    """
+    said = f"{what}: {reason}{marker}"
+    return f"not available here: {said}" if unavailable else said
+
+
+def rulebase_words(version: str, content_hash: str) -> str:
+    """'Rulebase 2.4.0 (sha256 0123456789ab)': which rules gave the answer (the hash shortened
+    to its first 12 digits).
+    """
+    return f"Rulebase {version} (sha256 {content_hash[:12]})"

@@ -788,6 +788,51 @@ def card_order_warning(drug: str, refused: bool, grown: bool) -> str:
     return f"{drug.capitalize()}: {' and '.join(reasons)}"
 
 
+def card_test_words(status_words: str, drug: str | None) -> str:
+    """What a test asks, on a CDS Hooks card: ``status_words`` ('PIK3CA status'), or for a
+    treatment whose outcome is not known, 'how capecitabine ended'.
+    """
+    return f"how {drug} ended" if drug is not None else status_words
+
+
+def card_answer_words(value: str, *, of_a_treatment: bool) -> str:
+    """One answer to a test, on a CDS Hooks card: 'positive'; '(if there were none)'; for how a
+    treatment ended, '(the cancer grew on it)', '(completed)'.
+    """
+    if of_a_treatment:
+        return {"progressed": f"({grew_on('it')})", "completed": "(completed)"}.get(
+            value, f"({value})"
+        )
+    if value == "none":
+        return "(if there were none)"
+    return value.replace("_", " ")
+
+
+def card_change_words(
+    options_added: Sequence[str],
+    options_removed: Sequence[str],
+    moves: Sequence[tuple[str, int, int]],
+    agents_added: Sequence[str],
+    agents_removed: Sequence[str],
+) -> list[str]:
+    """What an answer to a test changes, on a CDS Hooks card: ['adds chemotherapy', 'moves
+    hormone therapy (#1 to #2)', 'removes olaparib']; ``moves`` as (category in words, rank
+    now, rank then).
+    """
+    changes = []
+    if options_added:
+        changes.append("adds " + ", ".join(options_added))
+    if options_removed:
+        changes.append("removes " + ", ".join(options_removed))
+    if moves:
+        changes.append("moves " + ", ".join(f"{c} (#{now} to #{then})" for c, now, then in moves))
+    if agents_added:
+        changes.append("adds " + ", ".join(agents_added))
+    if agents_removed:
+        changes.append("removes " + ", ".join(agents_removed))
+    return changes
+
+
 # --- how a rank moved, and what a test would change ------------------------------------------
 
 

@@ -24,7 +24,20 @@ from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
 from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
-from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name, situation_words
+from mbc_rules.wording import (
+    CATEGORY_NAMES,
+    agent_name,
+    card_answer_words,
+    card_change_words,
+    card_given_before,
+    card_grew_on,
+    card_named_at_another_time,
+    card_order_warning,
+    card_supported_as_offered,
+    card_test_words,
+    category_name,
+    situation_words,
+)
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
@@ -153,15 +166,11 @@ def _agreement(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     if agreement is None:
         return []
     supporting = [_publisher(rulebase, s) for s in getattr(agreement, "supporting", ())]
-    lines = [
-        "**Source agreement:** "
-        + (f"supported as offered by {', '.join(supporting)}" if supporting else "none as offered"),
-        "",
-    ]
+    lines = ["**Source agreement:** " + card_supported_as_offered(supporting), ""]
     for other in getattr(agreement, "conditions_not_met", ()):
-        named = ", ".join(_name(rulebase, a) for a in other.agents) or "this option"
-        when = situation_words(other) or "at another time"
-        lines += [f"- {other.publisher} names {named} when {when}, not the case here:", ""]
+        named = [_name(rulebase, a) for a in other.agents]
+        said = card_named_at_another_time(other.publisher, named, situation_words(other))
+        lines += [f"- {said}", ""]
         lines += _quotes(other.citations)
     return lines
 
@@ -170,7 +179,7 @@ def _option_notes(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     lines: list[str] = []
     given = getattr(option, "given_before", ())
     if given:
-        said = ", ".join(f"{_name(rulebase, g.agent)} ({g.outcome}, {g.setting})" for g in given)
+        said = card_given_before([(_name(rulebase, g.agent), g.outcome, g.setting) for g in given])
         lines += [f"**Already in the history (not grown on):** {said}", ""]
     for note in getattr(option, "notes", ()):
         lines += [f"**Note:** {note.text}", "", *_quotes(note.citations)]
@@ -277,22 +286,13 @@ def not_recommended_card(rulebase: Rulebase, evaluation: Evaluation) -> Card | N
 def _test_lines(rulebase: Rulebase, test: InformativeTest) -> list[str]:
     lines = []
     for outcome in test.outcomes:
-        changes = []
-        if outcome.options_appear:
-            changes.append("adds " + ", ".join(words(c) for c in outcome.options_appear))
-        if outcome.options_disappear:
-            changes.append("removes " + ", ".join(words(c) for c in outcome.options_disappear))
-        if outcome.rank_changes:
-            moved = ", ".join(
-                f"{words(c.category)} (#{c.rank_now} to #{c.rank_then})"
-                for c in outcome.rank_changes
-            )
-            changes.append("moves " + moved)
-        if outcome.agents_appear:
-            changes.append("adds " + ", ".join(_name(rulebase, a) for a in outcome.agents_appear))
-        if outcome.agents_disappear:
-            dropped = ", ".join(_name(rulebase, a) for a in outcome.agents_disappear)
-            changes.append("removes " + dropped)
+        changes = card_change_words(
+            [words(c) for c in outcome.options_appear],
+            [words(c) for c in outcome.options_disappear],
+            [(words(c.category), c.rank_now, c.rank_then) for c in outcome.rank_changes],
+            [_name(rulebase, a) for a in outcome.agents_appear],
+            [_name(rulebase, a) for a in outcome.agents_disappear],
+        )
         lines.append(
             f"- {_tested(rulebase, test)} {_value(test, outcome.value)}: {'; '.join(changes)}"
         )
@@ -303,18 +303,12 @@ def _tested(rulebase: Rulebase, test: InformativeTest) -> str:
     """What an informative test asks: a status, or how a treatment given ended."""
     agent = getattr(test, "agent", None)
     if agent and test.status != "prior_therapies":  # an omitted history tried with a drug
-        return f"how {_name(rulebase, agent)} ended"
-    return words(test.status)
+        return card_test_words(words(test.status), _name(rulebase, agent))
+    return card_test_words(words(test.status), None)
 
 
 def _value(test: InformativeTest, value: str) -> str:
-    if getattr(test, "agent", None):
-        return {"progressed": "(the cancer grew on it)", "completed": "(completed)"}.get(
-            value, f"({value})"
-        )
-    if value == "none":
-        return "(if there were none)"
-    return value.replace("_", " ")
+    return card_answer_words(value, of_a_treatment=bool(getattr(test, "agent", None)))
 
 
 def record_warning_card(
@@ -582,24 +576,15 @@ def order_card(
         if t.agent == agent.id and t.outcome == "progressed"
     ]
     if refusals or grown:
-        reasons = []
-        if refusals:
-            reasons.append("not recommended for this record")
-        if grown:
-            reasons.append("the cancer already grew on it")
         detail: list[str] = []
         for therapy in grown:
-            line = f" (line {therapy.line})" if therapy.line else ""
-            detail += [
-                f"**The cancer grew on {name}**: the record lists it as progressed, "
-                f"{therapy.setting} setting{line}.",
-                "",
-            ]
+            heading, said = card_grew_on(name, therapy.setting, therapy.line)
+            detail += [f"**{heading}**: {said}", ""]
         for item in refusals:
             detail += [f"**Not recommended: {_refused(rulebase, item)}**", "", item.reason, ""]
             detail += _quotes(item.citations)
         card = _card(
-            f"{name.capitalize()}: {' and '.join(reasons)}",
+            card_order_warning(name, bool(refusals), bool(grown)),
             [*detail, *_disclaimer(evaluation)],
             "warning",
             _source([c for i in refusals for c in i.citations]),

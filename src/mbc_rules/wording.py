@@ -182,6 +182,13 @@ def agent_with_class(agent_id: str, vocabulary: Vocabulary | None) -> str:
     name = agent_name(agent_id, vocabulary)
     agent = vocabulary.agents.get(agent_id) if vocabulary is not None else None
     kind = class_of(agent, vocabulary) if agent is not None else None
+    return named_with_class(name, kind)
+
+
+def named_with_class(name: str, kind: str | None) -> str:
+    """'letrozole, a non-steroidal aromatase inhibitor' (``kind``: the class in words, or None
+    for the name alone).
+    """
     return f"{name}, {kind}" if kind else name
 
 
@@ -947,3 +954,34 @@ def rulebase_words(version: str, content_hash: str) -> str:
     to its first 12 digits).
     """
     return f"Rulebase {version} (sha256 {content_hash[:12]})"
+
+
+# --- the notes of an option: why the sources' orderings place it where it is ------------------
+
+# A note's words by its topic (``OptionNote.topic``), for the notes said the same every time.
+NOTE_WORDS: dict[str, str] = {
+    "after_systemic_treatment": "Systemic drugs are the main treatment for stage IV breast "
+    "cancer; local treatment is used alongside them in certain situations, and is listed "
+    "after them.",
+    "after_hormone_therapy": "A hormone therapy option is left untried: chemotherapy is "
+    "typically used only when endocrine therapy fails, and is listed after it.",
+    "chemotherapy_first": "Serious problems from the spread: chemotherapy is often the first "
+    "treatment, because hormone therapy can take months to work.",
+}
+
+
+def anti_her2_note(partners: Sequence[str], any_left: bool) -> str:
+    """The note of a HER2-positive patient's option other than targeted therapy: the regimens
+    (``partners``, in words) that give it with an anti-HER2 drug of the targeted therapy option;
+    ``any_left``: whether that option names an anti-HER2 drug at all.
+    """
+    if not any_left:
+        return (
+            "HER2-positive disease: every therapy involves anti-HER2 treatment, but no "
+            "anti-HER2 drug the sources name is left untried for this patient."
+        )
+    return "HER2-positive disease: every therapy involves anti-HER2 treatment; " + (
+        f"here: {'; '.join(partners)}."
+        if partners
+        else "give it with an anti-HER2 drug of the targeted therapy option."
+    )

@@ -985,3 +985,200 @@ def anti_her2_note(partners: Sequence[str], any_left: bool) -> str:
         if partners
         else "give it with an anti-HER2 drug of the targeted therapy option."
     )
+
+
+# --- explanations: what a rule needs, what it says, and the verdict -----------------------------
+
+
+def fact_needs_text(fact: str, operator: str, expected: object, actual: object) -> str:
+    """A failing fact test in the rules' terms with this profile's value: 'needs
+    pik3ca_status = positive; this profile's pik3ca_status is negative'.
+    """
+    need = fact_test_text(fact, operator, expected)
+    return f"needs {need}; this profile's {fact} is {value_text(actual)}"
+
+
+def _bracketed(node: Trace, text: str, parent: str) -> str:
+    # A group of another kind than its parent, of several parts, is bracketed.
+    return (
+        f"({text})" if node.kind != "fact" and node.kind != parent and len(node.parts) > 1 else text
+    )
+
+
+def condition_text(node: Trace) -> str:
+    """A whole condition in the rules' terms, each test with its verdict: ``all`` reads as
+    "and", ``any`` as "or"; a test reads ``fact op value [met: actual]``. ``node`` is read
+    (:func:`mbc_rules.conditions.read`: no ``not`` left).
+    """
+    if node.test is not None:
+        test = node.test
+        need = fact_test_text(test.fact, test.operator, test.operand)
+        return f"{need} [{'met' if test.held else 'not met'}: {value_text(test.actual)}]"
+    if node.kind in UNTESTED_WORDS:
+        return f"{UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
+    word = " and " if node.kind == "all" else " or "
+    return word.join(_bracketed(p, condition_text(p), node.kind) for p in node.parts)
+
+
+def rule_needs_text(node: Trace) -> str:
+    """What a failing condition would need, in the rules' terms: each failing test with this
+    profile's value (see :func:`fact_needs_text`); ``node`` is read and fails.
+    """
+    if node.test is not None:
+        test = node.test
+        return fact_needs_text(test.fact, test.operator, test.operand, test.actual)
+    if node.kind in UNTESTED_WORDS:
+        return f"no profile can meet {UNTESTED_WORDS[node.kind]}"
+    if node.kind == "all":
+        failing = [p for p in node.parts if not p.held]
+        return " and ".join(_bracketed(p, rule_needs_text(p), "all") for p in failing)
+    return " or ".join(_bracketed(p, rule_needs_text(p), "any") for p in node.parts)
+
+
+def rule_said(
+    node: Trace,
+    *,
+    counted: bool,
+    fired: bool,
+    offers: bool,
+    profile: PatientProfile | None,
+    vocabulary: Vocabulary | None,
+) -> str:
+    """A rule as it reads for this patient, in plain words: 'applies: after menopause', 'rules
+    it out: ...', 'would offer it with a PIK3CA mutation in the tumour (this patient: PIK3CA
+    status not known)'; '' for a rule that could rule the subject out but does not apply.
+    ``node`` is read; a rule that ``fired`` but is not ``counted`` speaks only of women.
+    """
+    if fired and not counted:
+        return "its sources speak only of women, so it does not count for this patient"
+    if node.held:
+        met = met_words(node)
+        if offers:
+            return "applies: " + met if met else "applies to everyone"
+        return "rules it out: " + met if met else "rules it out for everyone"
+    if offers:
+        return "would offer it with " + needs_words(node, profile, vocabulary)
+    return ""  # a rule that could rule it out but does not apply: nothing to say
+
+
+def waits_on_words(needed: str, title: str) -> str:
+    """'a PIK3CA mutation in the tumour (this patient: ...): Alpelisib with fulvestrant': a
+    rule that waits only on a test nobody has done, by what it needs and its title.
+    """
+    return f"{needed}: {title}"
+
+
+def nearest_rule_words(needed: str, title: str, *, history_only: bool) -> str:
+    """'the sources offer it with ...: <title>', led by 'no test: ' when only the treatment
+    history stands against the rule (no test would change it).
+    """
+    lead = "no test: " if history_only else ""
+    return f"{lead}the sources offer it with {needed}: {title}"
+
+
+def waiting_on_a_test(states: Sequence[str]) -> str:
+    """'waiting on a test: PIK3CA status not known': the unknown facts a rule waits on."""
+    return f"waiting on a test: {join_and(states)}"
+
+
+def quote_words(excerpt: str, publisher: str) -> str:
+    """' "<the source's words>" (American Cancer Society)': a quotation after a reason."""
+    return f' "{excerpt}" ({publisher})'
+
+
+def offered_verdict(
+    name: str,
+    within: str | None,
+    rank: int,
+    total: int,
+    tied: bool,
+    tier: str,
+    own_tier: str | None,
+) -> str:
+    """'letrozole: offered within hormone therapy, rank 1 of 7, preferred.': ``within`` the
+    option's category in words (None for a category itself); ``own_tier``: the subject's own,
+    weaker tier, said after ('margetuximab itself: situational').
+    """
+    where = f"rank {rank} of {total}{' (tied)' if tied else ''}"
+    inside = f" within {within}" if within is not None else ""
+    verdict = f"{name}: offered{inside}, {where}, {tier}"
+    if own_tier is not None:
+        verdict += f" ({name} itself: {own_tier})"
+    return verdict + "."
+
+
+def refused_verdict(name: str, decisive: str | None) -> str:
+    """'letrozole: not offered: the cancer grew on letrozole, ...': ``decisive``, the first
+    reason (its quotation left off, lower-case start), or None when no rule that names it
+    applies.
+    """
+    if decisive is None:
+        return f"{name}: not offered: no rule that names it applies."
+    text = decisive.split(' "')[0].rstrip(".")
+    clause = text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    return f"{name}: not offered: {clause}."
+
+
+def unnamed_verdict(name: str) -> str:
+    """The verdict on a subject no rule names: 'homeopathy: not offered; no rule ...'."""
+    return f"{name}: not offered; no rule of the rulebase names it."
+
+
+def tier_line(tier: str) -> str:
+    """'tier: preferred (preferred: the sources' first or usual choice), the strongest any of
+    its rules gives'.
+    """
+    return f"tier: {tier} ({TIER_WORDS.get(tier, tier)}), the strongest any of its rules gives"
+
+
+def supported_by_line(count: int, publishers: Sequence[str]) -> str:
+    """'supported by 2 sources (American Cancer Society, NCI PDQ)'."""
+    return f"supported by {count} source{'s' if count != 1 else ''} ({', '.join(publishers)})"
+
+
+def shares_rank_line(rank: int, others: Sequence[str]) -> str:
+    """'shares rank 2 with surgery: equal on every ordering rule (...)'."""
+    return (
+        f"shares rank {rank} with {join_and(others)}: equal on every ordering rule "
+        "(listed in the usual order of the categories)"
+    )
+
+
+def next_to_line(place: str, category_words: str, reason: str) -> str:
+    """'after hormone therapy: <reason>' (``place``: 'after' or 'before')."""
+    return f"{place} {category_words}: {reason}"
+
+
+# Why one option comes before another, by the field of the ranking's key that differs
+# (rank.arrange.OrderField; docs/ranking.md).
+_ORDERED_BY: dict[str, str] = {
+    "supportive": "supportive care is listed after every anticancer option",
+    "local": "systemic treatment comes before local and other treatment",
+    "ordering": "the sources' own ordering between these categories (see docs/ranking.md)",
+}
+
+
+def ordered_by_words(field: str, first: tuple[str, str, int], then: tuple[str, str, int]) -> str:
+    """Why ``first`` comes before ``then``, each as (category in words, tier, number of
+    sources), when ``field`` decides: 'preferred comes before option', 'more sources support
+    chemotherapy (4 against 2)'.
+    """
+    if field in _ORDERED_BY:
+        return _ORDERED_BY[field]
+    if field == "tier":
+        return f"{first[1]} comes before {then[1]}"
+    return f"more sources support {first[0]} ({first[2]} against {then[2]})"
+
+
+def differ_line(publisher: str, situation: str, excerpt: str | None) -> str:
+    """'ACS names it for another time: <situation> "<the source's words>"'."""
+    said = f"{publisher} names it for another time: {situation}"
+    return said + (f' "{excerpt}"' if excerpt is not None else "")
+
+
+def other_rules_line(count: int) -> str:
+    """'3 other rules name it but do not apply to this patient (...)'."""
+    return (
+        f"{count} other rule{'s' if count != 1 else ''} name it but do not apply "
+        "to this patient (the structured form, e.g. --json, lists them)."
+    )

@@ -949,6 +949,11 @@ def not_recommended_line(what: str, reason: str, marker: str, unavailable: bool)
     return f"not available here: {said}" if unavailable else said
 
 
+def card_rules_words(version: str, content_hash: str) -> str:
+    """A CDS Hooks card's 'Rules 2026.12.4, sha256 <the whole hash>.'."""
+    return f"Rules {version}, sha256 {content_hash}."
+
+
 def rulebase_words(version: str, content_hash: str) -> str:
     """'Rulebase 2.4.0 (sha256 0123456789ab)': which rules gave the answer (the hash shortened
     to its first 12 digits).

@@ -33,6 +33,7 @@ from mbc_rules.wording import (
     card_grew_on,
     card_named_at_another_time,
     card_order_warning,
+    card_rules_words,
     card_supported_as_offered,
     card_test_words,
     category_name,
@@ -116,7 +117,7 @@ def _card(summary: str, detail: Sequence[str], indicator: str, source: dict[str,
 
 def _disclaimer(evaluation: Evaluation) -> list[str]:
     # Which rules answered (a local layer shows in the version, and the hash covers it).
-    rules = f"Rules {evaluation.rulebase_version}, sha256 {evaluation.rulebase_hash}."
+    rules = card_rules_words(evaluation.rulebase_version, evaluation.rulebase_hash)
     return ["---", f"*{evaluation.disclaimer}*", "", rules]
 
 

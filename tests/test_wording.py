@@ -472,6 +472,12 @@ MOVED_PHRASES = (
     "not recommended for this record",
     "the record lists it as progressed",
     "if there were none",
+    "Remove the draft order",
+    "belongs to option",
+    "not among the options",
+    "Check the record",
+    "unknown and would change",
+    "reading warning",
     "were not asked for",
 )
 WORDED_ELSEWHERE_NO_MORE = (
@@ -552,3 +558,45 @@ def test_wording_stays_a_low_layer() -> None:
         "mbc_rules.schema",
         "mbc_rules.vocabulary",
     }
+
+
+def test_the_order_and_record_cards_in_words() -> None:
+    from mbc_rules import wording as w
+
+    assert w.card_remove_order("letrozole") == "Remove the draft order of letrozole"
+    assert w.card_order_option("letrozole", 1, "hormone therapy", "preferred") == (
+        "**letrozole** belongs to option #1, hormone therapy (preferred), for this record.",
+        "Letrozole: option #1, hormone therapy (preferred) for this record",
+    )
+    assert w.card_order_not_an_option("olaparib") == (
+        "**olaparib** is not among the options the sources give for this record.",
+        "Olaparib: not among the options the sources give for this record",
+    )
+    said = w.card_check_the_record(
+        left_out=True,
+        conflicting=["HER2 status", "ER status"],
+        tests=["PIK3CA status", "how letrozole ended"],
+        missing=["medications"],
+        warnings=2,
+        caveats=True,
+    )
+    assert said == (
+        "Check the record: resources of another patient left out; conflicting HER2 status, ER "
+        "status; PIK3CA status, how letrozole ended unknown and would change the answer; "
+        "medications not sent"
+    )
+
+    def quiet(conflicting: list[str] | None, warnings: int = 0, caveats: bool = False) -> str:
+        return w.card_check_the_record(
+            left_out=False,
+            conflicting=conflicting,
+            tests=[],
+            missing=[],
+            warnings=warnings,
+            caveats=caveats,
+        )
+
+    assert quiet([]) == "Check the record: conflicting entries"
+    assert quiet(None, warnings=2) == "Check the record: 2 reading warning(s)"
+    assert quiet(None, caveats=True) == "Check the record: limits to this answer"
+    assert quiet([], warnings=2, caveats=True) == "Check the record: conflicting entries"

@@ -783,6 +783,62 @@ def card_grew_on(drug: str, setting: str, line: int | None) -> tuple[str, str]:
     return _sentence(grew_on(drug)), f"the record lists it as progressed, {setting} setting{at}."
 
 
+def card_remove_order(drug: str) -> str:
+    """A CDS Hooks suggestion's 'Remove the draft order of letrozole'."""
+    return f"Remove the draft order of {drug}"
+
+
+def card_order_option(drug: str, rank: int, category_words: str, tier: str) -> tuple[str, str]:
+    """A CDS Hooks order card for a drug of an option: its detail ('**letrozole** belongs to
+    option #1, hormone therapy (preferred), for this record.') and its summary.
+    """
+    return (
+        f"**{drug}** belongs to option #{rank}, {category_words} ({tier}), for this record.",
+        f"{drug.capitalize()}: option #{rank}, {category_words} ({tier}) for this record",
+    )
+
+
+def card_order_not_an_option(drug: str) -> tuple[str, str]:
+    """A CDS Hooks order card for a drug the sources name but not for this record: its detail
+    and its summary.
+    """
+    return (
+        f"**{drug}** is not among the options the sources give for this record.",
+        f"{drug.capitalize()}: not among the options the sources give for this record",
+    )
+
+
+def card_check_the_record(
+    *,
+    left_out: bool,
+    conflicting: Sequence[str] | None,
+    tests: Sequence[str],
+    missing: Sequence[str],
+    warnings: int,
+    caveats: bool,
+) -> str:
+    """A CDS Hooks record warning's summary: 'Check the record: conflicting HER2 status; PIK3CA
+    status unknown and would change the answer'. ``conflicting``: the fields in conflict (None
+    for no conflict; empty for conflicts of no field); ``tests``: what the tests that would
+    change the answer ask; ``missing``: the prefetch keys not sent; the number of reading
+    ``warnings`` and whether the answer has ``caveats`` are said only when nothing else is.
+    """
+    problems = []
+    if left_out:
+        problems.append("resources of another patient left out")
+    if conflicting is not None:
+        problems.append("conflicting " + (", ".join(conflicting) if conflicting else "entries"))
+    if tests:
+        problems.append(f"{', '.join(tests)} unknown and would change the answer")
+    if missing:
+        problems.append(f"{', '.join(missing)} not sent")
+    if warnings and not problems:
+        problems.append(f"{warnings} reading warning(s)")
+    if caveats and not problems:
+        problems.append("limits to this answer")
+    return "Check the record: " + "; ".join(problems)
+
+
 def card_order_warning(drug: str, refused: bool, grown: bool) -> str:
     """A CDS Hooks order card's summary: 'Letrozole: not recommended for this record and the
     cancer already grew on it'.

@@ -29,10 +29,14 @@ from mbc_rules.wording import (
     agent_name,
     card_answer_words,
     card_change_words,
+    card_check_the_record,
     card_given_before,
     card_grew_on,
     card_named_at_another_time,
+    card_order_not_an_option,
+    card_order_option,
     card_order_warning,
+    card_remove_order,
     card_rules_words,
     card_supported_as_offered,
     card_test_words,
@@ -336,22 +340,18 @@ def record_warning_card(
         return None
     if record.out_of_scope:
         return _out_of_scope_card(evaluation, record)
-    problems = []
-    if record.left_out:
-        problems.append("resources of another patient left out")
-    if record.conflicts:
-        fields = sorted({words(c.field) for c in record.conflicts if c.field})
-        problems.append("conflicting " + (", ".join(fields) if fields else "entries"))
-    if tests:
-        statuses = ", ".join(_tested(rulebase, t) for t in tests)
-        problems.append(f"{statuses} unknown and would change the answer")
-    if missing_keys:
-        problems.append(f"{', '.join(missing_keys)} not sent")
-    if record.warnings and not problems:
-        problems.append(f"{len(record.warnings)} reading warning(s)")
-    if evaluation.caveats and not problems:
-        problems.append("limits to this answer")
-    summary = "Check the record: " + "; ".join(problems)
+    summary = card_check_the_record(
+        left_out=bool(record.left_out),
+        conflicting=(
+            sorted({words(c.field) for c in record.conflicts if c.field})
+            if record.conflicts
+            else None
+        ),
+        tests=[_tested(rulebase, t) for t in tests],
+        missing=missing_keys,
+        warnings=len(record.warnings),
+        caveats=bool(evaluation.caveats),
+    )
     detail = _findings("Another patient's data, left out", record.left_out)
     detail += _findings("Conflicts in the record (left unknown, not settled)", record.conflicts)
     detail += _findings("Reading the record", record.warnings)
@@ -592,14 +592,15 @@ def order_card(
         )
         order_id = order.get("id")
         if isinstance(order_id, str):
+            remove = card_remove_order(name)
             card["suggestions"] = [
                 {
-                    "label": f"Remove the draft order of {name}",
+                    "label": remove,
                     "uuid": str(uuid.uuid4()),
                     "actions": [
                         {
                             "type": "delete",
-                            "description": f"Remove the draft order of {name}",
+                            "description": remove,
                             "resourceId": f"MedicationRequest/{order_id}",
                         }
                     ],
@@ -611,17 +612,16 @@ def order_card(
     if option is not None:
         named = _rules_naming(rulebase, option.rule_ids, agent.id)
         citations = _citations_of(rulebase, named) or list(option.citations)
+        said, summary = card_order_option(name, option.rank, words(option.category), option.tier)
         detail = [
-            f"**{name}** belongs to option #{option.rank}, {words(option.category)} "
-            f"({option.tier}), for this record.",
+            said,
             "",
             "**What the sources say**",
             "",
             *_quotes(citations),
         ]
         return _card(
-            f"{name.capitalize()}: option #{option.rank}, {words(option.category)} "
-            f"({option.tier}) for this record",
+            summary,
             [*detail, *_disclaimer(evaluation)],
             "info",
             _source(citations),
@@ -629,8 +629,9 @@ def order_card(
     if not _named_by_rules(rulebase, agent):
         return None  # the sources say nothing about this drug: no card rather than a guess
     explanation = rulebase.explain(evaluation, agent.id)
+    said, summary = card_order_not_an_option(name)
     detail = [
-        f"**{name}** is not among the options the sources give for this record.",
+        said,
         "",
         "```",
         str(getattr(explanation, "text", explanation)),
@@ -638,7 +639,7 @@ def order_card(
         "",
     ]
     return _card(
-        f"{name.capitalize()}: not among the options the sources give for this record",
+        summary,
         [*detail, *_disclaimer(evaluation)],
         "info",
         {"label": SERVICE_LABEL},

@@ -126,9 +126,9 @@ MUTATIONS = (
     ),
     Mutation(
         "explained-any-reads-as-and",
-        "src/mbc_rules/explain.py",
-        'return " or ".join(_group(p, _needs(p), "any") for p in node.parts)',
-        'return " and ".join(_group(p, _needs(p), "any") for p in node.parts)',
+        "src/mbc_rules/wording.py",
+        'return " or ".join(_bracketed(p, rule_needs_text(p), "any") for p in node.parts)',
+        'return " and ".join(_bracketed(p, rule_needs_text(p), "any") for p in node.parts)',
         "issue 9: explain() printed an any: as 'needs A and needs B'",
     ),
     Mutation(
@@ -260,9 +260,9 @@ MUTATIONS = (
     ),
     Mutation(
         "explanation-says-sources-where-systemic-before-local",
-        "src/mbc_rules/explain.py",
-        'if field == "local":',
-        'if field == "local" and not field:',
+        "src/mbc_rules/wording.py",
+        "if field in _ORDERED_BY:",
+        'if field in _ORDERED_BY and field != "local":',
         "issue 20: explain said 'more sources support targeted therapy' where the ranking put "
         "systemic treatment before local",
     ),

@@ -25,16 +25,31 @@ from mbc_rules.result import Agreement, CitedSource, EvaluationValues, Treatment
 from mbc_rules.schema import Rule, Source
 from mbc_rules.vocabulary import CATEGORIES, TIERS, Vocabulary
 from mbc_rules.wording import (
-    TIER_WORDS,
-    UNTESTED_WORDS,
     agent_name,
     category_name,
+    differ_line,
+    fact_needs_text,
     fact_test_text,
-    join_and,
-    met_words,
+    nearest_rule_words,
     needs_words,
+    next_to_line,
+    offered_verdict,
+    ordered_by_words,
+    other_rules_line,
+    quote_words,
+    refused_verdict,
+    rule_needs_text,
+    rule_said,
+    shares_rank_line,
     state,
-    value_text,
+    supported_by_line,
+    tier_line,
+    unnamed_verdict,
+    waiting_on_a_test,
+    waits_on_words,
+)
+from mbc_rules.wording import (
+    condition_text as _condition_text,
 )
 
 _OUTPUT = ConfigDict(extra="forbid", frozen=True)
@@ -60,7 +75,7 @@ class ConditionCheck(BaseModel):
     @property
     def text(self) -> str:
         """The test and this profile's value, in words."""
-        return f"needs {self.need}; this profile's {self.fact} is {value_text(self.actual)}"
+        return fact_needs_text(self.fact, self.operator, self.expected, self.actual)
 
 
 def _check(reading: Reading) -> ConditionCheck:
@@ -74,37 +89,12 @@ def _check(reading: Reading) -> ConditionCheck:
     )
 
 
-def _group(node: Trace, text: str, parent: str) -> str:
-    return (
-        f"({text})" if node.kind != "fact" and node.kind != parent and len(node.parts) > 1 else text
-    )
-
-
 def condition_text(node: Trace) -> str:
     """The whole condition, negation pushed to the tests, each test with its verdict.
 
     ``all`` reads as "and", ``any`` as "or"; a test reads ``fact op value [met: actual]``.
     """
-    node = read(node)
-    if node.test is not None:
-        check = _check(node.test)
-        return f"{check.need} [{'met' if check.met else 'not met'}: {value_text(check.actual)}]"
-    if node.kind in UNTESTED_WORDS:
-        return f"{UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
-    word = " and " if node.kind == "all" else " or "
-    return word.join(_group(p, condition_text(p), node.kind) for p in node.parts)
-
-
-def _needs(node: Trace) -> str:
-    # ``node`` has negation pushed down and fails: what would have to change, structurally.
-    if node.test is not None:
-        return _check(node.test).text
-    if node.kind in UNTESTED_WORDS:
-        return f"no profile can meet {UNTESTED_WORDS[node.kind]}"
-    if node.kind == "all":
-        failing = [p for p in node.parts if not p.held]
-        return " and ".join(_group(p, _needs(p), "all") for p in failing)
-    return " or ".join(_group(p, _needs(p), "any") for p in node.parts)
+    return _condition_text(read(node))
 
 
 class RuleExplanation(BaseModel):
@@ -190,10 +180,8 @@ class Explanation(BaseModel):
         if self.agreement is not None and self.agreement.conditions_not_met:
             lines += ["", "Where the sources differ on when:"]
             for differ in self.agreement.conditions_not_met:
-                lines.append(
-                    f"- {differ.publisher} names it for another time: {differ.situation}"
-                    + (f' "{differ.citations[0].excerpt}"' if differ.citations else "")
-                )
+                excerpt = differ.citations[0].excerpt if differ.citations else None
+                lines.append(f"- {differ_line(differ.publisher, differ.situation, excerpt)}")
         if self.offered:
             shown = [r for r in self.rules if r.fired and not r.counted]
             rest = [r for r in self.rules if not r.fired]
@@ -210,11 +198,7 @@ class Explanation(BaseModel):
                         f'    "{citation.excerpt}" ({citation.publisher}, {citation.section})'
                     )
         if rest:
-            lines += [
-                "",
-                f"{len(rest)} other rule{'s' if len(rest) != 1 else ''} name it but do not apply "
-                "to this patient (the structured form, e.g. --json, lists them).",
-            ]
+            lines += ["", other_rules_line(len(rest))]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -293,19 +277,14 @@ def explain(
         checks = tuple(_check(r) for r in deciding(verdict))
         is_fired, is_counted = rule.id in fired, rule.id in counted
         offers = rule.then.offer is not None
-        if is_fired and not is_counted:
-            said = "its sources speak only of women, so it does not count for this patient"
-        elif verdict.held:
-            met = met_words(read(verdict))
-            said = (
-                ("applies: " if offers else "rules it out: ") + met
-                if met
-                else ("applies to everyone" if offers else "rules it out for everyone")
-            )
-        elif offers:
-            said = "would offer it with " + needs_words(read(verdict), profile, vocabulary)
-        else:
-            said = ""  # a rule that could rule it out but does not apply: nothing to say
+        said = rule_said(
+            read(verdict),
+            counted=is_counted,
+            fired=is_fired,
+            offers=offers,
+            profile=profile,
+            vocabulary=vocabulary,
+        )
         explained.append(
             (
                 RuleExplanation(
@@ -317,7 +296,7 @@ def explain(
                     met=checks if verdict.held else (),
                     failed=() if verdict.held else checks,
                     condition=condition_text(verdict),
-                    needs="" if verdict.held else _needs(read(verdict)),
+                    needs="" if verdict.held else rule_needs_text(read(verdict)),
                     citations=cite(rule.citations, sources),
                     said=said,
                 ),
@@ -417,7 +396,7 @@ def _quote(citations: Sequence[CitedSource]) -> str:
     if not citations:
         return ""
     first = citations[0]
-    return f' "{first.excerpt}" ({first.publisher})'
+    return quote_words(first.excerpt, first.publisher)
 
 
 def _offered_words(
@@ -432,22 +411,26 @@ def _offered_words(
     option = evaluation.option(category) if category else None
     if option is None:  # pragma: no cover - offered means some option holds it
         return f"{name}: offered", (), (), ()
-    total = len(evaluation.options)
     tied = [o for o in evaluation.options if o.rank == option.rank and o is not option]
-    where = f"rank {option.rank} of {total}{' (tied)' if tied else ''}"
-    within = "" if kind == "category" else f" within {category_name(option.category)}"
-    verdict = f"{name}: offered{within}, {where}, {option.tier}"
     own = _own_tier(option, key) if kind != "category" else None
-    if own is not None and TIERS.index(own) > TIERS.index(option.tier):
-        # The views mark it so ("margetuximab (situational)"): its own sentences give a weaker
-        # tier than its option's.
-        verdict += f" ({name} itself: {own})"
+    # The views mark a weaker tier of its own so ("margetuximab (situational)"): its own
+    # sentences give a weaker tier than its option's.
+    weaker = own is not None and TIERS.index(own) > TIERS.index(option.tier)
+    verdict = offered_verdict(
+        name,
+        None if kind == "category" else category_name(option.category),
+        option.rank,
+        len(evaluation.options),
+        bool(tied),
+        option.tier,
+        own if weaker else None,
+    )
     reasons = tuple(
         f"{rule.title}{_quote(rule.citations)}"
         for rule, _ in explained
         if rule.fired and rule.counted and rule.effect == "offer"
     )
-    return verdict + ".", reasons, (), tuple(_ranking_words(option, evaluation, keys))
+    return verdict, reasons, (), tuple(_ranking_words(option, evaluation, keys))
 
 
 def _own_tier(option: TreatmentOption, agent: str) -> str | None:
@@ -465,28 +448,23 @@ def _ranking_words(
 ) -> list[str]:
     """Where ``option`` stands and why: tier, sources, and the options next to it."""
     publishers = {c.source: c.publisher for c in option.citations}
-    sources = ", ".join(publishers.get(s, s) for s in option.source_ids)
-    count = len(option.source_ids)
     lines = [
-        f"tier: {option.tier} ({TIER_WORDS.get(option.tier, option.tier)}), the strongest "
-        "any of its rules gives",
-        f"supported by {count} source{'s' if count != 1 else ''} ({sources})",
+        tier_line(option.tier),
+        supported_by_line(
+            len(option.source_ids), [publishers.get(s, s) for s in option.source_ids]
+        ),
     ]
     tied = [o for o in evaluation.options if o.rank == option.rank and o is not option]
     if tied:
-        names = join_and([category_name(o.category) for o in tied])
-        lines.append(
-            f"shares rank {option.rank} with {names}: equal on every ordering rule "
-            "(listed in the usual order of the categories)"
-        )
+        lines.append(shares_rank_line(option.rank, [category_name(o.category) for o in tied]))
     above = [o for o in evaluation.options if o.rank < option.rank]
     if above:
         reason = _why_after(above[-1], option, keys)
-        lines.append(f"after {category_name(above[-1].category)}: {reason}")
+        lines.append(next_to_line("after", category_name(above[-1].category), reason))
     below = [o for o in evaluation.options if o.rank > option.rank]
     if below:
         reason = _why_after(option, below[0], keys)
-        lines.append(f"before {category_name(below[0].category)}: {reason}")
+        lines.append(next_to_line("before", category_name(below[0].category), reason))
     return lines
 
 
@@ -504,18 +482,10 @@ def deciding_field(
 
 def _why_after(first: TreatmentOption, then: TreatmentOption, keys: Mapping[str, OrderKey]) -> str:
     """The ordering rule that puts ``first`` before ``then``, in words (docs/ranking.md)."""
-    field = deciding_field(first, then, keys)
-    if field == "supportive":
-        return "supportive care is listed after every anticancer option"
-    if field == "local":
-        return "systemic treatment comes before local and other treatment"
-    if field == "ordering":
-        return "the sources' own ordering between these categories (see docs/ranking.md)"
-    if field == "tier":
-        return f"{first.tier} comes before {then.tier}"
-    return (
-        f"more sources support {category_name(first.category)} "
-        f"({len(first.source_ids)} against {len(then.source_ids)})"
+    return ordered_by_words(
+        deciding_field(first, then, keys),
+        (category_name(first.category), first.tier, len(first.source_ids)),
+        (category_name(then.category), then.tier, len(then.source_ids)),
     )
 
 
@@ -569,7 +539,7 @@ def _refused_words(
             continue
         if all(_unknown(r) for r in against):
             needed = needs_words(read(node), profile, vocabulary)
-            would_change.append(f"{needed}: {rule.title}")
+            would_change.append(waits_on_words(needed, rule.title))
     if not reasons and would_change:
         waiting = [
             state(r.fact, r.actual, profile, vocabulary)
@@ -578,29 +548,21 @@ def _refused_words(
             for r in _against(node)
             if _unknown(r)
         ]
-        reasons.append(f"waiting on a test: {join_and(list(dict.fromkeys(waiting)))}")
+        reasons.append(waiting_on_a_test(list(dict.fromkeys(waiting))))
     if not offering and not reasons:
-        return f"{name}: not offered; no rule of the rulebase names it.", (), (), ()
+        return unnamed_verdict(name), (), (), ()
     if not would_change:
         nearest = next(((r, t) for r, t in offering if not r.fired), None)
         if nearest is not None:
             needed = needs_words(read(nearest[1]), profile, vocabulary)
             history = all("prior_therapies" in FACTS[r.fact].reads for r in _against(nearest[1]))
-            lead = "no test: " if history else ""
-            would_change.append(f"{lead}the sources offer it with {needed}: {nearest[0].title}")
-    decisive = reasons[0] if reasons else "no rule that names it applies"
-    verdict = f"{name}: not offered: {_clause(decisive)}."
+            would_change.append(nearest_rule_words(needed, nearest[0].title, history_only=history))
+    verdict = refused_verdict(name, reasons[0] if reasons else None)
     return verdict, tuple(reasons), tuple(dict.fromkeys(would_change)), ()
 
 
 def _sentence(text: str) -> str:
     return text.strip().rstrip(".")
-
-
-def _clause(text: str) -> str:
-    # The decisive reason inside the verdict: without its quotation, lower-case start.
-    text = text.split(' "')[0].rstrip(".")
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def _ruled_out(

@@ -27,25 +27,32 @@ from mbc_rules.result import (
 )
 from mbc_rules.vocabulary import TIERS
 from mbc_rules.wording import (
-    STATUS_LABELS,
+    TESTS_NOT_ASKED,
+    answer_words,
     category_name,
-    grew_on,
+    change_words,
+    given_before_line,
+    if_words,
+    in_general,
+    informative_test_words,
     join_and,
+    named_at_another_time,
+    not_recommended_line,
+    outcome_unknown_line,
     patient_facts,
     patient_line,
-    requirement,
-    setting_words,
+    rank_move_words,
+    regimen_of,
+    rulebase_words,
     situation_words,
+    sources_naming_when,
+    sources_supporting,
+    supported_as_offered,
 )
 
 ReportFormat = Literal["text", "markdown"]
 
-# What a result without its informative tests says in their place: how to have them.
-TESTS_NOT_ASKED = (
-    "Tests that would change the answer were not asked for with this result: "
-    "Rulebase.evaluate(profile, informative_tests=True) or mbc_rules.informative_tests(result) "
-    "gives them."
-)
+__all__ = ["TESTS_NOT_ASKED", "ReportFormat"]  # TESTS_NOT_ASKED: worded in mbc_rules.wording
 
 
 @dataclass(frozen=True)
@@ -104,18 +111,14 @@ def agreement_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
         known = names.source(source)
         return known.publisher if known is not None else source
 
-    supporting = [publisher(s) for s in agreement.supporting]
-    lines = [
-        f"supported as offered by {join_and(supporting)}"
-        if supporting
-        else "no source supports it as offered"
-    ]
+    lines = [supported_as_offered([publisher(s) for s in agreement.supporting])]
     for other in agreement.conditions_not_met:
-        named = join_and([names.agent(a) for a in other.agents])
-        when = situation_words(other)
         lines.append(
-            f"{other.publisher or publisher(other.source)} names "
-            f"{named or 'it'} when {when or 'at another time'}, not the case here"
+            named_at_another_time(
+                other.publisher or publisher(other.source),
+                [names.agent(a) for a in other.agents],
+                situation_words(other),
+            )
         )
     return tuple(lines)
 
@@ -136,16 +139,10 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
     WebMD names sacituzumab govitecan ..." for the same situation).
     """
     agreement = option.agreement
-    known = len(names.sources)
-    count = len(agreement.supporting)
-    said = (
-        f"{count} of {known} sources support it as offered"
-        if known
-        else f"{count} source{'s' if count != 1 else ''} support it as offered"
-    )
+    said = sources_supporting(len(agreement.supporting), len(names.sources))
     by_source: dict[tuple[str, str], list[str]] = {}
     for other in agreement.conditions_not_met:
-        when = situation_words(other) or "at another time"
+        when = situation_words(other)
         theirs = by_source.setdefault((when, _short(names, other.source)), [])
         theirs += [a for a in other.agents if a not in theirs]
     situations: dict[tuple[str, tuple[str, ...]], list[str]] = {}
@@ -153,11 +150,7 @@ def agreement_summary(option: TreatmentOption, names: Names) -> str:
         situations.setdefault((when, tuple(theirs)), []).append(short)
     parts = [said]
     for (when, agents), sources in situations.items():
-        named = join_and([names.agent(a) for a in agents]) if agents else "it"
-        verb = "names" if len(sources) == 1 else "name"
-        # "when", not "only when": the same source may name it in other situations too (MLH:
-        # chemotherapy also for spread to other organs or symptoms), none the case here.
-        parts.append(f"{', '.join(sources)} {verb} {named} when {when} (not the case here)")
+        parts.append(sources_naming_when(sources, [names.agent(a) for a in agents], when))
     return "; ".join(parts)
 
 
@@ -208,16 +201,11 @@ def history_lines(option: TreatmentOption, names: Names) -> tuple[str, ...]:
     ended = [g for g in option.given_before if g.outcome != "unknown"]
     unknown = [g for g in option.given_before if g.outcome == "unknown"]
     if ended:
-        said = join_and(
-            [f"{names.agent(g.agent)} ({g.outcome}, {setting_words(g.setting)})" for g in ended]
-        )
-        lines.append(f"already given without the cancer growing on it: {said}")
-    if unknown:
-        said = join_and([f"{names.agent(g.agent)} ({setting_words(g.setting)})" for g in unknown])
         lines.append(
-            f"given before, how it ended not known: {said}; if {grew_on('it')}, it "
-            "would not be offered again"
+            given_before_line([(names.agent(g.agent), g.outcome, g.setting) for g in ended])
         )
+    if unknown:
+        lines.append(outcome_unknown_line([(names.agent(g.agent), g.setting) for g in unknown]))
     lines += [note.text for note in option.notes]
     return tuple(lines)
 
@@ -230,7 +218,7 @@ def _groups(option: TreatmentOption, names: Names) -> tuple[CitationGroup, ...]:
     for group in option.citation_groups:
         named = [names.agent(a) for a in group.agents]
         named += [regimen_words(r, names, option.regimens) for r in group.regimens]
-        label = join_and(named) if named else f"{category_name(option.category)} in general"
+        label = join_and(named) if named else in_general(category_name(option.category))
         cited = tuple(option.citations[i] for i in group.citations if i < len(option.citations))
         groups.append(CitationGroup(label, group.tier, cited))
     return tuple(groups)
@@ -248,8 +236,7 @@ def regimen_words(
     for regimen in regimens:
         if tuple(regimen.agents) == tuple(agents) and regimen.name:
             return regimen.name
-    said = [names.agent(a) for a in agents]
-    return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
+    return regimen_of([names.agent(a) for a in agents])
 
 
 def _drug_words(option: TreatmentOption, names: Names) -> tuple[str, ...]:
@@ -302,10 +289,8 @@ def not_recommended_lines(result: EvaluationValues) -> list[str]:
             if item.category
             else join_and([result.names.agent(a) for a in item.agents])
         )
-        said = f"{what}: {item.reason}{local_marker(item)}"
-        if getattr(item, "kind", "") == "not_available_here":
-            said = f"not available here: {said}"
-        lines.append(said)
+        unavailable = getattr(item, "kind", "") == "not_available_here"
+        lines.append(not_recommended_line(what, item.reason, local_marker(item), unavailable))
     return lines
 
 
@@ -319,66 +304,28 @@ def local_marker(item: object) -> str:
 
 def move_words(move: RankChange) -> str:
     """'moves chemotherapy up (rank 2 to 1): ahead of targeted therapy; level with ...'."""
-    name = category_name(move.category)
-    ahead = [category_name(c) for c in move.passes]
-    behind = [category_name(c) for c in move.passed_by]
-    # The same number both times means options were added or removed around it while it
-    # changed place among the others (a rank kept by its place is not a move).
-    numbers = (
-        f"rank {move.rank_now} to {move.rank_then}"
-        if move.rank_now != move.rank_then
-        else f"still rank {move.rank_now}, with options added or removed"
+    return rank_move_words(
+        category_name(move.category),
+        move.direction,
+        move.rank_now,
+        move.rank_then,
+        [category_name(c) for c in move.passes],
+        [category_name(c) for c in move.passed_by],
     )
-    said = f"moves {name} {move.direction} ({numbers})"
-    details = []
-    if ahead:
-        details.append(f"past {join_and(ahead)}")
-    if behind:
-        details.append(f"{join_and(behind)} {'moves' if len(behind) == 1 else 'move'} past it")
-    return said + (": " + ", and ".join(details) if details else "")
-
-
-# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
-_LISTS = {
-    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
-    "complications": ("complications (not given)", "there were no complications"),
-}
-
-
-# The complications an unknown list is tried with, as the profile reference reads them
-# ("problems the spread causes").
-_COMPLICATION_WORDS = {
-    "visceral_crisis": "there were a visceral crisis",
-    "symptomatic": "the spread caused symptoms",
-}
 
 
 def informative_test_name(test: InformativeTest, names: Names) -> str:
     """'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended' for a treatment
     whose outcome is unknown.
     """
-    if test.status in _LISTS:
-        # An omitted history tried with a drug: it was not given, not given with no outcome.
-        return _LISTS[test.status][0]
-    if test.agent is not None:
-        return f"how {names.agent(test.agent)} ended (not known)"
-    if test.status == "brain_metastases":
-        return "how many brain metastases, and how large (not described)"
-    return STATUS_LABELS.get(test.status, test.status.replace("_", " "))
+    return informative_test_words(
+        test.status, names.agent(test.agent) if test.agent is not None else None
+    )
 
 
 def _value_words(test: InformativeTest, value: str, names: Names) -> str:
-    if test.agent is not None:
-        drug = names.agent(test.agent)
-        if value == "progressed":
-            return grew_on(drug)
-        return f"{drug} ended without the cancer growing ({value})"
-    if test.status in _LISTS and value == "none":
-        return _LISTS[test.status][1]
-    if test.status == "complications":
-        # A complication tried in turn (whatif.COMPLICATIONS_TRIED), not "none of them".
-        return _COMPLICATION_WORDS.get(value, f"the spread caused {value.replace('_', ' ')}")
-    return requirement(test.status, "equals", value)
+    drug = names.agent(test.agent) if test.agent is not None else None
+    return answer_words(test.status, drug, value)
 
 
 def _once(categories: list[str], agents: list[str]) -> list[str]:
@@ -393,7 +340,6 @@ def outcome_changes(test: InformativeTest, names: Names) -> list[tuple[str, list
     said = []
     for outcome in test.outcomes:
         names = names.with_agents(outcome.names)
-        changes = []
         added = _once(
             [category_name(c) for c in outcome.options_appear],
             [names.agent(a) for a in outcome.agents_appear],
@@ -402,13 +348,10 @@ def outcome_changes(test: InformativeTest, names: Names) -> list[tuple[str, list
             [category_name(c) for c in outcome.options_disappear],
             [names.agent(a) for a in outcome.agents_disappear],
         )
-        if added:
-            changes.append(f"adds {join_and(added)}")
-        if removed:
-            changes.append(f"removes {join_and(removed)}")
+        changes = change_words(added, removed)
         ordered = sorted(outcome.rank_changes, key=lambda m: (m.direction != "up", m.rank_then))
         changes += [move_words(m) for m in ordered]
-        said.append((f"if {_value_words(test, outcome.value, names)}", changes))
+        said.append((if_words(_value_words(test, outcome.value, names)), changes))
     return said
 
 
@@ -481,7 +424,7 @@ def evaluation_text(result: EvaluationValues) -> str:
     lines += [
         "",
         result.disclaimer,
-        f"Rulebase {result.rulebase_version} (sha256 {result.rulebase_hash[:12]}).",
+        rulebase_words(result.rulebase_version, result.rulebase_hash) + ".",
     ]
     return "\n".join(lines) + "\n"
 
@@ -551,7 +494,7 @@ def evaluation_markdown(result: EvaluationValues) -> str:
             lines += ["", f"### {title}", ""] + [f"- {_md(i)}" for i in items]
     lines += [
         "",
-        f"_{_md(result.disclaimer)} Rulebase {result.rulebase_version} "
-        f"(sha256 {result.rulebase_hash[:12]})._",
+        f"_{_md(result.disclaimer)} "
+        f"{rulebase_words(result.rulebase_version, result.rulebase_hash)}._",
     ]
     return "\n".join(lines) + "\n"

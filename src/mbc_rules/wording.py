@@ -121,11 +121,24 @@ def regimen_words(agent_ids: Sequence[str], vocabulary: Vocabulary | None) -> st
     another of it: ACS gives trastuzumab "with other anti-HER2 drugs", so [trastuzumab,
     anti-HER2 therapy] reads 'trastuzumab with another HER2-targeted drug'.
     """
-    said = [
-        _another(agent_id, agent_ids[:i], vocabulary) or agent_name(agent_id, vocabulary)
-        for i, agent_id in enumerate(agent_ids)
-    ]
+    return regimen_of(
+        [
+            _another(agent_id, agent_ids[:i], vocabulary) or agent_name(agent_id, vocabulary)
+            for i, agent_id in enumerate(agent_ids)
+        ]
+    )
+
+
+def regimen_of(said: Sequence[str]) -> str:
+    """A regimen of its agents in words: 'alpelisib with fulvestrant', 'pertuzumab with
+    chemotherapy and trastuzumab'; '' for none.
+    """
     return said[0] + (" with " + join_and(said[1:]) if len(said) > 1 else "") if said else ""
+
+
+def in_general(category_words: str) -> str:
+    """'chemotherapy in general': what the sources say of a category, naming no drug of it."""
+    return f"{category_words} in general"
 
 
 def _another(agent_id: str, earlier: Sequence[str], vocabulary: Vocabulary | None) -> str | None:
@@ -169,6 +182,13 @@ def agent_with_class(agent_id: str, vocabulary: Vocabulary | None) -> str:
     name = agent_name(agent_id, vocabulary)
     agent = vocabulary.agents.get(agent_id) if vocabulary is not None else None
     kind = class_of(agent, vocabulary) if agent is not None else None
+    return named_with_class(name, kind)
+
+
+def named_with_class(name: str, kind: str | None) -> str:
+    """'letrozole, a non-steroidal aromatase inhibitor' (``kind``: the class in words, or None
+    for the name alone).
+    """
     return f"{name}, {kind}" if kind else name
 
 
@@ -665,3 +685,561 @@ def held_back_reason(grew: str, classes: int, category: str | None) -> str:
         else grew_on(grew) + f": no type of {category} the sources name is left untried"
     )
     return f"Not offered: {why}."
+
+
+# --- how the sources agree on an option --------------------------------------------------------
+
+# A source that names an option in a situation no sentence of it gives: said so.
+_AT_ANOTHER_TIME = "at another time"
+
+
+def supported_as_offered(publishers: Sequence[str]) -> str:
+    """'supported as offered by ACS and NCI', or 'no source supports it as offered'."""
+    if not publishers:
+        return "no source supports it as offered"
+    return f"supported as offered by {join_and(publishers)}"
+
+
+def named_at_another_time(publisher: str, drugs: Sequence[str], situation: str) -> str:
+    """'ACS names tamoxifen when no line of treatment ... has failed yet, not the case here';
+    ``drugs`` named (none: 'it'), ``situation`` in words (none: 'at another time').
+    """
+    named = join_and(drugs) or "it"
+    return f"{publisher} names {named} when {situation or _AT_ANOTHER_TIME}, not the case here"
+
+
+def sources_supporting(count: int, known: int) -> str:
+    """'4 of 5 sources support it as offered' (``known`` sources in all; 0 when not known:
+    '1 source support it as offered').
+    """
+    if known:
+        return f"{count} of {known} sources support it as offered"
+    return f"{count} source{'s' if count != 1 else ''} support it as offered"
+
+
+def sources_naming_when(sources: Sequence[str], drugs: Sequence[str], situation: str) -> str:
+    """'ACS, PDQ name olaparib when ... (not the case here)': what ``sources`` (short names)
+    name for one situation.
+    """
+    named = join_and(drugs) if drugs else "it"
+    verb = "names" if len(sources) == 1 else "name"
+    # "when", not "only when": the same source may name it in other situations too (MLH:
+    # chemotherapy also for spread to other organs or symptoms), none the case here.
+    return (
+        f"{', '.join(sources)} {verb} {named} when {situation or _AT_ANOTHER_TIME} "
+        "(not the case here)"
+    )
+
+
+def card_supported_as_offered(publishers: Sequence[str]) -> str:
+    """A CDS Hooks card's agreement: 'supported as offered by ACS, NCI', or 'none as offered'."""
+    return f"supported as offered by {', '.join(publishers)}" if publishers else "none as offered"
+
+
+def card_named_at_another_time(publisher: str, drugs: Sequence[str], situation: str) -> str:
+    """A CDS Hooks card's 'ACS names tamoxifen, letrozole when ..., not the case here:'
+    (none named: 'this option'), followed on the card by the source's words.
+    """
+    named = ", ".join(drugs) or "this option"
+    return f"{publisher} names {named} when {situation or _AT_ANOTHER_TIME}, not the case here:"
+
+
+# --- what the patient has had of an option -----------------------------------------------------
+
+
+def given_before_line(given: Sequence[tuple[str, str, str]]) -> str:
+    """'already given without the cancer growing on it: letrozole (stable, for metastatic
+    disease)': each of ``given`` as (drug in words, outcome, setting).
+    """
+    said = join_and(
+        [f"{drug} ({outcome}, {setting_words(setting)})" for drug, outcome, setting in given]
+    )
+    return f"already given without the cancer growing on it: {said}"
+
+
+def outcome_unknown_line(given: Sequence[tuple[str, str]]) -> str:
+    """'given before, how it ended not known: letrozole (before metastasis); if the cancer grew
+    on it, it would not be offered again': each of ``given`` as (drug in words, setting).
+    """
+    said = join_and([f"{drug} ({setting_words(setting)})" for drug, setting in given])
+    return (
+        f"given before, how it ended not known: {said}; if {grew_on('it')}, it "
+        "would not be offered again"
+    )
+
+
+def card_given_before(given: Sequence[tuple[str, str, str]]) -> str:
+    """A CDS Hooks card's 'letrozole (stable, metastatic), tamoxifen (completed, early)':
+    each of ``given`` as (drug in words, outcome, setting as the record gives it).
+    """
+    return ", ".join(f"{drug} ({outcome}, {setting})" for drug, outcome, setting in given)
+
+
+def card_grew_on(drug: str, setting: str, line: int | None) -> tuple[str, str]:
+    """A CDS Hooks order card's 'The cancer grew on letrozole' (its heading) and 'the record
+    lists it as progressed, metastatic setting (line 1).' (``setting`` as the record gives it).
+    """
+    at = f" (line {line})" if line else ""
+    return _sentence(grew_on(drug)), f"the record lists it as progressed, {setting} setting{at}."
+
+
+def card_remove_order(drug: str) -> str:
+    """A CDS Hooks suggestion's 'Remove the draft order of letrozole'."""
+    return f"Remove the draft order of {drug}"
+
+
+def card_order_option(drug: str, rank: int, category_words: str, tier: str) -> tuple[str, str]:
+    """A CDS Hooks order card for a drug of an option: its detail ('**letrozole** belongs to
+    option #1, hormone therapy (preferred), for this record.') and its summary.
+    """
+    return (
+        f"**{drug}** belongs to option #{rank}, {category_words} ({tier}), for this record.",
+        f"{drug.capitalize()}: option #{rank}, {category_words} ({tier}) for this record",
+    )
+
+
+def card_order_not_an_option(drug: str) -> tuple[str, str]:
+    """A CDS Hooks order card for a drug the sources name but not for this record: its detail
+    and its summary.
+    """
+    return (
+        f"**{drug}** is not among the options the sources give for this record.",
+        f"{drug.capitalize()}: not among the options the sources give for this record",
+    )
+
+
+def card_check_the_record(
+    *,
+    left_out: bool,
+    conflicting: Sequence[str] | None,
+    tests: Sequence[str],
+    missing: Sequence[str],
+    warnings: int,
+    caveats: bool,
+) -> str:
+    """A CDS Hooks record warning's summary: 'Check the record: conflicting HER2 status; PIK3CA
+    status unknown and would change the answer'. ``conflicting``: the fields in conflict (None
+    for no conflict; empty for conflicts of no field); ``tests``: what the tests that would
+    change the answer ask; ``missing``: the prefetch keys not sent; the number of reading
+    ``warnings`` and whether the answer has ``caveats`` are said only when nothing else is.
+    """
+    problems = []
+    if left_out:
+        problems.append("resources of another patient left out")
+    if conflicting is not None:
+        problems.append("conflicting " + (", ".join(conflicting) if conflicting else "entries"))
+    if tests:
+        problems.append(f"{', '.join(tests)} unknown and would change the answer")
+    if missing:
+        problems.append(f"{', '.join(missing)} not sent")
+    if warnings and not problems:
+        problems.append(f"{warnings} reading warning(s)")
+    if caveats and not problems:
+        problems.append("limits to this answer")
+    return "Check the record: " + "; ".join(problems)
+
+
+def card_order_warning(drug: str, refused: bool, grown: bool) -> str:
+    """A CDS Hooks order card's summary: 'Letrozole: not recommended for this record and the
+    cancer already grew on it'.
+    """
+    reasons = []
+    if refused:
+        reasons.append("not recommended for this record")
+    if grown:
+        reasons.append("the cancer already grew on it")
+    return f"{drug.capitalize()}: {' and '.join(reasons)}"
+
+
+def card_test_words(status_words: str, drug: str | None) -> str:
+    """What a test asks, on a CDS Hooks card: ``status_words`` ('PIK3CA status'), or for a
+    treatment whose outcome is not known, 'how capecitabine ended'.
+    """
+    return f"how {drug} ended" if drug is not None else status_words
+
+
+def card_answer_words(value: str, *, of_a_treatment: bool) -> str:
+    """One answer to a test, on a CDS Hooks card: 'positive'; '(if there were none)'; for how a
+    treatment ended, '(the cancer grew on it)', '(completed)'.
+    """
+    if of_a_treatment:
+        return {"progressed": f"({grew_on('it')})", "completed": "(completed)"}.get(
+            value, f"({value})"
+        )
+    if value == "none":
+        return "(if there were none)"
+    return value.replace("_", " ")
+
+
+def card_change_words(
+    options_added: Sequence[str],
+    options_removed: Sequence[str],
+    moves: Sequence[tuple[str, int, int]],
+    agents_added: Sequence[str],
+    agents_removed: Sequence[str],
+) -> list[str]:
+    """What an answer to a test changes, on a CDS Hooks card: ['adds chemotherapy', 'moves
+    hormone therapy (#1 to #2)', 'removes olaparib']; ``moves`` as (category in words, rank
+    now, rank then).
+    """
+    changes = []
+    if options_added:
+        changes.append("adds " + ", ".join(options_added))
+    if options_removed:
+        changes.append("removes " + ", ".join(options_removed))
+    if moves:
+        changes.append("moves " + ", ".join(f"{c} (#{now} to #{then})" for c, now, then in moves))
+    if agents_added:
+        changes.append("adds " + ", ".join(agents_added))
+    if agents_removed:
+        changes.append("removes " + ", ".join(agents_removed))
+    return changes
+
+
+# --- how a rank moved, and what a test would change ------------------------------------------
+
+
+def rank_move_words(
+    name: str,
+    direction: str,
+    rank_now: int,
+    rank_then: int,
+    passes: Sequence[str],
+    passed_by: Sequence[str],
+) -> str:
+    """'moves chemotherapy up (rank 2 to 1): past targeted therapy, and hormone therapy
+    moves past it': ``name``, ``passes`` and ``passed_by`` are categories in words.
+    """
+    # The same number both times means options were added or removed around it while it
+    # changed place among the others (a rank kept by its place is not a move).
+    numbers = (
+        f"rank {rank_now} to {rank_then}"
+        if rank_now != rank_then
+        else f"still rank {rank_now}, with options added or removed"
+    )
+    said = f"moves {name} {direction} ({numbers})"
+    details = []
+    if passes:
+        details.append(f"past {join_and(passes)}")
+    if passed_by:
+        details.append(
+            f"{join_and(passed_by)} {'moves' if len(passed_by) == 1 else 'move'} past it"
+        )
+    return said + (": " + ", and ".join(details) if details else "")
+
+
+# What a result without its informative tests says in their place: how to have them.
+TESTS_NOT_ASKED = (
+    "Tests that would change the answer were not asked for with this result: "
+    "Rulebase.evaluate(profile, informative_tests=True) or mbc_rules.informative_tests(result) "
+    "gives them."
+)
+
+# Lists a profile may leave unknown as a whole: the question, and its "none" answer in words.
+_LISTS = {
+    "prior_therapies": ("treatment history (not given)", "no treatment had been given"),
+    "complications": ("complications (not given)", "there were no complications"),
+}
+
+# The complications an unknown list is tried with, as the profile reference reads them
+# ("problems the spread causes").
+_COMPLICATION_WORDS = {
+    "visceral_crisis": "there were a visceral crisis",
+    "symptomatic": "the spread caused symptoms",
+}
+
+
+def informative_test_words(status: str, drug: str | None) -> str:
+    """What a test asks: 'PIK3CA mutation' for ``pik3ca_status``; 'how capecitabine ended (not
+    known)' for a treatment (``drug``, in words) whose outcome is unknown.
+    """
+    if status in _LISTS:
+        # An omitted history tried with a drug: it was not given, not given with no outcome.
+        return _LISTS[status][0]
+    if drug is not None:
+        return f"how {drug} ended (not known)"
+    if status == "brain_metastases":
+        return "how many brain metastases, and how large (not described)"
+    return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def answer_words(status: str, drug: str | None, value: str) -> str:
+    """One answer to a test, after 'if': 'the cancer grew on capecitabine', 'a PIK3CA mutation
+    in the tumour', 'no treatment had been given'.
+    """
+    if drug is not None:
+        if value == "progressed":
+            return grew_on(drug)
+        return f"{drug} ended without the cancer growing ({value})"
+    if status in _LISTS and value == "none":
+        return _LISTS[status][1]
+    if status == "complications":
+        # A complication tried in turn (whatif.COMPLICATIONS_TRIED), not "none of them".
+        return _COMPLICATION_WORDS.get(value, f"the spread caused {value.replace('_', ' ')}")
+    return requirement(status, "equals", value)
+
+
+def if_words(said: str) -> str:
+    """'if the cancer grew on capecitabine'."""
+    return f"if {said}"
+
+
+def change_words(added: Sequence[str], removed: Sequence[str]) -> list[str]:
+    """['adds chemotherapy', 'removes olaparib']: what an answer to a test adds and removes."""
+    changes = []
+    if added:
+        changes.append(f"adds {join_and(added)}")
+    if removed:
+        changes.append(f"removes {join_and(removed)}")
+    return changes
+
+
+# --- what is not recommended, and the answer's provenance ------------------------------------
+
+
+def not_recommended_line(what: str, reason: str, marker: str, unavailable: bool) -> str:
+    """'hormone therapy: <reason>'; 'not available here: toremifene: <reason>' for a drug a
+    local rule marks unavailable; ``marker`` (a local rule's, or '') ends it.
+    """
+    said = f"{what}: {reason}{marker}"
+    return f"not available here: {said}" if unavailable else said
+
+
+def card_rules_words(version: str, content_hash: str) -> str:
+    """A CDS Hooks card's 'Rules 2026.12.4, sha256 <the whole hash>.'."""
+    return f"Rules {version}, sha256 {content_hash}."
+
+
+def rulebase_words(version: str, content_hash: str) -> str:
+    """'Rulebase 2.4.0 (sha256 0123456789ab)': which rules gave the answer (the hash shortened
+    to its first 12 digits).
+    """
+    return f"Rulebase {version} (sha256 {content_hash[:12]})"
+
+
+# --- the notes of an option: why the sources' orderings place it where it is ------------------
+
+# A note's words by its topic (``OptionNote.topic``), for the notes said the same every time.
+NOTE_WORDS: dict[str, str] = {
+    "after_systemic_treatment": "Systemic drugs are the main treatment for stage IV breast "
+    "cancer; local treatment is used alongside them in certain situations, and is listed "
+    "after them.",
+    "after_hormone_therapy": "A hormone therapy option is left untried: chemotherapy is "
+    "typically used only when endocrine therapy fails, and is listed after it.",
+    "chemotherapy_first": "Serious problems from the spread: chemotherapy is often the first "
+    "treatment, because hormone therapy can take months to work.",
+}
+
+
+def anti_her2_note(partners: Sequence[str], any_left: bool) -> str:
+    """The note of a HER2-positive patient's option other than targeted therapy: the regimens
+    (``partners``, in words) that give it with an anti-HER2 drug of the targeted therapy option;
+    ``any_left``: whether that option names an anti-HER2 drug at all.
+    """
+    if not any_left:
+        return (
+            "HER2-positive disease: every therapy involves anti-HER2 treatment, but no "
+            "anti-HER2 drug the sources name is left untried for this patient."
+        )
+    return "HER2-positive disease: every therapy involves anti-HER2 treatment; " + (
+        f"here: {'; '.join(partners)}."
+        if partners
+        else "give it with an anti-HER2 drug of the targeted therapy option."
+    )
+
+
+# --- explanations: what a rule needs, what it says, and the verdict -----------------------------
+
+
+def fact_needs_text(fact: str, operator: str, expected: object, actual: object) -> str:
+    """A failing fact test in the rules' terms with this profile's value: 'needs
+    pik3ca_status = positive; this profile's pik3ca_status is negative'.
+    """
+    need = fact_test_text(fact, operator, expected)
+    return f"needs {need}; this profile's {fact} is {value_text(actual)}"
+
+
+def _bracketed(node: Trace, text: str, parent: str) -> str:
+    # A group of another kind than its parent, of several parts, is bracketed.
+    return (
+        f"({text})" if node.kind != "fact" and node.kind != parent and len(node.parts) > 1 else text
+    )
+
+
+def condition_text(node: Trace) -> str:
+    """A whole condition in the rules' terms, each test with its verdict: ``all`` reads as
+    "and", ``any`` as "or"; a test reads ``fact op value [met: actual]``. ``node`` is read
+    (:func:`mbc_rules.conditions.read`: no ``not`` left).
+    """
+    if node.test is not None:
+        test = node.test
+        need = fact_test_text(test.fact, test.operator, test.operand)
+        return f"{need} [{'met' if test.held else 'not met'}: {value_text(test.actual)}]"
+    if node.kind in UNTESTED_WORDS:
+        return f"{UNTESTED_WORDS[node.kind]} [{'met' if node.held else 'not met'}]"
+    word = " and " if node.kind == "all" else " or "
+    return word.join(_bracketed(p, condition_text(p), node.kind) for p in node.parts)
+
+
+def rule_needs_text(node: Trace) -> str:
+    """What a failing condition would need, in the rules' terms: each failing test with this
+    profile's value (see :func:`fact_needs_text`); ``node`` is read and fails.
+    """
+    if node.test is not None:
+        test = node.test
+        return fact_needs_text(test.fact, test.operator, test.operand, test.actual)
+    if node.kind in UNTESTED_WORDS:
+        return f"no profile can meet {UNTESTED_WORDS[node.kind]}"
+    if node.kind == "all":
+        failing = [p for p in node.parts if not p.held]
+        return " and ".join(_bracketed(p, rule_needs_text(p), "all") for p in failing)
+    return " or ".join(_bracketed(p, rule_needs_text(p), "any") for p in node.parts)
+
+
+def rule_said(
+    node: Trace,
+    *,
+    counted: bool,
+    fired: bool,
+    offers: bool,
+    profile: PatientProfile | None,
+    vocabulary: Vocabulary | None,
+) -> str:
+    """A rule as it reads for this patient, in plain words: 'applies: after menopause', 'rules
+    it out: ...', 'would offer it with a PIK3CA mutation in the tumour (this patient: PIK3CA
+    status not known)'; '' for a rule that could rule the subject out but does not apply.
+    ``node`` is read; a rule that ``fired`` but is not ``counted`` speaks only of women.
+    """
+    if fired and not counted:
+        return "its sources speak only of women, so it does not count for this patient"
+    if node.held:
+        met = met_words(node)
+        if offers:
+            return "applies: " + met if met else "applies to everyone"
+        return "rules it out: " + met if met else "rules it out for everyone"
+    if offers:
+        return "would offer it with " + needs_words(node, profile, vocabulary)
+    return ""  # a rule that could rule it out but does not apply: nothing to say
+
+
+def waits_on_words(needed: str, title: str) -> str:
+    """'a PIK3CA mutation in the tumour (this patient: ...): Alpelisib with fulvestrant': a
+    rule that waits only on a test nobody has done, by what it needs and its title.
+    """
+    return f"{needed}: {title}"
+
+
+def nearest_rule_words(needed: str, title: str, *, history_only: bool) -> str:
+    """'the sources offer it with ...: <title>', led by 'no test: ' when only the treatment
+    history stands against the rule (no test would change it).
+    """
+    lead = "no test: " if history_only else ""
+    return f"{lead}the sources offer it with {needed}: {title}"
+
+
+def waiting_on_a_test(states: Sequence[str]) -> str:
+    """'waiting on a test: PIK3CA status not known': the unknown facts a rule waits on."""
+    return f"waiting on a test: {join_and(states)}"
+
+
+def quote_words(excerpt: str, publisher: str) -> str:
+    """' "<the source's words>" (American Cancer Society)': a quotation after a reason."""
+    return f' "{excerpt}" ({publisher})'
+
+
+def offered_verdict(
+    name: str,
+    within: str | None,
+    rank: int,
+    total: int,
+    tied: bool,
+    tier: str,
+    own_tier: str | None,
+) -> str:
+    """'letrozole: offered within hormone therapy, rank 1 of 7, preferred.': ``within`` the
+    option's category in words (None for a category itself); ``own_tier``: the subject's own,
+    weaker tier, said after ('margetuximab itself: situational').
+    """
+    where = f"rank {rank} of {total}{' (tied)' if tied else ''}"
+    inside = f" within {within}" if within is not None else ""
+    verdict = f"{name}: offered{inside}, {where}, {tier}"
+    if own_tier is not None:
+        verdict += f" ({name} itself: {own_tier})"
+    return verdict + "."
+
+
+def refused_verdict(name: str, decisive: str | None) -> str:
+    """'letrozole: not offered: the cancer grew on letrozole, ...': ``decisive``, the first
+    reason (its quotation left off, lower-case start), or None when no rule that names it
+    applies.
+    """
+    if decisive is None:
+        return f"{name}: not offered: no rule that names it applies."
+    text = decisive.split(' "')[0].rstrip(".")
+    clause = text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    return f"{name}: not offered: {clause}."
+
+
+def unnamed_verdict(name: str) -> str:
+    """The verdict on a subject no rule names: 'homeopathy: not offered; no rule ...'."""
+    return f"{name}: not offered; no rule of the rulebase names it."
+
+
+def tier_line(tier: str) -> str:
+    """'tier: preferred (preferred: the sources' first or usual choice), the strongest any of
+    its rules gives'.
+    """
+    return f"tier: {tier} ({TIER_WORDS.get(tier, tier)}), the strongest any of its rules gives"
+
+
+def supported_by_line(count: int, publishers: Sequence[str]) -> str:
+    """'supported by 2 sources (American Cancer Society, NCI PDQ)'."""
+    return f"supported by {count} source{'s' if count != 1 else ''} ({', '.join(publishers)})"
+
+
+def shares_rank_line(rank: int, others: Sequence[str]) -> str:
+    """'shares rank 2 with surgery: equal on every ordering rule (...)'."""
+    return (
+        f"shares rank {rank} with {join_and(others)}: equal on every ordering rule "
+        "(listed in the usual order of the categories)"
+    )
+
+
+def next_to_line(place: str, category_words: str, reason: str) -> str:
+    """'after hormone therapy: <reason>' (``place``: 'after' or 'before')."""
+    return f"{place} {category_words}: {reason}"
+
+
+# Why one option comes before another, by the field of the ranking's key that differs
+# (rank.arrange.OrderField; docs/ranking.md).
+_ORDERED_BY: dict[str, str] = {
+    "supportive": "supportive care is listed after every anticancer option",
+    "local": "systemic treatment comes before local and other treatment",
+    "ordering": "the sources' own ordering between these categories (see docs/ranking.md)",
+}
+
+
+def ordered_by_words(field: str, first: tuple[str, str, int], then: tuple[str, str, int]) -> str:
+    """Why ``first`` comes before ``then``, each as (category in words, tier, number of
+    sources), when ``field`` decides: 'preferred comes before option', 'more sources support
+    chemotherapy (4 against 2)'.
+    """
+    if field in _ORDERED_BY:
+        return _ORDERED_BY[field]
+    if field == "tier":
+        return f"{first[1]} comes before {then[1]}"
+    return f"more sources support {first[0]} ({first[2]} against {then[2]})"
+
+
+def differ_line(publisher: str, situation: str, excerpt: str | None) -> str:
+    """'ACS names it for another time: <situation> "<the source's words>"'."""
+    said = f"{publisher} names it for another time: {situation}"
+    return said + (f' "{excerpt}"' if excerpt is not None else "")
+
+
+def other_rules_line(count: int) -> str:
+    """'3 other rules name it but do not apply to this patient (...)'."""
+    return (
+        f"{count} other rule{'s' if count != 1 else ''} name it but do not apply "
+        "to this patient (the structured form, e.g. --json, lists them)."
+    )

@@ -28,7 +28,9 @@ from mbc_rules.result import (
 from mbc_rules.schema import Rule, Source, is_local
 from mbc_rules.vocabulary import CATEGORIES, SYSTEMIC_CATEGORIES, TIERS, Role, Vocabulary, role_of
 from mbc_rules.wording import (
+    NOTE_WORDS,
     agent_name,
+    anti_her2_note,
     class_of,
     continued_only_in,
     fact_test_text,
@@ -37,13 +39,15 @@ from mbc_rules.wording import (
     held_back_reason,
     how_it_grew,
     join_and,
+    named_with_class,
 )
 
 
-def _class_words(agent_id: str, vocabulary: Vocabulary) -> str:
-    # ", a non-steroidal aromatase inhibitor": the class the vocabulary declares for the drug.
-    kind = class_of(vocabulary[agent_id], vocabulary)
-    return f", {kind}" if kind else ""
+def _with_class(agent_id: str, vocabulary: Vocabulary) -> str:
+    # "letrozole, a non-steroidal aromatase inhibitor": the vocabulary's name of the agent and
+    # the class it declares for a drug.
+    entry = vocabulary[agent_id]
+    return named_with_class(entry.name, class_of(entry, vocabulary))
 
 
 def _supporters(rules: Sequence[Rule]) -> dict[str | None, frozenset[str]]:
@@ -335,7 +339,7 @@ def _grown_item(
         )
     else:
         others = sorted(vocabulary.same_drug(agent) - {agent})
-        name = vocabulary[agent].name + _class_words(agent, vocabulary)
+        name = _with_class(agent, vocabulary)
         reason = grown_on_drug_reason(name, ways, [vocabulary[o].name for o in others])
     reason += "." + continued_only_in([regimen_name(c, vocabulary) for c in kept])
     return NotRecommendedItem.model_construct(
@@ -357,7 +361,7 @@ def _held_item(
     sentences: Sentences,
 ) -> NotRecommendedItem:
     # Agents held back because the cancer grew on ``drugs`` (of their class or category).
-    grew = join_and([vocabulary[d].name + _class_words(d, vocabulary) for d in drugs])
+    grew = join_and([_with_class(d, vocabulary) for d in drugs])
     whole = [a for a in agents if a in CATEGORIES]
     why = held_back_reason(grew, len(drugs), vocabulary[whole[0]].name if whole else None)
     return NotRecommendedItem.model_construct(
@@ -402,9 +406,7 @@ def option_notes(
             notes.append(
                 OptionNote.model_construct(
                     topic="after_systemic_treatment",
-                    text="Systemic drugs are the main treatment for stage IV breast cancer; "
-                    "local treatment is used alongside them in certain situations, and is "
-                    "listed after them.",
+                    text=NOTE_WORDS["after_systemic_treatment"],
                     citations=cite(sentences.get("systemic_first", ()), sources),
                 )
             )
@@ -415,8 +417,7 @@ def option_notes(
         notes.append(
             OptionNote.model_construct(
                 topic="after_hormone_therapy",
-                text="A hormone therapy option is left untried: chemotherapy is typically used "
-                "only when endocrine therapy fails, and is listed after it.",
+                text=NOTE_WORDS["after_hormone_therapy"],
                 citations=cite(sentences.get("hormone_as_long_as_possible", ()), sources),
             )
         )
@@ -428,8 +429,7 @@ def option_notes(
         notes.append(
             OptionNote.model_construct(
                 topic="chemotherapy_first",
-                text="Serious problems from the spread: chemotherapy is often the first "
-                "treatment, because hormone therapy can take months to work.",
+                text=NOTE_WORDS["chemotherapy_first"],
                 citations=cite(sentences.get("chemotherapy_first", ()), sources),
             )
         )
@@ -448,16 +448,9 @@ def option_notes(
                 if not tables.her2.isdisjoint(combo)
                 and any(tables.category[a] == category for a in combo)
             ]
-            text = "HER2-positive disease: every therapy involves anti-HER2 treatment; " + (
-                f"here: {'; '.join(partners)}."
-                if partners
-                else "give it with an anti-HER2 drug of the targeted therapy option."
-            )
+            text = anti_her2_note(partners, any_left=True)
         else:
-            text = (
-                "HER2-positive disease: every therapy involves anti-HER2 treatment, but no "
-                "anti-HER2 drug the sources name is left untried for this patient."
-            )
+            text = anti_her2_note((), any_left=False)
         notes.append(
             OptionNote.model_construct(
                 topic="with_anti_her2_treatment",

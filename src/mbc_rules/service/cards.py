@@ -24,7 +24,25 @@ from mbc_rules.service.contract import SUMMARY_LIMIT
 from mbc_rules.service.hooks import Entry, Resource
 from mbc_rules.service.record import Finding, Record, drug_agents
 from mbc_rules.vocabulary import Agent
-from mbc_rules.wording import CATEGORY_NAMES, agent_name, category_name, situation_words
+from mbc_rules.wording import (
+    CATEGORY_NAMES,
+    agent_name,
+    card_answer_words,
+    card_change_words,
+    card_check_the_record,
+    card_given_before,
+    card_grew_on,
+    card_named_at_another_time,
+    card_order_not_an_option,
+    card_order_option,
+    card_order_warning,
+    card_remove_order,
+    card_rules_words,
+    card_supported_as_offered,
+    card_test_words,
+    category_name,
+    situation_words,
+)
 
 Card = dict[str, Any]
 SERVICE_LABEL = "mbc-rules"
@@ -103,7 +121,7 @@ def _card(summary: str, detail: Sequence[str], indicator: str, source: dict[str,
 
 def _disclaimer(evaluation: Evaluation) -> list[str]:
     # Which rules answered (a local layer shows in the version, and the hash covers it).
-    rules = f"Rules {evaluation.rulebase_version}, sha256 {evaluation.rulebase_hash}."
+    rules = card_rules_words(evaluation.rulebase_version, evaluation.rulebase_hash)
     return ["---", f"*{evaluation.disclaimer}*", "", rules]
 
 
@@ -153,15 +171,11 @@ def _agreement(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     if agreement is None:
         return []
     supporting = [_publisher(rulebase, s) for s in getattr(agreement, "supporting", ())]
-    lines = [
-        "**Source agreement:** "
-        + (f"supported as offered by {', '.join(supporting)}" if supporting else "none as offered"),
-        "",
-    ]
+    lines = ["**Source agreement:** " + card_supported_as_offered(supporting), ""]
     for other in getattr(agreement, "conditions_not_met", ()):
-        named = ", ".join(_name(rulebase, a) for a in other.agents) or "this option"
-        when = situation_words(other) or "at another time"
-        lines += [f"- {other.publisher} names {named} when {when}, not the case here:", ""]
+        named = [_name(rulebase, a) for a in other.agents]
+        said = card_named_at_another_time(other.publisher, named, situation_words(other))
+        lines += [f"- {said}", ""]
         lines += _quotes(other.citations)
     return lines
 
@@ -170,7 +184,7 @@ def _option_notes(rulebase: Rulebase, option: TreatmentOption) -> list[str]:
     lines: list[str] = []
     given = getattr(option, "given_before", ())
     if given:
-        said = ", ".join(f"{_name(rulebase, g.agent)} ({g.outcome}, {g.setting})" for g in given)
+        said = card_given_before([(_name(rulebase, g.agent), g.outcome, g.setting) for g in given])
         lines += [f"**Already in the history (not grown on):** {said}", ""]
     for note in getattr(option, "notes", ()):
         lines += [f"**Note:** {note.text}", "", *_quotes(note.citations)]
@@ -277,22 +291,13 @@ def not_recommended_card(rulebase: Rulebase, evaluation: Evaluation) -> Card | N
 def _test_lines(rulebase: Rulebase, test: InformativeTest) -> list[str]:
     lines = []
     for outcome in test.outcomes:
-        changes = []
-        if outcome.options_appear:
-            changes.append("adds " + ", ".join(words(c) for c in outcome.options_appear))
-        if outcome.options_disappear:
-            changes.append("removes " + ", ".join(words(c) for c in outcome.options_disappear))
-        if outcome.rank_changes:
-            moved = ", ".join(
-                f"{words(c.category)} (#{c.rank_now} to #{c.rank_then})"
-                for c in outcome.rank_changes
-            )
-            changes.append("moves " + moved)
-        if outcome.agents_appear:
-            changes.append("adds " + ", ".join(_name(rulebase, a) for a in outcome.agents_appear))
-        if outcome.agents_disappear:
-            dropped = ", ".join(_name(rulebase, a) for a in outcome.agents_disappear)
-            changes.append("removes " + dropped)
+        changes = card_change_words(
+            [words(c) for c in outcome.options_appear],
+            [words(c) for c in outcome.options_disappear],
+            [(words(c.category), c.rank_now, c.rank_then) for c in outcome.rank_changes],
+            [_name(rulebase, a) for a in outcome.agents_appear],
+            [_name(rulebase, a) for a in outcome.agents_disappear],
+        )
         lines.append(
             f"- {_tested(rulebase, test)} {_value(test, outcome.value)}: {'; '.join(changes)}"
         )
@@ -303,18 +308,12 @@ def _tested(rulebase: Rulebase, test: InformativeTest) -> str:
     """What an informative test asks: a status, or how a treatment given ended."""
     agent = getattr(test, "agent", None)
     if agent and test.status != "prior_therapies":  # an omitted history tried with a drug
-        return f"how {_name(rulebase, agent)} ended"
-    return words(test.status)
+        return card_test_words(words(test.status), _name(rulebase, agent))
+    return card_test_words(words(test.status), None)
 
 
 def _value(test: InformativeTest, value: str) -> str:
-    if getattr(test, "agent", None):
-        return {"progressed": "(the cancer grew on it)", "completed": "(completed)"}.get(
-            value, f"({value})"
-        )
-    if value == "none":
-        return "(if there were none)"
-    return value.replace("_", " ")
+    return card_answer_words(value, of_a_treatment=bool(getattr(test, "agent", None)))
 
 
 def record_warning_card(
@@ -341,22 +340,18 @@ def record_warning_card(
         return None
     if record.out_of_scope:
         return _out_of_scope_card(evaluation, record)
-    problems = []
-    if record.left_out:
-        problems.append("resources of another patient left out")
-    if record.conflicts:
-        fields = sorted({words(c.field) for c in record.conflicts if c.field})
-        problems.append("conflicting " + (", ".join(fields) if fields else "entries"))
-    if tests:
-        statuses = ", ".join(_tested(rulebase, t) for t in tests)
-        problems.append(f"{statuses} unknown and would change the answer")
-    if missing_keys:
-        problems.append(f"{', '.join(missing_keys)} not sent")
-    if record.warnings and not problems:
-        problems.append(f"{len(record.warnings)} reading warning(s)")
-    if evaluation.caveats and not problems:
-        problems.append("limits to this answer")
-    summary = "Check the record: " + "; ".join(problems)
+    summary = card_check_the_record(
+        left_out=bool(record.left_out),
+        conflicting=(
+            sorted({words(c.field) for c in record.conflicts if c.field})
+            if record.conflicts
+            else None
+        ),
+        tests=[_tested(rulebase, t) for t in tests],
+        missing=missing_keys,
+        warnings=len(record.warnings),
+        caveats=bool(evaluation.caveats),
+    )
     detail = _findings("Another patient's data, left out", record.left_out)
     detail += _findings("Conflicts in the record (left unknown, not settled)", record.conflicts)
     detail += _findings("Reading the record", record.warnings)
@@ -582,38 +577,30 @@ def order_card(
         if t.agent == agent.id and t.outcome == "progressed"
     ]
     if refusals or grown:
-        reasons = []
-        if refusals:
-            reasons.append("not recommended for this record")
-        if grown:
-            reasons.append("the cancer already grew on it")
         detail: list[str] = []
         for therapy in grown:
-            line = f" (line {therapy.line})" if therapy.line else ""
-            detail += [
-                f"**The cancer grew on {name}**: the record lists it as progressed, "
-                f"{therapy.setting} setting{line}.",
-                "",
-            ]
+            heading, said = card_grew_on(name, therapy.setting, therapy.line)
+            detail += [f"**{heading}**: {said}", ""]
         for item in refusals:
             detail += [f"**Not recommended: {_refused(rulebase, item)}**", "", item.reason, ""]
             detail += _quotes(item.citations)
         card = _card(
-            f"{name.capitalize()}: {' and '.join(reasons)}",
+            card_order_warning(name, bool(refusals), bool(grown)),
             [*detail, *_disclaimer(evaluation)],
             "warning",
             _source([c for i in refusals for c in i.citations]),
         )
         order_id = order.get("id")
         if isinstance(order_id, str):
+            remove = card_remove_order(name)
             card["suggestions"] = [
                 {
-                    "label": f"Remove the draft order of {name}",
+                    "label": remove,
                     "uuid": str(uuid.uuid4()),
                     "actions": [
                         {
                             "type": "delete",
-                            "description": f"Remove the draft order of {name}",
+                            "description": remove,
                             "resourceId": f"MedicationRequest/{order_id}",
                         }
                     ],
@@ -625,17 +612,16 @@ def order_card(
     if option is not None:
         named = _rules_naming(rulebase, option.rule_ids, agent.id)
         citations = _citations_of(rulebase, named) or list(option.citations)
+        said, summary = card_order_option(name, option.rank, words(option.category), option.tier)
         detail = [
-            f"**{name}** belongs to option #{option.rank}, {words(option.category)} "
-            f"({option.tier}), for this record.",
+            said,
             "",
             "**What the sources say**",
             "",
             *_quotes(citations),
         ]
         return _card(
-            f"{name.capitalize()}: option #{option.rank}, {words(option.category)} "
-            f"({option.tier}) for this record",
+            summary,
             [*detail, *_disclaimer(evaluation)],
             "info",
             _source(citations),
@@ -643,8 +629,9 @@ def order_card(
     if not _named_by_rules(rulebase, agent):
         return None  # the sources say nothing about this drug: no card rather than a guess
     explanation = rulebase.explain(evaluation, agent.id)
+    said, summary = card_order_not_an_option(name)
     detail = [
-        f"**{name}** is not among the options the sources give for this record.",
+        said,
         "",
         "```",
         str(getattr(explanation, "text", explanation)),
@@ -652,7 +639,7 @@ def order_card(
         "",
     ]
     return _card(
-        f"{name.capitalize()}: not among the options the sources give for this record",
+        summary,
         [*detail, *_disclaimer(evaluation)],
         "info",
         {"label": SERVICE_LABEL},

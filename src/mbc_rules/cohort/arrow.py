@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mbc_rules.cohort.codes import EncodedColumn, first_rows
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 _SEPARATOR = "\x1f"
@@ -55,3 +56,21 @@ def encode_arrow(field: str, series: pd.Series, *, structured: bool) -> EncodedC
     cells = array.take(pa.array(first, type=pa.int64())).to_pylist()
     keys = [("arrow", str(kind), v) for v in encoded.dictionary.to_pylist()]
     return EncodedColumn(field, codes, cells, keys)
+
+
+def text_lengths(series: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """The length of each cell of an Arrow-backed column of text (0 where null) and its Arrow
+    array (None: not text).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(series.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    # Code points, as Python's len counts them.
+    lengths = pc.utf8_length(array).fill_null(0).to_numpy(zero_copy_only=False)
+    return np.asarray(lengths, dtype=np.int64), array

@@ -180,6 +180,10 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     import pandas as pd
 
     dtype = series.dtype
+    if field == ID_FIELD:
+        ids = _encode_ids(series)
+        if ids is not None:
+            return ids
     if isinstance(dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy(dtype=np.int64)
         cells = list(series.cat.categories)
@@ -199,6 +203,45 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     else:
         return _encode_objects(field, series.to_numpy(dtype=object))
     return _blank_as_missing(EncodedColumn(field, codes, cells))
+
+
+def _encode_ids(series: pd.Series) -> EncodedColumn | None:
+    """The id column as the validator reads it (None: encode it as any other column).
+
+    Ids are not facts: an id fails only when its text is longer than ``MAX_TEXT`` (see
+    :meth:`ColumnValidator._bad_ids`). So for a column of text, the length of each cell is
+    measured in C, and only the cells longer than that are kept, one per such row; every
+    other row's code is -1, as if missing (it cannot fail). Nothing is factorised, and no
+    Python object is made for the other cells.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from mbc_rules.profile import MAX_TEXT
+
+    dtype = series.dtype
+    cells: list[Any]
+    if isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
+        from mbc_rules.cohort.arrow import text_lengths
+
+        measured = text_lengths(series)
+        if measured is None:
+            return None
+        lengths, array = measured
+        long = np.flatnonzero(lengths > MAX_TEXT)
+        cells = array.take(long).to_pylist() if len(long) else []
+    elif dtype == np.dtype(object):
+        values = series.to_numpy(dtype=object)
+        if not set(map(type, values)) <= {str}:
+            return None
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        long = np.flatnonzero(lengths > MAX_TEXT)
+        cells = values[long].tolist()
+    else:
+        return None
+    codes = np.full(len(series), -1, dtype=np.int64)
+    codes[long] = np.arange(len(long), dtype=np.int64)
+    return _blank_as_missing(EncodedColumn(ID_FIELD, codes, cells))
 
 
 def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:

@@ -33,7 +33,16 @@ from mbc_rules.cohort.reading import (
     frame_reader,
 )
 from mbc_rules.cohort.rows import CohortResult, RowError, evaluate_rows
-from mbc_rules.cohort.tables import FrameResult, TableParts, assemble, concatenate, errors_frame
+from mbc_rules.cohort.tables import (
+    OPTION_DTYPE,
+    RANK_DTYPE,
+    FrameResult,
+    TableParts,
+    assemble,
+    concatenate,
+    errors_frame,
+    offered_in_order,
+)
 from mbc_rules.cohort.verify import DEFAULT_VERIFY, verify_sample
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.extras import pandas_module
@@ -109,22 +118,21 @@ def _chunk(
             parts.spilled[start + row] = evaluation
     rows = np.flatnonzero(~invalid)
     answer = state.engine.evaluate(read, rows)
-    wide = np.zeros((count, len(CATEGORY_ORDER)), dtype=np.int64)
+    # Ranks are dense ranks among a row's categories: small, so a byte each (see tables).
+    wide = np.zeros((count, len(CATEGORY_ORDER)), dtype=RANK_DTYPE)
     wide[rows] = answer.ranks
     for position, evaluation in parts.spilled.items():
         if start <= position < start + count:
             for option in evaluation.options:
                 wide[position - start, CATEGORY_ORDER.index(option.category)] = option.rank
     parts.wide_ranks.append(wide)
-    offered_rows, offered_categories = np.nonzero(answer.ranks)
-    order = np.lexsort(
-        (offered_categories, answer.ranks[offered_rows, offered_categories], offered_rows)
-    )
-    offered_rows, offered_categories = offered_rows[order], offered_categories[order]
+    offered_rows, offered_categories, offered_ranks = offered_in_order(answer.ranks)
     parts.long_rows.append(rows[offered_rows] + start)
     parts.long_categories.append(offered_categories)
-    parts.long_ranks.append(answer.ranks[offered_rows, offered_categories])
-    parts.long_options.append(answer.options[offered_rows, offered_categories])
+    parts.long_ranks.append(offered_ranks)
+    parts.long_options.append(
+        answer.options[offered_rows, offered_categories].astype(OPTION_DTYPE, copy=False)
+    )
     for index, total in enumerate(answer.fired.sum(axis=0)):
         if total:
             parts.fired[state.engine.rule_ids[index]] += int(total)

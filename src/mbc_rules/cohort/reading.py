@@ -208,10 +208,10 @@ def _encode_ids(series: pd.Series) -> EncodedColumn | None:
     """The id column as the validator reads it (None: encode it as any other column).
 
     Ids are not facts: an id fails only when its text is longer than ``MAX_TEXT`` (see
-    :meth:`ColumnValidator._bad_ids`). So for a column of text, the length of each cell is
-    measured in C, and only the cells longer than that are kept, one per such row; every
-    other row's code is -1, as if missing (it cannot fail). Nothing is factorised, and no
-    Python object is made for the other cells.
+    :meth:`ColumnValidator._bad_ids`). So for a column of text, each cell is measured in C
+    (Arrow: its size in bytes, never less than its length), and only the cells longer than
+    that are kept, one per such row; every other row's code is -1, as if missing (it cannot
+    fail). Nothing is factorised, and no Python object is made for the other cells.
     """
     import numpy as np
     import pandas as pd
@@ -221,9 +221,9 @@ def _encode_ids(series: pd.Series) -> EncodedColumn | None:
     dtype = series.dtype
     cells: list[Any]
     if isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
-        from mbc_rules.cohort.arrow import text_lengths
+        from mbc_rules.cohort.arrow import text_sizes
 
-        measured = text_lengths(series)
+        measured = text_sizes(series)
         if measured is None:
             return None
         lengths, array = measured

@@ -203,3 +203,29 @@ def test_the_tables_keep_their_dtypes() -> None:
     assert all(isinstance(s, tuple) for s in out.long["source_ids"])
     assert out.errors.index.tolist() == [1]
     assert out.errors["field"].tolist() == ["er_status"]
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.RangeIndex(3),
+        pd.RangeIndex(3, name="row"),
+        pd.RangeIndex(10, 19, 3),
+        pd.Index([5, 1, 7], name="n"),
+        pd.Index(["a", "b", "c"]),
+    ],
+)
+def test_the_long_index_is_the_rows_labels(index: pd.Index) -> None:
+    frame = pd.DataFrame(
+        [BASE, {**BASE, "er_status": "negative"}, {"her2_status": "positive"}], index=index
+    )
+    out = evaluate_frame(frame, verify=0)
+    positions = out._long_positions
+    expected = index.take(positions)
+    assert out.long.index.equals(expected)
+    assert type(out.long.index) is type(expected)
+    assert out.long.index.name == index.name
+    assert out.long.index.dtype == expected.dtype
+    assert out.wide.index is index or out.wide.index.equals(index)
+    assert out.wide["patient_id"].tolist() == list(index)
+    assert sorted(set(positions.tolist())) == [0, 1, 2]

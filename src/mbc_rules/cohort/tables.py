@@ -243,6 +243,14 @@ def assemble(
     # One index object shared by every column: a million-row cohort has some eight million
     # long rows, and each copy of the index is 8 bytes a row.
     long_index = index.take(rows)
+    if (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and not isinstance(long_index, pd.RangeIndex)
+    ):
+        # The labels are the positions: the _position column is the index's own array.
+        rows = long_index.to_numpy()
     long = pd.DataFrame(
         {
             "patient_id": pd.Series(ids[rows], dtype=object, index=long_index, copy=False),
@@ -253,24 +261,27 @@ def assemble(
             "tier": pd.Series(tiers, dtype=object, index=long_index, copy=False),
             "agents": pd.Series(agents, dtype=object, index=long_index, copy=False),
             "source_ids": pd.Series(sources, dtype=object, index=long_index, copy=False),
+            "_position": pd.Series(rows, dtype=np.int64, index=long_index, copy=False),
         },
         index=long_index,
-        columns=list(LONG_COLUMNS),
+        columns=[*LONG_COLUMNS, "_position"],
         copy=False,
     )
-    del tiers, agents, sources, categories, ranks
-    long["_position"] = rows
-    del rows
+    del tiers, agents, sources, categories, ranks, rows
     wide_ranks = (
         np.concatenate(parts.wide_ranks)
         if parts.wide_ranks
         else np.zeros((0, len(CATEGORY_ORDER)), RANK_DTYPE)
     )
     parts.wide_ranks.clear()
-    wide = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object, index=index)}, index=index)
+    wide_columns: dict[str, Any] = {"patient_id": pd.Series(ids, dtype=object, index=index)}
     for category, name in enumerate(CATEGORY_ORDER):
         column = wide_ranks[:, category]
-        wide[name] = pd.arrays.IntegerArray(column.astype(np.int64), column == 0)
+        wide_columns[name] = pd.Series(
+            pd.arrays.IntegerArray(column.astype(np.int64), column == 0), index=index, copy=False
+        )
+    del wide_ranks
+    wide = pd.DataFrame(wide_columns, index=index, copy=False)
     parts.errors.sort(key=lambda e: e[0])
     errors = errors_frame(frame, parts.errors, ids)
     error_positions = [e[0] for e in parts.errors]

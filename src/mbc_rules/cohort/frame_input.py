@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from mbc_rules.cohort.reading import FIELDS, ID_FIELD, missing_cells
+from mbc_rules.cohort.reading import FIELDS, ID_FIELD, all_text_none_blank, missing_cells
 from mbc_rules.errors import MbcRulesError
 from mbc_rules.extras import optional, pandas_module
 
@@ -68,14 +68,18 @@ def row_ids(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """The id of each row: its patient_id cell, or its index label where that is empty."""
     import numpy as np
 
-    labels = frame.index.to_numpy(dtype=object)
     if ID_FIELD not in names:
-        return labels
+        return frame.index.to_numpy(dtype=object)
     cells = frame.iloc[:, list(map(str, frame.columns)).index(ID_FIELD)].to_numpy(dtype=object)
-    missing = np.asarray(pandas_module().isna(cells), dtype=bool)
-    missing[missing_cells(cells.tolist())] = True
     ids = cells.copy()
-    ids[missing] = labels[missing]
+    listed = cells.tolist()
+    if all_text_none_blank(listed):  # the usual case: no id is missing, nor NA
+        return ids
+    missing = np.asarray(pandas_module().isna(cells), dtype=bool)
+    missing[missing_cells(listed)] = True
+    if missing.any():
+        labels = frame.index.to_numpy(dtype=object)
+        ids[missing] = labels[missing]
     return ids
 
 

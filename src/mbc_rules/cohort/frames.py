@@ -33,9 +33,19 @@ from mbc_rules.cohort.reading import (
     frame_reader,
 )
 from mbc_rules.cohort.rows import CohortResult, RowError, evaluate_rows
-from mbc_rules.cohort.tables import FrameResult, TableParts, assemble, concatenate, errors_frame
+from mbc_rules.cohort.tables import (
+    OPTION_DTYPE,
+    RANK_DTYPE,
+    FrameResult,
+    TableParts,
+    assemble,
+    concatenate,
+    errors_frame,
+    offered_in_order,
+)
 from mbc_rules.cohort.verify import DEFAULT_VERIFY, verify_sample
 from mbc_rules.errors import MbcRulesError
+from mbc_rules.evaluation import Evaluation
 from mbc_rules.extras import pandas_module
 from mbc_rules.profile import PatientProfile
 from mbc_rules.rulebase import Rulebase
@@ -95,11 +105,13 @@ def _chunk(
     }
     read = state.validator.read(columns, count)
     invalid = read.invalid | excluded
-    for found in np.flatnonzero(read.invalid & ~excluded):
-        row = int(found)
-        mapping = frame_reader(frame, names)(row)
+    again = np.flatnonzero(read.invalid & ~excluded).tolist()
+    reader = frame_reader(frame, names) if again else None
+    spilled: list[tuple[int, Evaluation]] = []  # this chunk's, in row order
+    for row in again:
+        assert reader is not None
         try:
-            evaluation = rulebase.evaluate(mapping)
+            evaluation = rulebase.evaluate(reader(row))
         except ValidationError as error:
             if errors == "raise":
                 raise
@@ -107,38 +119,38 @@ def _chunk(
         else:
             # Column by column it failed, as a whole it stands: take the row path.
             parts.spilled[start + row] = evaluation
+            spilled.append((row, evaluation))
     rows = np.flatnonzero(~invalid)
     answer = state.engine.evaluate(read, rows)
-    wide = np.zeros((count, len(CATEGORY_ORDER)), dtype=np.int64)
+    # Ranks are dense ranks among a row's categories: small, so a byte each (see tables).
+    wide = np.zeros((count, len(CATEGORY_ORDER)), dtype=RANK_DTYPE)
     wide[rows] = answer.ranks
-    for position, evaluation in parts.spilled.items():
-        if start <= position < start + count:
-            for option in evaluation.options:
-                wide[position - start, CATEGORY_ORDER.index(option.category)] = option.rank
+    for row, evaluation in spilled:
+        for option in evaluation.options:
+            wide[row, CATEGORY_ORDER.index(option.category)] = option.rank
     parts.wide_ranks.append(wide)
-    offered_rows, offered_categories = np.nonzero(answer.ranks)
-    order = np.lexsort(
-        (offered_categories, answer.ranks[offered_rows, offered_categories], offered_rows)
-    )
-    offered_rows, offered_categories = offered_rows[order], offered_categories[order]
+    offered_rows, offered_categories, offered_ranks = offered_in_order(answer.ranks)
     parts.long_rows.append(rows[offered_rows] + start)
     parts.long_categories.append(offered_categories)
-    parts.long_ranks.append(answer.ranks[offered_rows, offered_categories])
-    parts.long_options.append(answer.options[offered_rows, offered_categories])
-    for index, total in enumerate(answer.fired.sum(axis=0)):
-        if total:
-            parts.fired[state.engine.rule_ids[index]] += int(total)
-    for position, evaluation in parts.spilled.items():
-        if start <= position < start + count:
-            parts.fired.update(evaluation.fired_rules)
+    parts.long_ranks.append(offered_ranks)
+    parts.long_options.append(
+        answer.options[offered_rows, offered_categories].astype(OPTION_DTYPE, copy=False)
+    )
+    rule_ids = state.engine.rule_ids
+    totals = answer.fired.sum(axis=0)
+    for index in np.flatnonzero(totals).tolist():
+        parts.fired[rule_ids[index]] += int(totals[index])
+    for _, evaluation in spilled:
+        parts.fired.update(evaluation.fired_rules)
     if watch:
-        local = {p - start: p for p in watch if start <= p < start + count}
-        where = {int(r): i for i, r in enumerate(rows) if int(r) in local}
-        for row, index in where.items():
-            ids = state.engine.rule_ids
-            parts.row_fired[local[row]] = frozenset(
-                ids[j] for j in np.flatnonzero(answer.fired[index])
-            )
+        # The watched rows that were evaluated here (``rows`` is sorted), in row order.
+        local = sorted(p - start for p in watch if start <= p < start + count)
+        at = np.searchsorted(rows, local).tolist()
+        for row, index in zip(local, at, strict=True):
+            if index < len(rows) and rows[index] == row:
+                parts.row_fired[start + row] = frozenset(
+                    rule_ids[j] for j in np.flatnonzero(answer.fired[index])
+                )
 
 
 def evaluate_frame(

@@ -80,23 +80,22 @@ def is_missing(value: Any) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-# A cell of text that is empty or blank, between the separators of cells joined by "\0" (\s
-# is what str.strip strips: both are Unicode's whitespace).
-_BLANK_JOINED = re.compile(r"(?:^|\x00)\s*(?:\x00|$)")
+def all_text_none_blank(cells: Sequence[Any]) -> bool:
+    """Whether every cell is text (``str`` or a subclass) and none is empty or blank, which is
+    what a column of ids nearly always is: said in C, by ``str.isspace`` (which tells blank
+    text as ``str.strip`` does) and one search for ``""``.
+    """
+    try:
+        spaced = any(map(str.isspace, cells))
+    except TypeError:  # not all text
+        return False
+    return not spaced and "" not in cells
 
 
 def missing_cells(cells: Sequence[Any]) -> list[int]:
     """The positions of the cells that are missing (:func:`is_missing`)."""
-    try:
-        # A column of ids is text, nearly always none of it blank: one join and one search
-        # in C say so (a "\0" inside a cell can only make the search find a blank that is
-        # not there, and then each cell is looked at).
-        joined = "\x00".join(cells)
-    except TypeError:  # not all text
-        pass
-    else:
-        if len(cells) and _BLANK_JOINED.search(joined) is None:
-            return []
+    if all_text_none_blank(cells):
+        return []
     return [i for i, cell in enumerate(cells) if is_missing(cell)]
 
 
@@ -180,6 +179,10 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     import pandas as pd
 
     dtype = series.dtype
+    if field == ID_FIELD:
+        ids = _encode_ids(series)
+        if ids is not None:
+            return ids
     if isinstance(dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy(dtype=np.int64)
         cells = list(series.cat.categories)
@@ -201,6 +204,45 @@ def encode_series(field: str, series: pd.Series) -> EncodedColumn:
     return _blank_as_missing(EncodedColumn(field, codes, cells))
 
 
+def _encode_ids(series: pd.Series) -> EncodedColumn | None:
+    """The id column as the validator reads it (None: encode it as any other column).
+
+    Ids are not facts: an id fails only when its text is longer than ``MAX_TEXT`` (see
+    :meth:`ColumnValidator._bad_ids`). So for a column of text, each cell is measured in C
+    (Arrow: its size in bytes, never less than its length), and only the cells longer than
+    that are kept, one per such row; every other row's code is -1, as if missing (it cannot
+    fail). Nothing is factorised, and no Python object is made for the other cells.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from mbc_rules.profile import MAX_TEXT
+
+    dtype = series.dtype
+    cells: list[Any]
+    if isinstance(dtype, pd.ArrowDtype) or getattr(dtype, "storage", None) == "pyarrow":
+        from mbc_rules.cohort.arrow import text_sizes
+
+        measured = text_sizes(series)
+        if measured is None:
+            return None
+        lengths, array = measured
+        long = np.flatnonzero(lengths > MAX_TEXT)
+        cells = array.take(long).to_pylist() if len(long) else []
+    elif dtype == np.dtype(object):
+        values = series.to_numpy(dtype=object)
+        if not set(map(type, values)) <= {str}:
+            return None
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        long = np.flatnonzero(lengths > MAX_TEXT)
+        cells = values[long].tolist()
+    else:
+        return None
+    codes = np.full(len(series), -1, dtype=np.int64)
+    codes[long] = np.arange(len(long), dtype=np.int64)
+    return _blank_as_missing(EncodedColumn(ID_FIELD, codes, cells))
+
+
 def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
     import numpy as np
     import pandas as pd
@@ -214,24 +256,22 @@ def _encode_objects(field: str, values: np.ndarray) -> EncodedColumn:
     if field in LIST_FIELDS:
         # A list of text equals only a list of the same text; lists with anything else in them
         # are invalid whichever they are, and the row path reports each of them exactly.
-        keys = np.empty(len(values), dtype=object)
-        keys[:] = [
-            tuple(v) if type(v) is list else v if type(v) is str else key_of(v) for v in values
-        ]
-    else:
-        _type_codes, types_seen = pd.factorize(
-            np.fromiter(map(type, values), dtype=object, count=len(values))
+        # (np.fromiter keeps each tuple whole, and is twice as fast as assigning a list.)
+        keys = np.fromiter(
+            [tuple(v) if type(v) is list else v if type(v) is str else key_of(v) for v in values],
+            dtype=object,
+            count=len(values),
         )
-        if len(types_seen) <= 1:
-            keys = values
-        else:
-            keys = np.empty(len(values), dtype=object)
-            keys[:] = [v if type(v) is str else key_of(v) for v in values]
+    elif len(set(map(type, values))) <= 1:
+        keys = values
+    else:
+        keys = np.fromiter(
+            [v if type(v) is str else key_of(v) for v in values], dtype=object, count=len(values)
+        )
     try:
         codes_, uniques = pd.factorize(keys, use_na_sentinel=True)
     except TypeError:  # unhashable cells (a list where text belongs, a dict in a list)
-        keys = np.empty(len(values), dtype=object)
-        keys[:] = [key_of(v) for v in values]
+        keys = np.fromiter(map(key_of, values), dtype=object, count=len(values))
         codes_, uniques = pd.factorize(keys, use_na_sentinel=True)
     codes = np.asarray(codes_, dtype=np.int64)
     count = int(codes.max()) + 1 if len(codes) else 0

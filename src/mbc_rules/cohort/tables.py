@@ -28,15 +28,24 @@ LONG_COLUMNS = ("patient_id", "category", "rank", "tier", "agents", "source_ids"
 ERROR_COLUMNS = ("patient_id", "field", "value", "message")
 
 
+# The pieces are kept small until the tables are built: a rank is a dense rank among a row's
+# categories (at most their count), a category is a position in CATEGORY_ORDER, and an option
+# indexes one category's distinct options.
+RANK_DTYPE = "int8"
+CATEGORY_DTYPE = "int8"
+OPTION_DTYPE = "int32"
+assert len(CATEGORY_ORDER) < 127  # ranks and categories fit RANK_DTYPE
+
+
 @dataclass
 class TableParts:
     """The pieces of the output tables, accumulated chunk by chunk."""
 
-    long_rows: list[np.ndarray] = field(default_factory=list)  # positions
-    long_categories: list[np.ndarray] = field(default_factory=list)
-    long_ranks: list[np.ndarray] = field(default_factory=list)
-    long_options: list[np.ndarray] = field(default_factory=list)
-    wide_ranks: list[np.ndarray] = field(default_factory=list)  # (rows, categories)
+    long_rows: list[np.ndarray] = field(default_factory=list)  # positions (int64)
+    long_categories: list[np.ndarray] = field(default_factory=list)  # CATEGORY_DTYPE
+    long_ranks: list[np.ndarray] = field(default_factory=list)  # RANK_DTYPE
+    long_options: list[np.ndarray] = field(default_factory=list)  # OPTION_DTYPE
+    wide_ranks: list[np.ndarray] = field(default_factory=list)  # (rows, categories) RANK_DTYPE
     errors: list[tuple[int, str, Any, str]] = field(default_factory=list)
     fired: Counter[str] = field(default_factory=Counter)
     row_fired: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -185,29 +194,29 @@ def assemble(
     import pandas as pd
 
     index = frame.index
-    rows = np.concatenate(parts.long_rows) if parts.long_rows else np.zeros(0, np.int64)
-    categories = (
-        np.concatenate(parts.long_categories) if parts.long_categories else np.zeros(0, np.int64)
-    )
-    ranks = np.concatenate(parts.long_ranks) if parts.long_ranks else np.zeros(0, np.int64)
-    options = np.concatenate(parts.long_options) if parts.long_options else np.zeros(0, np.int64)
-    tiers = np.empty(len(rows), dtype=object)
-    agents = np.empty(len(rows), dtype=object)
-    sources = np.empty(len(rows), dtype=object)
-    for category, per_category in enumerate(options_of):
-        where = np.flatnonzero(categories == category)
-        if not len(where):
-            continue
-        table_tier = np.empty(len(per_category), dtype=object)
-        table_agents = np.empty(len(per_category), dtype=object)
-        table_sources = np.empty(len(per_category), dtype=object)
-        table_tier[:] = [o.tier for o in per_category]
-        table_agents[:] = [tuple(o.agents) for o in per_category]
-        table_sources[:] = [tuple(o.source_ids) for o in per_category]
-        chosen = options[where]
-        tiers[where] = table_tier[chosen]
-        agents[where] = table_agents[chosen]
-        sources[where] = table_sources[chosen]
+    # Each piece is freed once joined: the tables are built after everything else, at the
+    # evaluation's peak of memory.
+    rows = _joined(parts.long_rows, np.int64)
+    categories = _joined(parts.long_categories, np.dtype(CATEGORY_DTYPE))
+    ranks = _joined(parts.long_ranks, np.dtype(RANK_DTYPE))
+    options = _joined(parts.long_options, np.dtype(OPTION_DTYPE))
+    # Every category's options in one table: a long row's option is found by one gather.
+    sizes = np.array([len(per_category) for per_category in options_of], dtype=np.int64)
+    starts = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+    every = [o for per_category in options_of for o in per_category]
+    table_tier = objects([o.tier for o in every])
+    table_agents = objects([tuple(o.agents) for o in every])
+    table_sources = objects([tuple(o.source_ids) for o in every])
+    # An offered category always has an option; -1 would index its last one, as numpy does.
+    chosen = starts[categories] + options
+    negative = options < 0
+    if negative.any():
+        chosen[negative] += sizes[categories[negative]]
+    del options, negative
+    tiers = table_tier[chosen]
+    agents = table_agents[chosen]
+    sources = table_sources[chosen]
+    del chosen
     if parts.spilled:
         extra = [
             (
@@ -223,8 +232,8 @@ def assemble(
         ]
         add = list(zip(*extra, strict=True)) if extra else [()] * 6
         rows = np.concatenate([rows, np.array(add[0], dtype=np.int64)])
-        categories = np.concatenate([categories, np.array(add[1], dtype=np.int64)])
-        ranks = np.concatenate([ranks, np.array(add[2], dtype=np.int64)])
+        categories = np.concatenate([categories, np.array(add[1], dtype=categories.dtype)])
+        ranks = np.concatenate([ranks, np.array(add[2], dtype=ranks.dtype)])
         tiers = np.concatenate([tiers, objects(add[3])])
         agents = np.concatenate([agents, objects(add[4])])
         sources = np.concatenate([sources, objects(add[5])])
@@ -234,32 +243,45 @@ def assemble(
     # One index object shared by every column: a million-row cohort has some eight million
     # long rows, and each copy of the index is 8 bytes a row.
     long_index = index.take(rows)
+    if (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and not isinstance(long_index, pd.RangeIndex)
+    ):
+        # The labels are the positions: the _position column is the index's own array.
+        rows = long_index.to_numpy()
     long = pd.DataFrame(
         {
             "patient_id": pd.Series(ids[rows], dtype=object, index=long_index, copy=False),
             "category": pd.Categorical.from_codes(
-                categories.astype(np.int64, copy=False), categories=pd.Index(list(CATEGORY_ORDER))
+                categories, categories=pd.Index(list(CATEGORY_ORDER))
             ),
             "rank": ranks.astype(np.int64, copy=False),
             "tier": pd.Series(tiers, dtype=object, index=long_index, copy=False),
             "agents": pd.Series(agents, dtype=object, index=long_index, copy=False),
             "source_ids": pd.Series(sources, dtype=object, index=long_index, copy=False),
+            "_position": pd.Series(rows, dtype=np.int64, index=long_index, copy=False),
         },
         index=long_index,
-        columns=list(LONG_COLUMNS),
+        columns=[*LONG_COLUMNS, "_position"],
         copy=False,
     )
-    del tiers, agents, sources
-    long["_position"] = rows
+    del tiers, agents, sources, categories, ranks, rows
     wide_ranks = (
         np.concatenate(parts.wide_ranks)
         if parts.wide_ranks
-        else np.zeros((0, len(CATEGORY_ORDER)), np.int64)
+        else np.zeros((0, len(CATEGORY_ORDER)), RANK_DTYPE)
     )
-    wide = pd.DataFrame({"patient_id": pd.Series(ids, dtype=object, index=index)}, index=index)
+    parts.wide_ranks.clear()
+    wide_columns: dict[str, Any] = {"patient_id": pd.Series(ids, dtype=object, index=index)}
     for category, name in enumerate(CATEGORY_ORDER):
         column = wide_ranks[:, category]
-        wide[name] = pd.arrays.IntegerArray(column.astype(np.int64), column == 0)
+        wide_columns[name] = pd.Series(
+            pd.arrays.IntegerArray(column.astype(np.int64), column == 0), index=index, copy=False
+        )
+    del wide_ranks
+    wide = pd.DataFrame(wide_columns, index=index, copy=False)
     parts.errors.sort(key=lambda e: e[0])
     errors = errors_frame(frame, parts.errors, ids)
     error_positions = [e[0] for e in parts.errors]
@@ -273,6 +295,38 @@ def assemble(
         fired=parts.fired,
         failed=frozenset(int(p) for p in error_positions),
     )
+
+
+def _joined(pieces: list[np.ndarray], dtype: np.dtype[Any] | type) -> np.ndarray:
+    """The pieces as one array (emptied from the list: each is freed as soon as it can be)."""
+    import numpy as np
+
+    joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype)
+    pieces.clear()
+    return joined.astype(dtype, copy=False)
+
+
+def offered_in_order(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each offered (nonzero) cell of ``ranks`` (rows, categories) in the long table's order:
+    by row, then rank, then category. Returns their rows (int64), categories and ranks.
+
+    Each row's ten cells are sorted on their own, by one small integer (rank and category),
+    rather than sorting every offered cell of the chunk by three keys.
+    """
+    import numpy as np
+
+    width = ranks.shape[1]
+    bits = max(width - 1, 1).bit_length()
+    absent = np.iinfo(np.int32).max
+    key = ranks.astype(np.int32) << bits
+    key |= np.arange(width, dtype=np.int32)
+    key[ranks == 0] = absent
+    key.sort(axis=1)
+    offered = key != absent
+    rows = np.nonzero(offered)[0]
+    kept = key[offered]
+    categories = (kept & ((1 << bits) - 1)).astype(CATEGORY_DTYPE)
+    return rows, categories, (kept >> bits).astype(RANK_DTYPE)
 
 
 def objects(values: Sequence[Any]) -> np.ndarray:
